@@ -1,0 +1,127 @@
+"""Run settings: a frozen ``RunConfig`` filled from a YAML preset or file, then from the CLI.
+
+Unknown keys, wrong types and out-of-range values are ``ConfigError``s whose one-line
+message names the key, what arrived and what is valid.
+
+Example:
+    >>> load_config("file").imgsz
+    640
+    >>> load_config(overrides={"conf": 0.25}).conf
+    0.25
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = ["PRESETS", "ConfigError", "RunConfig", "load_config"]
+
+_PRESET_DIR = Path(__file__).resolve().parent
+PRESETS = tuple(sorted(p.stem for p in _PRESET_DIR.glob("*.yaml")))
+_X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
+
+
+class ConfigError(ValueError):
+    """A configuration value or file that cannot be used."""
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything a run can be told, with FastSAM's defaults.
+
+    Attributes:
+        model: ``FastSAM-s`` (downloaded by ultralytics), ``FastSAM-x``, the built-in
+            ``fastsam-tiny`` or a checkpoint path.
+        imgsz: longer side of the network input, a multiple of 32.
+        conf: minimum segment confidence, 0 to 1.
+        iou: NMS IoU threshold, 0 to 1.
+        max_det: most segments per frame.
+        device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+        threads: torch CPU threads (null: all cores).
+        vid_stride: process every n-th frame.
+        opacity: mask colour weight in the overlay, 0 to 1.
+        contour_thickness: contour width in pixels, 0 for none.
+        crf: H.264 quality of the output, 0 (lossless) to 51.
+        preset: x264 speed preset of the output.
+    """
+
+    model: str = "FastSAM-s"
+    imgsz: int = 640
+    conf: float = 0.4
+    iou: float = 0.9
+    max_det: int = 300
+    device: str = "auto"
+    threads: int | None = None
+    vid_stride: int = 1
+    opacity: float = 0.5
+    contour_thickness: int = 2
+    crf: int = 23
+    preset: str = "veryfast"
+
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            _check_type(field.name, getattr(self, field.name), field.type)
+        _check(self.imgsz > 0 and self.imgsz % 32 == 0, "imgsz", self.imgsz, "a positive multiple of 32")
+        _check(0.0 <= self.conf <= 1.0, "conf", self.conf, "between 0 and 1")
+        _check(0.0 <= self.iou <= 1.0, "iou", self.iou, "between 0 and 1")
+        _check(self.max_det >= 1, "max_det", self.max_det, "1 or more")
+        _check(self.threads is None or self.threads >= 1, "threads", self.threads, "1 or more, or null")
+        _check(self.vid_stride >= 1, "vid_stride", self.vid_stride, "1 or more")
+        _check(0.0 <= self.opacity <= 1.0, "opacity", self.opacity, "between 0 and 1")
+        _check(self.contour_thickness >= 0, "contour_thickness", self.contour_thickness, "0 or more")
+        _check(0 <= self.crf <= 51, "crf", self.crf, "between 0 and 51")
+        _check(self.preset in _X264_PRESETS, "preset", self.preset, f"one of {', '.join(_X264_PRESETS)}")
+
+
+_TYPES = {"str": (str,), "int": (int,), "float": (int, float), "int | None": (int, type(None))}
+
+
+def _check_type(key: str, value: Any, annotation: Any) -> None:
+    allowed = _TYPES[str(annotation)]
+    # bool is an int in Python, but `imgsz: true` is a mistake, not 1.
+    if isinstance(value, bool) or not isinstance(value, allowed):
+        expected = " or ".join("null" if t is type(None) else t.__name__ for t in allowed)
+        raise ConfigError(f"{key} must be {expected}, got {type(value).__name__} {value!r}")
+
+
+def _check(ok: bool, key: str, value: Any, expected: str) -> None:
+    if not ok:
+        raise ConfigError(f"{key} must be {expected}, got {value!r}")
+
+
+def _read_yaml(source: str | Path) -> dict[str, Any]:
+    path = _PRESET_DIR / f"{source}.yaml" if str(source) in PRESETS else Path(source)
+    if not path.is_file():
+        raise ConfigError(f"config {str(source)!r} is neither a file nor a preset ({', '.join(PRESETS)})")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ConfigError(f"config {str(path)!r} is not valid YAML: {first_line}") from error
+    if not isinstance(data, dict):
+        raise ConfigError(f"config {str(path)!r} must be a mapping of keys to values, got {type(data).__name__}")
+    return data
+
+
+def load_config(source: str | Path | None = None, overrides: dict[str, Any] | None = None) -> RunConfig:
+    """Build a ``RunConfig`` from defaults, then a preset or YAML file, then ``overrides``.
+
+    Args:
+        source: a preset name (see ``PRESETS``) or the path of a YAML file; None for defaults.
+        overrides: values that win over the file (None values are ignored).
+
+    Raises:
+        ConfigError: unreadable file, unknown key, wrong type or out-of-range value.
+    """
+    values = _read_yaml(source) if source is not None else {}
+    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    valid = [f.name for f in dataclasses.fields(RunConfig)]
+    unknown = sorted(set(values) - set(valid), key=str)
+    if unknown:
+        raise ConfigError(f"unknown config key {unknown[0]!r}; valid keys: {', '.join(valid)}")
+    return RunConfig(**values)

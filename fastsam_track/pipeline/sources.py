@@ -1,0 +1,138 @@
+"""Frame sources: video files (PyAV) and image folders, as iterators of ``Frame``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from fastsam_track.types import Frame
+
+__all__ = ["IMAGE_SUFFIXES", "ImageFolderSource", "Source", "SourceError", "VideoFileSource", "open_source"]
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+
+
+class SourceError(ValueError):
+    """A source that cannot be opened or read."""
+
+
+class Source:
+    """What every source offers: iteration over frames and what is known before the first one.
+
+    Attributes:
+        fps: frames per second (the rate the output is written at).
+        size: (W, H) of the frames.
+        frame_count: number of frames, or None when unknown (live streams).
+    """
+
+    fps: Fraction
+    size: tuple[int, int]
+    frame_count: int | None
+
+    def __iter__(self) -> Iterator[Frame]:
+        raise NotImplementedError
+
+
+class VideoFileSource(Source):
+    """Decode a video file with PyAV (threaded decoding), in BGR.
+
+    Args:
+        path: the video file.
+        vid_stride: keep every n-th frame (1 keeps all).
+
+    Raises:
+        SourceError: the file is missing, unreadable or has no video stream.
+    """
+
+    def __init__(self, path: str | Path, vid_stride: int = 1):
+        import av
+
+        self.path = Path(path)
+        self.vid_stride = vid_stride
+        if not self.path.is_file():
+            raise SourceError(f"source not found: {str(self.path)!r}")
+        try:
+            with av.open(str(self.path)) as container:
+                if not container.streams.video:
+                    raise SourceError(f"no video stream in {str(self.path)!r}")
+                stream = container.streams.video[0]
+                rate = stream.average_rate or stream.guessed_rate or Fraction(30)
+                self.fps = Fraction(rate) / vid_stride
+                self.size = (stream.codec_context.width, stream.codec_context.height)
+                frames = stream.frames or None
+                self.frame_count = -(-frames // vid_stride) if frames else None
+        except av.error.FFmpegError as error:
+            raise SourceError(f"cannot read video {str(self.path)!r}: {error}") from error
+
+    def __iter__(self) -> Iterator[Frame]:
+        import av
+
+        container = av.open(str(self.path))
+        try:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            time_base = float(stream.time_base or 0)
+            for index, frame in enumerate(container.decode(stream)):
+                if index % self.vid_stride:
+                    continue
+                timestamp = frame.pts * time_base if frame.pts is not None else index / float(self.fps)
+                yield Frame(index=index, image=frame.to_ndarray(format="bgr24"), timestamp=timestamp)
+        finally:
+            container.close()
+
+
+class ImageFolderSource(Source):
+    """Images of a folder in name order, as frames of a video at ``fps``.
+
+    Raises:
+        SourceError: the folder holds no images or they differ in size.
+    """
+
+    def __init__(self, path: str | Path, fps: float = 30.0, vid_stride: int = 1):
+        self.path = Path(path)
+        self.files = sorted(p for p in self.path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)[::vid_stride]
+        if not self.files:
+            raise SourceError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in folder {str(self.path)!r}")
+        first = self._read(self.files[0])
+        self.size = (first.shape[1], first.shape[0])
+        self.fps = Fraction(fps).limit_denominator(1001) / vid_stride
+        self.frame_count = len(self.files)
+        self.vid_stride = vid_stride
+
+    @staticmethod
+    def _read(path: Path) -> np.ndarray:
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise SourceError(f"cannot read image {str(path)!r}")
+        return image
+
+    def __iter__(self) -> Iterator[Frame]:
+        for position, path in enumerate(self.files):
+            image = self._read(path)
+            if (image.shape[1], image.shape[0]) != self.size:
+                raise SourceError(f"{path.name} is {image.shape[1]}x{image.shape[0]}, the first image {self.size}")
+            index = position * self.vid_stride
+            yield Frame(index=index, image=image, timestamp=index / float(self.fps * self.vid_stride))
+
+
+def open_source(spec: str | Path, *, vid_stride: int = 1, fps: float = 30.0) -> Source:
+    """Open a video file or an image folder.
+
+    Args:
+        spec: a path to a video file or to a folder of images.
+        vid_stride: keep every n-th frame.
+        fps: frame rate given to an image folder.
+
+    Raises:
+        SourceError: nothing readable at ``spec``.
+    """
+    if vid_stride < 1:
+        raise SourceError(f"vid_stride must be 1 or more, got {vid_stride}")
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        return ImageFolderSource(path, fps=fps, vid_stride=vid_stride)
+    return VideoFileSource(path, vid_stride=vid_stride)

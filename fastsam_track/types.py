@@ -1,0 +1,59 @@
+"""The records every stage shares: a decoded frame and a segmented frame.
+
+They live here, outside ``pipeline/`` and ``trackers/``, so that both can use them
+without importing each other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import supervision as sv
+
+__all__ = ["Frame", "SegmentedFrame"]
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One decoded picture of a source.
+
+    Attributes:
+        index: position in the source, counted from 0 (frames skipped by a stride keep their number).
+        image: (H, W, 3) uint8 BGR pixels.
+        timestamp: seconds since the start of the source.
+    """
+
+    index: int
+    image: np.ndarray
+    timestamp: float
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(H, W) of the image."""
+        return self.image.shape[0], self.image.shape[1]
+
+
+@dataclass(frozen=True)
+class SegmentedFrame:
+    """A frame with its segments, one row per segment.
+
+    Attributes:
+        frame: the source frame.
+        segments: ``supervision.Detections`` with N rows: ``xyxy`` (N, 4) float32 in frame
+            pixels, ``confidence`` (N,) float32, ``class_id`` (N,) int (always 0: the model is
+            class-agnostic), ``tracker_id`` (N,) int or None before tracking, and ``mask``
+            (N, h, w) bool at mask resolution: the model's prototype grid with the letterbox
+            padding removed, so it covers exactly the frame at about 1/8 of a 640-pixel input.
+            ``fastsam_track.masks`` turns it into full-resolution pixels where needed.
+    """
+
+    frame: Frame
+    segments: sv.Detections
+
+    @property
+    def mask_shape(self) -> tuple[int, int]:
+        """(h, w) of the masks: the resolution at which segments are compared and stored."""
+        mask = self.segments.mask
+        assert mask is not None, "segments always carry masks"
+        return mask.shape[1], mask.shape[2]
