@@ -12,7 +12,7 @@ import numpy as np
 
 __all__ = ["label_map", "upsample_masks"]
 
-_CV_MAX_CHANNELS = 512
+_CV_MAX_CHANNELS = 128  # OpenCV 5 resizes at most 128 channels at once (4.x: 512)
 
 
 def upsample_masks(masks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -32,7 +32,7 @@ def upsample_masks(masks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     height, width = shape
     if len(masks) == 0:
         return np.zeros((0, height, width), bool)
-    # cv2 resizes up to 512 channels at once: one call per chunk instead of one per mask.
+    # One cv2 call per chunk of channels instead of one per mask.
     planes = np.ascontiguousarray(masks.transpose(1, 2, 0)).astype(np.uint8) * 255
     chunks = [
         cv2.resize(planes[..., i : i + _CV_MAX_CHANNELS], (width, height), interpolation=cv2.INTER_LINEAR)

@@ -7,6 +7,9 @@ to ``<workdir>/metrics.json`` for the model card.
 
 Usage:
     python scripts/train_builtin_model.py --workdir /tmp/fastsam-tiny --hours 0.8
+    # optionally a second stage from the first one's weights, with a fresh schedule:
+    python scripts/train_builtin_model.py --workdir /tmp/fastsam-tiny-2 --init /tmp/fastsam-tiny/run/weights/last.pt \
+        --hours 1.1 --warmup-epochs 0.5
 """
 
 from __future__ import annotations
@@ -52,7 +55,9 @@ def write_split(root: Path, split: str, count: int, seed: int) -> None:
             if not parts:
                 continue
             # Occlusion can cut a shape in pieces; ultralytics' label format wants one polygon.
-            polygon = np.concatenate(merge_multi_segment([p.reshape(-1) for p in parts]), 0) if len(parts) > 1 else parts[0]
+            polygon = (
+                np.concatenate(merge_multi_segment([p.reshape(-1) for p in parts]), 0) if len(parts) > 1 else parts[0]
+            )
             normalised = (polygon / np.array([width, height], np.float32)).clip(0, 1).reshape(-1)
             lines.append("0 " + " ".join(f"{v:.5f}" for v in normalised))
         cv2.imwrite(str(root / "images" / split / f"{i:05d}.png"), image)
@@ -68,6 +73,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--hours", type=float, default=0.8, help="wall-clock cap; the schedule is fitted to it")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--init", type=Path, help="start from this checkpoint (a second stage) instead of scratch")
+    parser.add_argument("--warmup-epochs", type=float, default=3.0)
     args = parser.parse_args()
 
     os.environ.setdefault("YOLO_OFFLINE", "1")
@@ -80,7 +87,7 @@ def main() -> None:
 
     from ultralytics import YOLO
 
-    model = YOLO("yolov8n-seg.yaml")
+    model = YOLO(str(args.init) if args.init else "yolov8n-seg.yaml")
     started = time.monotonic()
     model.train(
         data=str(yaml_path),
@@ -91,6 +98,7 @@ def main() -> None:
         workers=1,
         device="cpu",
         pretrained=False,
+        warmup_epochs=args.warmup_epochs,
         amp=False,
         plots=False,
         seed=args.seed,
@@ -112,6 +120,7 @@ def main() -> None:
         "val_images": args.val_images,
         "imgsz": args.imgsz,
         "seed": args.seed,
+        "init": str(args.init) if args.init else None,
     }
     (args.workdir / "metrics.json").write_text(json.dumps(summary, indent=2))
     WEIGHTS.parent.mkdir(parents=True, exist_ok=True)

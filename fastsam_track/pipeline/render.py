@@ -59,7 +59,9 @@ class SegmentRenderer:
         keys = segments.tracker_id if segments.tracker_id is not None else np.arange(len(segments))
         lut = np.zeros((len(segments) + 1, 3), np.uint8)
         lut[1:] = self.palette[np.asarray(keys) % len(self.palette)]
-        labels = label_map(segments.mask, segments.xyxy, segmented.frame.shape, np.arange(1, len(segments) + 1))
+        labels = label_map(
+            np.asarray(segments.mask), segments.xyxy, segmented.frame.shape, np.arange(1, len(segments) + 1)
+        )
         colour = lut[labels]
         inside = labels > 0
         out = image.copy()

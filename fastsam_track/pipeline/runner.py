@@ -7,13 +7,14 @@ thread, so torch keeps its threads to itself.
 
 from __future__ import annotations
 
+import itertools
 import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import numpy as np
 import supervision as sv
@@ -30,8 +31,8 @@ _DONE = object()
 class FrameSink(Protocol):
     """A context manager that takes annotated (H, W, 3) uint8 BGR frames."""
 
-    def __enter__(self) -> FrameSink: ...
-    def __exit__(self, *exc: object) -> None: ...
+    def __enter__(self) -> Any: ...
+    def __exit__(self, *exc: Any) -> Any: ...
     def write(self, image: np.ndarray) -> None: ...
 
 
@@ -48,7 +49,9 @@ class RunStats:
 
     frames: int = 0
     seconds: float = 0.0
-    stage_ms: dict[str, float] = field(default_factory=lambda: dict.fromkeys(("decode", "segment", "render", "encode"), 0.0))
+    stage_ms: dict[str, float] = field(
+        default_factory=lambda: dict.fromkeys(("decode", "segment", "render", "encode"), 0.0)
+    )
     segments: int = 0
 
     @property
@@ -178,7 +181,7 @@ def run(
                 if writer is not None and image is not None:
                     writer.put(image)
                 marks.append(time.perf_counter())
-                for stage, (a, b) in zip(stats.stage_ms, zip(marks, marks[1:])):
+                for stage, (a, b) in zip(stats.stage_ms, itertools.pairwise(marks), strict=True):
                     stats.stage_ms[stage] += (b - a) * 1000
                 stats.frames += 1
                 stats.segments += len(segmented.segments)

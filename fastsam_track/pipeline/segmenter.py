@@ -72,8 +72,10 @@ class Letterbox:
         fy, fx = mask_shape[0] / self.input_shape[0], mask_shape[1] / self.input_shape[1]
         new_h, new_w = self.resized_shape
         left, top = self.pad
-        rows = slice(round(top * fy), max(round((top + new_h) * fy), round(top * fy) + 1))
-        cols = slice(round(left * fx), max(round((left + new_w) * fx), round(left * fx) + 1))
+        # Start and length rounded separately, so equal frames give equal windows.
+        top_row, left_col = int(top * fy + 0.5), int(left * fx + 0.5)
+        rows = slice(top_row, top_row + max(round(new_h * fy), 1))
+        cols = slice(left_col, left_col + max(round(new_w * fx), 1))
         return rows, cols
 
     def boxes_to_frame(self, boxes: np.ndarray) -> np.ndarray:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import numpy as np
 
@@ -41,8 +42,8 @@ class VideoFileSink:
         self.fps = Fraction(fps).limit_denominator(1001)
         self.crf, self.preset = crf, preset
         self.frames_written = 0
-        self._container = None
-        self._stream = None
+        self._container: Any = None
+        self._stream: Any = None
         if self.path.is_dir():
             raise SinkError(f"output {str(self.path)!r} is a folder: give a file name ending in .mp4")
         try:

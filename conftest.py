@@ -1,0 +1,9 @@
+"""Test-session environment for the tests and the package's doctests alike."""
+
+import os
+import tempfile
+
+# Before anything imports ultralytics: no downloads, no settings file in the home folder.
+os.environ["YOLO_OFFLINE"] = "1"
+os.environ.setdefault("YOLO_CONFIG_DIR", tempfile.mkdtemp(prefix="fastsam-track-yolo-"))
+os.environ["YOLO_VERBOSE"] = "False"

@@ -1,0 +1,44 @@
+"""Shared fixtures: generated clips and the built-in model, all made on the spot, offline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fastsam_track.pipeline.sinks import VideoFileSink
+from fastsam_track.synthetic import SyntheticClip
+
+
+def write_clip(path: Path, frames: int, height: int, width: int, fps: float = 25.0, seed: int = 3) -> Path:
+    """Write a synthetic H.264 clip and return its path."""
+    clip = SyntheticClip(height=height, width=width, num_shapes=6, seed=seed)
+    with VideoFileSink(path, fps=fps, crf=18) as sink:
+        for index in range(frames):
+            sink.write(clip.frame(index)[0])
+    return path
+
+
+@pytest.fixture(scope="session")
+def clip_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 12-frame 320x180 clip at 25 fps."""
+    return write_clip(tmp_path_factory.mktemp("clips") / "clip.mp4", frames=12, height=180, width=320)
+
+
+@pytest.fixture(scope="session")
+def segmenter():  # type: ignore[no-untyped-def]
+    """The built-in model at a 320-pixel input."""
+    from fastsam_track.pipeline.segmenter import Segmenter
+
+    return Segmenter("fastsam-tiny", imgsz=320, conf=0.25, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def detection_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An untrained detection (not segmentation) checkpoint."""
+    import torch
+    from ultralytics.nn.tasks import DetectionModel
+
+    path = tmp_path_factory.mktemp("models") / "detect.pt"
+    torch.save({"model": DetectionModel("yolov8n.yaml", nc=1, verbose=False), "train_args": {}}, path)
+    return path

@@ -1,0 +1,42 @@
+import numpy as np
+import supervision as sv
+
+from fastsam_track.pipeline.render import SegmentRenderer
+from fastsam_track.types import Frame, SegmentedFrame
+
+
+def _segmented(tracker_id=None):
+    masks = np.zeros((2, 10, 10), bool)
+    masks[0, 1:4, 1:4] = True
+    masks[1, 6:9, 6:9] = True
+    segments = sv.Detections(
+        xyxy=np.array([[10, 10, 40, 40], [60, 60, 90, 90]], np.float32), mask=masks, tracker_id=tracker_id
+    )
+    return SegmentedFrame(Frame(0, np.full((100, 100, 3), 128, np.uint8), 0.0), segments)
+
+
+def test_masks_are_tinted_and_background_untouched():
+    segmented = _segmented()
+    out = SegmentRenderer(opacity=0.5).annotate(segmented)
+    assert not np.array_equal(out[25, 25], [128, 128, 128])
+    assert np.array_equal(out[50, 50], [128, 128, 128])
+    assert np.array_equal(segmented.frame.image[25, 25], [128, 128, 128])  # the frame is not drawn on
+
+
+def test_colour_follows_the_tracker_id():
+    renderer = SegmentRenderer()
+    a = renderer.annotate(_segmented(tracker_id=np.array([3, 4])))
+    b = renderer.annotate(_segmented(tracker_id=np.array([4, 3])))
+    assert np.array_equal(a[25, 25], b[75, 75])
+
+
+def test_contours_are_drawn_on_the_edge():
+    out = SegmentRenderer(opacity=0.0, contour_thickness=1).annotate(_segmented())
+    assert np.array_equal(out[25, 25], [128, 128, 128])  # fully transparent inside
+    assert not np.array_equal(out[10, 25], [128, 128, 128])  # coloured edge
+
+
+def test_no_segments():
+    frame = Frame(0, np.zeros((20, 20, 3), np.uint8), 0.0)
+    empty = sv.Detections(xyxy=np.zeros((0, 4), np.float32), mask=np.zeros((0, 5, 5), bool))
+    assert np.array_equal(SegmentRenderer().annotate(SegmentedFrame(frame, empty)), frame.image)

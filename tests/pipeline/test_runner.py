@@ -1,0 +1,60 @@
+import av
+import numpy as np
+import pytest
+import supervision as sv
+
+from fastsam_track.pipeline.runner import run
+from fastsam_track.pipeline.sinks import VideoFileSink
+from fastsam_track.pipeline.sources import open_source
+from fastsam_track.types import Frame
+
+
+def _frames_in(path):
+    with av.open(str(path)) as container:
+        return sum(1 for _ in container.decode(video=0))
+
+
+def _one_square(image):
+    mask = np.zeros((1, image.shape[0] // 8, image.shape[1] // 8), bool)
+    mask[0, 2:6, 2:6] = True
+    return sv.Detections(xyxy=np.array([[16, 16, 48, 48]], np.float32), mask=mask, confidence=np.ones(1, np.float32))
+
+
+def test_every_frame_reaches_the_sink(clip_path, segmenter, tmp_path):
+    seen = []
+    with VideoFileSink(tmp_path / "out.mp4", fps=25) as sink:
+        stats = run(open_source(clip_path), segmenter, sinks=[sink], on_frame=lambda s, _: seen.append(s))
+    assert stats.frames == 12 == _frames_in(tmp_path / "out.mp4")
+    assert [s.frame.index for s in seen] == list(range(12))
+    assert stats.segments == sum(len(s.segments) for s in seen)
+    assert set(stats.mean_ms()) == {"decode", "segment", "render", "encode"}
+
+
+def test_a_failing_segmenter_leaves_a_playable_file(clip_path, tmp_path):
+    calls = []
+
+    def failing(image):
+        calls.append(1)
+        if len(calls) == 6:
+            raise RuntimeError("model crashed")
+        return _one_square(image)
+
+    with pytest.raises(RuntimeError, match="model crashed"):
+        run(open_source(clip_path), failing, sinks=[VideoFileSink(tmp_path / "out.mp4", fps=25)])
+    assert _frames_in(tmp_path / "out.mp4") == 5
+
+
+def test_a_failing_source_stops_the_run_and_closes_sinks(tmp_path):
+    def frames():
+        for index in range(3):
+            yield Frame(index, np.zeros((64, 64, 3), np.uint8), index / 25)
+        raise OSError("disk gone")
+
+    with pytest.raises(OSError, match="disk gone"):
+        run(frames(), _one_square, sinks=[VideoFileSink(tmp_path / "out.mp4", fps=25)])
+    assert _frames_in(tmp_path / "out.mp4") == 3
+
+
+def test_empty_source():
+    stats = run(iter(()), _one_square)
+    assert stats.frames == 0 and stats.fps == 0.0

@@ -1,0 +1,86 @@
+"""The ``fastsam-track`` command end to end, as a user runs it (a subprocess)."""
+
+import subprocess
+import sys
+from fractions import Fraction
+
+import av
+import pytest
+
+from tests.conftest import write_clip
+
+
+def _cli(*args, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "fastsam_track.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+    )
+
+
+def _probe(path):
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        return sum(1 for _ in container.decode(stream)), (stream.width, stream.height), stream.average_rate
+
+
+def test_run_keeps_frame_count_size_and_rate(tmp_path):
+    clip = write_clip(tmp_path / "in.mp4", frames=15, height=240, width=426, fps=Fraction(30000, 1001))
+    result = _cli("run", clip, "--output", tmp_path / "out.mp4", "--model", "fastsam-tiny", "--imgsz", 320)
+    assert result.returncode == 0, result.stderr
+    assert "wrote 15 frames" in result.stdout
+    assert _probe(tmp_path / "out.mp4") == (15, (426, 240), Fraction(30000, 1001))
+
+
+def test_run_on_an_image_folder_with_a_preset(tmp_path):
+    import cv2
+
+    from fastsam_track.synthetic import SyntheticClip
+
+    clip = SyntheticClip(120, 160, 4, seed=2)
+    (tmp_path / "frames").mkdir()
+    for i in range(4):
+        cv2.imwrite(str(tmp_path / "frames" / f"{i:04d}.jpg"), clip.frame(i)[0])
+    result = _cli(
+        "run", tmp_path / "frames", "-o", tmp_path / "out.mp4", "--config", "webcam", "--model", "fastsam-tiny"
+    )
+    assert result.returncode == 0, result.stderr
+    assert _probe(tmp_path / "out.mp4")[:2] == (4, (160, 120))
+
+
+def test_demo_writes_an_annotated_clip(tmp_path):
+    result = _cli("demo", "--output", tmp_path / "demo.mp4", "--frames", 8, "--no-progress")
+    assert result.returncode == 0, result.stderr
+    annotated, original = tmp_path / "demo.mp4", tmp_path / "demo-input.mp4"
+    assert _probe(annotated)[:2] == (8, (640, 360))
+    with av.open(str(annotated)) as a, av.open(str(original)) as b:
+        drawn = next(a.decode(video=0)).to_ndarray(format="bgr24").astype(int)
+        plain = next(b.decode(video=0)).to_ndarray(format="bgr24").astype(int)
+    # The overlay changes a good part of the picture: the built-in model found the shapes.
+    assert (abs(drawn - plain).sum(axis=2) > 60).mean() > 0.05
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "missing.mp4", "-o", "out.mp4"], "source not found"),  # no such source
+        (["run", "{clip}", "-o", "out.mp4", "--imgsz", "500"], "imgsz must be a positive multiple of 32"),
+        (["run", "{clip}", "-o", "out.mp4", "--config", "{bad_config}"], "unknown config key 'imgs'; valid keys:"),
+        (["run", "{clip}", "-o", "out.mp4", "--model", "nope.pt"], "model 'nope.pt' not found"),
+        (["run", "{clip}", "-o", "out.mp4"], "could not download FastSAM-s.pt"),  # the default real model, offline
+        (["run", "{clip}", "-o", "."], "is a folder"),  # an output that cannot be written
+        (["demo", "--frames", "0"], "--frames must be 1 or more"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(tmp_path, clip_path, args, message):
+    bad_config = tmp_path / "bad.yaml"
+    bad_config.write_text("imgs: 640\n")
+    args = [a.format(clip=clip_path, bad_config=bad_config) for a in args]
+    result = _cli(*args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0, result.stderr
+    assert result.stderr.startswith("fastsam-track: error: ") and message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out.mp4").exists()
