@@ -59,6 +59,7 @@ def _segment_to_mp4(source: Any, config: RunConfig, output: Path, progress: bool
     from fastsam_track.pipeline.runner import run
     from fastsam_track.pipeline.segmenter import Segmenter
     from fastsam_track.pipeline.sinks import VideoFileSink
+    from fastsam_track.trackers.segment_tracker import SegmentTracker
 
     sink = VideoFileSink(output, fps=source.fps, crf=config.crf, preset=config.preset)
     segmenter = Segmenter(
@@ -77,7 +78,7 @@ def _segment_to_mp4(source: Any, config: RunConfig, output: Path, progress: bool
             bar.update(1)
             bar.set_postfix(fps=f"{stats.fps:.1f}", segments=len(segmented.segments), refresh=False)
 
-        stats = run(source, segmenter, renderer=renderer, sinks=[sink], on_frame=report)
+        stats = run(source, segmenter, tracker=SegmentTracker(), renderer=renderer, sinks=[sink], on_frame=report)
     timings = ", ".join(f"{stage} {ms:.1f}" for stage, ms in stats.mean_ms().items())
     print(f"wrote {stats.frames} frames to {output} ({stats.fps:.1f} fps; ms per frame: {timings})")
 

@@ -22,10 +22,16 @@ import supervision as sv
 from fastsam_track.pipeline.render import SegmentRenderer
 from fastsam_track.types import Frame, SegmentedFrame
 
-__all__ = ["FrameSink", "RunStats", "run"]
+__all__ = ["FrameSink", "RunStats", "Tracker", "run"]
 
 T = TypeVar("T")
 _DONE = object()
+
+
+class Tracker(Protocol):
+    """Gives a frame's segments identities: ``update(segments) -> segments`` with ``tracker_id``."""
+
+    def update(self, segments: sv.Detections) -> sv.Detections: ...
 
 
 class FrameSink(Protocol):
@@ -43,14 +49,14 @@ class RunStats:
     Attributes:
         frames: frames processed.
         seconds: wall-clock time of the whole run.
-        stage_ms: total milliseconds per stage (decode wait, segment, render, encode wait).
+        stage_ms: total milliseconds per stage (decode wait, segment, track, render, encode wait).
         segments: total segments over all frames.
     """
 
     frames: int = 0
     seconds: float = 0.0
     stage_ms: dict[str, float] = field(
-        default_factory=lambda: dict.fromkeys(("decode", "segment", "render", "encode"), 0.0)
+        default_factory=lambda: dict.fromkeys(("decode", "segment", "track", "render", "encode"), 0.0)
     )
     segments: int = 0
 
@@ -142,6 +148,7 @@ def run(
     frames: Iterable[Frame],
     segment: Callable[[np.ndarray], sv.Detections],
     *,
+    tracker: Tracker | None = None,
     renderer: SegmentRenderer | None = None,
     sinks: Iterable[FrameSink] = (),
     on_frame: Callable[[SegmentedFrame, RunStats], None] | None = None,
@@ -155,6 +162,7 @@ def run(
     Args:
         frames: the source.
         segment: (H, W, 3) uint8 BGR image to segments, e.g. a ``Segmenter``.
+        tracker: gives segments identities (e.g. a ``SegmentTracker``); None leaves them without.
         renderer: draws segments for the sinks (a default ``SegmentRenderer`` if None).
         sinks: where annotated frames go.
         on_frame: called after each frame is rendered (progress display, tests).
@@ -174,7 +182,9 @@ def run(
             clock = time.perf_counter()
             for frame in prefetch:
                 marks = [clock, time.perf_counter()]
-                segmented = SegmentedFrame(frame, segment(frame.image))
+                segments = segment(frame.image)
+                marks.append(time.perf_counter())
+                segmented = SegmentedFrame(frame, tracker.update(segments) if tracker else segments)
                 marks.append(time.perf_counter())
                 image = renderer.annotate(segmented) if writer else None
                 marks.append(time.perf_counter())

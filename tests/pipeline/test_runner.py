@@ -27,7 +27,7 @@ def test_every_frame_reaches_the_sink(clip_path, segmenter, tmp_path):
     assert stats.frames == 12 == _frames_in(tmp_path / "out.mp4")
     assert [s.frame.index for s in seen] == list(range(12))
     assert stats.segments == sum(len(s.segments) for s in seen)
-    assert set(stats.mean_ms()) == {"decode", "segment", "render", "encode"}
+    assert set(stats.mean_ms()) == {"decode", "segment", "track", "render", "encode"}
 
 
 def test_a_failing_segmenter_leaves_a_playable_file(clip_path, tmp_path):

@@ -1,0 +1,138 @@
+"""Everything-mode tracking: every segment gets an identity that persists across frames.
+
+Segments are matched to tracks by mask IoU at mask resolution, solved as one linear
+assignment (lapx). Tracks are tentative until seen ``min_hits`` frames in a row,
+confirmed after, lost while unmatched, and forgotten after ``lost_buffer`` frames lost.
+Track state is held in columns (arrays), not per-track objects.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+import numpy as np
+import supervision as sv
+
+from fastsam_track.trackers.association import assign, mask_iou
+
+__all__ = ["SegmentTracker", "TrackState"]
+
+
+class TrackState(IntEnum):
+    """Where a track is in its life."""
+
+    TENTATIVE = 0
+    CONFIRMED = 1
+    LOST = 2
+
+
+class SegmentTracker:
+    """Give every segment of every frame a persistent ``tracker_id``.
+
+    Args:
+        iou_threshold: the lowest mask IoU at which a segment continues a track.
+        min_hits: frames in a row a track must be seen before it is confirmed.
+        lost_buffer: frames a confirmed track is kept while unmatched.
+        max_lost: most lost tracks kept at once (the oldest go first), bounding memory.
+
+    Example:
+        >>> masks = np.zeros((1, 8, 8), bool); masks[0, 2:6, 2:6] = True
+        >>> segments = sv.Detections(xyxy=np.array([[2, 2, 6, 6]], np.float32), mask=masks)
+        >>> tracker = SegmentTracker()
+        >>> [tracker.update(segments).tracker_id.tolist() for _ in range(2)]
+        [[1], [1]]
+    """
+
+    def __init__(self, iou_threshold: float = 0.3, min_hits: int = 2, lost_buffer: int = 30, max_lost: int = 500):
+        if not 0.0 < iou_threshold <= 1.0:
+            raise ValueError(f"iou_threshold must be in (0, 1], got {iou_threshold}")
+        if min_hits < 1 or lost_buffer < 0 or max_lost < 0:
+            raise ValueError(
+                f"min_hits >= 1, lost_buffer >= 0, max_lost >= 0; got {min_hits}, {lost_buffer}, {max_lost}"
+            )
+        self.iou_threshold, self.min_hits, self.lost_buffer, self.max_lost = (
+            iou_threshold,
+            min_hits,
+            lost_buffer,
+            max_lost,
+        )
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every track; identities start again at 1."""
+        self._next_id = 1
+        self._clear((0, 0))
+
+    def _clear(self, mask_shape: tuple[int, ...]) -> None:
+        self.masks = np.zeros((0, *mask_shape), bool)  # (T, h, w) last mask of each track
+        self.ids = np.zeros(0, int)  # (T,)
+        self.state = np.zeros(0, int)  # (T,) TrackState
+        self.hits = np.zeros(0, int)  # (T,) frames seen in a row
+        self.missed = np.zeros(0, int)  # (T,) frames unmatched in a row
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def update(self, segments: sv.Detections) -> sv.Detections:
+        """Match this frame's segments to the tracks.
+
+        Args:
+            segments: N segments with ``mask`` (N, h, w) bool.
+
+        Returns:
+            The same N rows with ``tracker_id`` (N,) int set and ``data["track_state"]``
+            (N,) int (a ``TrackState``): new segments get new identities.
+        """
+        masks = np.asarray(segments.mask)
+        if self.masks.shape[1:] != masks.shape[1:]:
+            self._clear(masks.shape[1:])  # a new resolution is a new video; identities keep counting
+        matches, unmatched_tracks, new = assign(mask_iou(self.masks, masks), self.iou_threshold)
+        out_ids = np.zeros(len(masks), int)
+        out_state = np.zeros(len(masks), int)
+
+        tracks, rows = matches[:, 0], matches[:, 1]
+        self.masks[tracks] = masks[rows]
+        self.hits[tracks] = np.where(self.state[tracks] == TrackState.LOST, 1, self.hits[tracks] + 1)
+        self.missed[tracks] = 0
+        confirmed = (self.hits[tracks] >= self.min_hits) | (self.state[tracks] != TrackState.TENTATIVE)
+        self.state[tracks] = np.where(confirmed, TrackState.CONFIRMED, TrackState.TENTATIVE)
+        out_ids[rows], out_state[rows] = self.ids[tracks], self.state[tracks]
+
+        # A tentative track that misses a frame was noise: it goes at once; others wait as lost.
+        keep = np.ones(len(self), bool)
+        keep[unmatched_tracks] = self.state[unmatched_tracks] != TrackState.TENTATIVE
+        self.missed[unmatched_tracks] += 1
+        self.hits[unmatched_tracks] = 0
+        self.state[unmatched_tracks] = TrackState.LOST
+        self._keep(keep & (self.missed <= self.lost_buffer))
+
+        new_ids = np.arange(self._next_id, self._next_id + len(new))
+        self._next_id += len(new)
+        self._append(masks[new], new_ids)
+        out_ids[new], out_state[new] = new_ids, self.state[len(self) - len(new) :]
+        self._bound_lost()
+
+        segments = segments[np.arange(len(segments))]  # a new Detections: the input is not modified
+        segments.tracker_id = out_ids
+        segments.data["track_state"] = out_state
+        return segments
+
+    def _keep(self, keep: np.ndarray) -> None:
+        self.masks, self.ids, self.state = self.masks[keep], self.ids[keep], self.state[keep]
+        self.hits, self.missed = self.hits[keep], self.missed[keep]
+
+    def _append(self, masks: np.ndarray, ids: np.ndarray) -> None:
+        self.masks = np.concatenate([self.masks, masks])
+        self.ids = np.concatenate([self.ids, ids])
+        first = TrackState.CONFIRMED if self.min_hits <= 1 else TrackState.TENTATIVE
+        self.state = np.concatenate([self.state, np.full(len(ids), first)])
+        self.hits = np.concatenate([self.hits, np.ones(len(ids), int)])
+        self.missed = np.concatenate([self.missed, np.zeros(len(ids), int)])
+
+    def _bound_lost(self) -> None:
+        lost = np.flatnonzero(self.state == TrackState.LOST)
+        if len(lost) > self.max_lost:
+            oldest = lost[np.argsort(-self.missed[lost], kind="stable")[: len(lost) - self.max_lost]]
+            keep = np.ones(len(self), bool)
+            keep[oldest] = False
+            self._keep(keep)
