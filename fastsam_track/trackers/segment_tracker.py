@@ -8,6 +8,7 @@ Track state is held in columns (arrays), not per-track objects.
 
 from __future__ import annotations
 
+import dataclasses
 from enum import IntEnum
 
 import numpy as np
@@ -112,10 +113,8 @@ class SegmentTracker:
         out_ids[new], out_state[new] = new_ids, self.state[len(self) - len(new) :]
         self._bound_lost()
 
-        segments = segments[np.arange(len(segments))]  # a new Detections: the input is not modified
-        segments.tracker_id = out_ids
-        segments.data["track_state"] = out_state
-        return segments
+        # A new Detections sharing the arrays: the input is not modified.
+        return dataclasses.replace(segments, tracker_id=out_ids, data={**segments.data, "track_state": out_state})
 
     def _keep(self, keep: np.ndarray) -> None:
         self.masks, self.ids, self.state = self.masks[keep], self.ids[keep], self.state[keep]

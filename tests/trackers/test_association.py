@@ -50,7 +50,7 @@ def test_resolution_mismatch_is_refused():
     ],
 )
 def test_assign(score, threshold, matches):
-    found, rows, cols = assign(np.array(score, float).reshape(-1, np.shape(score)[-1] if len(score) else 3), threshold)
+    found, rows, _ = assign(np.array(score, float).reshape(-1, np.shape(score)[-1] if len(score) else 3), threshold)
     assert found.tolist() == matches
     assert len(found) + len(rows) == len(score)
 
