@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import supervision as sv
 
-__all__ = ["Frame", "SegmentedFrame"]
+__all__ = ["BoxPrompt", "Frame", "PointPrompt", "Prompt", "RemovePrompt", "SegmentedFrame"]
 
 
 @dataclass(frozen=True)
@@ -57,3 +57,46 @@ class SegmentedFrame:
         mask = self.segments.mask
         assert mask is not None, "segments always carry masks"
         return mask.shape[1], mask.shape[2]
+
+
+@dataclass(frozen=True)
+class PointPrompt:
+    """Points that select one object on one frame, as FastSAM's point prompt.
+
+    Attributes:
+        frame: the frame index the points were given on.
+        object_id: the object they select (a positive int, the value in exported masks).
+        points: (K, 2) float (x, y) in frame pixels.
+        labels: (K,) int, 1 for a foreground point, 0 for a background point.
+    """
+
+    frame: int
+    object_id: int
+    points: np.ndarray
+    labels: np.ndarray
+
+
+@dataclass(frozen=True)
+class BoxPrompt:
+    """A box that selects one object on one frame: the segment that best fills it.
+
+    Attributes:
+        frame: the frame index.
+        object_id: the object it selects.
+        box: (4,) float xyxy in frame pixels.
+    """
+
+    frame: int
+    object_id: int
+    box: np.ndarray
+
+
+@dataclass(frozen=True)
+class RemovePrompt:
+    """Stop tracking an object from this frame on."""
+
+    frame: int
+    object_id: int
+
+
+Prompt = PointPrompt | BoxPrompt | RemovePrompt

@@ -1,0 +1,297 @@
+"""Prompted objects carried through a video as sets of segments.
+
+FastSAM splits an object into parts on some frames and merges it with a neighbour on
+others, so an object is not one segment. Each frame, every object's mask is predicted
+from its motion (the last mask, shifted by its velocity); the segments that lie mostly
+inside the prediction make up the object. When the object was merged into a larger
+segment, that segment is clipped to the prediction. An object that vanishes (occlusion,
+exit) is kept as lost for ``max_lost`` frames and picked up again by a segment of like
+size and shape near where it is expected.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import supervision as sv
+
+from fastsam_track.trackers.association import mask_overlaps
+from fastsam_track.trackers.prompting import PromptMiss, select_by_box, select_by_points, smooth_mask, to_grid
+from fastsam_track.types import BoxPrompt, PointPrompt, Prompt, RemovePrompt
+
+__all__ = ["ObjectTracker"]
+
+
+@dataclass
+class _Object:
+    """One prompted object's state, at mask resolution."""
+
+    mask: np.ndarray  # (h, w) bool: the last mask seen
+    full: np.ndarray  # (h, w) bool: the last mask seen whole (not occluded)
+    area: float  # typical area in cells
+    velocity: np.ndarray  # (2,) float (dy, dx) cells per frame
+    missed: int = 0  # frames since last seen
+    since_full: int = 0  # frames since ``full`` was seen
+    neighbours: set[int] = field(default_factory=set)  # segment track ids that touch it but are not it
+    color: np.ndarray | None = None  # (3,) float mean colour, when segments carry ``data["color"]``
+
+
+def _shift(mask: np.ndarray, dy: float, dx: float) -> np.ndarray:
+    """(h, w) bool mask moved by whole cells; what leaves the grid is gone."""
+    dy, dx = round(dy), round(dx)
+    h, w = mask.shape
+    out = np.zeros_like(mask)
+    if abs(dy) >= h or abs(dx) >= w:
+        return out
+    out[max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = mask[
+        max(-dy, 0) : h + min(-dy, 0), max(-dx, 0) : w + min(-dx, 0)
+    ]
+    return out
+
+
+def _centroid(mask: np.ndarray) -> np.ndarray:
+    ys, xs = np.nonzero(mask)
+    return np.array([ys.mean(), xs.mean()]) if len(ys) else np.zeros(2)
+
+
+def _grow(mask: np.ndarray, cells: int) -> np.ndarray:
+    """Dilate by ``cells`` with a square, via a summed-area table (no loops over cells)."""
+    if cells <= 0:
+        return mask
+    h, w = mask.shape
+    table = np.pad(mask.astype(np.int32).cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    y0, y1 = np.clip(np.arange(h) - cells, 0, h), np.clip(np.arange(h) + cells + 1, 0, h)
+    x0, x1 = np.clip(np.arange(w) - cells, 0, w), np.clip(np.arange(w) + cells + 1, 0, w)
+    window = table[y1][:, x1] - table[y0][:, x1] - table[y1][:, x0] + table[y0][:, x0]
+    return window > 0
+
+
+class ObjectTracker:
+    """Follow prompted objects through a video.
+
+    Args:
+        cover_threshold: a segment joins an object when at least this fraction of it lies
+            inside the object's predicted mask.
+        min_area_ratio: an object is seen only while its mask keeps this fraction of its
+            typical area; below, it is lost (occluded or gone).
+        max_lost: frames a lost object is searched for before it is dropped.
+        smooth: morphological close/open reach (in mask cells) applied to prompted masks.
+
+    Example:
+        >>> masks = np.zeros((1, 8, 8), bool); masks[0, 2:6, 2:6] = True
+        >>> segments = sv.Detections(xyxy=np.array([[20, 20, 60, 60]], np.float32), mask=masks)
+        >>> tracker = ObjectTracker()
+        >>> prompt = PointPrompt(0, 7, np.array([[40.0, 40.0]]), np.array([1]))
+        >>> tracker.update(segments, (80, 80), [prompt]).tracker_id.tolist()
+        [7]
+    """
+
+    def __init__(self, cover_threshold: float = 0.5, min_area_ratio: float = 0.2, max_lost: int = 60, smooth: int = 0):
+        self.cover_threshold, self.min_area_ratio = cover_threshold, min_area_ratio
+        self.max_lost, self.smooth = max_lost, smooth
+        self.objects: dict[int, _Object] = {}
+
+    def reset(self) -> None:
+        """Forget every object."""
+        self.objects.clear()
+
+    def update(
+        self, segments: sv.Detections, frame_shape: tuple[int, int], prompts: list[Prompt] | tuple[Prompt, ...] = ()
+    ) -> sv.Detections:
+        """Carry the objects into this frame, then apply this frame's prompts.
+
+        Args:
+            segments: the frame's N segments, ``mask`` (N, h, w) bool, and ``tracker_id`` from a
+                ``SegmentTracker`` when there is one: it tells a neighbour that merged into
+                the object (and comes apart again) from a part of the object.
+            frame_shape: (H, W) of the frame, to place prompt coordinates on the mask grid.
+            prompts: prompts given on this frame.
+
+        Returns:
+            One row per object seen on this frame: ``mask`` (K, h, w) bool, ``xyxy`` (K, 4)
+            float32 frame pixels, ``tracker_id`` (K,) the object ids, ``data["segments"]``
+            a (K, N) bool matrix saying which of the frame's segments make up each object.
+
+        Raises:
+            PromptMiss: a prompt selects nothing (the message names the object and frame).
+        """
+        masks = np.asarray(segments.mask)
+        mask_shape = masks.shape[1:]
+        track_ids = segments.tracker_id if segments.tracker_id is not None else np.full(len(masks), -1)
+        colors = np.asarray(segments.data["color"], float) if "color" in segments.data else None
+        members = self._propagate(masks, np.asarray(track_ids), colors)
+        for prompt in prompts:
+            if isinstance(prompt, RemovePrompt):
+                self.objects.pop(prompt.object_id, None)
+                members.pop(prompt.object_id, None)
+                continue
+            mask = self._resolve(prompt, masks, frame_shape)
+            state = _Object(mask, mask, float(mask.sum()), np.zeros(2))
+            state.color = _mean_color(mask, masks, colors)
+            self.objects[prompt.object_id] = state
+            members[prompt.object_id] = mask
+
+        ids = np.array(sorted(members), int)
+        stack = np.array([members[i] for i in ids], bool).reshape(len(ids), *mask_shape)
+        inter, _, seg_areas = mask_overlaps(stack, masks)
+        part_of = np.divide(inter, seg_areas[None], out=np.zeros_like(inter), where=seg_areas[None] > 0) >= 0.5
+        return sv.Detections(
+            xyxy=_boxes(stack, frame_shape),
+            mask=stack,
+            tracker_id=ids,
+            data={"segments": part_of},
+        )
+
+    def _resolve(self, prompt: PointPrompt | BoxPrompt, masks: np.ndarray, frame_shape: tuple[int, int]) -> np.ndarray:
+        mask_shape = masks.shape[1:]
+        try:
+            if isinstance(prompt, PointPrompt):
+                mask = select_by_points(masks, to_grid(prompt.points, frame_shape, mask_shape), prompt.labels)
+            else:
+                mask = select_by_box(masks, to_grid(prompt.box.reshape(2, 2), frame_shape, mask_shape).reshape(4))
+        except PromptMiss as miss:
+            raise PromptMiss(f"object {prompt.object_id} on frame {prompt.frame}: {miss}") from None
+        return smooth_mask(mask, self.smooth) if self.smooth else mask
+
+    def _propagate(self, masks: np.ndarray, track_ids: np.ndarray, colors: np.ndarray | None) -> dict[int, np.ndarray]:
+        """Each object's mask on this frame, for the objects seen; updates their state."""
+        if not self.objects:
+            return {}
+        ids = list(self.objects)
+        objects = [self.objects[i] for i in ids]
+        predicted = np.array([self._predict(o) for o in objects], bool).reshape(len(ids), *masks.shape[1:])
+        inter, predicted_area, seg_area = mask_overlaps(predicted, masks)
+        cover = np.divide(inter, seg_area[None], out=np.zeros_like(inter), where=seg_area[None] > 0)
+        typical = np.array([o.area for o in objects])[:, None]
+        # A segment goes to the object that holds most of it, if it holds enough of it, unless
+        # it is larger than the object (an occluder, or a merge) or a known neighbour.
+        mine = np.arange(len(ids))[:, None] == np.argmax(inter, axis=0)[None]
+        fits = seg_area[None] <= 1.5 * typical
+        # A segment larger than the object must lie almost wholly inside it: grown, not merged.
+        needed = np.where(seg_area[None] > 1.2 * typical, 0.8, self.cover_threshold)
+        foreign = np.array([np.isin(track_ids, list(o.neighbours)) & (track_ids >= 0) for o in objects])
+        foreign = foreign.reshape(len(ids), len(masks))
+        alike = _alike(objects, colors, len(masks))
+        claimed = (cover >= needed) & mine & fits & ~foreign & alike
+        taken = claimed.any(0)
+        seen: dict[int, np.ndarray] = {}
+        for k, (object_id, state) in enumerate(zip(ids, objects, strict=True)):
+            mask = masks[claimed[k]].any(0) if claimed[k].any() else np.zeros(masks.shape[1:], bool)
+            clean = True
+            if mask.sum() < 0.7 * state.area and len(masks):
+                holder = int(np.argmax(np.where(mine[k] & ~taken, inter[k], 0)))
+                regrown = fits[k, holder] and seg_area[holder] <= 1.2 * state.area and cover[k, holder] >= 0.3
+                if inter[k, holder] > 0 and regrown and not foreign[k, holder]:
+                    mask = mask | masks[holder]  # the object regrown (out of an occlusion, say)
+                elif (
+                    inter[k, holder] >= 0.5 * min(predicted_area[k], state.area) and seg_area[holder] <= 4 * state.area
+                ):
+                    # Merged with a neighbour: clip to the last clean whole view, moved to where it should be.
+                    whole = _shift(state.full, *(state.velocity * (state.since_full + 1)))
+                    mask, clean = mask | (masks[holder] & whole), False
+            if mask.sum() < self.min_area_ratio * state.area and state.missed:
+                mask = self._reacquire(state, masks, taken & alike[k])
+            if mask.sum() >= self.min_area_ratio * state.area:
+                self._seen(state, mask, clean)
+                color = _mean_color(mask, masks, colors) if clean else None
+                if color is not None:
+                    state.color = color if state.color is None else 0.8 * state.color + 0.2 * color
+                seen[object_id] = mask
+                if clean:
+                    # Segments touching the object but not part of it are its neighbours.
+                    touching = (inter[k] > 0) & ~claimed[k] & (seg_area <= 4 * state.area) & (track_ids >= 0)
+                    state.neighbours = (state.neighbours | set(track_ids[touching].tolist())) - set(
+                        track_ids[claimed[k]].tolist()
+                    )
+            else:
+                self._missed(object_id, state)
+        return seen
+
+    @staticmethod
+    def _predict(state: _Object) -> np.ndarray:
+        """Where the object should be: its last view moved by its velocity, a cell wider.
+
+        Not its last whole view: while it is partly hidden, that would take in the occluder.
+        """
+        return _grow(_shift(state.mask, *(state.velocity * (state.missed + 1))), 1)
+
+    def _reacquire(self, state: _Object, masks: np.ndarray, taken: np.ndarray) -> np.ndarray:
+        """A free segment of the lost object's size and shape, the nearest to where it was last seen."""
+        empty = np.zeros(masks.shape[1:], bool)
+        areas = masks.sum(axis=(1, 2))
+        candidates = np.flatnonzero(~taken & (areas >= 0.5 * state.area) & (areas <= 2.0 * state.area))
+        if len(candidates) == 0:
+            return empty
+        anchor = _centroid(state.full)
+        expected = _centroid(state.mask) + state.velocity * state.missed
+        # The search widens the longer the object has been gone.
+        reach = np.sqrt(state.area) * (1.0 + 0.25 * state.missed)
+        best, best_score = -1, 0.0
+        for j in candidates:  # few: only free segments of the right size
+            centre = _centroid(masks[j])
+            distance = float(np.linalg.norm(centre - expected))
+            if distance > reach:
+                continue
+            aligned = _shift(masks[j], *(anchor - centre))
+            shape_iou = (aligned & state.full).sum() / max((aligned | state.full).sum(), 1)
+            score = shape_iou - 0.5 * distance / reach
+            if shape_iou >= 0.6 and score > best_score:
+                best, best_score = int(j), score
+        if best < 0:
+            return empty
+        state.velocity = np.zeros(2)  # its motion before it was lost says little now
+        return masks[best]
+
+    def _seen(self, state: _Object, mask: np.ndarray, clean: bool) -> None:
+        whole = clean and mask.sum() >= 0.7 * state.area
+        moved = (_centroid(mask) - _centroid(state.mask)) / (state.missed + 1)
+        # A partial view moves the centroid without the object moving: trust whole views.
+        if whole and state.missed == 0:
+            state.velocity = 0.5 * state.velocity + 0.5 * moved
+        if whole:
+            state.area = 0.5 * state.area + 0.5 * float(mask.sum())
+            state.full, state.since_full = mask, 0
+        else:
+            state.since_full += 1
+        state.mask, state.missed = mask, 0
+
+    def _missed(self, object_id: int, state: _Object) -> None:
+        state.missed += 1
+        state.since_full += 1
+        if state.missed > self.max_lost:
+            del self.objects[object_id]
+
+
+_COLOR_TOLERANCE = 50.0  # RGB distance within which two segments may be the same object
+
+
+def _mean_color(mask: np.ndarray, masks: np.ndarray, colors: np.ndarray | None) -> np.ndarray | None:
+    """(3,) area-weighted colour of the segments that make up ``mask``, or None without colours."""
+    if colors is None or len(masks) == 0:
+        return None
+    inter, _, areas = mask_overlaps(mask[None], masks)
+    part = (inter[0] >= 0.5 * areas) & (areas > 0)
+    weights = areas * part
+    return (weights @ colors) / weights.sum() if weights.sum() else colors.mean(0)
+
+
+def _alike(objects: list[_Object], colors: np.ndarray | None, count: int) -> np.ndarray:
+    """(K, N) bool: segment n's colour is close enough to object k's (all True without colours)."""
+    known = [o.color for o in objects]
+    if colors is None or any(c is None for c in known):
+        return np.ones((len(objects), count), bool)
+    distance = np.linalg.norm(np.asarray(known)[:, None, :] - colors[None], axis=2)
+    return distance <= _COLOR_TOLERANCE
+
+
+def _boxes(stack: np.ndarray, frame_shape: tuple[int, int]) -> np.ndarray:
+    """(K, 4) float32 xyxy frame-pixel boxes of (K, h, w) bool masks."""
+    if len(stack) == 0:
+        return np.zeros((0, 4), np.float32)
+    h, w = stack.shape[1:]
+    rows, cols = np.asarray(stack.any(axis=2)), np.asarray(stack.any(axis=1))
+    y1, y2 = rows.argmax(1), h - rows[:, ::-1].argmax(1)
+    x1, x2 = cols.argmax(1), w - cols[:, ::-1].argmax(1)
+    scale = np.array([frame_shape[1] / w, frame_shape[0] / h] * 2)
+    return (np.stack([x1, y1, x2, y2], 1) * scale).astype(np.float32)
