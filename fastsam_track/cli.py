@@ -6,6 +6,8 @@ import argparse
 import os
 import sys
 import tempfile
+import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +30,7 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="segment a video file or image folder into an annotated MP4")
     run.add_argument("source", help="video file or folder of images")
-    run.add_argument("-o", "--output", required=True, type=Path, help="annotated H.264 MP4 to write")
+    run.add_argument("-o", "--output", type=Path, help="annotated H.264 MP4 to write")
     run.add_argument("--config", help=f"YAML file or preset ({', '.join(PRESETS)}); flags override it")
     run.add_argument("--model", help="FastSAM-s (default), FastSAM-x, fastsam-tiny (built in) or a checkpoint path")
     run.add_argument("--imgsz", type=int, help="longer side of the network input, a multiple of 32 (640)")
@@ -39,6 +41,26 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--threads", type=int, help="torch CPU threads (all cores)")
     run.add_argument("--vid-stride", type=int, help="process every n-th frame (1)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    prompts = run.add_argument_group("prompts (pixel coordinates of the source, frames from 0)")
+    prompts.add_argument(
+        "--point",
+        action="append",
+        default=[],
+        metavar="X,Y[,LABEL][@FRAME]",
+        help="a point; LABEL 1 foreground (default) or 0 background; points on one frame are one object",
+    )
+    prompts.add_argument(
+        "--box", action="append", default=[], metavar="X1,Y1,X2,Y2[@FRAME]", help="a box around one object"
+    )
+    prompts.add_argument("--prompts", type=Path, metavar="FILE", help="prompts JSON file (see README)")
+    prompts.add_argument("--smooth", type=int, help="morphological close/open of prompted masks, in mask cells (0)")
+    outputs = run.add_argument_group("exports")
+    outputs.add_argument(
+        "--save-segments", type=Path, metavar="FILE", help="write everything-mode segments (JSON lines)"
+    )
+    outputs.add_argument("--segments", type=Path, metavar="FILE", help="replay saved segments instead of the model")
+    outputs.add_argument("--save-masks", type=Path, metavar="DIR", help="DAVIS-style PNG per frame of prompted objects")
+    outputs.add_argument("--save-tracks", type=Path, metavar="FILE", help="everything-mode tracks in MOTS text format")
 
     demo = commands.add_parser("demo", help="segment a generated clip with the built-in model")
     demo.add_argument("-o", "--output", type=Path, help="annotated MP4 to write (default: a temporary folder)")
@@ -48,47 +70,107 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _config_from(args: argparse.Namespace) -> RunConfig:
-    keys = ("model", "imgsz", "conf", "iou", "max_det", "device", "threads", "vid_stride")
-    return load_config(args.config, {key: getattr(args, key) for key in keys})
+    keys = ("model", "imgsz", "conf", "iou", "max_det", "device", "threads", "vid_stride", "smooth")
+    return load_config(args.config, {key: getattr(args, key, None) for key in keys})
 
 
-def _segment_to_mp4(source: Any, config: RunConfig, output: Path, progress: bool) -> None:
+def _segment_to_outputs(
+    source: Any,
+    config: RunConfig,
+    *,
+    output: Path | None,
+    progress: bool,
+    prompts: Sequence[Any] = (),
+    replay: Path | None = None,
+    exports: Sequence[Any] = (),
+) -> None:
     from tqdm import tqdm
 
     from fastsam_track.pipeline.render import SegmentRenderer
     from fastsam_track.pipeline.runner import run
     from fastsam_track.pipeline.segmenter import Segmenter
+    from fastsam_track.pipeline.segments_cache import SegmentsReplay
     from fastsam_track.pipeline.sinks import VideoFileSink
+    from fastsam_track.trackers.objects import ObjectTracker
     from fastsam_track.trackers.segment_tracker import SegmentTracker
 
-    sink = VideoFileSink(output, fps=source.fps, crf=config.crf, preset=config.preset)
-    segmenter = Segmenter(
-        config.model,
-        imgsz=config.imgsz,
-        conf=config.conf,
-        iou=config.iou,
-        max_det=config.max_det,
-        device=config.device,
-        threads=config.threads,
-    )
+    sinks = [VideoFileSink(output, fps=source.fps, crf=config.crf, preset=config.preset)] if output else []
+    if replay is not None:
+        segment: Any = SegmentsReplay(replay)
+    else:
+        segment = Segmenter(
+            config.model,
+            imgsz=config.imgsz,
+            conf=config.conf,
+            iou=config.iou,
+            max_det=config.max_det,
+            device=config.device,
+            threads=config.threads,
+        )
     renderer = SegmentRenderer(opacity=config.opacity, contour_thickness=config.contour_thickness)
+    objects = ObjectTracker(smooth=config.smooth) if prompts else None
     with tqdm(total=source.frame_count, unit="frame", disable=not progress, dynamic_ncols=True) as bar:
 
         def report(segmented: Any, stats: Any) -> None:
             bar.update(1)
             bar.set_postfix(fps=f"{stats.fps:.1f}", segments=len(segmented.segments), refresh=False)
 
-        stats = run(source, segmenter, tracker=SegmentTracker(), renderer=renderer, sinks=[sink], on_frame=report)
+        stats = run(
+            source,
+            segment,
+            tracker=SegmentTracker(),
+            objects=objects,
+            prompts=prompts,
+            renderer=renderer,
+            sinks=sinks,
+            exports=exports,
+            on_frame=report,
+        )
+    for prompt in stats.unused_prompts:
+        _warn(f"object {prompt.object_id}: frame {prompt.frame} is past the last frame; the prompt was not used")
     timings = ", ".join(f"{stage} {ms:.1f}" for stage, ms in stats.mean_ms().items())
-    print(f"wrote {stats.frames} frames to {output} ({stats.fps:.1f} fps; ms per frame: {timings})")
+    where = f" to {output}" if output else ""
+    print(f"processed {stats.frames} frames{where} ({stats.fps:.1f} fps; ms per frame: {timings})")
+
+
+def _warn(message: str) -> None:
+    print(f"fastsam-track: warning: {message}", file=sys.stderr)
 
 
 def _run(args: argparse.Namespace) -> None:
+    from fastsam_track.pipeline.exports import DavisMaskWriter, MotsWriter
+    from fastsam_track.pipeline.prompts import check_in_frame, load_prompts, prompts_from_cli
+    from fastsam_track.pipeline.segments_cache import SegmentsWriter
     from fastsam_track.pipeline.sources import open_source
 
+    if not (args.output or args.save_segments or args.save_masks or args.save_tracks):
+        raise _CliError("nothing to write: give --output and/or --save-segments, --save-masks, --save-tracks")
+    if args.save_masks and not (args.point or args.box or args.prompts):
+        raise _CliError("--save-masks writes prompted objects: give --point, --box or --prompts")
+    if args.segments and args.save_segments and args.segments.resolve() == args.save_segments.resolve():
+        raise _CliError("--segments and --save-segments name the same file")
     config = _config_from(args)
     source = open_source(args.source, vid_stride=config.vid_stride)
-    _segment_to_mp4(source, config, args.output, progress=not args.no_progress)
+    prompts = load_prompts(args.prompts) if args.prompts else []
+    first_free = max((p.object_id for p in prompts), default=0) + 1
+    prompts += prompts_from_cli(args.point, args.box, first_object=first_free)
+    check_in_frame(prompts, source.size)
+    exports: list[Any] = []
+    if args.save_segments:
+        exports.append(SegmentsWriter(args.save_segments))
+    if args.save_masks:
+        exports.append(DavisMaskWriter(args.save_masks))
+    if args.save_tracks:
+        exports.append(MotsWriter(args.save_tracks))
+    _segment_to_outputs(
+        source,
+        config,
+        output=args.output,
+        progress=not args.no_progress,
+        prompts=prompts,
+        replay=args.segments,
+        exports=exports,
+    )
 
 
 def _demo(args: argparse.Namespace) -> None:
@@ -106,20 +188,29 @@ def _demo(args: argparse.Namespace) -> None:
             sink.write(clip.frame(index)[0])
     print(f"generated {args.frames} frames of synthetic video: {clip_path}")
     config = load_config(overrides={"model": "fastsam-tiny", "imgsz": 640, "conf": 0.25})
-    _segment_to_mp4(VideoFileSource(clip_path), config, output, progress=not args.no_progress)
+    _segment_to_outputs(VideoFileSource(clip_path), config, output=output, progress=not args.no_progress)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code (2 for a usage error, with a one-line message)."""
     os.environ.setdefault("YOLO_VERBOSE", "False")
     args = _parser().parse_args(argv)
+    from fastsam_track.pipeline.exports import ExportError
     from fastsam_track.pipeline.models import ModelError
+    from fastsam_track.pipeline.prompts import PromptError
+    from fastsam_track.pipeline.segments_cache import SegmentsCacheError
     from fastsam_track.pipeline.sinks import SinkError
     from fastsam_track.pipeline.sources import SourceError
+    from fastsam_track.trackers.prompting import PromptWarning
 
+    def show(message: Any, category: Any, *rest: Any, **kwargs: Any) -> None:
+        _warn(str(message)) if issubclass(category, PromptWarning) else default_show(message, category, *rest, **kwargs)
+
+    default_show, warnings.showwarning = warnings.showwarning, show
+    known = (_CliError, ConfigError, ExportError, ModelError, PromptError, SegmentsCacheError, SinkError, SourceError)
     try:
         _run(args) if args.command == "run" else _demo(args)
-    except (_CliError, ConfigError, ModelError, SinkError, SourceError) as error:
+    except known as error:
         print(f"fastsam-track: error: {error}", file=sys.stderr)
         return _EXIT_USAGE
     except KeyboardInterrupt:

@@ -46,10 +46,13 @@ class SegmentedFrame:
             (N, h, w) bool at mask resolution: the model's prototype grid with the letterbox
             padding removed, so it covers exactly the frame at about 1/8 of a 640-pixel input.
             ``fastsam_track.masks`` turns it into full-resolution pixels where needed.
+        objects: the prompted objects seen on this frame, one row each (``tracker_id`` the
+            object id, ``mask`` (K, h, w) bool at mask resolution), or None without prompts.
     """
 
     frame: Frame
     segments: sv.Detections
+    objects: sv.Detections | None = None
 
     @property
     def mask_shape(self) -> tuple[int, int]:

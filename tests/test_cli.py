@@ -30,7 +30,7 @@ def test_run_keeps_frame_count_size_and_rate(tmp_path):
     clip = write_clip(tmp_path / "in.mp4", frames=15, height=240, width=426, fps=Fraction(30000, 1001))
     result = _cli("run", clip, "--output", tmp_path / "out.mp4", "--model", "fastsam-tiny", "--imgsz", 320)
     assert result.returncode == 0, result.stderr
-    assert "wrote 15 frames" in result.stdout
+    assert "processed 15 frames" in result.stdout
     assert _probe(tmp_path / "out.mp4") == (15, (426, 240), Fraction(30000, 1001))
 
 
@@ -84,3 +84,83 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, clip_path, args, message):
     assert result.stderr.startswith("fastsam-track: error: ") and message in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "out.mp4").exists()
+
+
+def test_prompts_masks_and_replay_give_the_same_masks(tmp_path, clip_path):
+    import json
+
+    import numpy as np
+    from PIL import Image
+
+    from fastsam_track.synthetic import SyntheticClip
+
+    # The clip fixture's shapes: prompt the largest visible one at its centre.
+    _, truth = SyntheticClip(height=180, width=320, num_shapes=6, seed=3).frame(0)
+    ys, xs = np.nonzero(truth[np.argmax(truth.sum(axis=(1, 2)))])
+    prompts = {"prompts": [{"frame": 0, "object": 1, "points": [[float(xs.mean()), float(ys.mean())]]}]}
+    (tmp_path / "p.json").write_text(json.dumps(prompts))
+    common = ["--prompts", tmp_path / "p.json", "--no-progress"]
+    live = _cli(
+        "run",
+        clip_path,
+        "--model",
+        "fastsam-tiny",
+        "--imgsz",
+        320,
+        "--conf",
+        0.25,
+        *common,
+        "--save-masks",
+        tmp_path / "live",
+        "--save-segments",
+        tmp_path / "s.jsonl",
+        "--save-tracks",
+        tmp_path / "t.txt",
+        "-o",
+        tmp_path / "out.mp4",
+    )
+    assert live.returncode == 0, live.stderr
+    replay = _cli("run", clip_path, "--segments", tmp_path / "s.jsonl", *common, "--save-masks", tmp_path / "replay")
+    assert replay.returncode == 0, replay.stderr
+    names = sorted(p.name for p in (tmp_path / "live").iterdir())
+    assert names == [f"{i:05d}.png" for i in range(12)]
+    for name in names:
+        a, b = np.array(Image.open(tmp_path / "live" / name)), np.array(Image.open(tmp_path / "replay" / name))
+        assert np.array_equal(a, b)
+    first = np.array(Image.open(tmp_path / "live" / "00000.png"))
+    assert first[int(ys.mean()), int(xs.mean())] == 1  # the prompted object is selected
+    assert len((tmp_path / "s.jsonl").read_text().splitlines()) == 12
+    assert (tmp_path / "t.txt").read_text().count("\n") > 12
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--point", "1000,10", "-o", "out.mp4"], "outside the 320x180 frame"),  # off the frame
+        (["--point", "10,10"], "nothing to write"),  # no output at all
+        (["--save-masks", "masks"], "--save-masks writes prompted objects"),  # masks of what?
+        (["--segments", "none.jsonl", "-o", "out.mp4"], "segments file not found"),
+    ],
+)
+def test_bad_prompt_runs(tmp_path, clip_path, args, message):
+    result = _cli("run", clip_path, "--model", "fastsam-tiny", *args, cwd=tmp_path)
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_prompt_past_the_end_is_a_warning(tmp_path, clip_path):
+    result = _cli(
+        "run",
+        clip_path,
+        "--model",
+        "fastsam-tiny",
+        "--imgsz",
+        320,
+        "--point",
+        "10,10@500",
+        "-o",
+        tmp_path / "out.mp4",
+        "--no-progress",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "frame 500 is past the last frame" in result.stderr

@@ -48,6 +48,7 @@ class RunConfig:
         contour_thickness: contour width in pixels, 0 for none.
         crf: H.264 quality of the output, 0 (lossless) to 51.
         preset: x264 speed preset of the output.
+        smooth: morphological close/open of prompted masks, in mask cells (0: none).
     """
 
     model: str = "FastSAM-s"
@@ -62,6 +63,7 @@ class RunConfig:
     contour_thickness: int = 2
     crf: int = 23
     preset: str = "veryfast"
+    smooth: int = 0
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
@@ -75,6 +77,7 @@ class RunConfig:
         _check(0.0 <= self.opacity <= 1.0, "opacity", self.opacity, "between 0 and 1")
         _check(self.contour_thickness >= 0, "contour_thickness", self.contour_thickness, "0 or more")
         _check(0 <= self.crf <= 51, "crf", self.crf, "between 0 and 51")
+        _check(self.smooth >= 0, "smooth", self.smooth, "0 or more")
         _check(self.preset in _X264_PRESETS, "preset", self.preset, f"one of {', '.join(_X264_PRESETS)}")
 
 

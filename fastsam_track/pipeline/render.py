@@ -25,8 +25,8 @@ def _palette() -> np.ndarray:
 class SegmentRenderer:
     """Draw segments over their frame.
 
-    Colours follow ``tracker_id`` when segments are tracked (so a segment keeps its colour
-    across frames) and the row order otherwise.
+    Colours follow ``tracker_id`` when segments are tracked or objects prompted (so a
+    segment keeps its colour across frames) and the row order otherwise.
 
     Args:
         opacity: weight of the mask colour, 0 (invisible) to 1 (opaque).
@@ -51,9 +51,13 @@ class SegmentRenderer:
         self.palette = _palette()
 
     def annotate(self, segmented: SegmentedFrame) -> np.ndarray:
-        """The (H, W, 3) uint8 BGR frame with its segments drawn on a copy."""
+        """The (H, W, 3) uint8 BGR frame with its segments drawn on a copy.
+
+        With prompts (``segmented.objects`` is not None) only the prompted objects are
+        drawn, coloured by object id; otherwise every segment.
+        """
         image = segmented.frame.image
-        segments = segmented.segments
+        segments = segmented.objects if segmented.objects is not None else segmented.segments
         if len(segments) == 0 or segments.mask is None:
             return image.copy()
         keys = segments.tracker_id if segments.tracker_id is not None else np.arange(len(segments))

@@ -20,9 +20,9 @@ import numpy as np
 import supervision as sv
 
 from fastsam_track.pipeline.render import SegmentRenderer
-from fastsam_track.types import Frame, SegmentedFrame
+from fastsam_track.types import Frame, Prompt, SegmentedFrame
 
-__all__ = ["FrameSink", "RunStats", "Tracker", "run"]
+__all__ = ["Exporter", "FrameSink", "ObjectFollower", "RunStats", "Tracker", "run"]
 
 T = TypeVar("T")
 _DONE = object()
@@ -32,6 +32,20 @@ class Tracker(Protocol):
     """Gives a frame's segments identities: ``update(segments) -> segments`` with ``tracker_id``."""
 
     def update(self, segments: sv.Detections) -> sv.Detections: ...
+
+
+class ObjectFollower(Protocol):
+    """Follows prompted objects: ``update(segments, frame_shape, prompts) -> objects``."""
+
+    def update(self, segments: sv.Detections, frame_shape: tuple[int, int], prompts: list[Prompt]) -> sv.Detections: ...
+
+
+class Exporter(Protocol):
+    """A context manager that takes every ``SegmentedFrame`` (segments cache, masks, tracks)."""
+
+    def __enter__(self) -> Any: ...
+    def __exit__(self, *exc: Any) -> Any: ...
+    def write(self, segmented: SegmentedFrame) -> None: ...
 
 
 class FrameSink(Protocol):
@@ -51,6 +65,7 @@ class RunStats:
         seconds: wall-clock time of the whole run.
         stage_ms: total milliseconds per stage (decode wait, segment, track, render, encode wait).
         segments: total segments over all frames.
+        unused_prompts: prompts for frames after the last one processed.
     """
 
     frames: int = 0
@@ -59,6 +74,7 @@ class RunStats:
         default_factory=lambda: dict.fromkeys(("decode", "segment", "track", "render", "encode"), 0.0)
     )
     segments: int = 0
+    unused_prompts: list[Prompt] = field(default_factory=list)
 
     @property
     def fps(self) -> float:
@@ -113,28 +129,31 @@ class _Prefetch(Generic[T]):
 
 
 class _Writer:
-    """Hand frames to sinks from a background thread; errors surface on the next call."""
+    """Hand frames to sinks and exports from a background thread; errors surface on the next call."""
 
-    def __init__(self, sinks: list[FrameSink], maxsize: int):
-        self._sinks = sinks
-        self._queue: queue.Queue[object] = queue.Queue(maxsize)
+    def __init__(self, sinks: list[FrameSink], exports: list[Exporter], maxsize: int):
+        self._sinks, self._exports = sinks, exports
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._consume, name="encode", daemon=True)
         self._thread.start()
 
     def _consume(self) -> None:
-        while (image := self._queue.get()) is not _DONE:
+        while (item := self._queue.get()) is not _DONE:
             if self._error is None:
+                segmented, image = item
                 try:
                     for sink in self._sinks:
-                        sink.write(image)  # type: ignore[arg-type]
+                        sink.write(image)
+                    for export in self._exports:
+                        export.write(segmented)
                 except BaseException as error:  # handed to the producer, which re-raises it
                     self._error = error
 
-    def put(self, image: np.ndarray) -> None:
+    def put(self, segmented: SegmentedFrame, image: np.ndarray | None) -> None:
         if self._error is not None:
             raise self._error
-        self._queue.put(image)
+        self._queue.put((segmented, image))
 
     def close(self) -> None:
         """Write what is queued, then stop; re-raise a sink's error."""
@@ -149,34 +168,45 @@ def run(
     segment: Callable[[np.ndarray], sv.Detections],
     *,
     tracker: Tracker | None = None,
+    objects: ObjectFollower | None = None,
+    prompts: Iterable[Prompt] = (),
     renderer: SegmentRenderer | None = None,
     sinks: Iterable[FrameSink] = (),
+    exports: Iterable[Exporter] = (),
     on_frame: Callable[[SegmentedFrame, RunStats], None] | None = None,
     queue_size: int = 4,
 ) -> RunStats:
-    """Run every frame through the pipeline and into the sinks.
+    """Run every frame through the pipeline and into the sinks and exports.
 
-    Sinks are entered before the first frame and always exited, also when the run stops
-    on an exception or Ctrl-C, so files written so far are finalised.
+    Sinks and exports are entered before the first frame and always exited, also when the
+    run stops on an exception or Ctrl-C, so files written so far are finalised.
 
     Args:
         frames: the source.
         segment: (H, W, 3) uint8 BGR image to segments, e.g. a ``Segmenter``.
         tracker: gives segments identities (e.g. a ``SegmentTracker``); None leaves them without.
+        objects: follows prompted objects (e.g. an ``ObjectTracker``); needed with ``prompts``.
+        prompts: point, box and remove prompts; each is applied on the first processed frame
+            at or after its own (frames skipped by a stride do not lose prompts).
         renderer: draws segments for the sinks (a default ``SegmentRenderer`` if None).
         sinks: where annotated frames go.
+        exports: what receives each ``SegmentedFrame`` (segments cache, mask and track files).
         on_frame: called after each frame is rendered (progress display, tests).
         queue_size: frames decoded ahead and frames waiting for the encoder.
 
     Returns:
-        Counts and per-stage timings.
+        Counts and per-stage timings; ``unused_prompts`` lists prompts for frames past the end.
     """
     renderer = renderer or SegmentRenderer()
+    pending = sorted(prompts, key=lambda p: p.frame)
+    if pending and objects is None:
+        raise ValueError("prompts need an object tracker: pass objects=ObjectTracker()")
     stats = RunStats()
     started = time.perf_counter()
     with ExitStack() as stack:
-        writers = [stack.enter_context(sink) for sink in sinks]
-        writer = _Writer(writers, queue_size) if writers else None
+        sink_list = [stack.enter_context(sink) for sink in sinks]
+        export_list = [stack.enter_context(export) for export in exports]
+        writer = _Writer(sink_list, export_list, queue_size) if sink_list or export_list else None
         prefetch = _Prefetch(frames, queue_size)
         try:
             clock = time.perf_counter()
@@ -184,12 +214,16 @@ def run(
                 marks = [clock, time.perf_counter()]
                 segments = segment(frame.image)
                 marks.append(time.perf_counter())
-                segmented = SegmentedFrame(frame, tracker.update(segments) if tracker else segments)
+                segments = tracker.update(segments) if tracker is not None else segments
+                due = [p for p in pending if p.frame <= frame.index]
+                pending = pending[len(due) :]
+                followed = objects.update(segments, frame.shape, due) if objects is not None else None
+                segmented = SegmentedFrame(frame, segments, followed)
                 marks.append(time.perf_counter())
-                image = renderer.annotate(segmented) if writer else None
+                image = renderer.annotate(segmented) if sink_list else None
                 marks.append(time.perf_counter())
-                if writer is not None and image is not None:
-                    writer.put(image)
+                if writer is not None:
+                    writer.put(segmented, image)
                 marks.append(time.perf_counter())
                 for stage, (a, b) in zip(stats.stage_ms, itertools.pairwise(marks), strict=True):
                     stats.stage_ms[stage] += (b - a) * 1000
@@ -204,4 +238,5 @@ def run(
             if writer is not None:
                 writer.close()
     stats.seconds = time.perf_counter() - started
+    stats.unused_prompts = pending
     return stats

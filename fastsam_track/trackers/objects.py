@@ -11,13 +11,21 @@ size and shape near where it is expected.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import supervision as sv
 
 from fastsam_track.trackers.association import mask_overlaps
-from fastsam_track.trackers.prompting import PromptMiss, select_by_box, select_by_points, smooth_mask, to_grid
+from fastsam_track.trackers.prompting import (
+    PromptMiss,
+    PromptWarning,
+    select_by_box,
+    select_by_points,
+    smooth_mask,
+    to_grid,
+)
 from fastsam_track.types import BoxPrompt, PointPrompt, Prompt, RemovePrompt
 
 __all__ = ["ObjectTracker"]
@@ -113,8 +121,9 @@ class ObjectTracker:
             float32 frame pixels, ``tracker_id`` (K,) the object ids, ``data["segments"]``
             a (K, N) bool matrix saying which of the frame's segments make up each object.
 
-        Raises:
-            PromptMiss: a prompt selects nothing (the message names the object and frame).
+        Warns:
+            PromptWarning: a prompt selects nothing (the message names the object and frame);
+                that object is not created and the run goes on.
         """
         masks = np.asarray(segments.mask)
         mask_shape = masks.shape[1:]
@@ -126,7 +135,11 @@ class ObjectTracker:
                 self.objects.pop(prompt.object_id, None)
                 members.pop(prompt.object_id, None)
                 continue
-            mask = self._resolve(prompt, masks, frame_shape)
+            try:
+                mask = self._resolve(prompt, masks, frame_shape)
+            except PromptMiss as miss:
+                warnings.warn(str(miss), PromptWarning, stacklevel=2)
+                continue
             state = _Object(mask, mask, float(mask.sum()), np.zeros(2))
             state.color = _mean_color(mask, masks, colors)
             self.objects[prompt.object_id] = state

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["PromptMiss", "select_by_box", "select_by_points", "smooth_mask", "to_grid"]
+__all__ = ["PromptMiss", "PromptWarning", "select_by_box", "select_by_points", "smooth_mask", "to_grid"]
 
 
 class PromptMiss(ValueError):
     """A prompt that selects nothing on its frame."""
+
+
+class PromptWarning(UserWarning):
+    """A prompt was skipped (it selected nothing); the run goes on without that object."""
 
 
 def to_grid(xy: np.ndarray, frame_shape: tuple[int, int], mask_shape: tuple[int, int]) -> np.ndarray:

@@ -58,3 +58,11 @@ def test_a_failing_source_stops_the_run_and_closes_sinks(tmp_path):
 def test_empty_source():
     stats = run(iter(()), _one_square)
     assert stats.frames == 0 and stats.fps == 0.0
+
+
+def test_the_tracker_gives_ids_from_the_first_frame(clip_path, segmenter):
+    from fastsam_track.trackers.segment_tracker import SegmentTracker
+
+    seen = []
+    run(open_source(clip_path), segmenter, tracker=SegmentTracker(), on_frame=lambda s, _: seen.append(s.segments))
+    assert all(s.tracker_id is not None and len(s.tracker_id) == len(s) for s in seen)

@@ -1,0 +1,101 @@
+"""Segments cache and exports, read back with the libraries that define their formats."""
+
+import numpy as np
+import pytest
+import supervision as sv
+from PIL import Image
+from pycocotools import mask as mask_util
+
+from fastsam_track.pipeline.exports import DavisMaskWriter, ExportError, MotsWriter, davis_palette
+from fastsam_track.pipeline.segments_cache import SegmentsCacheError, SegmentsReplay, SegmentsWriter
+from fastsam_track.types import Frame, SegmentedFrame
+
+
+def _frame(index=0, count=2, tracker=True):
+    masks = np.zeros((count, 10, 16), bool)
+    for i in range(count):
+        masks[i, 2 + i : 6 + i, 2 + 4 * i : 6 + 4 * i] = True
+    boxes = np.array([[16 + 32 * i, 16 + 8 * i, 48 + 32 * i, 48 + 8 * i] for i in range(count)], np.float32)
+    segments = sv.Detections(
+        xyxy=boxes.reshape(-1, 4),
+        mask=masks,
+        confidence=np.linspace(0.9, 0.5, count).astype(np.float32),
+        tracker_id=np.arange(1, count + 1) * 7 if tracker else None,
+    )
+    objects = sv.Detections(xyxy=boxes[:1].reshape(-1, 4), mask=masks[:1], tracker_id=np.array([3])[: min(count, 1)])
+    return SegmentedFrame(Frame(index, np.zeros((80, 128, 3), np.uint8), index / 25), segments, objects)
+
+
+def test_segments_round_trip(tmp_path):
+    frames = [_frame(0), _frame(1, count=0), _frame(2, count=3)]
+    with SegmentsWriter(tmp_path / "s.jsonl") as writer:
+        for frame in frames:
+            writer.write(frame)
+    replay = SegmentsReplay(tmp_path / "s.jsonl")
+    for frame in frames:
+        back = replay(frame.frame.image)
+        assert np.array_equal(back.mask, frame.segments.mask)  # exactly, at mask resolution
+        np.testing.assert_allclose(back.xyxy, frame.segments.xyxy, atol=0.01)
+        np.testing.assert_allclose(back.confidence, frame.segments.confidence, atol=1e-4)
+    with pytest.raises(SegmentsCacheError, match="fewer frames than the source"):
+        replay(frames[0].frame.image)
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("not json", "not a segments record"),  # garbage
+        ('{"frame": 0}', "not a segments record"),  # missing keys
+        ('{"frame": 0, "height": 90, "width": 128, "mask_size": [10, 16], "segments": []}', "for 128x90 frames"),
+    ],
+)
+def test_bad_segments_files(tmp_path, line, message):
+    path = tmp_path / "s.jsonl"
+    path.write_text(line + "\n")
+    with pytest.raises(SegmentsCacheError, match=message):
+        SegmentsReplay(path)(np.zeros((80, 128, 3), np.uint8))
+
+
+def test_davis_masks_are_indexed_pngs_at_source_resolution(tmp_path):
+    with DavisMaskWriter(tmp_path / "masks") as writer:
+        writer.write(_frame(0))
+        writer.write(SegmentedFrame(_frame(4).frame, _frame(4).segments, None))  # no objects yet
+    first = Image.open(tmp_path / "masks" / "00000.png")
+    assert first.mode == "P" and first.size == (128, 80)
+    assert np.array(first.getpalette()[:9]).tolist() == davis_palette()[:3].reshape(-1).tolist()
+    labels = np.array(first)
+    assert set(np.unique(labels)) == {0, 3}
+    assert labels[30, 30] == 3 and labels[70, 120] == 0
+    assert not np.array(Image.open(tmp_path / "masks" / "00004.png")).any()
+
+
+def test_davis_palette_matches_the_standard():
+    assert davis_palette()[:4].tolist() == [[0, 0, 0], [128, 0, 0], [0, 128, 0], [128, 128, 0]]
+
+
+def test_mots_lines_decode_with_pycocotools(tmp_path):
+    with MotsWriter(tmp_path / "t.txt") as writer:
+        writer.write(_frame(0))
+        writer.write(_frame(1, tracker=False))  # untracked segments are not written
+        writer.write(_frame(2, count=3))
+    lines = (tmp_path / "t.txt").read_text().splitlines()
+    assert [line.split()[:5] for line in lines] == [
+        ["0", "7", "1", "80", "128"],
+        ["0", "14", "1", "80", "128"],
+        ["2", "7", "1", "80", "128"],
+        ["2", "14", "1", "80", "128"],
+        ["2", "21", "1", "80", "128"],
+    ]
+    decoded = [mask_util.decode({"size": [80, 128], "counts": line.split()[5].encode()}) for line in lines]
+    assert all(d.shape == (80, 128) and d.any() for d in decoded)
+    assert (np.sum(decoded[2:], axis=0) <= 1).all()  # MOTS masks do not overlap
+
+
+def test_unwritable_exports(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ExportError, match="cannot create mask folder"):
+        DavisMaskWriter(tmp_path / "file" / "masks")
+    with pytest.raises(ExportError, match="cannot write tracks file"):
+        MotsWriter(tmp_path / "file" / "t.txt")
+    with pytest.raises(SegmentsCacheError, match="cannot write segments file"):
+        SegmentsWriter(tmp_path / "file" / "s.jsonl")

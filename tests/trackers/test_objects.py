@@ -1,0 +1,117 @@
+"""The object tracker on hand-made segment sequences: splits, merges, occlusion, exit and re-entry."""
+
+import warnings
+
+import numpy as np
+import pytest
+import supervision as sv
+
+from fastsam_track.trackers.objects import ObjectTracker
+from fastsam_track.trackers.prompting import PromptWarning
+from fastsam_track.trackers.segment_tracker import SegmentTracker
+from fastsam_track.types import BoxPrompt, PointPrompt, RemovePrompt
+
+GRID = (40, 60)
+FRAME = (320, 480)  # 8 pixels per cell
+
+
+def _rect(y, x, h, w):
+    mask = np.zeros(GRID, bool)
+    mask[max(y, 0) : max(y + h, 0), max(x, 0) : max(x + w, 0)] = True
+    return mask
+
+
+def _segments(*masks, colors=None):
+    stack = np.array([m for m in masks if m.any()], bool).reshape(-1, *GRID)
+    data = {"color": np.array(colors, float)} if colors is not None else {}
+    return sv.Detections(xyxy=np.zeros((len(stack), 4), np.float32), mask=stack, data=data)
+
+
+def _follow(frames, prompt):
+    """Run the segment tracker and the object tracker; return object 1's mask per frame (None if unseen)."""
+    objects, segments_tracker = ObjectTracker(), SegmentTracker()
+    out = []
+    for index, segments in enumerate(frames):
+        result = objects.update(segments_tracker.update(segments), FRAME, [prompt] if index == 0 else [])
+        seen = result.mask[result.tracker_id == 1]
+        out.append(seen[0] if len(seen) else None)
+    return out
+
+
+def _iou(a, b):
+    return (a & b).sum() / (a | b).sum()
+
+
+def _point(y, x):
+    return PointPrompt(0, 1, np.array([[x * 8 + 4.0, y * 8 + 4.0]]), np.array([1]))
+
+
+def test_follows_a_moving_object_past_a_still_neighbour():
+    frames = [_segments(_rect(10, 5 + 2 * t, 8, 8), _rect(25, 30, 8, 8)) for t in range(10)]
+    masks = _follow(frames, _point(14, 9))
+    assert all(_iou(m, _rect(10, 5 + 2 * t, 8, 8)) > 0.9 for t, m in enumerate(masks))
+
+
+def test_split_parts_are_taken_together():
+    whole = [_segments(_rect(10, 10 + t, 10, 10)) for t in range(3)]
+    split = [_segments(_rect(10, 10 + t, 10, 5), _rect(10, 15 + t, 10, 5)) for t in range(3, 6)]
+    masks = _follow(whole + split, _point(15, 15))
+    assert all(_iou(m, _rect(10, 10 + t, 10, 10)) > 0.9 for t, m in enumerate(masks))
+
+
+def test_a_merged_neighbour_is_clipped_away():
+    target, neighbour = _rect(10, 10, 10, 10), _rect(10, 20, 10, 12)
+    apart = [_segments(target, neighbour) for _ in range(3)]
+    merged = [_segments(target | neighbour) for _ in range(3)]
+    masks = _follow(apart + merged + apart, _point(15, 15))
+    assert all(_iou(m, target) > 0.9 for m in masks)
+
+
+def test_picked_up_again_after_a_short_occlusion():
+    frames = [_segments(_rect(10, 10 + t, 10, 10)) for t in range(4)]
+    frames += [_segments() for _ in range(3)]  # hidden, and empty frames are normal
+    frames += [_segments(_rect(10, 10 + t, 10, 10)) for t in range(7, 10)]
+    masks = _follow(frames, _point(15, 15))
+    assert all(m is None for m in masks[4:7])
+    assert all(_iou(m, _rect(10, 10 + t, 10, 10)) > 0.9 for t, m in zip(range(7, 10), masks[7:], strict=True))
+
+
+def test_picked_up_again_after_leaving_the_frame():
+    out = [_rect(10, 45 + 4 * t, 10, 10) for t in range(5)]  # leaves on the right
+    back = [_rect(10, 56 - 4 * (t - 8), 10, 10) for t in range(8, 12)]  # comes back
+    frames = [_segments(m, _rect(30, 5, 6, 20)) for m in out]
+    frames += [_segments(_rect(30, 5, 6, 20)) for _ in range(3)]
+    frames += [_segments(m, _rect(30, 5, 6, 20)) for m in back]
+    masks = _follow(frames, _point(15, 50))
+    assert masks[-1] is not None and _iou(masks[-1], back[-1]) > 0.9
+
+
+def test_a_look_alike_of_another_colour_is_not_taken():
+    frames = [_segments(_rect(10, 10, 10, 10), _rect(10, 40, 10, 10), colors=[[200, 0, 0], [0, 0, 200]])]
+    frames += [_segments(_rect(10, 40, 10, 10), colors=[[0, 0, 200]]) for _ in range(5)]  # the target is gone
+    masks = _follow(frames, _point(15, 15))
+    assert all(m is None for m in masks[1:])
+
+
+def test_box_prompt_removal_and_two_objects():
+    objects = ObjectTracker()
+    segments = _segments(_rect(5, 5, 10, 10), _rect(20, 30, 10, 10))
+    box = BoxPrompt(0, 2, np.array([30 * 8.0, 20 * 8, 40 * 8, 30 * 8]))
+    first = objects.update(segments, FRAME, [_point(8, 8), box])
+    assert first.tracker_id.tolist() == [1, 2]
+    assert first.data["segments"].tolist() == [[True, False], [False, True]]
+    assert objects.update(segments, FRAME, [RemovePrompt(1, 1)]).tracker_id.tolist() == [2]
+
+
+def test_a_prompt_that_hits_nothing_warns_and_the_run_goes_on():
+    objects = ObjectTracker()
+    with pytest.warns(PromptWarning, match="object 1 on frame 0: no segment contains a foreground point"):
+        result = objects.update(_segments(_rect(0, 0, 5, 5)), FRAME, [_point(30, 50)])
+    assert len(result) == 0
+
+
+def test_empty_frames_without_objects():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = ObjectTracker().update(_segments(), FRAME)
+    assert len(result) == 0 and result.mask.shape == (0, *GRID)
