@@ -34,7 +34,7 @@ from fastsam_track.masks import upsample_masks
 from fastsam_track.trackers.association import mask_coverage, mask_iou
 from fastsam_track.trackers.objects import ObjectTracker
 from fastsam_track.trackers.prompting import PromptMiss, select_by_points, to_grid
-from fastsam_track.trackers.segment_tracker import SegmentTracker
+from fastsam_track.trackers.segment_tracker import SegmentTracker, TrackState
 from fastsam_track.types import PointPrompt
 
 README = Path(__file__).with_name("README.md")
@@ -94,20 +94,23 @@ def propagate(scenario: Scenario, frames_segments: list[tuple[np.ndarray, np.nda
                 pass
 
     byte = ByteTrackTracker(minimum_consecutive_frames=1)
+    selections = {i: select_by_points(segments[0], to_grid(points[i], FRAME, GRID), np.array([1])) for i in ids}
     chosen: dict[int, set[int]] = {}
-    for f, masks in enumerate(segments):
-        tracked = byte.update(_detections(frames_segments[f]))
-        if tracked.tracker_id is None or len(tracked) == 0:
-            continue
-        if f == 0:
+    for f, frame_segments in enumerate(frames_segments):
+        tracked = byte.update(_detections(frame_segments))
+        known = np.asarray(tracked.tracker_id) >= 0
+        if not known.any():
+            continue  # ByteTrack gives ids from the second frame on
+        masks = np.asarray(tracked.mask)
+        if not chosen:
+            # The object's tracks: those whose first masks lie mostly inside the frame-0 selection.
             for i in ids:
-                selected = select_by_points(masks, to_grid(points[i], FRAME, GRID), np.array([1]))
-                inside = mask_coverage(selected[None], np.asarray(tracked.mask))[0] > 0.5
+                inside = (mask_coverage(selections[i][None], masks)[0] > 0.5) & known
                 chosen[i] = set(tracked.tracker_id[inside].tolist())
         for i in ids:
-            keep = np.isin(tracked.tracker_id, list(chosen.get(i, ())))
+            keep = np.isin(tracked.tracker_id, list(chosen[i])) & known
             if keep.any():
-                out["ByteTrack"][f][np.asarray(tracked.mask)[keep].any(0)] = i
+                out["ByteTrack"][f][masks[keep].any(0)] = i
 
     for f, masks in enumerate(segments):
         for i in ids:
@@ -148,7 +151,11 @@ def everything_tracks(
     tracker = SegmentTracker() if method == "ours" else ByteTrackTracker(minimum_consecutive_frames=1)
     for frame_segments in segments:
         tracked = tracker.update(_detections(frame_segments))
-        tracked = tracked[tracked.tracker_id >= 0] if tracked.tracker_id is not None else tracked
+        # Each tracker's output: ByteTrack marks unconfirmed tracks -1, ours by their state.
+        if "track_state" in tracked.data:
+            tracked = tracked[tracked.data["track_state"] == TrackState.CONFIRMED]
+        else:
+            tracked = tracked[tracked.tracker_id >= 0]
         ids = tracked.tracker_id if tracked.tracker_id is not None else np.zeros(0, int)
         out.append((np.asarray(ids), np.asarray(tracked.mask).reshape(len(tracked), *GRID)))
     return out

@@ -18,6 +18,7 @@ import numpy as np
 
 from fastsam_track.masks import label_map
 from fastsam_track.pipeline.segments_cache import encode_rle
+from fastsam_track.trackers.segment_tracker import TrackState
 from fastsam_track.types import SegmentedFrame
 
 __all__ = ["DavisMaskWriter", "ExportError", "MotsWriter", "davis_palette"]
@@ -83,7 +84,7 @@ class MotsWriter:
     """Write everything-mode tracks as MOTS text lines (flushed per frame).
 
     Overlapping segments are resolved as they are drawn: the smaller segment keeps a
-    shared pixel. Segments without an id (tracking off) are not written.
+    shared pixel. Segments without an id (tracking off) and tentative tracks are not written.
 
     Args:
         path: the ``.txt`` file to write.
@@ -109,6 +110,9 @@ class MotsWriter:
         segments = segmented.segments
         if segments.tracker_id is None or len(segments) == 0:
             return
+        if "track_state" in segments.data:
+            # Tentative tracks (seen once) are mostly noise: only confirmed ones are exported.
+            segments = segments[segments.data["track_state"] == TrackState.CONFIRMED]
         height, width = segmented.frame.shape
         ids = np.asarray(segments.tracker_id)
         labels = label_map(np.asarray(segments.mask), segments.xyxy, (height, width), np.arange(1, len(ids) + 1))

@@ -18,6 +18,9 @@ import numpy as np
 import supervision as sv
 
 from fastsam_track.trackers.association import mask_overlaps
+from fastsam_track.trackers.motion import centroid as _centroid
+from fastsam_track.trackers.motion import grow as _grow
+from fastsam_track.trackers.motion import shift as _shift
 from fastsam_track.trackers.prompting import (
     PromptMiss,
     PromptWarning,
@@ -43,36 +46,6 @@ class _Object:
     since_full: int = 0  # frames since ``full`` was seen
     neighbours: set[int] = field(default_factory=set)  # segment track ids that touch it but are not it
     color: np.ndarray | None = None  # (3,) float mean colour, when segments carry ``data["color"]``
-
-
-def _shift(mask: np.ndarray, dy: float, dx: float) -> np.ndarray:
-    """(h, w) bool mask moved by whole cells; what leaves the grid is gone."""
-    dy, dx = round(dy), round(dx)
-    h, w = mask.shape
-    out = np.zeros_like(mask)
-    if abs(dy) >= h or abs(dx) >= w:
-        return out
-    out[max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = mask[
-        max(-dy, 0) : h + min(-dy, 0), max(-dx, 0) : w + min(-dx, 0)
-    ]
-    return out
-
-
-def _centroid(mask: np.ndarray) -> np.ndarray:
-    ys, xs = np.nonzero(mask)
-    return np.array([ys.mean(), xs.mean()]) if len(ys) else np.zeros(2)
-
-
-def _grow(mask: np.ndarray, cells: int) -> np.ndarray:
-    """Dilate by ``cells`` with a square, via a summed-area table (no loops over cells)."""
-    if cells <= 0:
-        return mask
-    h, w = mask.shape
-    table = np.pad(mask.astype(np.int32).cumsum(0).cumsum(1), ((1, 0), (1, 0)))
-    y0, y1 = np.clip(np.arange(h) - cells, 0, h), np.clip(np.arange(h) + cells + 1, 0, h)
-    x0, x1 = np.clip(np.arange(w) - cells, 0, w), np.clip(np.arange(w) + cells + 1, 0, w)
-    window = table[y1][:, x1] - table[y0][:, x1] - table[y1][:, x0] + table[y0][:, x0]
-    return window > 0
 
 
 class ObjectTracker:

@@ -1,7 +1,7 @@
 """Everything-mode tracking: every segment gets an identity that persists across frames.
 
-Segments are matched to tracks by mask IoU at mask resolution, solved as one linear
-assignment (lapx). Tracks are tentative until seen ``min_hits`` frames in a row,
+Segments are matched to tracks by mask IoU at mask resolution, against each track's
+last mask moved by its velocity, solved as one linear assignment (lapx). Tracks are tentative until seen ``min_hits`` frames in a row,
 confirmed after, lost while unmatched, and forgotten after ``lost_buffer`` frames lost.
 Track state is held in columns (arrays), not per-track objects.
 """
@@ -15,6 +15,7 @@ import numpy as np
 import supervision as sv
 
 from fastsam_track.trackers.association import assign, mask_iou
+from fastsam_track.trackers.motion import centroids, shift
 
 __all__ = ["SegmentTracker", "TrackState"]
 
@@ -44,7 +45,7 @@ class SegmentTracker:
         [[1], [1]]
     """
 
-    def __init__(self, iou_threshold: float = 0.3, min_hits: int = 2, lost_buffer: int = 30, max_lost: int = 500):
+    def __init__(self, iou_threshold: float = 0.15, min_hits: int = 2, lost_buffer: int = 30, max_lost: int = 500):
         if not 0.0 < iou_threshold <= 1.0:
             raise ValueError(f"iou_threshold must be in (0, 1], got {iou_threshold}")
         if min_hits < 1 or lost_buffer < 0 or max_lost < 0:
@@ -70,6 +71,7 @@ class SegmentTracker:
         self.state = np.zeros(0, int)  # (T,) TrackState
         self.hits = np.zeros(0, int)  # (T,) frames seen in a row
         self.missed = np.zeros(0, int)  # (T,) frames unmatched in a row
+        self.velocity = np.zeros((0, 2))  # (T, 2) (dy, dx) cells per frame
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -87,11 +89,13 @@ class SegmentTracker:
         masks = np.asarray(segments.mask)
         if self.masks.shape[1:] != masks.shape[1:]:
             self._clear(masks.shape[1:])  # a new resolution is a new video; identities keep counting
-        matches, unmatched_tracks, new = assign(mask_iou(self.masks, masks), self.iou_threshold)
+        matches, unmatched_tracks, new = assign(mask_iou(self._predicted(), masks), self.iou_threshold)
         out_ids = np.zeros(len(masks), int)
         out_state = np.zeros(len(masks), int)
 
         tracks, rows = matches[:, 0], matches[:, 1]
+        moved = (centroids(masks[rows]) - centroids(self.masks[tracks])) / (self.missed[tracks, None] + 1)
+        self.velocity[tracks] = 0.5 * self.velocity[tracks] + 0.5 * moved
         self.masks[tracks] = masks[rows]
         self.hits[tracks] = np.where(self.state[tracks] == TrackState.LOST, 1, self.hits[tracks] + 1)
         self.missed[tracks] = 0
@@ -116,9 +120,20 @@ class SegmentTracker:
         # A new Detections sharing the arrays: the input is not modified.
         return dataclasses.replace(segments, tracker_id=out_ids, data={**segments.data, "track_state": out_state})
 
+    def _predicted(self) -> np.ndarray:
+        """(T, h, w) each track's last mask moved by its velocity to this frame."""
+        steps = self.velocity * (self.missed[:, None] + 1)
+        moving = np.flatnonzero(np.abs(steps).max(axis=1) >= 0.5) if len(self) else np.zeros(0, int)
+        if len(moving) == 0:
+            return self.masks
+        predicted = self.masks.copy()
+        for t in moving:  # one slice copy per moving track
+            predicted[t] = shift(self.masks[t], *steps[t])
+        return predicted
+
     def _keep(self, keep: np.ndarray) -> None:
         self.masks, self.ids, self.state = self.masks[keep], self.ids[keep], self.state[keep]
-        self.hits, self.missed = self.hits[keep], self.missed[keep]
+        self.hits, self.missed, self.velocity = self.hits[keep], self.missed[keep], self.velocity[keep]
 
     def _append(self, masks: np.ndarray, ids: np.ndarray) -> None:
         self.masks = np.concatenate([self.masks, masks])
@@ -127,6 +142,7 @@ class SegmentTracker:
         self.state = np.concatenate([self.state, np.full(len(ids), first)])
         self.hits = np.concatenate([self.hits, np.ones(len(ids), int)])
         self.missed = np.concatenate([self.missed, np.zeros(len(ids), int)])
+        self.velocity = np.concatenate([self.velocity, np.zeros((len(ids), 2))])
 
     def _bound_lost(self) -> None:
         lost = np.flatnonzero(self.state == TrackState.LOST)
