@@ -112,7 +112,7 @@ class MotsWriter:
             return
         if "track_state" in segments.data:
             # Tentative tracks (seen once) are mostly noise: only confirmed ones are exported.
-            segments = segments[segments.data["track_state"] == TrackState.CONFIRMED]
+            segments = segments[np.flatnonzero(segments.data["track_state"] == TrackState.CONFIRMED)]  # type: ignore[assignment]
         height, width = segmented.frame.shape
         ids = np.asarray(segments.tracker_id)
         labels = label_map(np.asarray(segments.mask), segments.xyxy, (height, width), np.arange(1, len(ids) + 1))

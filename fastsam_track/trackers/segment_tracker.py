@@ -1,7 +1,8 @@
 """Everything-mode tracking: every segment gets an identity that persists across frames.
 
 Segments are matched to tracks by mask IoU at mask resolution, against each track's
-last mask moved by its velocity, solved as one linear assignment (lapx). Tracks are tentative until seen ``min_hits`` frames in a row,
+last mask moved by its velocity, solved as one linear assignment (lapx). Tracks are
+tentative until seen ``min_hits`` frames in a row,
 confirmed after, lost while unmatched, and forgotten after ``lost_buffer`` frames lost.
 Track state is held in columns (arrays), not per-track objects.
 """
