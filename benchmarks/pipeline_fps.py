@@ -61,6 +61,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=30)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--imgsz", type=int, default=640)
+    parser.add_argument("--no-write", action="store_true", help="print the table, do not update README.md")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="fastsam-bench-"))
@@ -102,6 +103,8 @@ def main() -> None:
         ]
     )
     print(table)
+    if args.no_write:
+        return
     text = README.read_text() if README.exists() else f"# Benchmarks\n\n{BEGIN}\n{END}\n"
     head, rest = text.split(BEGIN, 1)
     README.write_text(f"{head}{BEGIN}\n{table}\n{END}{rest.split(END, 1)[1]}")

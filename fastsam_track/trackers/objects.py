@@ -46,6 +46,7 @@ class _Object:
     since_full: int = 0  # frames since ``full`` was seen
     neighbours: set[int] = field(default_factory=set)  # segment track ids that touch it but are not it
     color: np.ndarray | None = None  # (3,) float mean colour, when segments carry ``data["color"]``
+    known_motion: bool = False  # False until seen on two frames in a row (new, or just picked up again)
 
 
 class ObjectTracker:
@@ -162,6 +163,7 @@ class ObjectTracker:
         claimed = (cover >= needed) & mine & fits & ~foreign & alike
         taken = claimed.any(0)
         seen: dict[int, np.ndarray] = {}
+        lost: list[int] = []
         for k, (object_id, state) in enumerate(zip(ids, objects, strict=True)):
             mask = masks[claimed[k]].any(0) if claimed[k].any() else np.zeros(masks.shape[1:], bool)
             clean = True
@@ -177,7 +179,8 @@ class ObjectTracker:
                     whole = _shift(state.full, *(state.velocity * (state.since_full + 1)))
                     mask, clean = mask | (masks[holder] & whole), False
             if mask.sum() < self.min_area_ratio * state.area and state.missed:
-                mask = self._reacquire(state, masks, taken & alike[k])
+                lost.append(k)
+                continue
             if mask.sum() >= self.min_area_ratio * state.area:
                 self._seen(state, mask, clean)
                 color = _mean_color(mask, masks, colors) if clean else None
@@ -192,6 +195,18 @@ class ObjectTracker:
                     )
             else:
                 self._missed(object_id, state)
+        # Lost objects last: they may only take segments that no object holds on this frame.
+        held = np.array(list(seen.values()), bool).reshape(-1, *masks.shape[1:]).any(0)
+        free = (mask_overlaps(held[None], masks)[0][0] < 0.5 * seg_area) & ~taken
+        for k in lost:
+            object_id, state = ids[k], objects[k]
+            mask = self._reacquire(state, masks, ~(free & alike[k]))
+            if mask.any():
+                self._seen(state, mask, True)
+                seen[object_id] = mask
+                free &= mask_overlaps(mask[None], masks)[0][0] < 0.5 * seg_area
+            else:
+                self._missed(object_id, state)
         return seen
 
     @staticmethod
@@ -200,7 +215,8 @@ class ObjectTracker:
 
         Not its last whole view: while it is partly hidden, that would take in the occluder.
         """
-        return _grow(_shift(state.mask, *(state.velocity * (state.missed + 1))), 1)
+        margin = 1 if state.known_motion else 3  # wider while its velocity is unknown
+        return _grow(_shift(state.mask, *(state.velocity * (state.missed + 1))), margin)
 
     def _reacquire(self, state: _Object, masks: np.ndarray, taken: np.ndarray) -> np.ndarray:
         """A free segment of the lost object's size and shape, the nearest to where it was last seen."""
@@ -210,7 +226,8 @@ class ObjectTracker:
         if len(candidates) == 0:
             return empty
         anchor = _centroid(state.full)
-        expected = _centroid(state.mask) + state.velocity * state.missed
+        # Where its motion would have taken it, held at the border: what left comes back there.
+        expected = np.clip(_centroid(state.mask) + state.velocity * state.missed, 0, np.array(masks.shape[1:]) - 1)
         # The search widens the longer the object has been gone.
         reach = np.sqrt(state.area) * (1.0 + 0.25 * state.missed)
         best, best_score = -1, 0.0
@@ -222,11 +239,12 @@ class ObjectTracker:
             aligned = _shift(masks[j], *(anchor - centre))
             shape_iou = (aligned & state.full).sum() / max((aligned | state.full).sum(), 1)
             score = shape_iou - 0.5 * distance / reach
-            if shape_iou >= 0.6 and score > best_score:
+            if shape_iou >= 0.7 and score > best_score:
                 best, best_score = int(j), score
         if best < 0:
             return empty
         state.velocity = np.zeros(2)  # its motion before it was lost says little now
+        state.known_motion = False
         return masks[best]
 
     def _seen(self, state: _Object, mask: np.ndarray, clean: bool) -> None:
@@ -234,7 +252,8 @@ class ObjectTracker:
         moved = (_centroid(mask) - _centroid(state.mask)) / (state.missed + 1)
         # A partial view moves the centroid without the object moving: trust whole views.
         if whole and state.missed == 0:
-            state.velocity = 0.5 * state.velocity + 0.5 * moved
+            state.velocity = moved if not state.known_motion else 0.5 * state.velocity + 0.5 * moved
+            state.known_motion = True
         if whole:
             state.area = 0.5 * state.area + 0.5 * float(mask.sum())
             state.full, state.since_full = mask, 0
