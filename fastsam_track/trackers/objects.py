@@ -196,7 +196,7 @@ class ObjectTracker:
             else:
                 self._missed(object_id, state)
         # Lost objects last: they may only take segments that no object holds on this frame.
-        held = np.array(list(seen.values()), bool).reshape(-1, *masks.shape[1:]).any(0)
+        held = np.asarray(np.array(list(seen.values()), bool).reshape(-1, *masks.shape[1:]).any(axis=0))
         free = (mask_overlaps(held[None], masks)[0][0] < 0.5 * seg_area) & ~taken
         for k in lost:
             object_id, state = ids[k], objects[k]
