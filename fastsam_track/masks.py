@@ -60,7 +60,7 @@ def label_map(masks: np.ndarray, boxes: np.ndarray, shape: tuple[int, int], labe
 
     Example:
         >>> m = np.zeros((1, 4, 4), bool); m[0, 1:3, 1:3] = True
-        >>> label_map(m, np.array([[2, 2, 6, 6]], float), (8, 8), np.array([7]))[4, 4]
+        >>> int(label_map(m, np.array([[2, 2, 6, 6]], float), (8, 8), np.array([7]))[4, 4])
         7
     """
     height, width = shape

@@ -18,6 +18,7 @@ import numpy as np
 import supervision as sv
 
 from fastsam_track.trackers.association import mask_overlaps
+from fastsam_track.trackers.segment_tracker import TrackState
 from fastsam_track.trackers.motion import centroid as _centroid
 from fastsam_track.trackers.motion import grow as _grow
 from fastsam_track.trackers.motion import shift as _shift
@@ -103,7 +104,9 @@ class ObjectTracker:
         mask_shape = masks.shape[1:]
         track_ids = segments.tracker_id if segments.tracker_id is not None else np.full(len(masks), -1)
         colors = np.asarray(segments.data["color"], float) if "color" in segments.data else None
-        members = self._propagate(masks, np.asarray(track_ids), colors)
+        # Segments seen on one frame only (spurious blobs, mostly) never bring a lost object back.
+        steady = segments.data.get("track_state", np.full(len(masks), TrackState.CONFIRMED)) == TrackState.CONFIRMED
+        members = self._propagate(masks, np.asarray(track_ids), colors, np.asarray(steady, bool))
         for prompt in prompts:
             if isinstance(prompt, RemovePrompt):
                 self.objects.pop(prompt.object_id, None)
@@ -141,7 +144,9 @@ class ObjectTracker:
             raise PromptMiss(f"object {prompt.object_id} on frame {prompt.frame}: {miss}") from None
         return smooth_mask(mask, self.smooth) if self.smooth else mask
 
-    def _propagate(self, masks: np.ndarray, track_ids: np.ndarray, colors: np.ndarray | None) -> dict[int, np.ndarray]:
+    def _propagate(
+        self, masks: np.ndarray, track_ids: np.ndarray, colors: np.ndarray | None, steady: np.ndarray
+    ) -> dict[int, np.ndarray]:
         """Each object's mask on this frame, for the objects seen; updates their state."""
         if not self.objects:
             return {}
@@ -200,7 +205,7 @@ class ObjectTracker:
         free = (mask_overlaps(held[None], masks)[0][0] < 0.5 * seg_area) & ~taken
         for k in lost:
             object_id, state = ids[k], objects[k]
-            mask = self._reacquire(state, masks, ~(free & alike[k]))
+            mask = self._reacquire(state, masks, ~(free & alike[k] & steady))
             if mask.any():
                 self._seen(state, mask, True)
                 seen[object_id] = mask
