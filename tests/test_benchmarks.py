@@ -9,11 +9,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_propagation_benchmark_runs_and_prints_every_row():
-    for module in ("trackeval", "vos_benchmark", "trackers"):
-        pytest.importorskip(module, reason='the benchmark extra is not installed: pip install -e ".[bench]"')
+def _table_rows(script: str, *args: str) -> list[str]:
+    """Run a benchmark without touching its README; return the first cell of each table row."""
     result = subprocess.run(
-        [sys.executable, "benchmarks/propagation.py", "--seeds", "1", "--frames", "12", "--no-write"],
+        [sys.executable, f"benchmarks/{script}", *args, "--no-write"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -21,28 +20,16 @@ def test_propagation_benchmark_runs_and_prints_every_row():
     )
     assert result.returncode == 0, result.stderr
     rows = [line for line in result.stdout.splitlines() if line.startswith("| ")]
-    names = [row.split("|")[1].strip() for row in rows[1:]]
+    return [row.split("|")[1].strip() for row in rows[1:]]
+
+
+def test_propagation_benchmark_runs_and_prints_every_row():
+    for module in ("trackeval", "vos_benchmark", "trackers"):
+        pytest.importorskip(module, reason='the benchmark extra is not installed: pip install -e ".[bench]"')
+    names = _table_rows("propagation.py", "--seeds", "1", "--frames", "12")
     assert names == ["translate", "rotate_scale", "occlusion", "exit_reentry", "distractors", "**mean**"]
 
 
 def test_pipeline_speed_benchmark_runs():
-    result = subprocess.run(
-        [
-            sys.executable,
-            "benchmarks/pipeline_fps.py",
-            "--frames",
-            "2",
-            "--repeats",
-            "1",
-            "--imgsz",
-            "320",
-            "--no-write",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr
-    rows = [line for line in result.stdout.splitlines() if line.startswith("| ")]
-    assert [row.split("|")[1].strip() for row in rows[1:]] == ["fastsam-tiny (built in)", "FastSAM-s architecture"]
+    names = _table_rows("pipeline_fps.py", "--frames", "2", "--repeats", "1", "--imgsz", "320")
+    assert names == ["fastsam-tiny (built in)", "FastSAM-s architecture"]

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from pathlib import Path
 from types import TracebackType
-from typing import IO
 
 import numpy as np
 
 from fastsam_track.masks import label_map
+from fastsam_track.pipeline.line_files import LineFileWriter
 from fastsam_track.pipeline.segments_cache import encode_rle
 from fastsam_track.trackers.segment_tracker import TrackState
 from fastsam_track.types import SegmentedFrame
@@ -80,7 +80,7 @@ class DavisMaskWriter:
         return None
 
 
-class MotsWriter:
+class MotsWriter(LineFileWriter):
     """Write everything-mode tracks as MOTS text lines (flushed per frame).
 
     Overlapping segments are resolved as they are drawn: the smaller segment keeps a
@@ -91,22 +91,11 @@ class MotsWriter:
     """
 
     CLASS_ID = 1
-
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self._file: IO[str] | None = None
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = self.path.open("w")
-        except OSError as error:
-            raise ExportError(f"cannot write tracks file {str(self.path)!r}: {error.strerror}") from error
-
-    def __enter__(self) -> MotsWriter:
-        return self
+    what = "tracks file"
+    error = ExportError
 
     def write(self, segmented: SegmentedFrame) -> None:
         """Append one line per tracked segment of the frame."""
-        assert self._file is not None, "the writer is closed"
         segments = segmented.segments
         if segments.tracker_id is None or len(segments) == 0:
             return
@@ -122,16 +111,4 @@ class MotsWriter:
             f"{encode_rle((labels == row)[None])[0]['counts']}\n"
             for row in np.unique(labels[labels > 0])
         ]
-        self._file.writelines(lines)
-        self._file.flush()
-
-    def close(self) -> None:
-        """Close the file; safe to call twice."""
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
+        self._append(lines)

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from types import TracebackType
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 import supervision as sv
 
+from fastsam_track.pipeline.line_files import LineFileWriter
 from fastsam_track.types import SegmentedFrame
 
 __all__ = ["SegmentsCacheError", "SegmentsReplay", "SegmentsWriter", "decode_rle", "encode_rle"]
@@ -56,28 +56,18 @@ def decode_rle(rles: list[dict[str, Any]], shape: tuple[int, int]) -> np.ndarray
     return decoded.transpose(2, 0, 1).astype(bool)
 
 
-class SegmentsWriter:
+class SegmentsWriter(LineFileWriter):
     """Write each frame's everything-mode segments as one JSON line (flushed per frame).
 
     Args:
         path: the ``.jsonl`` file to write.
     """
 
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self._file: IO[str] | None = None
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = self.path.open("w")
-        except OSError as error:
-            raise SegmentsCacheError(f"cannot write segments file {str(self.path)!r}: {error.strerror}") from error
-
-    def __enter__(self) -> SegmentsWriter:
-        return self
+    what = "segments file"
+    error = SegmentsCacheError
 
     def write(self, segmented: SegmentedFrame) -> None:
         """Append the frame's segments."""
-        assert self._file is not None, "the writer is closed"
         segments = segmented.segments
         height, width = segmented.frame.shape
         records = [
@@ -96,19 +86,7 @@ class SegmentsWriter:
             "mask_size": list(segmented.mask_shape),
             "segments": records,
         }
-        self._file.write(json.dumps(line, separators=(",", ":")) + "\n")
-        self._file.flush()
-
-    def close(self) -> None:
-        """Close the file; safe to call twice."""
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
+        self._append([json.dumps(line, separators=(",", ":")) + "\n"])
 
 
 class SegmentsReplay:

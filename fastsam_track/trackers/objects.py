@@ -18,7 +18,6 @@ import numpy as np
 import supervision as sv
 
 from fastsam_track.trackers.association import mask_overlaps
-from fastsam_track.trackers.segment_tracker import TrackState
 from fastsam_track.trackers.motion import centroid as _centroid
 from fastsam_track.trackers.motion import grow as _grow
 from fastsam_track.trackers.motion import shift as _shift
@@ -30,6 +29,7 @@ from fastsam_track.trackers.prompting import (
     smooth_mask,
     to_grid,
 )
+from fastsam_track.trackers.segment_tracker import TrackState
 from fastsam_track.types import BoxPrompt, PointPrompt, Prompt, RemovePrompt
 
 __all__ = ["ObjectTracker"]
