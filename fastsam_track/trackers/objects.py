@@ -227,7 +227,8 @@ class ObjectTracker:
         """A free segment of the lost object's size and shape, the nearest to where it was last seen."""
         empty = np.zeros(masks.shape[1:], bool)
         areas = masks.sum(axis=(1, 2))
-        candidates = np.flatnonzero(~taken & (areas >= 0.5 * state.area) & (areas <= 2.0 * state.area))
+        sized = (areas >= self.min_area_ratio * state.area) & (areas <= 2.0 * state.area)
+        candidates = np.flatnonzero(~taken & sized)
         if len(candidates) == 0:
             return empty
         anchor = _centroid(state.full)
@@ -235,16 +236,19 @@ class ObjectTracker:
         expected = np.clip(_centroid(state.mask) + state.velocity * state.missed, 0, np.array(masks.shape[1:]) - 1)
         # The search widens the longer the object has been gone.
         reach = np.sqrt(state.area) * (1.0 + 0.25 * state.missed)
+        # Its whole shape placed where it is expected: a part of it coming into view lies inside.
+        placed = _grow(_shift(state.full, *(expected - _centroid(state.mask))), 2)
         best, best_score = -1, 0.0
-        for j in candidates:  # few: only free segments of the right size
+        for j in candidates:  # few: only free segments of a plausible size
             centre = _centroid(masks[j])
             distance = float(np.linalg.norm(centre - expected))
             if distance > reach:
                 continue
             aligned = _shift(masks[j], *(anchor - centre))
             shape_iou = (aligned & state.full).sum() / max((aligned | state.full).sum(), 1)
-            score = shape_iou - 0.5 * distance / reach
-            if shape_iou >= 0.7 and score > best_score:
+            part = (masks[j] & placed).sum() / areas[j] >= 0.8 and distance <= 0.5 * reach
+            score = max(shape_iou, 0.7 * part) - 0.5 * distance / reach
+            if (shape_iou >= 0.7 or part) and score > best_score:
                 best, best_score = int(j), score
         if best < 0:
             return empty
