@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import tempfile
 import warnings
@@ -191,6 +192,10 @@ def _demo(args: argparse.Namespace) -> None:
     _segment_to_outputs(VideoFileSource(clip_path), config, output=output, progress=not args.no_progress)
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code (2 for a usage error, with a one-line message)."""
     os.environ.setdefault("YOLO_VERBOSE", "False")
@@ -207,6 +212,8 @@ def main(argv: list[str] | None = None) -> int:
         _warn(str(message)) if issubclass(category, PromptWarning) else default_show(message, category, *rest, **kwargs)
 
     default_show, warnings.showwarning = warnings.showwarning, show
+    # SIGTERM (a service manager, `kill`) stops the run like Ctrl-C: outputs are finalised.
+    signal.signal(signal.SIGTERM, _interrupt)
     known = (_CliError, ConfigError, ExportError, ModelError, PromptError, SegmentsCacheError, SinkError, SourceError)
     try:
         _run(args) if args.command == "run" else _demo(args)

@@ -1,7 +1,9 @@
 """The ``fastsam-track`` command end to end, as a user runs it (a subprocess)."""
 
+import signal
 import subprocess
 import sys
+import time
 from fractions import Fraction
 
 import av
@@ -164,3 +166,41 @@ def test_a_prompt_past_the_end_is_a_warning(tmp_path, clip_path):
     )
     assert result.returncode == 0, result.stderr
     assert "frame 500 is past the last frame" in result.stderr
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_stopped_run_leaves_a_playable_mp4(tmp_path, signum):
+    clip = write_clip(tmp_path / "long.mp4", frames=300, height=180, width=320)
+    output = tmp_path / "out.mp4"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "fastsam_track.cli",
+            "run",
+            str(clip),
+            "-o",
+            str(output),
+            "--model",
+            "fastsam-tiny",
+            "--imgsz",
+            "320",
+            "--no-progress",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (output.exists() and output.stat().st_size > 0) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(1.0)  # a few frames into the run
+        process.send_signal(signum)
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 130, stderr
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    frames = _probe(output)[0]
+    assert 0 < frames < 300
