@@ -10,7 +10,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["label_map", "upsample_masks"]
+__all__ = ["label_map", "mean_colors", "upsample_masks"]
 
 _CV_MAX_CHANNELS = 128  # OpenCV 5 resizes at most 128 channels at once (4.x: 512)
 
@@ -84,3 +84,28 @@ def label_map(masks: np.ndarray, boxes: np.ndarray, shape: tuple[int, int], labe
         inside = cv2.resize(crop, (X2 - X1, Y2 - Y1), interpolation=cv2.INTER_LINEAR) > 127
         out[Y1:Y2, X1:X2][inside] = labels[i]
     return out
+
+
+def mean_colors(image: np.ndarray, masks: np.ndarray) -> np.ndarray:
+    """Mean colour of each segment, measured on the frame shrunk to the mask grid.
+
+    The object tracker compares these to tell a lost object from a look-alike of another
+    colour; shrinking the frame first keeps the cost to one resize and one matrix product.
+
+    Args:
+        image: (H, W, 3) uint8 BGR frame.
+        masks: (N, h, w) bool masks at mask resolution.
+
+    Returns:
+        (N, 3) float32 BGR means (zeros for empty masks).
+
+    Example:
+        >>> image = np.zeros((8, 8, 3), np.uint8); image[:, 4:] = 200
+        >>> m = np.zeros((1, 4, 4), bool); m[0, :, 2:] = True
+        >>> mean_colors(image, m).tolist()
+        [[200.0, 200.0, 200.0]]
+    """
+    h, w = masks.shape[1:]
+    small = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA).reshape(-1, 3).astype(np.float32)
+    flat = masks.reshape(len(masks), h * w).astype(np.float32)
+    return (flat @ small) / np.maximum(flat.sum(axis=1, keepdims=True), 1.0)

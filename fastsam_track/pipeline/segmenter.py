@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 import supervision as sv
 
+from fastsam_track.masks import mean_colors
 from fastsam_track.pipeline.models import ModelError, resolve_weights
 
 __all__ = ["Letterbox", "Segmenter", "select_device"]
@@ -195,8 +196,9 @@ class Segmenter:
 
         Returns:
             Detections with ``xyxy`` (N, 4) float32 frame pixels, ``confidence`` (N,) float32,
-            ``class_id`` (N,) zeros and ``mask`` (N, h, w) bool at mask resolution (see
-            ``SegmentedFrame``), sorted by confidence. N may be 0.
+            ``class_id`` (N,) zeros, ``mask`` (N, h, w) bool at mask resolution (see
+            ``SegmentedFrame``) and ``data["color"]`` (N, 3) float32 mean BGR colours, sorted
+            by confidence. N may be 0.
         """
         return self.segment_batch([image])[0]
 
@@ -210,7 +212,10 @@ class Segmenter:
         tensor = (tensor.half() if self.half else tensor.float()) / 255.0
         with torch.inference_mode():
             predictions, protos = _split_outputs(self.network(tensor))
-            return [self._postprocess(p, protos[i], geometry) for i, p in enumerate(self._nms(predictions))]
+            results = [self._postprocess(p, protos[i], geometry) for i, p in enumerate(self._nms(predictions))]
+        for image, segments in zip(images, results, strict=True):
+            segments.data["color"] = mean_colors(image, np.asarray(segments.mask))
+        return results
 
     def _nms(self, predictions):  # type: ignore[no-untyped-def]
         from ultralytics.utils.nms import non_max_suppression

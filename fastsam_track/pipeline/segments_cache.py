@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import supervision as sv
 
+from fastsam_track.masks import mean_colors
 from fastsam_track.pipeline.line_files import LineFileWriter
 from fastsam_track.types import SegmentedFrame
 
@@ -134,4 +135,11 @@ class SegmentsReplay:
             raise SegmentsCacheError(
                 f"{where} is for {width}x{height} frames, the source gives {image.shape[1]}x{image.shape[0]}"
             )
-        return sv.Detections(xyxy=boxes, mask=masks, confidence=scores, class_id=np.zeros(len(boxes), int))
+        # Colours are measured on the frame, as the segmenter does, not stored.
+        return sv.Detections(
+            xyxy=boxes,
+            mask=masks,
+            confidence=scores,
+            class_id=np.zeros(len(boxes), int),
+            data={"color": mean_colors(image, masks)},
+        )

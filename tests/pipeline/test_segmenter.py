@@ -57,6 +57,7 @@ def test_masks_stay_at_prototype_resolution(segmenter):
     assert segments.xyxy.dtype == np.float32
     assert (segments.xyxy >= 0).all() and (segments.xyxy[:, [0, 2]] <= 320).all()
     assert (np.diff(segments.confidence) <= 0).all()  # sorted by confidence
+    assert segments.data["color"].shape == (len(segments), 3)  # mean colours, for the object tracker
 
 
 def test_builtin_model_finds_the_shapes(segmenter):
