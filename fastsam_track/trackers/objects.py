@@ -48,6 +48,7 @@ class _Object:
     neighbours: set[int] = field(default_factory=set)  # segment track ids that touch it but are not it
     color: np.ndarray | None = None  # (3,) float mean colour, when segments carry ``data["color"]``
     known_motion: bool = False  # False until seen on two frames in a row (new, or just picked up again)
+    shape: np.ndarray | None = None  # (h, w) bool: the last whole view clear of the frame's edge
 
 
 class ObjectTracker:
@@ -227,17 +228,19 @@ class ObjectTracker:
         """A free segment of the lost object's size and shape, the nearest to where it was last seen."""
         empty = np.zeros(masks.shape[1:], bool)
         areas = masks.sum(axis=(1, 2))
-        sized = (areas >= self.min_area_ratio * state.area) & (areas <= 2.0 * state.area)
+        shape = state.shape if state.shape is not None else state.full
+        size = max(state.area, float(shape.sum()))
+        sized = (areas >= self.min_area_ratio * size) & (areas <= 2.0 * size)
         candidates = np.flatnonzero(~taken & sized)
         if len(candidates) == 0:
             return empty
-        anchor = _centroid(state.full)
+        anchor = _centroid(shape)
         # Where its motion would have taken it, held at the border: what left comes back there.
         expected = np.clip(_centroid(state.mask) + state.velocity * state.missed, 0, np.array(masks.shape[1:]) - 1)
         # The search widens the longer the object has been gone.
-        reach = np.sqrt(state.area) * (1.0 + 0.25 * state.missed)
+        reach = np.sqrt(size) * (1.0 + 0.25 * state.missed)
         # Its whole shape placed where it is expected: a part of it coming into view lies inside.
-        placed = _grow(_shift(state.full, *(expected - _centroid(state.mask))), 2)
+        placed = _grow(_shift(shape, *(expected - _centroid(state.mask))), 2)
         best, best_score = -1, 0.0
         for j in candidates:  # few: only free segments of a plausible size
             centre = _centroid(masks[j])
@@ -245,7 +248,7 @@ class ObjectTracker:
             if distance > reach:
                 continue
             aligned = _shift(masks[j], *(anchor - centre))
-            shape_iou = (aligned & state.full).sum() / max((aligned | state.full).sum(), 1)
+            shape_iou = (aligned & shape).sum() / max((aligned | shape).sum(), 1)
             part = (masks[j] & placed).sum() / areas[j] >= 0.8 and distance <= 0.5 * reach
             score = max(shape_iou, 0.7 * part) - 0.5 * distance / reach
             if (shape_iou >= 0.7 or part) and score > best_score:
@@ -263,6 +266,8 @@ class ObjectTracker:
         if whole and state.missed == 0:
             state.velocity = moved if not state.known_motion else 0.5 * state.velocity + 0.5 * moved
             state.known_motion = True
+        if whole and not _touches_edge(mask):
+            state.shape = mask  # what it looks like when nothing cuts it: to know it again
         if whole:
             state.area = 0.5 * state.area + 0.5 * float(mask.sum())
             state.full, state.since_full = mask, 0
@@ -297,6 +302,10 @@ def _alike(objects: list[_Object], colors: np.ndarray | None, count: int) -> np.
         return np.ones((len(objects), count), bool)
     distance = np.linalg.norm(np.asarray(known)[:, None, :] - colors[None], axis=2)
     return distance <= _COLOR_TOLERANCE
+
+
+def _touches_edge(mask: np.ndarray) -> bool:
+    return bool(mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any())
 
 
 def _boxes(stack: np.ndarray, frame_shape: tuple[int, int]) -> np.ndarray:
