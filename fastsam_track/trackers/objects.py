@@ -196,9 +196,9 @@ class ObjectTracker:
                 if clean:
                     # Segments touching the object but not part of it are its neighbours.
                     touching = (inter[k] > 0) & ~claimed[k] & (seg_area <= 4 * state.area) & (track_ids >= 0)
-                    state.neighbours = (state.neighbours | set(track_ids[touching].tolist())) - set(
-                        track_ids[claimed[k]].tolist()
-                    )
+                    known = (state.neighbours | set(track_ids[touching].tolist())) - set(track_ids[claimed[k]].tolist())
+                    # Track ids only grow: keeping the newest bounds memory on endless streams.
+                    state.neighbours = set(sorted(known)[-_MAX_NEIGHBOURS:])
             else:
                 self._missed(object_id, state)
         # Lost objects last: they may only take segments that no object holds on this frame.
@@ -282,6 +282,7 @@ class ObjectTracker:
             del self.objects[object_id]
 
 
+_MAX_NEIGHBOURS = 64
 _COLOR_TOLERANCE = 50.0  # RGB distance within which two segments may be the same object
 
 

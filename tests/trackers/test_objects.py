@@ -115,3 +115,14 @@ def test_empty_frames_without_objects():
         warnings.simplefilter("error")
         result = ObjectTracker().update(_segments(), FRAME)
     assert len(result) == 0 and result.mask.shape == (0, *GRID)
+
+
+def test_neighbour_memory_is_bounded_on_long_runs():
+    # Lost tracks are forgotten at once, so each neighbour that comes back gets a new track id.
+    objects, segments_tracker = ObjectTracker(), SegmentTracker(min_hits=1, lost_buffer=0)
+    target = _rect(15, 25, 10, 10)
+    for t in range(200):
+        neighbour = _rect(15, 18, 10, 7) if t % 2 else _rect(15, 35, 10, 7)  # touching, left or right
+        segments = segments_tracker.update(_segments(target, neighbour))
+        objects.update(segments, FRAME, [_point(20, 30)] if t == 0 else [])
+    assert 0 < len(objects.objects[1].neighbours) <= 64
