@@ -128,9 +128,12 @@ def test_bad_imgsz(imgsz):
 
 def test_threads_are_set_explicitly():
     import torch
+    from threadpoolctl import threadpool_info
 
     Segmenter("fastsam-tiny", imgsz=320, device="cpu", threads=2)
     assert torch.get_num_threads() == 2
+    # numpy's BLAS threads would spin into torch's forward pass between frames.
+    assert all(pool["num_threads"] == 1 for pool in threadpool_info() if pool["user_api"] == "blas")
 
 
 def _has_cuda() -> bool:
