@@ -75,7 +75,7 @@ class SegmentRenderer:
             edge = _edges(labels).view(np.uint8)
             if self.contour_thickness > 1:
                 kernel = np.ones((self.contour_thickness,) * 2, np.uint8)
-                edge = cv2.dilate(edge, kernel) & inside
+                edge = np.bitwise_and(cv2.dilate(edge, kernel), inside)
             out = cv2.copyTo(colour, edge, out)
         return out
 
