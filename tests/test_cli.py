@@ -204,3 +204,21 @@ def test_a_stopped_run_leaves_a_playable_mp4(tmp_path, signum):
     assert "interrupted" in stderr and "Traceback" not in stderr
     frames = _probe(output)[0]
     assert 0 < frames < 300
+
+
+def test_a_run_that_fails_before_its_first_frame_leaves_no_files(tmp_path, clip_path):
+    result = _cli(
+        "run",
+        clip_path,
+        "--model",
+        "nope.pt",
+        "-o",
+        "out.mp4",
+        "--save-segments",
+        "s.jsonl",
+        "--save-tracks",
+        "t.txt",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2 and "model 'nope.pt' not found" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

@@ -3,6 +3,7 @@ that stops midway leaves every finished frame complete on disk."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from types import TracebackType
 from typing import IO
@@ -11,9 +12,11 @@ __all__ = ["LineFileWriter"]
 
 
 class LineFileWriter:
-    """A text file opened at construction, appended to per frame, closed on leaving ``with``.
+    """A text file checked at construction, opened on entering ``with``, appended to per frame.
 
-    Subclasses name what they write (``what``) and the error they raise (``error``).
+    Checking early (before a model loads) reports an unwritable path at once; opening late
+    leaves no empty file behind when the run fails before its first frame. Subclasses name
+    what they write (``what``) and the error they raise (``error``).
 
     Args:
         path: the file to write; its folder is created.
@@ -27,11 +30,19 @@ class LineFileWriter:
         self._file: IO[str] | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = self.path.open("w")
         except OSError as error:
-            raise self.error(f"cannot write {self.what} {str(self.path)!r}: {error.strerror}") from error
+            raise self._cannot(error.strerror) from error
+        if self.path.is_dir() or not os.access(self.path.parent, os.W_OK):
+            raise self._cannot("it is a folder" if self.path.is_dir() else "its folder is not writable")
+
+    def _cannot(self, why: str | None) -> ValueError:
+        return self.error(f"cannot write {self.what} {str(self.path)!r}: {why}")
 
     def __enter__(self) -> LineFileWriter:
+        try:
+            self._file = self.path.open("w")
+        except OSError as error:
+            raise self._cannot(error.strerror) from error
         return self
 
     def _append(self, lines: list[str]) -> None:
