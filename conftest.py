@@ -7,3 +7,5 @@ import tempfile
 os.environ["YOLO_OFFLINE"] = "1"
 os.environ.setdefault("YOLO_CONFIG_DIR", tempfile.mkdtemp(prefix="fastsam-track-yolo-"))
 os.environ["YOLO_VERBOSE"] = "False"
+# No CLIP weights can be downloaded in tests: the hub answers from its cache at once.
+os.environ["HF_HUB_OFFLINE"] = "1"

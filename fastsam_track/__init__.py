@@ -5,24 +5,31 @@ The public API, each name also importable from its own module:
     >>> from fastsam_track import Segmenter, SegmentTracker, ObjectTracker, run, open_source
 """
 
-from fastsam_track.pipeline.exports import DavisMaskWriter, MotsWriter
+from fastsam_track.edges import edge_map
+from fastsam_track.pipeline.clip_text import ClipEmbedder
+from fastsam_track.pipeline.exports import DavisMaskWriter, EdgeWriter, MotsWriter, ProposalWriter
 from fastsam_track.pipeline.render import SegmentRenderer
 from fastsam_track.pipeline.runner import RunStats, run
 from fastsam_track.pipeline.segmenter import Segmenter
 from fastsam_track.pipeline.segments_cache import SegmentsReplay, SegmentsWriter
 from fastsam_track.pipeline.sinks import VideoFileSink
 from fastsam_track.pipeline.sources import open_source
+from fastsam_track.pipeline.text_prompts import TextPrompter
 from fastsam_track.trackers.objects import ObjectTracker
 from fastsam_track.trackers.segment_tracker import SegmentTracker
-from fastsam_track.types import BoxPrompt, Frame, PointPrompt, RemovePrompt, SegmentedFrame
+from fastsam_track.types import BoxPrompt, Frame, MaskPrompt, PointPrompt, RemovePrompt, SegmentedFrame, TextPrompt
 
 __all__ = [
     "BoxPrompt",
+    "ClipEmbedder",
     "DavisMaskWriter",
+    "EdgeWriter",
     "Frame",
+    "MaskPrompt",
     "MotsWriter",
     "ObjectTracker",
     "PointPrompt",
+    "ProposalWriter",
     "RemovePrompt",
     "RunStats",
     "SegmentRenderer",
@@ -31,7 +38,10 @@ __all__ = [
     "Segmenter",
     "SegmentsReplay",
     "SegmentsWriter",
+    "TextPrompt",
+    "TextPrompter",
     "VideoFileSink",
+    "edge_map",
     "open_source",
     "run",
 ]

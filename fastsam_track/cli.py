@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from fastsam_track.configs import PRESETS, ConfigError, RunConfig, load_config
+from fastsam_track.types import TextPrompt
 
 __all__ = ["main"]
 
@@ -53,8 +54,17 @@ def _parser() -> argparse.ArgumentParser:
     prompts.add_argument(
         "--box", action="append", default=[], metavar="X1,Y1,X2,Y2[@FRAME]", help="a box around one object"
     )
+    prompts.add_argument(
+        "--text",
+        action="append",
+        default=[],
+        metavar='"WORDS"[@FRAME]',
+        help="an object described in words, picked by CLIP (needs the text extra)",
+    )
     prompts.add_argument("--prompts", type=Path, metavar="FILE", help="prompts JSON file (see README)")
     prompts.add_argument("--smooth", type=int, help="morphological close/open of prompted masks, in mask cells (0)")
+    prompts.add_argument("--clip-model", help="open-clip model for --text (ViT-B-32)")
+    prompts.add_argument("--clip-pretrained", help="its pretrained tag or a weights file (openai)")
     outputs = run.add_argument_group("exports")
     outputs.add_argument(
         "--save-segments", type=Path, metavar="FILE", help="write everything-mode segments (JSON lines)"
@@ -62,6 +72,11 @@ def _parser() -> argparse.ArgumentParser:
     outputs.add_argument("--segments", type=Path, metavar="FILE", help="replay saved segments instead of the model")
     outputs.add_argument("--save-masks", type=Path, metavar="DIR", help="DAVIS-style PNG per frame of prompted objects")
     outputs.add_argument("--save-tracks", type=Path, metavar="FILE", help="everything-mode tracks in MOTS text format")
+    outputs.add_argument("--edges", action="store_true", help="draw the segments' edge map instead of the segments")
+    outputs.add_argument("--save-edges", type=Path, metavar="DIR", help="write the edge map of each frame as PNG")
+    outputs.add_argument(
+        "--save-proposals", type=Path, metavar="FILE", help="write object proposals (boxes, scores) as JSON lines"
+    )
 
     demo = commands.add_parser("demo", help="segment a generated clip with the built-in model")
     demo.add_argument("-o", "--output", type=Path, help="annotated MP4 to write (default: a temporary folder)")
@@ -71,7 +86,19 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _config_from(args: argparse.Namespace) -> RunConfig:
-    keys = ("model", "imgsz", "conf", "iou", "max_det", "device", "threads", "vid_stride", "smooth")
+    keys = (
+        "model",
+        "imgsz",
+        "conf",
+        "iou",
+        "max_det",
+        "device",
+        "threads",
+        "vid_stride",
+        "smooth",
+        "clip_model",
+        "clip_pretrained",
+    )
     return load_config(args.config, {key: getattr(args, key, None) for key in keys})
 
 
@@ -84,6 +111,8 @@ def _segment_to_outputs(
     prompts: Sequence[Any] = (),
     replay: Path | None = None,
     exports: Sequence[Any] = (),
+    edges: bool = False,
+    draw_edges: bool = False,
 ) -> None:
     from tqdm import tqdm
 
@@ -107,9 +136,13 @@ def _segment_to_outputs(
             max_det=config.max_det,
             device=config.device,
             threads=config.threads,
+            probabilities=edges,
         )
-    renderer = SegmentRenderer(opacity=config.opacity, contour_thickness=config.contour_thickness)
+    renderer = SegmentRenderer(
+        opacity=config.opacity, contour_thickness=config.contour_thickness, edges=draw_edges
+    )
     objects = ObjectTracker(smooth=config.smooth) if prompts else None
+    text = _text_prompter(config) if any(isinstance(p, TextPrompt) for p in prompts) else None
     with tqdm(total=source.frame_count, unit="frame", disable=not progress, dynamic_ncols=True) as bar:
 
         def report(segmented: Any, stats: Any) -> None:
@@ -122,6 +155,8 @@ def _segment_to_outputs(
             tracker=SegmentTracker(),
             objects=objects,
             prompts=prompts,
+            text=text,
+            edges=edges,
             renderer=renderer,
             sinks=sinks,
             exports=exports,
@@ -134,27 +169,41 @@ def _segment_to_outputs(
     print(f"processed {stats.frames} frames{where} ({stats.fps:.1f} fps; ms per frame: {timings})")
 
 
+def _text_prompter(config: RunConfig) -> Any:
+    from fastsam_track.pipeline.clip_text import ClipEmbedder
+    from fastsam_track.pipeline.segmenter import select_device
+    from fastsam_track.pipeline.text_prompts import TextPrompter
+
+    device, _ = select_device(config.device)
+    embedder = ClipEmbedder(config.clip_model, config.clip_pretrained, device=device)
+    return TextPrompter(embedder, retry_every=config.text_retry_every, retry_limit=config.text_retry_limit)
+
+
 def _warn(message: str) -> None:
     print(f"fastsam-track: warning: {message}", file=sys.stderr)
 
 
 def _run(args: argparse.Namespace) -> None:
-    from fastsam_track.pipeline.exports import DavisMaskWriter, MotsWriter
+    from fastsam_track.pipeline.exports import DavisMaskWriter, EdgeWriter, MotsWriter, ProposalWriter
     from fastsam_track.pipeline.prompts import check_in_frame, load_prompts, prompts_from_cli
     from fastsam_track.pipeline.segments_cache import SegmentsWriter
     from fastsam_track.pipeline.sources import open_source
 
-    if not (args.output or args.save_segments or args.save_masks or args.save_tracks):
-        raise _CliError("nothing to write: give --output and/or --save-segments, --save-masks, --save-tracks")
-    if args.save_masks and not (args.point or args.box or args.prompts):
-        raise _CliError("--save-masks writes prompted objects: give --point, --box or --prompts")
+    written = (args.output, args.save_segments, args.save_masks, args.save_tracks, args.save_edges, args.save_proposals)
+    if not any(written):
+        raise _CliError(
+            "nothing to write: give --output and/or --save-segments, --save-masks, --save-tracks, "
+            "--save-edges, --save-proposals"
+        )
+    if args.save_masks and not (args.point or args.box or args.text or args.prompts):
+        raise _CliError("--save-masks writes prompted objects: give --point, --box, --text or --prompts")
     if args.segments and args.save_segments and args.segments.resolve() == args.save_segments.resolve():
         raise _CliError("--segments and --save-segments name the same file")
     config = _config_from(args)
     source = open_source(args.source, vid_stride=config.vid_stride)
     prompts = load_prompts(args.prompts) if args.prompts else []
     first_free = max((p.object_id for p in prompts), default=0) + 1
-    prompts += prompts_from_cli(args.point, args.box, first_object=first_free)
+    prompts += prompts_from_cli(args.point, args.box, first_object=first_free, texts=args.text)
     check_in_frame(prompts, source.size)
     exports: list[Any] = []
     if args.save_segments:
@@ -163,6 +212,10 @@ def _run(args: argparse.Namespace) -> None:
         exports.append(DavisMaskWriter(args.save_masks))
     if args.save_tracks:
         exports.append(MotsWriter(args.save_tracks))
+    if args.save_edges:
+        exports.append(EdgeWriter(args.save_edges))
+    if args.save_proposals:
+        exports.append(ProposalWriter(args.save_proposals))
     _segment_to_outputs(
         source,
         config,
@@ -171,6 +224,8 @@ def _run(args: argparse.Namespace) -> None:
         prompts=prompts,
         replay=args.segments,
         exports=exports,
+        edges=args.edges or bool(args.save_edges),
+        draw_edges=args.edges,
     )
 
 
@@ -200,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code (2 for a usage error, with a one-line message)."""
     os.environ.setdefault("YOLO_VERBOSE", "False")
     args = _parser().parse_args(argv)
+    from fastsam_track.pipeline.clip_text import ClipError
     from fastsam_track.pipeline.exports import ExportError
     from fastsam_track.pipeline.models import ModelError
     from fastsam_track.pipeline.prompts import PromptError
@@ -214,7 +270,17 @@ def main(argv: list[str] | None = None) -> int:
     default_show, warnings.showwarning = warnings.showwarning, show
     # SIGTERM (a service manager, `kill`) stops the run like Ctrl-C: outputs are finalised.
     signal.signal(signal.SIGTERM, _interrupt)
-    known = (_CliError, ConfigError, ExportError, ModelError, PromptError, SegmentsCacheError, SinkError, SourceError)
+    known = (
+        _CliError,
+        ClipError,
+        ConfigError,
+        ExportError,
+        ModelError,
+        PromptError,
+        SegmentsCacheError,
+        SinkError,
+        SourceError,
+    )
     try:
         _run(args) if args.command == "run" else _demo(args)
     except known as error:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["label_map", "mean_colors", "upsample_masks"]
+__all__ = ["label_map", "masked_crops", "mean_colors", "upsample_masks"]
 
 _CV_MAX_CHANNELS = 128  # OpenCV 5 resizes at most 128 channels at once (4.x: 512)
 
@@ -109,3 +109,52 @@ def mean_colors(image: np.ndarray, masks: np.ndarray) -> np.ndarray:
     small = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA).reshape(-1, 3).astype(np.float32)
     flat = masks.reshape(len(masks), h * w).astype(np.float32)
     return (flat @ small) / np.maximum(flat.sum(axis=1, keepdims=True), 1.0)
+
+
+def masked_crops(image: np.ndarray, masks: np.ndarray, boxes: np.ndarray, size: int, fill: int = 255) -> np.ndarray:
+    """Each segment cut out of its frame for an image encoder (CLIP): its box, with the
+    pixels outside its mask set to ``fill``, padded to a square and resized.
+
+    Blanking the background matters: plain box crops of overlapping segments look alike,
+    and the encoder then matches the wrong one (FastSAM's own text prompt blanks to white).
+
+    Args:
+        image: (H, W, 3) uint8 frame, any channel order (kept).
+        masks: (N, h, w) bool masks at mask resolution.
+        boxes: (N, 4) float boxes xyxy in frame pixels.
+        size: side of the square crops.
+        fill: value of the blanked and padded pixels.
+
+    Returns:
+        (N, size, size, 3) uint8 crops (all ``fill`` for a box that misses the frame).
+
+    Example:
+        >>> image = np.zeros((8, 8, 3), np.uint8); m = np.zeros((1, 4, 4), bool); m[0, :2, :2] = True
+        >>> crops = masked_crops(image, m, np.array([[0.0, 0.0, 8.0, 8.0]]), 4)
+        >>> crops[0, :, :, 0].tolist()
+        [[0, 0, 255, 255], [0, 0, 255, 255], [255, 255, 255, 255], [255, 255, 255, 255]]
+    """
+    height, width = image.shape[:2]
+    mh, mw = masks.shape[1:]
+    sy, sx = height / mh, width / mw
+    out = np.full((len(masks), size, size, 3), fill, np.uint8)
+    corners = np.clip(np.round(boxes).astype(int), 0, [width, height, width, height])
+    for i, (x1, y1, x2, y2) in enumerate(corners):
+        if x2 <= x1 or y2 <= y1:
+            continue
+        # The mask cells under the box, upsampled to the pixels they cover, then cut to the box.
+        gx1, gy1 = int(x1 / sx), int(y1 / sy)
+        gx2, gy2 = min(int(np.ceil(x2 / sx)), mw), min(int(np.ceil(y2 / sy)), mh)
+        px1, py1 = round(gx1 * sx), round(gy1 * sy)
+        px2, py2 = max(min(round(gx2 * sx), width), x2), max(min(round(gy2 * sy), height), y2)
+        cells = masks[i, gy1:gy2, gx1:gx2].astype(np.uint8) * 255
+        inside = cv2.resize(cells, (px2 - px1, py2 - py1), interpolation=cv2.INTER_LINEAR) > 127
+        inside = inside[y1 - py1 : y2 - py1, x1 - px1 : x2 - px1]
+        crop = np.where(inside[..., None], image[y1:y2, x1:x2], np.uint8(fill))
+        side = max(x2 - x1, y2 - y1)
+        top, left = (side - (y2 - y1)) // 2, (side - (x2 - x1)) // 2
+        square = np.full((side, side, 3), fill, np.uint8)
+        square[top : top + y2 - y1, left : left + x2 - x1] = crop
+        shrink = side > size
+        out[i] = cv2.resize(square, (size, size), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
+    return out

@@ -11,7 +11,16 @@ from dataclasses import dataclass
 import numpy as np
 import supervision as sv
 
-__all__ = ["BoxPrompt", "Frame", "PointPrompt", "Prompt", "RemovePrompt", "SegmentedFrame"]
+__all__ = [
+    "BoxPrompt",
+    "Frame",
+    "MaskPrompt",
+    "PointPrompt",
+    "Prompt",
+    "RemovePrompt",
+    "SegmentedFrame",
+    "TextPrompt",
+]
 
 
 @dataclass(frozen=True)
@@ -48,11 +57,14 @@ class SegmentedFrame:
             ``fastsam_track.masks`` turns it into full-resolution pixels where needed.
         objects: the prompted objects seen on this frame, one row each (``tracker_id`` the
             object id, ``mask`` (K, h, w) bool at mask resolution), or None without prompts.
+        edges: (H, W) uint8 edge map of the segments' mask probabilities (255 strongest), or
+            None when edges were not asked for.
     """
 
     frame: Frame
     segments: sv.Detections
     objects: sv.Detections | None = None
+    edges: np.ndarray | None = None
 
     @property
     def mask_shape(self) -> tuple[int, int]:
@@ -102,4 +114,34 @@ class RemovePrompt:
     object_id: int
 
 
-Prompt = PointPrompt | BoxPrompt | RemovePrompt
+@dataclass(frozen=True)
+class TextPrompt:
+    """Words that select one object on one frame: the segment whose CLIP embedding matches best.
+
+    Attributes:
+        frame: the frame index.
+        object_id: the object it selects.
+        text: what to look for, e.g. "a red cup".
+    """
+
+    frame: int
+    object_id: int
+    text: str
+
+
+@dataclass(frozen=True)
+class MaskPrompt:
+    """A mask that selects one object on one frame (what a text prompt resolves to).
+
+    Attributes:
+        frame: the frame index.
+        object_id: the object it selects.
+        mask: (h, w) bool at mask resolution (see ``SegmentedFrame``).
+    """
+
+    frame: int
+    object_id: int
+    mask: np.ndarray
+
+
+Prompt = PointPrompt | BoxPrompt | TextPrompt | MaskPrompt | RemovePrompt

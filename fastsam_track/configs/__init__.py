@@ -19,6 +19,8 @@ from typing import Any
 
 import yaml
 
+from fastsam_track.pipeline.clip_text import DEFAULT_MODEL, DEFAULT_PRETRAINED
+
 __all__ = ["PRESETS", "ConfigError", "RunConfig", "load_config"]
 
 _PRESET_DIR = Path(__file__).resolve().parent
@@ -49,6 +51,10 @@ class RunConfig:
         crf: H.264 quality of the output, 0 (lossless) to 51.
         preset: x264 speed preset of the output.
         smooth: morphological close/open of prompted masks, in mask cells (0: none).
+        clip_model: open-clip model for text prompts.
+        clip_pretrained: its pretrained tag, a weights file, or ``random`` (tests, timing).
+        text_retry_every: frames between CLIP searches for a lost text-selected object.
+        text_retry_limit: CLIP searches per loss before the object is left lost.
     """
 
     model: str = "FastSAM-s"
@@ -64,6 +70,10 @@ class RunConfig:
     crf: int = 23
     preset: str = "veryfast"
     smooth: int = 0
+    clip_model: str = DEFAULT_MODEL
+    clip_pretrained: str = DEFAULT_PRETRAINED
+    text_retry_every: int = 15
+    text_retry_limit: int = 8
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
@@ -78,6 +88,8 @@ class RunConfig:
         _check(self.contour_thickness >= 0, "contour_thickness", self.contour_thickness, "0 or more")
         _check(0 <= self.crf <= 51, "crf", self.crf, "between 0 and 51")
         _check(self.smooth >= 0, "smooth", self.smooth, "0 or more")
+        _check(self.text_retry_every >= 1, "text_retry_every", self.text_retry_every, "1 or more")
+        _check(self.text_retry_limit >= 0, "text_retry_limit", self.text_retry_limit, "0 or more")
         _check(self.preset in _X264_PRESETS, "preset", self.preset, f"one of {', '.join(_X264_PRESETS)}")
 
 

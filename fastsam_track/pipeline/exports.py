@@ -6,13 +6,19 @@
 - ``MotsWriter``: everything-mode tracks in the MOTS text format, one line per track and
   frame, ``frame id class height width rle`` (KITTI MOTS: frames from 0, class 1,
   non-overlapping masks as COCO RLE), which TrackEval reads.
+- ``EdgeWriter``: the frame's edge map as an 8-bit greyscale PNG per frame (BSDS500 style).
+- ``ProposalWriter``: class-agnostic object proposals, one JSON line per frame:
+  ``{"frame": 0, "height": H, "width": W, "proposals": [{"box": [x1, y1, x2, y2], "score": s}]}``,
+  boxes in frame pixels, best first: the input of proposal-recall evaluation (COCO, LVIS).
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from types import TracebackType
 
+import cv2
 import numpy as np
 
 from fastsam_track.masks import label_map
@@ -21,7 +27,7 @@ from fastsam_track.pipeline.segments_cache import encode_rle
 from fastsam_track.trackers.segment_tracker import TrackState
 from fastsam_track.types import SegmentedFrame
 
-__all__ = ["DavisMaskWriter", "ExportError", "MotsWriter", "davis_palette"]
+__all__ = ["DavisMaskWriter", "EdgeWriter", "ExportError", "MotsWriter", "ProposalWriter", "davis_palette"]
 
 
 class ExportError(ValueError):
@@ -39,23 +45,43 @@ def davis_palette() -> np.ndarray:
     return palette
 
 
-class DavisMaskWriter:
-    """Write the prompted objects of each frame as an indexed PNG (object ids up to 255).
+class _PngFolder:
+    """A folder of per-frame PNGs, named by frame index (``00000.png``...); created at once."""
 
-    Args:
-        folder: where the PNGs go; created if missing.
-    """
+    what = "folder"
 
     def __init__(self, folder: str | Path):
         self.folder = Path(folder)
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
         except OSError as error:
-            raise ExportError(f"cannot create mask folder {str(self.folder)!r}: {error.strerror}") from error
-        self._palette = davis_palette().reshape(-1).tolist()
+            raise ExportError(f"cannot create {self.what} {str(self.folder)!r}: {error.strerror}") from error
 
-    def __enter__(self) -> DavisMaskWriter:
+    def __enter__(self) -> _PngFolder:
         return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        return None
+
+    def path(self, segmented: SegmentedFrame) -> Path:
+        """Where this frame's PNG goes."""
+        return self.folder / f"{segmented.frame.index:05d}.png"
+
+
+class DavisMaskWriter(_PngFolder):
+    """Write the prompted objects of each frame as an indexed PNG (object ids up to 255).
+
+    Args:
+        folder: where the PNGs go; created if missing.
+    """
+
+    what = "mask folder"
+
+    def __init__(self, folder: str | Path):
+        super().__init__(folder)
+        self._palette = davis_palette().reshape(-1).tolist()
 
     def write(self, segmented: SegmentedFrame) -> None:
         """Write ``<frame index>.png`` with the frame's objects (an empty image when there are none)."""
@@ -72,12 +98,24 @@ class DavisMaskWriter:
             labels = label_map(np.asarray(objects.mask), objects.xyxy, (height, width), ids).astype(np.uint8)
         image = Image.fromarray(labels, mode="P")
         image.putpalette(self._palette)
-        image.save(self.folder / f"{segmented.frame.index:05d}.png")
+        image.save(self.path(segmented))
 
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        return None
+
+class EdgeWriter(_PngFolder):
+    """Write each frame's edge map (``SegmentedFrame.edges``) as an 8-bit greyscale PNG.
+
+    Args:
+        folder: where the PNGs go; created if missing.
+    """
+
+    what = "edge folder"
+
+    def write(self, segmented: SegmentedFrame) -> None:
+        """Write ``<frame index>.png``; the run must compute edges (``run(..., edges=True)``)."""
+        if segmented.edges is None:
+            raise ExportError("edge maps were not computed: run with edges=True")
+        if not cv2.imwrite(str(self.path(segmented)), segmented.edges):
+            raise ExportError(f"cannot write {self.path(segmented)}")
 
 
 class MotsWriter(LineFileWriter):
@@ -112,3 +150,26 @@ class MotsWriter(LineFileWriter):
             for row in np.unique(labels[labels > 0])
         ]
         self._append(lines)
+
+
+class ProposalWriter(LineFileWriter):
+    """Write each frame's segment boxes and scores as object proposals (JSON lines, flushed per frame).
+
+    Args:
+        path: the ``.jsonl`` file to write.
+    """
+
+    what = "proposals file"
+    error = ExportError
+
+    def write(self, segmented: SegmentedFrame) -> None:
+        """Append the frame's line, proposals by descending score."""
+        segments = segmented.segments
+        scores = segments.confidence if segments.confidence is not None else np.ones(len(segments), np.float32)
+        order = np.argsort(-scores, kind="stable")
+        height, width = segmented.frame.shape
+        proposals = [
+            {"box": [round(float(v), 1) for v in segments.xyxy[i]], "score": round(float(scores[i]), 4)} for i in order
+        ]
+        record = {"frame": segmented.frame.index, "height": height, "width": width, "proposals": proposals}
+        self._append([json.dumps(record, separators=(",", ":")) + "\n"])

@@ -1,12 +1,14 @@
 """Prompts from the command line and from a JSON file, validated into ``types`` records.
 
 CLI forms: ``--point X,Y[,LABEL][@FRAME]`` (points given on the same frame make one
-object, as FastSAM's point prompt) and ``--box X1,Y1,X2,Y2[@FRAME]`` (one object each).
-File form (pixel coordinates of the source frame, frames from 0)::
+object, as FastSAM's point prompt), ``--box X1,Y1,X2,Y2[@FRAME]`` and
+``--text "WORDS"[@FRAME]`` (one object each). File form (pixel coordinates of the source
+frame, frames from 0)::
 
     {"prompts": [
         {"frame": 0, "object": 1, "points": [[x, y], [x, y]], "labels": [1, 0]},
         {"frame": 0, "object": 2, "box": [x1, y1, x2, y2]},
+        {"frame": 0, "object": 3, "text": "a red cup"},
         {"frame": 40, "object": 2, "remove": true}]}
 """
 
@@ -15,19 +17,30 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from fastsam_track.types import BoxPrompt, PointPrompt, Prompt, RemovePrompt
+from fastsam_track.types import BoxPrompt, PointPrompt, Prompt, RemovePrompt, TextPrompt
 
-__all__ = ["PromptError", "check_in_frame", "load_prompts", "parse_box", "parse_point", "prompts_from_cli"]
+__all__ = [
+    "PromptError",
+    "check_in_frame",
+    "load_prompts",
+    "parse_box",
+    "parse_point",
+    "parse_text",
+    "prompts_from_cli",
+]
 
 _NUMBER = r"[-+]?\d+(?:\.\d+)?"
 _POINT = re.compile(rf"^({_NUMBER}),({_NUMBER})(?:,([01]))?(?:@(\d+))?$")
 _BOX = re.compile(rf"^({_NUMBER}),({_NUMBER}),({_NUMBER}),({_NUMBER})(?:@(\d+))?$")
-_KEYS = {"frame", "object", "points", "labels", "box", "remove"}
+_TEXT = re.compile(r"^(.*?)(?:@(\d+))?$", re.DOTALL)
+_KEYS = {"frame", "object", "points", "labels", "box", "text", "remove"}
+_MAX_TEXT = 300  # characters; CLIP reads 77 tokens
 
 
 class PromptError(ValueError):
@@ -66,15 +79,36 @@ def parse_box(text: str) -> tuple[int, np.ndarray]:
     return int(frame or 0), box
 
 
-def prompts_from_cli(points: list[str], boxes: list[str], first_object: int = 1) -> list[Prompt]:
-    """Prompts from repeated ``--point`` and ``--box`` options.
+def _check_text(text: Any, where: str) -> str:
+    if not isinstance(text, str) or not text.strip() or len(text) > _MAX_TEXT:
+        raise PromptError(f"{where}: the text must be 1 to {_MAX_TEXT} characters, got {json.dumps(text)[:60]}")
+    return text.strip()
 
-    Points on the same frame form one object; every box is an object of its own. Object
-    ids count up from ``first_object`` in the order the options were given.
+
+def parse_text(text: str) -> tuple[int, str]:
+    """``WORDS[@FRAME]`` to (frame, words).
 
     Example:
-        >>> [type(p).__name__ for p in prompts_from_cli(["5,5", "9,9,0"], ["0,0,4,4@3"])]
-        ['PointPrompt', 'BoxPrompt']
+        >>> parse_text("a red cup@40")
+        (40, 'a red cup')
+    """
+    match = _TEXT.match(text)
+    assert match is not None, "the pattern matches any string"
+    words, frame = match.groups()
+    return int(frame or 0), _check_text(words, f"--text {text!r}")
+
+
+def prompts_from_cli(
+    points: Sequence[str], boxes: Sequence[str], first_object: int = 1, texts: Sequence[str] = ()
+) -> list[Prompt]:
+    """Prompts from repeated ``--point``, ``--box`` and ``--text`` options.
+
+    Points on the same frame form one object; every box and every text is an object of
+    its own. Object ids count up from ``first_object`` in the order the options were given.
+
+    Example:
+        >>> [type(p).__name__ for p in prompts_from_cli(["5,5", "9,9,0"], ["0,0,4,4@3"], texts=["a cup"])]
+        ['PointPrompt', 'BoxPrompt', 'TextPrompt']
     """
     prompts: list[Prompt] = []
     by_frame: dict[int, list[tuple[np.ndarray, int]]] = defaultdict(list)
@@ -91,6 +125,10 @@ def prompts_from_cli(points: list[str], boxes: list[str], first_object: int = 1)
     for text in boxes:
         frame, box = parse_box(text)
         prompts.append(BoxPrompt(frame, next_id, box))
+        next_id += 1
+    for text in texts:
+        frame, words = parse_text(text)
+        prompts.append(TextPrompt(frame, next_id, words))
         next_id += 1
     return prompts
 
@@ -120,9 +158,11 @@ def _entry(entry: Any, where: str) -> Prompt:
     if unknown:
         raise PromptError(f"{where}: unknown key {unknown[0]!r}; valid keys: {', '.join(sorted(_KEYS))}")
     frame, object_id = _int(entry, "frame", 0, where), _int(entry, "object", 1, where)
-    kinds = [k for k in ("points", "box", "remove") if k in entry]
+    kinds = [k for k in ("points", "box", "text", "remove") if k in entry]
     if len(kinds) != 1:
-        raise PromptError(f"{where}: give exactly one of 'points', 'box' or 'remove', got {kinds or 'none'}")
+        raise PromptError(f"{where}: give exactly one of 'points', 'box', 'text' or 'remove', got {kinds or 'none'}")
+    if kinds == ["text"]:
+        return TextPrompt(frame, object_id, _check_text(entry["text"], where))
     if kinds == ["remove"]:
         if entry["remove"] is not True:
             raise PromptError(f"{where}: 'remove' must be true")

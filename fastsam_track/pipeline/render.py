@@ -31,6 +31,7 @@ class SegmentRenderer:
     Args:
         opacity: weight of the mask colour, 0 (invisible) to 1 (opaque).
         contour_thickness: contour width in pixels; 0 draws no contours.
+        edges: draw the edge map (``SegmentedFrame.edges``) instead of the segments.
 
     Example:
         >>> from fastsam_track.types import Frame
@@ -41,21 +42,27 @@ class SegmentRenderer:
         (True, False)
     """
 
-    def __init__(self, opacity: float = 0.5, contour_thickness: int = 2):
+    def __init__(self, opacity: float = 0.5, contour_thickness: int = 2, edges: bool = False):
         if not 0.0 <= opacity <= 1.0:
             raise ValueError(f"opacity must be between 0 and 1, got {opacity}")
         if contour_thickness < 0:
             raise ValueError(f"contour_thickness must be 0 or more, got {contour_thickness}")
         self.opacity = opacity
         self.contour_thickness = contour_thickness
+        self.edges = edges
         self.palette = _palette()
 
     def annotate(self, segmented: SegmentedFrame) -> np.ndarray:
         """The (H, W, 3) uint8 BGR frame with its segments drawn on a copy.
 
         With prompts (``segmented.objects`` is not None) only the prompted objects are
-        drawn, coloured by object id; otherwise every segment.
+        drawn, coloured by object id; otherwise every segment. With ``edges``, the frame's
+        edge map (``segmented.edges``) is drawn instead: white edges on black.
         """
+        if self.edges:
+            if segmented.edges is None:
+                raise ValueError("the renderer draws edge maps: run with edges=True")
+            return cv2.cvtColor(segmented.edges, cv2.COLOR_GRAY2BGR)
         image = segmented.frame.image
         segments = segmented.objects if segmented.objects is not None else segmented.segments
         if len(segments) == 0 or segments.mask is None:

@@ -14,13 +14,17 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 import numpy as np
 import supervision as sv
 
+from fastsam_track.edges import edge_map
 from fastsam_track.pipeline.render import SegmentRenderer
-from fastsam_track.types import Frame, Prompt, SegmentedFrame
+from fastsam_track.types import Frame, Prompt, RemovePrompt, SegmentedFrame, TextPrompt
+
+if TYPE_CHECKING:
+    from fastsam_track.pipeline.text_prompts import TextPrompter
 
 __all__ = ["Exporter", "FrameSink", "ObjectFollower", "RunStats", "Tracker", "run"]
 
@@ -170,6 +174,8 @@ def run(
     tracker: Tracker | None = None,
     objects: ObjectFollower | None = None,
     prompts: Iterable[Prompt] = (),
+    text: TextPrompter | None = None,
+    edges: bool = False,
     renderer: SegmentRenderer | None = None,
     sinks: Iterable[FrameSink] = (),
     exports: Iterable[Exporter] = (),
@@ -186,8 +192,12 @@ def run(
         segment: (H, W, 3) uint8 BGR image to segments, e.g. a ``Segmenter``.
         tracker: gives segments identities (e.g. a ``SegmentTracker``); None leaves them without.
         objects: follows prompted objects (e.g. an ``ObjectTracker``); needed with ``prompts``.
-        prompts: point, box and remove prompts; each is applied on the first processed frame
-            at or after its own (frames skipped by a stride do not lose prompts).
+        prompts: point, box, text and remove prompts; each is applied on the first processed
+            frame at or after its own (frames skipped by a stride do not lose prompts).
+        text: resolves text prompts with CLIP and looks for lost text-selected objects (its
+            time counts in the ``track`` stage); needed with text prompts.
+        edges: compute each frame's edge map (``SegmentedFrame.edges``, in the ``render``
+            stage); the renderer then draws it instead of the segments.
         renderer: draws segments for the sinks (a default ``SegmentRenderer`` if None).
         sinks: where annotated frames go.
         exports: what receives each ``SegmentedFrame`` (segments cache, mask and track files).
@@ -201,6 +211,8 @@ def run(
     pending = sorted(prompts, key=lambda p: p.frame)
     if pending and objects is None:
         raise ValueError("prompts need an object tracker: pass objects=ObjectTracker()")
+    if text is None and any(isinstance(p, TextPrompt) for p in pending):
+        raise ValueError("text prompts need CLIP: pass text=TextPrompter(ClipEmbedder())")
     stats = RunStats()
     started = time.perf_counter()
     with ExitStack() as stack:
@@ -217,9 +229,14 @@ def run(
                 segments = tracker.update(segments) if tracker is not None else segments
                 due = [p for p in pending if p.frame <= frame.index]
                 pending = pending[len(due) :]
+                if text is not None:
+                    due = _resolve_text(text, frame, segments, due)
                 followed = objects.update(segments, frame.shape, due) if objects is not None else None
-                segmented = SegmentedFrame(frame, segments, followed)
+                if text is not None:
+                    text.observe(followed)
                 marks.append(time.perf_counter())
+                edge_image = edge_map(_probabilities(segments), frame.shape) if edges else None
+                segmented = SegmentedFrame(frame, segments, followed, edge_image)
                 image = renderer.annotate(segmented) if sink_list else None
                 marks.append(time.perf_counter())
                 if writer is not None:
@@ -240,3 +257,19 @@ def run(
     stats.seconds = time.perf_counter() - started
     stats.unused_prompts = pending
     return stats
+
+
+def _resolve_text(text: TextPrompter, frame: Frame, segments: sv.Detections, due: list[Prompt]) -> list[Prompt]:
+    """This frame's prompts with text prompts (and searches for lost objects) turned into mask prompts."""
+    for prompt in due:
+        if isinstance(prompt, RemovePrompt):
+            text.forget(prompt.object_id)
+    words = [p for p in due if isinstance(p, TextPrompt)]
+    return [p for p in due if not isinstance(p, TextPrompt)] + list(text.prompts(frame, segments, words))
+
+
+def _probabilities(segments: sv.Detections) -> np.ndarray:
+    """(N, h, w) mask probabilities: the model's when it gave them, else the binary masks (a replay)."""
+    if "probability" in segments.data:
+        return np.asarray(segments.data["probability"])
+    return np.asarray(segments.mask, np.float32)

@@ -142,6 +142,7 @@ class Segmenter:
         device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``; fp16 on CUDA.
         threads: torch CPU threads; default all cores (importing ultralytics leaves 1). numpy's
             BLAS is limited to one thread, so that it does not compete with torch.
+        probabilities: also return each mask's probability map (for edge maps).
 
     Example:
         >>> segmenter = Segmenter("fastsam-tiny", imgsz=320)
@@ -160,6 +161,7 @@ class Segmenter:
         max_det: int = 300,
         device: str = "auto",
         threads: int | None = None,
+        probabilities: bool = False,
     ):
         if imgsz <= 0 or imgsz % 32:
             raise ModelError(f"imgsz must be a positive multiple of 32, got {imgsz}")
@@ -167,6 +169,7 @@ class Segmenter:
         from ultralytics.nn.tasks import load_checkpoint
 
         self.imgsz, self.conf, self.iou, self.max_det = imgsz, conf, iou, max_det
+        self.probabilities = probabilities
         self.device, self.half = select_device(device)
         weights = resolve_weights(model)
         try:
@@ -204,7 +207,8 @@ class Segmenter:
             Detections with ``xyxy`` (N, 4) float32 frame pixels, ``confidence`` (N,) float32,
             ``class_id`` (N,) zeros, ``mask`` (N, h, w) bool at mask resolution (see
             ``SegmentedFrame``) and ``data["color"]`` (N, 3) float32 mean BGR colours, sorted
-            by confidence. N may be 0.
+            by confidence; with ``probabilities``, also ``data["probability"]`` (N, h, w)
+            float16 mask probabilities, 0 outside each box. N may be 0.
         """
         return self.segment_batch([image])[0]
 
@@ -249,18 +253,35 @@ class Segmenter:
                 confidence=np.zeros(0, np.float32),
                 class_id=np.zeros(0, int),
             )
-        masks = process_mask(protos, pred[:, 6:], pred[:, :4], geometry.input_shape, upsample=False)
-        masks = masks[:, rows, cols].bool()
+        if self.probabilities:
+            probability = _mask_probabilities(protos, pred[:, 6:], pred[:, :4], geometry.input_shape)[:, rows, cols]
+            masks = probability > 0.5
+        else:
+            masks = process_mask(protos, pred[:, 6:], pred[:, :4], geometry.input_shape, upsample=False)
+            masks = masks[:, rows, cols].bool()
         keep = masks.flatten(1).any(1)
         pred, masks = pred[keep], masks[keep]
         result = pred[:, :5].float().cpu().numpy()
         boxes = snap_full_image_boxes(geometry.boxes_to_frame(result[:, :4]), geometry.frame_shape)
-        return sv.Detections(
+        segments = sv.Detections(
             xyxy=boxes,
             mask=masks.cpu().numpy(),
             confidence=result[:, 4].astype(np.float32),
             class_id=np.zeros(len(result), int),
         )
+        if self.probabilities:
+            segments.data["probability"] = probability[keep].half().cpu().numpy()
+        return segments
+
+
+def _mask_probabilities(protos, coefficients, boxes, input_shape: tuple[int, int]):  # type: ignore[no-untyped-def]
+    """(N, mh, mw) float mask probabilities, 0 outside each box: ``process_mask`` before its threshold."""
+    from ultralytics.utils.ops import crop_mask
+
+    channels, mh, mw = protos.shape
+    probability = (coefficients.float() @ protos.float().view(channels, -1)).sigmoid().view(-1, mh, mw)
+    scale = boxes.new_tensor([mw / input_shape[1], mh / input_shape[0]] * 2)
+    return crop_mask(probability, boxes.float() * scale)
 
 
 def _split_outputs(outputs):  # type: ignore[no-untyped-def]

@@ -30,7 +30,7 @@ from fastsam_track.trackers.prompting import (
     to_grid,
 )
 from fastsam_track.trackers.segment_tracker import TrackState
-from fastsam_track.types import BoxPrompt, PointPrompt, Prompt, RemovePrompt
+from fastsam_track.types import BoxPrompt, MaskPrompt, PointPrompt, Prompt, RemovePrompt, TextPrompt
 
 __all__ = ["ObjectTracker"]
 
@@ -134,10 +134,18 @@ class ObjectTracker:
             data={"segments": part_of},
         )
 
-    def _resolve(self, prompt: PointPrompt | BoxPrompt, masks: np.ndarray, frame_shape: tuple[int, int]) -> np.ndarray:
+    def _resolve(
+        self, prompt: PointPrompt | BoxPrompt | MaskPrompt | TextPrompt, masks: np.ndarray, frame_shape: tuple[int, int]
+    ) -> np.ndarray:
         mask_shape = masks.shape[1:]
+        if isinstance(prompt, TextPrompt):
+            raise TypeError("text prompts are resolved to masks first: run them through a TextPrompter")
         try:
-            if isinstance(prompt, PointPrompt):
+            if isinstance(prompt, MaskPrompt):
+                if prompt.mask.shape != mask_shape or not prompt.mask.any():
+                    raise PromptMiss(f"the mask is empty or not {mask_shape[0]}x{mask_shape[1]}")
+                mask = np.asarray(prompt.mask, bool)
+            elif isinstance(prompt, PointPrompt):
                 mask = select_by_points(masks, to_grid(prompt.points, frame_shape, mask_shape), prompt.labels)
             else:
                 mask = select_by_box(masks, to_grid(prompt.box.reshape(2, 2), frame_shape, mask_shape).reshape(4))

@@ -1,0 +1,111 @@
+"""CLIP image and text embeddings, from open-clip-torch (the ``text`` extra).
+
+open-clip-torch is on PyPI, maintained, builds every CLIP architecture from its own
+configs (so the real model runs here with random weights) and loads pretrained weights
+from the Hugging Face hub into its usual cache. Ultralytics' text model needs OpenAI's
+``clip`` package from a git URL instead. The default is ViT-B/32 with OpenAI's weights,
+the model FastSAM's own text prompt uses.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["DEFAULT_MODEL", "DEFAULT_PRETRAINED", "ClipEmbedder", "ClipError"]
+
+DEFAULT_MODEL = "ViT-B-32"
+DEFAULT_PRETRAINED = "openai"
+RANDOM = "random"  # random weights: the real architecture and code path, for tests and timing
+
+
+class ClipError(ValueError):
+    """CLIP cannot be loaded: the extra is missing, the model is unknown or its weights are not reachable."""
+
+
+def _hub_cache() -> str:
+    try:
+        from huggingface_hub.constants import HF_HUB_CACHE
+    except ImportError:  # open-clip-torch installs it; a path is only needed for the message
+        return "the Hugging Face cache"
+    return str(HF_HUB_CACHE)
+
+
+class ClipEmbedder:
+    """Embed image crops and texts into CLIP's joint space, L2-normalised.
+
+    Args:
+        model: an open-clip model name, e.g. ``ViT-B-32``, ``ViT-B-16``, ``MobileCLIP2-S0``.
+        pretrained: an open-clip pretrained tag (``openai``, ``laion2b_s34b_b79k``...), the path
+            of a weights file, or ``random`` (untrained weights, for tests and timing).
+        device: ``cpu``, ``cuda`` or ``cuda:N``; CUDA runs under fp16 autocast.
+
+    Attributes:
+        size: side of the square RGB crops ``embed_images`` takes.
+        image_forwards: image-encoder passes run so far (one per ``embed_images`` call).
+        text_forwards: text-encoder passes run so far (texts seen before are cached).
+    """
+
+    def __init__(self, model: str = DEFAULT_MODEL, pretrained: str = DEFAULT_PRETRAINED, device: str = "cpu"):
+        try:
+            import open_clip
+            import torch
+        except ImportError as error:
+            raise ClipError("text prompts need open-clip-torch: pip install 'fastsam-track[text]'") from error
+        if model not in open_clip.list_models():
+            raise ClipError(f"unknown CLIP model {model!r}; open-clip has e.g. ViT-B-32, ViT-B-16, MobileCLIP2-S0")
+        weights: str | None = None if pretrained == RANDOM else pretrained
+        tags = open_clip.list_pretrained_tags_by_model(model)
+        if weights is not None and not Path(weights).is_file() and weights not in tags:
+            known = ", ".join(tags) or "none"
+            raise ClipError(f"CLIP {model} has no pretrained weights {pretrained!r} and no such file; tags: {known}")
+        root = logging.getLogger()  # open-clip logs its download errors at the root logger; ours says it in one line
+        was_disabled, root.disabled = root.disabled, True
+        try:
+            network = open_clip.create_model(model, pretrained=weights, device=device)
+        except RuntimeError as error:  # open-clip wraps download and cache misses in RuntimeError
+            raise ClipError(
+                f"cannot load CLIP {model} weights {pretrained!r}: not in the cache {_hub_cache()} and not "
+                "downloadable (offline?); run once online, or give a weights file (--clip-pretrained FILE)"
+            ) from error
+        finally:
+            root.disabled = was_disabled
+        config = open_clip.get_model_preprocess_cfg(network)
+        size = config["size"]
+        self.size = int(size if isinstance(size, int) else size[0])
+        self._mean = np.array(config["mean"], np.float32) * 255
+        self._std = np.array(config["std"], np.float32) * 255
+        self._network = network.eval()
+        self._tokenizer = open_clip.get_tokenizer(model)
+        self._torch, self._device = torch, device
+        self._texts: dict[str, np.ndarray] = {}
+        self.image_forwards = 0
+        self.text_forwards = 0
+
+    def _autocast(self):  # type: ignore[no-untyped-def]
+        torch = self._torch
+        cuda = self._device.startswith("cuda")
+        return torch.autocast("cuda" if cuda else "cpu", dtype=torch.float16, enabled=cuda)
+
+    def embed_images(self, crops: np.ndarray) -> np.ndarray:
+        """(N, size, size, 3) uint8 RGB crops, N >= 1, to (N, D) float32 unit vectors, in one forward pass."""
+        torch = self._torch
+        pixels = (crops.astype(np.float32) - self._mean) / self._std
+        tensor = torch.from_numpy(pixels).permute(0, 3, 1, 2).to(self._device)
+        with torch.inference_mode(), self._autocast():
+            features = self._network.encode_image(tensor, normalize=True)
+        self.image_forwards += 1
+        return features.float().cpu().numpy()
+
+    def embed_texts(self, texts: list[str]) -> np.ndarray:
+        """(T, D) float32 unit vectors for ``texts``; each distinct text is encoded once."""
+        torch = self._torch
+        new = sorted({t for t in texts if t not in self._texts})
+        if new:
+            with torch.inference_mode(), self._autocast():
+                features = self._network.encode_text(self._tokenizer(new).to(self._device), normalize=True)
+            self.text_forwards += 1
+            self._texts.update(zip(new, features.float().cpu().numpy(), strict=True))
+        return np.array([self._texts[t] for t in texts], np.float32).reshape(len(texts), -1)
