@@ -142,6 +142,10 @@ def test_prompts_masks_and_replay_give_the_same_masks(tmp_path, clip_path):
         (["--point", "10,10"], "nothing to write"),  # no output at all
         (["--save-masks", "masks"], "--save-masks writes prompted objects"),  # masks of what?
         (["--segments", "none.jsonl", "-o", "out.mp4"], "segments file not found"),
+        (["--text", "@3", "-o", "out.mp4"], "the text must be 1 to 300 characters"),
+        (["--text", "a cup", "-o", "out.mp4"], "cannot load CLIP ViT-B-32 weights 'openai': not in the cache"),
+        (["--text", "a cup", "--clip-model", "ViT-Nope", "-o", "out.mp4"], "unknown CLIP model 'ViT-Nope'"),
+        (["--save-edges", "/dev/null/edges", "-o", "x.mp4"], "cannot create edge folder"),
     ],
 )
 def test_bad_prompt_runs(tmp_path, clip_path, args, message):
@@ -222,3 +226,43 @@ def test_a_run_that_fails_before_its_first_frame_leaves_no_files(tmp_path, clip_
     )
     assert result.returncode == 2 and "model 'nope.pt' not found" in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_text_prompt_edges_and_proposals_from_the_command_line(tmp_path, clip_path):
+    import json
+
+    import numpy as np
+    from PIL import Image
+
+    (tmp_path / "p.json").write_text(json.dumps({"prompts": [{"frame": 2, "object": 5, "text": "a striped star"}]}))
+    common = ["--model", "fastsam-tiny", "--imgsz", 320, "--conf", 0.25, "--no-progress"]
+    result = _cli(
+        "run",
+        clip_path,
+        *common,
+        "--prompts",
+        tmp_path / "p.json",
+        "--text",
+        "a green square@4",
+        "--clip-pretrained",
+        "random",  # CLIP's real architecture, untrained: the selection is arbitrary, the path is real
+        "--save-masks",
+        tmp_path / "masks",
+        "--edges",
+        "-o",
+        tmp_path / "edges.mp4",
+        "--save-edges",
+        tmp_path / "edges",
+        "--save-proposals",
+        tmp_path / "proposals.jsonl",
+    )
+    assert result.returncode == 0, result.stderr
+    ids = [set(np.unique(np.array(Image.open(tmp_path / "masks" / f"{i:05d}.png"))).tolist()) for i in range(12)]
+    assert ids[0] == ids[1] == {0} and 5 in ids[2] and 6 in ids[4]  # the file's object 5, then --text's 6
+    assert len(list((tmp_path / "edges").iterdir())) == 12
+    assert len((tmp_path / "proposals.jsonl").read_text().splitlines()) == 12
+    with av.open(str(tmp_path / "edges.mp4")) as container:
+        picture = next(container.decode(video=0)).to_ndarray(format="bgr24").astype(int)
+    edge_png = np.array(Image.open(tmp_path / "edges" / "00000.png")).astype(int)
+    # The video shows the edge map (white on black), not the scene.
+    assert abs(picture.mean(axis=2) - edge_png).mean() < 8 and (edge_png == 0).mean() > 0.8
