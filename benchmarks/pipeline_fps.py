@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -33,12 +34,9 @@ from fastsam_track.pipeline.sources import open_source
 from fastsam_track.synthetic import SyntheticClip
 from fastsam_track.trackers.segment_tracker import SegmentTracker
 
-README = Path(__file__).with_name("README.md")
-BEGIN, END = "<!-- pipeline_fps:begin -->", "<!-- pipeline_fps:end -->"
-
-
-def _spread(values: list[float], digits: int = 1) -> str:
-    return f"{statistics.median(values):.{digits}f} ({min(values):.{digits}f}-{max(values):.{digits}f})"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from report import spread as _spread
+from report import write_section
 
 
 def _network_ms(segmenter: Segmenter, image, repeats: int) -> list[float]:  # type: ignore[no-untyped-def]
@@ -114,9 +112,7 @@ def main() -> None:
     print(table)
     if args.no_write:
         return
-    text = README.read_text() if README.exists() else f"# Benchmarks\n\n{BEGIN}\n{END}\n"
-    head, rest = text.split(BEGIN, 1)
-    README.write_text(f"{head}{BEGIN}\n{table}\n{END}{rest.split(END, 1)[1]}")
+    write_section("pipeline_fps", table)
 
 
 if __name__ == "__main__":

@@ -138,9 +138,7 @@ def _segment_to_outputs(
             threads=config.threads,
             probabilities=edges,
         )
-    renderer = SegmentRenderer(
-        opacity=config.opacity, contour_thickness=config.contour_thickness, edges=draw_edges
-    )
+    renderer = SegmentRenderer(opacity=config.opacity, contour_thickness=config.contour_thickness, edges=draw_edges)
     objects = ObjectTracker(smooth=config.smooth) if prompts else None
     text = _text_prompter(config) if any(isinstance(p, TextPrompt) for p in prompts) else None
     with tqdm(total=source.frame_count, unit="frame", disable=not progress, dynamic_ncols=True) as bar:

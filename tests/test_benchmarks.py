@@ -33,3 +33,9 @@ def test_propagation_benchmark_runs_and_prints_every_row():
 def test_pipeline_speed_benchmark_runs():
     names = _table_rows("pipeline_fps.py", "--frames", "2", "--repeats", "1", "--imgsz", "320")
     assert names == ["fastsam-tiny (built in)", "FastSAM-s architecture"]
+
+
+def test_text_prompt_benchmark_runs():
+    pytest.importorskip("open_clip", reason='the text extra is not installed: pip install -e ".[text]"')
+    names = _table_rows("text_prompt.py", "--masks", "4", "--repeats", "1")
+    assert names[0] == "crops, masked and blanked (ours)" and names[-1].startswith("100 frames, ours")

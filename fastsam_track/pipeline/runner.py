@@ -265,7 +265,8 @@ def _resolve_text(text: TextPrompter, frame: Frame, segments: sv.Detections, due
         if isinstance(prompt, RemovePrompt):
             text.forget(prompt.object_id)
     words = [p for p in due if isinstance(p, TextPrompt)]
-    return [p for p in due if not isinstance(p, TextPrompt)] + list(text.prompts(frame, segments, words))
+    resolved: list[Prompt] = [p for p in due if not isinstance(p, TextPrompt)]
+    return resolved + list(text.prompts(frame, segments, words))
 
 
 def _probabilities(segments: sv.Detections) -> np.ndarray:
