@@ -24,6 +24,7 @@ from fastsam_track.pipeline.render import SegmentRenderer
 from fastsam_track.types import Frame, Prompt, RemovePrompt, SegmentedFrame, TextPrompt
 
 if TYPE_CHECKING:
+    from fastsam_track.pipeline.interactive import PromptInbox
     from fastsam_track.pipeline.text_prompts import TextPrompter
 
 __all__ = ["Exporter", "FrameSink", "ObjectFollower", "RunStats", "Tracker", "run"]
@@ -175,6 +176,7 @@ def run(
     objects: ObjectFollower | None = None,
     prompts: Iterable[Prompt] = (),
     text: TextPrompter | None = None,
+    inbox: PromptInbox | None = None,
     edges: bool = False,
     renderer: SegmentRenderer | None = None,
     sinks: Iterable[FrameSink] = (),
@@ -194,6 +196,8 @@ def run(
         objects: follows prompted objects (e.g. an ``ObjectTracker``); needed with ``prompts``.
         prompts: point, box, text and remove prompts; each is applied on the first processed
             frame at or after its own (frames skipped by a stride do not lose prompts).
+        inbox: prompts given while the video plays (a window, a web page), applied on the next
+            frame; the objects seen are published back to it. Needs ``objects``.
         text: resolves text prompts with CLIP and looks for lost text-selected objects (its
             time counts in the ``track`` stage); needed with text prompts.
         edges: compute each frame's edge map (``SegmentedFrame.edges``, in the ``render``
@@ -209,7 +213,7 @@ def run(
     """
     renderer = renderer or SegmentRenderer()
     pending = sorted(prompts, key=lambda p: p.frame)
-    if pending and objects is None:
+    if (pending or inbox is not None) and objects is None:
         raise ValueError("prompts need an object tracker: pass objects=ObjectTracker()")
     if text is None and any(isinstance(p, TextPrompt) for p in pending):
         raise ValueError("text prompts need CLIP: pass text=TextPrompter(ClipEmbedder())")
@@ -229,11 +233,15 @@ def run(
                 segments = tracker.update(segments) if tracker is not None else segments
                 due = [p for p in pending if p.frame <= frame.index]
                 pending = pending[len(due) :]
+                if inbox is not None:
+                    due += inbox.take(frame.index)
                 if text is not None:
                     due = _resolve_text(text, frame, segments, due)
                 followed = objects.update(segments, frame.shape, due) if objects is not None else None
                 if text is not None:
                     text.observe(followed)
+                if inbox is not None:
+                    inbox.publish(frame.index, frame.shape, followed)
                 marks.append(time.perf_counter())
                 edge_image = edge_map(_probabilities(segments), frame.shape) if edges else None
                 segmented = SegmentedFrame(frame, segments, followed, edge_image)

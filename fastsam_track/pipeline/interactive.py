@@ -1,0 +1,175 @@
+"""Prompts given while a video plays (a click in a window or on a web page), for the frame loop.
+
+A user interface thread adds clicks and boxes to a ``PromptInbox``; the frame loop takes
+them on its next frame, where they become ordinary prompts of that frame, and publishes the
+objects it sees so the interface can list them. Left click: a new object with a foreground
+point. Right click: a background point for the newest object, which is prompted again with
+all its points. Drag: a new object with a box.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+import supervision as sv
+
+from fastsam_track.pipeline.prompts import PromptError
+from fastsam_track.types import BoxPrompt, PointPrompt, Prompt, RemovePrompt
+
+__all__ = ["PromptInbox"]
+
+
+@dataclass
+class _Clicks:
+    """The points an interface gave one object: (K, 2) xy and (K,) labels."""
+
+    points: list[tuple[float, float]] = field(default_factory=list)
+    labels: list[int] = field(default_factory=list)
+
+
+class PromptInbox:
+    """A thread-safe hand-over of interactive prompts to the frame loop.
+
+    Args:
+        first_object: the id of the first object created here; later ones count up.
+        max_objects: most objects at once (a page open to many users stays bounded).
+
+    Example:
+        >>> inbox = PromptInbox()
+        >>> inbox.publish(0, (360, 640), None)
+        >>> inbox.add_point(100, 50), inbox.add_point(120, 60, label=0), inbox.add_box(10, 10, 90, 90)
+        (1, 1, 2)
+        >>> [(type(p).__name__, p.frame, p.object_id) for p in inbox.take(7)]
+        [('PointPrompt', 7, 1), ('BoxPrompt', 7, 2)]
+        >>> inbox.take(8)
+        []
+    """
+
+    def __init__(self, first_object: int = 1, max_objects: int = 255):
+        self._lock = threading.Lock()
+        self._next_id, self._max_objects = first_object, max_objects
+        self._pending: list[Prompt] = []
+        self._clicks: dict[int, _Clicks] = {}
+        self._frame_shape: tuple[int, int] | None = None
+        self._frame_index = -1
+        self._objects: list[dict[str, object]] = []
+
+    @property
+    def frame_index(self) -> int:
+        """Index of the newest frame the loop has published (-1 before the first)."""
+        with self._lock:
+            return self._frame_index
+
+    @property
+    def frame_size(self) -> tuple[int, int] | None:
+        """(W, H) of the frames, once the loop has published one."""
+        with self._lock:
+            return None if self._frame_shape is None else (self._frame_shape[1], self._frame_shape[0])
+
+    def _check_inside(self, xy: np.ndarray) -> None:
+        if self._frame_shape is None:
+            raise PromptError("no frame yet: prompts are taken once the video plays")
+        height, width = self._frame_shape
+        if not np.isfinite(xy).all() or (xy < 0).any() or (xy[:, 0] > width).any() or (xy[:, 1] > height).any():
+            raise PromptError(f"{xy.tolist()} is outside the {width}x{height} frame")
+
+    def _new_id(self) -> int:
+        if len(self._clicks) >= self._max_objects:
+            raise PromptError(f"at most {self._max_objects} objects at once: remove one first")
+        object_id = self._next_id
+        self._next_id += 1
+        return object_id
+
+    def add_point(self, x: float, y: float, label: int = 1) -> int:
+        """A foreground point (label 1) starts a new object; a background point (label 0)
+        refines the newest one. Returns the object's id.
+
+        Raises:
+            PromptError: outside the frame, before the first frame, a background point with
+                no object to refine, or too many objects.
+        """
+        if label not in (0, 1):
+            raise PromptError(f"label must be 1 (foreground) or 0 (background), got {label!r}")
+        with self._lock:
+            self._check_inside(np.array([[x, y]], float))
+            if label == 1:
+                object_id = self._new_id()
+                self._clicks[object_id] = _Clicks()
+            elif not self._clicks:
+                raise PromptError("a background point refines an object: add a foreground point first")
+            else:
+                object_id = max(self._clicks)
+            clicks = self._clicks[object_id]
+            clicks.points.append((float(x), float(y)))
+            clicks.labels.append(label)
+            self._pending = [p for p in self._pending if p.object_id != object_id]
+            self._pending.append(PointPrompt(-1, object_id, np.array(clicks.points), np.array(clicks.labels)))
+            return object_id
+
+    def add_box(self, x1: float, y1: float, x2: float, y2: float) -> int:
+        """A new object selected by a box; returns its id.
+
+        Raises:
+            PromptError: an empty box, outside the frame, before the first frame, or too many objects.
+        """
+        box = np.array([x1, y1, x2, y2], float)
+        with self._lock:
+            self._check_inside(box.reshape(2, 2))
+            if box[2] <= box[0] or box[3] <= box[1]:
+                raise PromptError("a box needs x2 > x1 and y2 > y1")
+            object_id = self._new_id()
+            self._clicks[object_id] = _Clicks()
+            self._pending.append(BoxPrompt(-1, object_id, box))
+            return object_id
+
+    def remove(self, object_id: int) -> bool:
+        """Stop following an object; False if there is no such object."""
+        with self._lock:
+            known = object_id in self._clicks or any(o["id"] == object_id for o in self._objects)
+            if known:
+                self._clicks.pop(object_id, None)
+                self._pending = [p for p in self._pending if p.object_id != object_id]
+                self._pending.append(RemovePrompt(-1, object_id))
+            return known
+
+    def clear(self) -> None:
+        """Stop following every object."""
+        with self._lock:
+            ids = set(self._clicks) | {int(o["id"]) for o in self._objects}  # type: ignore[call-overload]
+            self._clicks.clear()
+            self._pending = [RemovePrompt(-1, object_id) for object_id in sorted(ids)]
+
+    def objects(self) -> list[dict[str, object]]:
+        """The objects seen on the newest frame: ``[{"id": 1, "box": [x1, y1, x2, y2]}, ...]``."""
+        with self._lock:
+            return list(self._objects)
+
+    # The frame loop's side.
+
+    def take(self, frame_index: int) -> list[Prompt]:
+        """The prompts given since the last call, as prompts of frame ``frame_index``."""
+        with self._lock:
+            pending, self._pending = self._pending, []
+        return [_on_frame(prompt, frame_index) for prompt in pending]
+
+    def publish(self, frame_index: int, frame_shape: tuple[int, int], objects: sv.Detections | None) -> None:
+        """Record the newest frame's (H, W) and the objects seen on it."""
+        listed = []
+        if objects is not None and objects.tracker_id is not None:
+            listed = [
+                {"id": int(i), "box": [round(float(v), 1) for v in box]}
+                for i, box in zip(objects.tracker_id, objects.xyxy, strict=True)
+            ]
+        with self._lock:
+            self._frame_index, self._frame_shape, self._objects = frame_index, frame_shape, listed
+
+
+def _on_frame(prompt: Prompt, frame_index: int) -> Prompt:
+    """The same prompt, given on ``frame_index``."""
+    if isinstance(prompt, PointPrompt):
+        return PointPrompt(frame_index, prompt.object_id, prompt.points, prompt.labels)
+    if isinstance(prompt, BoxPrompt):
+        return BoxPrompt(frame_index, prompt.object_id, prompt.box)
+    return RemovePrompt(frame_index, prompt.object_id)
