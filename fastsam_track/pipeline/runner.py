@@ -11,6 +11,7 @@ import itertools
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ __all__ = ["Exporter", "FrameSink", "ObjectFollower", "RunStats", "Tracker", "ru
 
 T = TypeVar("T")
 _DONE = object()
+_AGE_WINDOW = 10_000  # frames whose age is kept for the percentiles
 
 
 class Tracker(Protocol):
@@ -70,6 +72,10 @@ class RunStats:
         seconds: wall-clock time of the whole run.
         stage_ms: total milliseconds per stage (decode wait, segment, track, render, encode wait).
         segments: total segments over all frames.
+        dropped: frames a live source delivered that were skipped because newer ones had
+            arrived before the model was free (0 for files: they process every frame).
+        ages_ms: frame age, capture (decoded) to output (written by the sinks), in ms, for
+            the most recent frames (a bounded window, so an endless stream stays flat).
         unused_prompts: prompts for frames after the last one processed.
     """
 
@@ -79,6 +85,8 @@ class RunStats:
         default_factory=lambda: dict.fromkeys(("decode", "segment", "track", "render", "encode"), 0.0)
     )
     segments: int = 0
+    dropped: int = 0
+    ages_ms: deque[float] = field(default_factory=lambda: deque(maxlen=_AGE_WINDOW))
     unused_prompts: list[Prompt] = field(default_factory=list)
 
     @property
@@ -90,13 +98,34 @@ class RunStats:
         """Milliseconds per frame for each stage."""
         return {k: v / self.frames if self.frames else 0.0 for k, v in self.stage_ms.items()}
 
+    def age_ms(self) -> dict[str, float]:
+        """Median, 95th percentile and maximum frame age in ms over the recent window (zeros before any)."""
+        ages = np.array(self.ages_ms) if self.ages_ms else np.zeros(1)
+        return {"median": float(np.median(ages)), "p95": float(np.percentile(ages, 95)), "max": float(ages.max())}
+
+    def as_dict(self) -> dict[str, Any]:
+        """The figures as JSON-ready values (``--stats FILE``)."""
+        return {
+            "frames": self.frames,
+            "seconds": round(self.seconds, 3),
+            "fps": round(self.fps, 2),
+            "dropped": self.dropped,
+            "segments_per_frame": round(self.segments / self.frames, 2) if self.frames else 0.0,
+            "stage_ms_per_frame": {k: round(v, 2) for k, v in self.mean_ms().items()},
+            "frame_age_ms": {k: round(v, 1) for k, v in self.age_ms().items()},
+        }
+
 
 class _Prefetch(Generic[T]):
-    """Iterate ``items`` in a background thread, at most ``maxsize`` ahead of the consumer."""
+    """Iterate ``items`` in a background thread, at most ``maxsize`` ahead of the consumer.
+
+    Each item comes with the monotonic time it was produced (its capture time).
+    """
 
     def __init__(self, items: Iterable[T], maxsize: int):
         self._queue: queue.Queue[object] = queue.Queue(maxsize)
         self._stop = threading.Event()
+        self.dropped = 0
         self._thread = threading.Thread(target=self._produce, args=(items,), name="decode", daemon=True)
         self._thread.start()
 
@@ -109,16 +138,20 @@ class _Prefetch(Generic[T]):
                 continue
         return False
 
+    def _offer(self, item: object) -> bool:
+        """Hand over a produced item; False when the consumer has stopped."""
+        return self._put(item)
+
     def _produce(self, items: Iterable[T]) -> None:
         try:
             for item in items:
-                if not self._put(item):
+                if not self._offer((item, time.monotonic())):
                     return
             self._put(_DONE)
         except BaseException as error:  # handed to the consumer, which re-raises it
             self._put(error)
 
-    def __iter__(self) -> Iterator[T]:
+    def __iter__(self) -> Iterator[tuple[T, float]]:
         while True:
             item = self._queue.get()
             if item is _DONE:
@@ -133,11 +166,34 @@ class _Prefetch(Generic[T]):
         self._thread.join(timeout=5)
 
 
-class _Writer:
-    """Hand frames to sinks and exports from a background thread; errors surface on the next call."""
+class _Latest(_Prefetch[T]):
+    """``_Prefetch`` for live sources: only the newest item waits; an older one is dropped and counted."""
 
-    def __init__(self, sinks: list[FrameSink], exports: list[Exporter], maxsize: int):
-        self._sinks, self._exports = sinks, exports
+    def __init__(self, items: Iterable[T]):
+        super().__init__(items, maxsize=1)
+
+    def _offer(self, item: object) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put_nowait(item)
+                return True
+            except queue.Full:
+                try:
+                    self._queue.get_nowait()
+                    self.dropped += 1
+                except queue.Empty:  # the consumer took it meanwhile
+                    continue
+        return False
+
+
+class _Writer:
+    """Hand frames to sinks and exports from a background thread; errors surface on the next call.
+
+    ``written(captured)`` is called once each frame is out, with its capture time.
+    """
+
+    def __init__(self, sinks: list[FrameSink], exports: list[Exporter], maxsize: int, written: Callable[[float], None]):
+        self._sinks, self._exports, self._written = sinks, exports, written
         self._queue: queue.Queue[Any] = queue.Queue(maxsize)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._consume, name="encode", daemon=True)
@@ -146,19 +202,20 @@ class _Writer:
     def _consume(self) -> None:
         while (item := self._queue.get()) is not _DONE:
             if self._error is None:
-                segmented, image = item
+                segmented, image, captured = item
                 try:
                     for sink in self._sinks:
                         sink.write(image)
                     for export in self._exports:
                         export.write(segmented)
+                    self._written(captured)
                 except BaseException as error:  # handed to the producer, which re-raises it
                     self._error = error
 
-    def put(self, segmented: SegmentedFrame, image: np.ndarray | None) -> None:
+    def put(self, segmented: SegmentedFrame, image: np.ndarray | None, captured: float) -> None:
         if self._error is not None:
             raise self._error
-        self._queue.put((segmented, image))
+        self._queue.put((segmented, image, captured))
 
     def close(self) -> None:
         """Write what is queued, then stop; re-raise a sink's error."""
@@ -183,6 +240,7 @@ def run(
     exports: Iterable[Exporter] = (),
     on_frame: Callable[[SegmentedFrame, RunStats], None] | None = None,
     queue_size: int = 4,
+    live: bool | None = None,
 ) -> RunStats:
     """Run every frame through the pipeline and into the sinks and exports.
 
@@ -207,6 +265,9 @@ def run(
         exports: what receives each ``SegmentedFrame`` (segments cache, mask and track files).
         on_frame: called after each frame is rendered (progress display, tests).
         queue_size: frames decoded ahead and frames waiting for the encoder.
+        live: keep only the newest decoded frame and drop older ones (counted in
+            ``RunStats.dropped``), so latency stays bounded when the source is faster than
+            the model; default: the source's ``live`` attribute (cameras and streams).
 
     Returns:
         Counts and per-stage timings; ``unused_prompts`` lists prompts for frames past the end.
@@ -222,11 +283,17 @@ def run(
     with ExitStack() as stack:
         sink_list = [stack.enter_context(sink) for sink in sinks]
         export_list = [stack.enter_context(export) for export in exports]
-        writer = _Writer(sink_list, export_list, queue_size) if sink_list or export_list else None
-        prefetch = _Prefetch(frames, queue_size)
+        written = stats.ages_ms.append
+        writer = (
+            _Writer(sink_list, export_list, queue_size, lambda captured: written((time.monotonic() - captured) * 1000))
+            if sink_list or export_list
+            else None
+        )
+        live = bool(getattr(frames, "live", False)) if live is None else live
+        prefetch: _Prefetch[Frame] = _Latest(frames) if live else _Prefetch(frames, queue_size)
         try:
             clock = time.perf_counter()
-            for frame in prefetch:
+            for frame, captured in prefetch:
                 marks = [clock, time.perf_counter()]
                 segments = segment(frame.image)
                 marks.append(time.perf_counter())
@@ -248,11 +315,14 @@ def run(
                 image = renderer.annotate(segmented) if sink_list else None
                 marks.append(time.perf_counter())
                 if writer is not None:
-                    writer.put(segmented, image)
+                    writer.put(segmented, image, captured)
+                else:
+                    written((time.monotonic() - captured) * 1000)
                 marks.append(time.perf_counter())
                 for stage, (a, b) in zip(stats.stage_ms, itertools.pairwise(marks), strict=True):
                     stats.stage_ms[stage] += (b - a) * 1000
                 stats.frames += 1
+                stats.dropped = prefetch.dropped
                 stats.segments += len(segmented.segments)
                 stats.seconds = time.perf_counter() - started
                 if on_frame is not None:

@@ -1,3 +1,5 @@
+import time
+
 import av
 import numpy as np
 import pytest
@@ -66,3 +68,35 @@ def test_the_tracker_gives_ids_from_the_first_frame(clip_path, segmenter):
     seen = []
     run(open_source(clip_path), segmenter, tracker=SegmentTracker(), on_frame=lambda s, _: seen.append(s.segments))
     assert all(s.tracker_id is not None and len(s.tracker_id) == len(s) for s in seen)
+
+
+class _Camera:
+    """A live source faster than the model: 200 frames at 400 fps."""
+
+    live = True
+
+    def __iter__(self):
+        for index in range(200):
+            time.sleep(0.0025)
+            yield Frame(index, np.zeros((64, 64, 3), np.uint8), index / 400)
+
+
+def _slow_square(image):
+    time.sleep(0.02)  # a 50 fps model behind a 400 fps camera
+    return _one_square(image)
+
+
+def test_a_live_source_keeps_only_the_newest_frame_so_age_stays_bounded():
+    seen = []
+    stats = run(_Camera(), _slow_square, on_frame=lambda s, _: seen.append(s.frame.index))
+    assert stats.dropped > 100 and stats.frames + stats.dropped == 200
+    assert seen == sorted(seen)  # newest first never reorders frames
+    assert stats.age_ms()["max"] < 100  # a few model passes at most, whatever the run length
+
+
+def test_the_same_source_as_a_file_processes_every_frame_and_falls_behind():
+    stats = run(_Camera(), _slow_square, live=False)
+    assert stats.frames == 200 and stats.dropped == 0
+    # Not live: the 4 queued frames wait for the model, each about 4 passes old when it is segmented.
+    assert stats.age_ms()["median"] > 60
+    assert set(stats.as_dict()) >= {"fps", "dropped", "stage_ms_per_frame", "frame_age_ms"}
