@@ -28,11 +28,15 @@ if TYPE_CHECKING:
     from fastsam_track.pipeline.interactive import PromptInbox
     from fastsam_track.pipeline.text_prompts import TextPrompter
 
-__all__ = ["Exporter", "FrameSink", "ObjectFollower", "RunStats", "Tracker", "run"]
+__all__ = ["Exporter", "FrameSink", "ObjectFollower", "RunStats", "StopRun", "Tracker", "run"]
 
 T = TypeVar("T")
 _DONE = object()
 _AGE_WINDOW = 10_000  # frames whose age is kept for the percentiles
+
+
+class StopRun(Exception):
+    """Raised by a sink to end the run normally (the user closed the window or pressed q)."""
 
 
 class Tracker(Protocol):
@@ -189,19 +193,21 @@ class _Latest(_Prefetch[T]):
 class _Writer:
     """Hand frames to sinks and exports from a background thread; errors surface on the next call.
 
-    ``written(captured)`` is called once each frame is out, with its capture time.
+    ``written(captured)`` is called once each frame is out, with its capture time. A sink
+    that raises ``StopRun`` sets ``stopped``; later frames are discarded.
     """
 
     def __init__(self, sinks: list[FrameSink], exports: list[Exporter], maxsize: int, written: Callable[[float], None]):
         self._sinks, self._exports, self._written = sinks, exports, written
         self._queue: queue.Queue[Any] = queue.Queue(maxsize)
         self._error: BaseException | None = None
+        self.stopped = threading.Event()  # a sink raised StopRun
         self._thread = threading.Thread(target=self._consume, name="encode", daemon=True)
         self._thread.start()
 
     def _consume(self) -> None:
         while (item := self._queue.get()) is not _DONE:
-            if self._error is None:
+            if self._error is None and not self.stopped.is_set():
                 segmented, image, captured = item
                 try:
                     for sink in self._sinks:
@@ -209,6 +215,8 @@ class _Writer:
                     for export in self._exports:
                         export.write(segmented)
                     self._written(captured)
+                except StopRun:
+                    self.stopped.set()
                 except BaseException as error:  # handed to the producer, which re-raises it
                     self._error = error
 
@@ -245,7 +253,8 @@ def run(
     """Run every frame through the pipeline and into the sinks and exports.
 
     Sinks and exports are entered before the first frame and always exited, also when the
-    run stops on an exception or Ctrl-C, so files written so far are finalised.
+    run stops on an exception or Ctrl-C, so files written so far are finalised. A sink ends
+    the run early and normally by raising ``StopRun`` (a window closed by its user).
 
     Args:
         frames: the source.
@@ -294,6 +303,8 @@ def run(
         try:
             clock = time.perf_counter()
             for frame, captured in prefetch:
+                if writer is not None and writer.stopped.is_set():
+                    break
                 marks = [clock, time.perf_counter()]
                 segments = segment(frame.image)
                 marks.append(time.perf_counter())
@@ -309,6 +320,8 @@ def run(
                     text.observe(followed)
                 if inbox is not None:
                     inbox.publish(frame.index, frame.shape, followed)
+                    # Interactive runs show every segment until an object is picked, so there is something to click.
+                    followed = followed if followed is not None and len(followed) else None
                 marks.append(time.perf_counter())
                 edge_image = edge_map(_probabilities(segments), frame.shape) if edges else None
                 segmented = SegmentedFrame(frame, segments, followed, edge_image)

@@ -1,0 +1,141 @@
+"""``--show``: the annotated video in an OpenCV window, with mouse prompts.
+
+Left click: a new object with a foreground point. Right click: a background point for
+the newest object. Left drag: a new object with a box. Keys: ``c`` clears every object,
+``space`` or ``p`` pauses and resumes, ``q`` or ``Esc`` ends the run (so does closing the
+window). OpenCV aborts the whole process when a window opens without a display, so the
+display is checked first and its absence is a ``WindowError``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from pathlib import Path
+from types import TracebackType
+
+import cv2
+import numpy as np
+
+from fastsam_track.pipeline.interactive import PromptInbox
+from fastsam_track.pipeline.prompts import PromptError
+from fastsam_track.pipeline.runner import StopRun
+
+__all__ = ["WindowError", "WindowSink", "display_available"]
+
+_DRAG_PX = 6  # a press and release farther apart than this is a box, not a click
+_MESSAGE_SECONDS = 3.0
+_QUIT_KEYS = {ord("q"), 27}
+_PAUSE_KEYS = {ord(" "), ord("p")}
+
+
+class WindowError(ValueError):
+    """A window cannot be opened (no display)."""
+
+
+def display_available(display: str | None = None) -> bool:
+    """Whether an X display answers at ``display`` (default ``$DISPLAY``).
+
+    Example:
+        >>> display_available("")
+        False
+    """
+    display = os.environ.get("DISPLAY", "") if display is None else display
+    host, _, number = display.rpartition(":")
+    number = number.split(".")[0]
+    if not number.isdigit():
+        return False
+    try:
+        if host in ("", "unix"):
+            with socket.socket(socket.AF_UNIX) as conn:
+                conn.settimeout(1.0)
+                conn.connect(str(Path("/tmp/.X11-unix") / f"X{number}"))
+        else:
+            socket.create_connection((host, 6000 + int(number)), timeout=1.0).close()
+    except OSError:
+        return False
+    return True
+
+
+class WindowSink:
+    """Show frames in a window; mouse prompts go to ``inbox``.
+
+    Args:
+        inbox: where clicks and boxes go (None: a view-only window).
+        title: the window's title.
+
+    Raises:
+        WindowError: on entering, when there is no display.
+    """
+
+    def __init__(self, inbox: PromptInbox | None = None, title: str = "fastsam-track"):
+        self.inbox, self.title = inbox, title
+        self._opened = False
+        self._press: tuple[int, int] | None = None
+        self._message, self._message_until = "", 0.0
+
+    def __enter__(self) -> WindowSink:
+        if not display_available():
+            shown = os.environ.get("DISPLAY") or "not set"
+            raise WindowError(f"--show needs a display (DISPLAY is {shown}): use --serve for a browser page instead")
+        return self
+
+    def _open(self) -> None:
+        cv2.namedWindow(self.title, cv2.WINDOW_AUTOSIZE)
+        if self.inbox is not None:
+            cv2.setMouseCallback(self.title, self._on_mouse)
+        self._opened = True
+
+    def _on_mouse(self, event: int, x: int, y: int, flags: int, param: object) -> None:
+        assert self.inbox is not None
+        try:
+            if event == cv2.EVENT_LBUTTONDOWN:
+                self._press = (x, y)
+            elif event == cv2.EVENT_LBUTTONUP and self._press is not None:
+                (x0, y0), self._press = self._press, None
+                if max(abs(x - x0), abs(y - y0)) > _DRAG_PX:
+                    self._say(f"object {self.inbox.add_box(min(x0, x), min(y0, y), max(x0, x), max(y0, y))}: box")
+                else:
+                    self._say(f"object {self.inbox.add_point(x, y, 1)}: point")
+            elif event == cv2.EVENT_RBUTTONUP:
+                self._say(f"object {self.inbox.add_point(x, y, 0)}: background point")
+        except PromptError as error:
+            self._say(str(error))
+
+    def _say(self, message: str) -> None:
+        self._message, self._message_until = message, time.monotonic() + _MESSAGE_SECONDS
+
+    def _caption(self, image: np.ndarray) -> np.ndarray:
+        if time.monotonic() > self._message_until:
+            return image
+        image = image.copy()
+        cv2.putText(image, self._message, (10, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 3, cv2.LINE_AA)
+        cv2.putText(image, self._message, (10, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1, cv2.LINE_AA)
+        return image
+
+    def _key(self, wait_ms: int) -> int:
+        key = cv2.waitKey(wait_ms) & 0xFF
+        if key in _QUIT_KEYS or cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) < 1:
+            raise StopRun("window closed")
+        if key == ord("c") and self.inbox is not None:
+            self.inbox.clear()
+            self._say("cleared")
+        return key
+
+    def write(self, image: np.ndarray) -> None:
+        """Show one (H, W, 3) uint8 BGR frame; handle keys (paused, it waits here)."""
+        if not self._opened:
+            self._open()
+        cv2.imshow(self.title, self._caption(image))
+        if self._key(1) in _PAUSE_KEYS:
+            while self._key(50) not in _PAUSE_KEYS:
+                cv2.imshow(self.title, self._caption(image))
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._opened:
+            cv2.destroyWindow(self.title)
+            cv2.waitKey(1)
+            self._opened = False
