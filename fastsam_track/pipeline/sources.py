@@ -5,11 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from fastsam_track.types import Frame
+
+if TYPE_CHECKING:
+    from fastsam_track.pipeline.live import Reconnect
 
 __all__ = ["IMAGE_SUFFIXES", "ImageFolderSource", "Source", "SourceError", "VideoFileSource", "open_source"]
 
@@ -27,11 +31,13 @@ class Source:
         fps: frames per second (the rate the output is written at).
         size: (W, H) of the frames.
         frame_count: number of frames, or None when unknown (live streams).
+        live: True for cameras and streams: frames come in real time and may be dropped.
     """
 
     fps: Fraction
     size: tuple[int, int]
     frame_count: int | None
+    live: bool = False
 
     def __iter__(self) -> Iterator[Frame]:
         raise NotImplementedError
@@ -119,19 +125,30 @@ class ImageFolderSource(Source):
             yield Frame(index=index, image=image, timestamp=index / float(self.fps * self.vid_stride))
 
 
-def open_source(spec: str | Path, *, vid_stride: int = 1, fps: float = 30.0) -> Source:
-    """Open a video file or an image folder.
+def open_source(
+    spec: str | Path, *, vid_stride: int = 1, fps: float = 30.0, reconnect: Reconnect | None = None
+) -> Source:
+    """Open a video file, an image folder, a webcam or a network stream.
 
     Args:
-        spec: a path to a video file or to a folder of images.
+        spec: a webcam number (``"0"``), a stream URL (``rtsp://``, ``rtsps://``, ``http://``,
+            ``https://``), a path to a video file or to a folder of images.
         vid_stride: keep every n-th frame.
         fps: frame rate given to an image folder.
+        reconnect: backoff policy of a webcam or stream after losing it (None: the default policy).
 
     Raises:
         SourceError: nothing readable at ``spec``.
     """
+    from fastsam_track.pipeline.live import Reconnect, StreamSource, WebcamSource, is_stream_url
+
     if vid_stride < 1:
         raise SourceError(f"vid_stride must be 1 or more, got {vid_stride}")
+    policy = reconnect if reconnect is not None else Reconnect()
+    if isinstance(spec, str) and spec.isascii() and spec.isdigit():
+        return WebcamSource(int(spec), reconnect=policy, vid_stride=vid_stride)
+    if isinstance(spec, str) and is_stream_url(spec):
+        return StreamSource(spec, reconnect=policy, vid_stride=vid_stride)
     path = Path(spec).expanduser()
     if path.is_dir():
         return ImageFolderSource(path, fps=fps, vid_stride=vid_stride)

@@ -1,0 +1,1 @@
+"""Helpers the tests start as real components (servers run in their own processes)."""
