@@ -1,0 +1,484 @@
+"""The annotated stream in a browser page, where a click or a drag prompts a new object.
+
+``WebServer`` is a frame sink that serves, from the standard library's HTTP server:
+
+- ``GET /``: a self-contained page (inline script and style) showing the stream. Left click:
+  a new object with a foreground point. Right click: a background point for the newest object.
+  Drag: a new object with a box. It lists the objects seen, each with a remove button.
+- ``GET /stream.mjpg``: the newest frames as MJPEG (``multipart/x-mixed-replace``).
+- ``GET /objects``: ``{"frame": N, "size": [W, H], "objects": [{"id": 1, "box": [x1, y1, x2, y2]}]}``.
+- ``POST /prompt`` ``{"kind": "point", "x": X, "y": Y, "label": 1}`` or
+  ``{"kind": "box", "box": [x1, y1, x2, y2]}`` (source frame pixels) answers ``{"object": id}``;
+  ``POST /remove`` ``{"object": id}``; ``POST /clear`` ``{}``.
+
+Every POST body must be a JSON object (``Content-Type: application/json``, which a page of
+another site cannot send without the browser asking first) with exactly the expected keys.
+Errors answer ``{"error": "one line"}``. With a ``token``, every request must carry it as
+``?token=...`` or ``Authorization: Bearer ...``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import math
+import re
+import sys
+import threading
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import cv2
+import numpy as np
+
+from fastsam_track.pipeline.interactive import PromptInbox
+from fastsam_track.pipeline.prompts import PromptError
+from fastsam_track.pipeline.sinks import SinkError
+
+__all__ = ["WebServer", "parse_address"]
+
+_BOUNDARY = "frame"
+_ROUTES = {"/": "GET", "/stream.mjpg": "GET", "/objects": "GET", "/prompt": "POST", "/remove": "POST", "/clear": "POST"}
+_PAGE_HEADERS = {
+    # Inline script and style only; nothing from elsewhere, and no framing by other sites.
+    "Content-Security-Policy": "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+    "frame-ancestors 'none'",
+    # The token may be in the address: keep it out of Referer headers.
+    "Referrer-Policy": "no-referrer",
+}
+
+_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>fastsam-track</title>
+<style>
+  body { font: 14px system-ui, sans-serif; margin: 1em; background: #111; color: #eee; }
+  #stream { display: block; max-width: 100%; cursor: crosshair; user-select: none; }
+  #status { color: #f88; min-height: 1.2em; }
+  #objects li { margin: 0.2em 0; }
+</style>
+</head>
+<body>
+<img id="stream" src="stream.mjpg" alt="the annotated stream" draggable="false">
+<p>Left click: a new object. Right click: a background point for the newest object. Drag: a box.</p>
+<p id="status"></p>
+<ul id="objects"></ul>
+<button id="clear" type="button">clear</button>
+<script>
+"use strict";
+const token = new URLSearchParams(location.search).get("token");
+const withToken = (path) => token ? path + "?token=" + encodeURIComponent(token) : path;
+const img = document.getElementById("stream");
+const status = document.getElementById("status");
+const list = document.getElementById("objects");
+if (token) img.src = withToken("stream.mjpg");
+
+async function post(path, body) {
+  try {
+    const response = await fetch(withToken(path), {
+      method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)});
+    const reply = await response.json();
+    status.textContent = response.ok ? "" : reply.error;
+  } catch (error) {
+    status.textContent = "the server is not answering";
+  }
+}
+
+// Displayed pixels to source frame pixels.
+function framePoint(event) {
+  const rect = img.getBoundingClientRect();
+  const x = (event.clientX - rect.left) * img.naturalWidth / img.clientWidth;
+  const y = (event.clientY - rect.top) * img.naturalHeight / img.clientHeight;
+  return [Math.min(Math.max(x, 0), img.naturalWidth), Math.min(Math.max(y, 0), img.naturalHeight)];
+}
+
+let press = null;
+img.addEventListener("contextmenu", (event) => event.preventDefault());
+img.addEventListener("mousedown", (event) => {
+  event.preventDefault();
+  if (!img.naturalWidth) return;  // no frame yet
+  press = {button: event.button, clientX: event.clientX, clientY: event.clientY, at: framePoint(event)};
+});
+window.addEventListener("mouseup", (event) => {
+  if (!press || event.button !== press.button) return;
+  const [x, y] = press.at, [x2, y2] = framePoint(event);
+  const dragged = Math.hypot(event.clientX - press.clientX, event.clientY - press.clientY) > 5;
+  if (press.button === 0 && dragged) {
+    post("prompt", {kind: "box", box: [Math.min(x, x2), Math.min(y, y2), Math.max(x, x2), Math.max(y, y2)]});
+  } else if (press.button === 0 || press.button === 2) {
+    post("prompt", {kind: "point", x: x, y: y, label: press.button === 0 ? 1 : 0});
+  }
+  press = null;
+});
+document.getElementById("clear").addEventListener("click", () => post("clear", {}));
+
+function listItem(object) {
+  const item = document.createElement("li");
+  item.dataset.object = object.id;
+  item.textContent = "object " + object.id + " [" + object.box.map(Math.round).join(", ") + "] ";
+  const remove = document.createElement("button");
+  remove.type = "button";
+  remove.textContent = "remove";
+  remove.addEventListener("click", () => post("remove", {object: object.id}));
+  item.append(remove);
+  return item;
+}
+
+async function poll() {
+  try {
+    const response = await fetch(withToken("objects"));
+    const reply = await response.json();
+    if (response.ok) list.replaceChildren(...reply.objects.map(listItem));
+    else status.textContent = reply.error;
+  } catch (error) {
+    status.textContent = "the server is not answering";
+  }
+  setTimeout(poll, 500);
+}
+poll();
+</script>
+</body>
+</html>
+"""
+
+
+def parse_address(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` to (host, port); an empty host is 127.0.0.1, port 0 picks a free port.
+
+    Example:
+        >>> parse_address(":8080"), parse_address("0.0.0.0:80")
+        (('127.0.0.1', 8080), ('0.0.0.0', 80))
+    """
+    host, colon, port = text.rpartition(":")
+    if not colon or not re.fullmatch(r"\d{1,5}", port, re.ASCII) or int(port) > 65535:
+        raise ValueError(f"--serve {text!r}: expected HOST:PORT with a port from 0 to 65535, e.g. 127.0.0.1:8080")
+    if not re.fullmatch(r"[A-Za-z0-9.-]*", host):
+        raise ValueError(f"--serve {text!r}: the host must be an IPv4 address or a host name, e.g. 127.0.0.1")
+    return host or "127.0.0.1", int(port)
+
+
+class _HttpError(Exception):
+    """A refused request: its status and a one-line message for the client."""
+
+    def __init__(self, status: HTTPStatus, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+class WebServer:
+    """A frame sink that serves the stream and takes prompts from a browser page.
+
+    Serving starts on entering the ``with`` block (in a daemon thread) and stops on leaving
+    it, which also ends every open stream. Each written frame is encoded to JPEG once; stream
+    clients always get the newest frame and skip the ones they were too slow for.
+
+    Args:
+        host: the address to listen on; 127.0.0.1 keeps the page on this machine.
+        port: the port; 0 picks a free one (see ``url``).
+        inbox: where prompts from the page go; None serves the stream only (prompt
+            endpoints answer 404).
+        token: when given, every request must carry it (``?token=...`` or
+            ``Authorization: Bearer ...``), else 401.
+        max_clients: most streams at once; more are refused with 503.
+        jpeg_quality: 0 to 100.
+        max_body: largest POST body in bytes; larger ones are refused with 413.
+
+    Example:
+        >>> import urllib.request
+        >>> with WebServer() as server:
+        ...     server.write(np.zeros((48, 64, 3), np.uint8))
+        ...     with urllib.request.urlopen(server.url) as page:
+        ...         page.status, page.headers.get_content_type()
+        (200, 'text/html')
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        inbox: PromptInbox | None = None,
+        *,
+        token: str | None = None,
+        max_clients: int = 4,
+        jpeg_quality: int = 80,
+        max_body: int = 4096,
+    ):
+        if not 0 <= jpeg_quality <= 100:
+            raise ValueError(f"jpeg_quality must be 0 to 100, got {jpeg_quality}")
+        if max_clients < 1 or max_body < 1:
+            raise ValueError(f"max_clients and max_body must be at least 1, got {max_clients} and {max_body}")
+        if token is not None and not token:
+            raise ValueError("token must not be empty: give None to serve without one")
+        self.host, self.port, self.inbox = host, port, inbox
+        self.token, self.max_clients, self.jpeg_quality, self.max_body = token, max_clients, jpeg_quality, max_body
+        self._frame = threading.Condition()
+        self._jpeg: bytes | None = None
+        self._sequence = 0
+        self._streams = 0
+        self._stopping = False
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """``http://HOST:PORT/`` of the running server (127.0.0.1 when listening on every address)."""
+        if self._server is None:
+            raise RuntimeError("the server is not running: use it in a `with` block")
+        host = "127.0.0.1" if self.host in ("", "0.0.0.0") else self.host
+        return f"http://{host}:{self._server.server_address[1]}/"
+
+    def __enter__(self) -> WebServer:
+        try:
+            self._server = _Server((self.host, self.port), self)
+        except OSError as error:
+            raise SinkError(f"cannot serve on {self.host}:{self.port}: {error.strerror}") from error
+        self._stopping = False
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.1,), name="web", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        assert self._server is not None and self._thread is not None, "entered before"
+        with self._frame:
+            self._stopping = True
+            self._frame.notify_all()
+            # Streams notice within a wait; one stuck writing to a stalled client gives up at its socket timeout.
+            self._frame.wait_for(lambda: self._streams == 0, timeout=2.0)
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+        self._server = self._thread = None
+
+    def write(self, image: np.ndarray) -> None:
+        """Make an (H, W, 3) uint8 BGR frame the newest one of the stream."""
+        ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality])
+        if not ok:
+            raise SinkError(f"cannot encode a {image.shape} {image.dtype} frame to JPEG")
+        with self._frame:
+            self._jpeg, self._sequence = encoded.tobytes(), self._sequence + 1
+            self._frame.notify_all()
+
+    # Called from the request threads.
+
+    def _authorized(self, query: dict[str, list[str]], authorization: str | None) -> bool:
+        """Whether a request carries the token (always true without one)."""
+        if self.token is None:
+            return True
+        given = query.get("token", [])
+        if authorization is not None and authorization.startswith("Bearer "):
+            given = [*given, authorization.removeprefix("Bearer ")]
+        expected = self.token.encode()
+        return len(given) == 1 and hmac.compare_digest(given[0].encode(), expected)
+
+    def _open_stream(self) -> bool:
+        """Take a stream slot; False when all ``max_clients`` are in use."""
+        with self._frame:
+            if self._streams >= self.max_clients or self._stopping:
+                return False
+            self._streams += 1
+            return True
+
+    def _close_stream(self) -> None:
+        """Give a stream slot back."""
+        with self._frame:
+            self._streams -= 1
+            self._frame.notify_all()
+
+    def _next_jpeg(self, after: int) -> tuple[int, bytes] | None:
+        """The newest frame once it is newer than sequence number ``after``; None when stopping."""
+        with self._frame:
+            while not self._stopping:
+                if self._jpeg is not None and self._sequence > after:
+                    return self._sequence, self._jpeg
+                self._frame.wait(timeout=1.0)
+            return None
+
+
+class _Server(ThreadingHTTPServer):
+    """An HTTP server that knows its ``WebServer`` and does not report clients that go away."""
+
+    def __init__(self, address: tuple[str, int], web: WebServer):
+        self.web = web
+        super().__init__(address, _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Closed and timed-out connections are normal for a stream; anything else is reported."""
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """One request: check the token, route, validate, answer."""
+
+    server: _Server
+    timeout = 10  # seconds a client may stall a read or a write
+    server_version = "fastsam-track"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: no line per request."""
+
+    def _dispatch(self) -> None:
+        url = urlsplit(self.path)
+        web = self.server.web
+        try:
+            if not web._authorized(parse_qs(url.query), self.headers.get("Authorization")):
+                raise _HttpError(HTTPStatus.UNAUTHORIZED, "a valid token is required: add ?token=... to the address")
+            method = _ROUTES.get(url.path)
+            if method is None:
+                raise _HttpError(HTTPStatus.NOT_FOUND, f"no such page: {url.path}")
+            if self.command != method:
+                raise _HttpError(HTTPStatus.METHOD_NOT_ALLOWED, f"{url.path} takes {method}, not {self.command}")
+            if url.path == "/":
+                self._send(HTTPStatus.OK, _PAGE.encode(), "text/html; charset=utf-8", _PAGE_HEADERS)
+            elif url.path == "/stream.mjpg":
+                self._stream()
+            elif web.inbox is None:
+                raise _HttpError(HTTPStatus.NOT_FOUND, "this server takes no prompts: it was started without an inbox")
+            elif url.path == "/objects":
+                self._send_json(HTTPStatus.OK, _objects(web.inbox))
+            else:
+                self._send_json(HTTPStatus.OK, _post(web.inbox, url.path, self._read_json()))
+        except _HttpError as error:
+            self._send_json(error.status, {"error": str(error)})
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _dispatch
+
+    def _send(self, status: HTTPStatus, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        if status == HTTPStatus.METHOD_NOT_ALLOWED:
+            self.send_header("Allow", _ROUTES.get(urlsplit(self.path).path, "GET"))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _send_json(self, status: HTTPStatus, data: dict[str, Any]) -> None:
+        self._send(status, json.dumps(data).encode(), "application/json")
+
+    def _read_json(self) -> dict[str, Any]:
+        """The request's body: a JSON object of at most ``max_body`` bytes."""
+        if self.headers.get_content_type() != "application/json":
+            raise _HttpError(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "send JSON: Content-Type: application/json")
+        length = self.headers.get("Content-Length")
+        if length is None:
+            raise _HttpError(HTTPStatus.LENGTH_REQUIRED, "a Content-Length header is required")
+        if not re.fullmatch(r"\d{1,12}", length, re.ASCII):
+            raise _HttpError(HTTPStatus.BAD_REQUEST, f"Content-Length must be a number of bytes, got {length[:20]!r}")
+        if int(length) > self.server.web.max_body:
+            limit = self.server.web.max_body
+            raise _HttpError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"the body is {length} bytes; at most {limit}")
+        try:
+            data = json.loads(self.rfile.read(int(length)), parse_constant=_no_constant, object_pairs_hook=_no_repeats)
+        except ValueError as error:
+            raise _HttpError(HTTPStatus.BAD_REQUEST, f"the body is not valid JSON: {error}") from error
+        if not isinstance(data, dict):
+            raise _HttpError(HTTPStatus.BAD_REQUEST, f"the body must be a JSON object, got {type(data).__name__}")
+        return data
+
+    def _stream(self) -> None:
+        web = self.server.web
+        if not web._open_stream():
+            self._send(HTTPStatus.SERVICE_UNAVAILABLE, b"too many viewers: try again later\n", "text/plain")
+            return
+        try:
+            self.send_response(HTTPStatus.OK)
+            self.send_header("Content-Type", f"multipart/x-mixed-replace; boundary={_BOUNDARY}")
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            self.wfile.write(f"--{_BOUNDARY}\r\n".encode())
+            sequence = 0
+            while (newest := web._next_jpeg(sequence)) is not None:
+                sequence, jpeg = newest
+                head = f"Content-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n".encode()
+                # The boundary right after the picture lets the browser show it now, not at the next one.
+                self.wfile.write(head + jpeg + f"\r\n--{_BOUNDARY}\r\n".encode())
+                self.wfile.flush()
+        except OSError:
+            pass  # the viewer went away
+        finally:
+            web._close_stream()
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _no_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    data = dict(pairs)
+    if len(data) != len(pairs):
+        raise ValueError("a key is repeated")
+    return data
+
+
+def _objects(inbox: PromptInbox) -> dict[str, Any]:
+    size = inbox.frame_size
+    return {"frame": inbox.frame_index, "size": None if size is None else list(size), "objects": inbox.objects()}
+
+
+def _keys(body: dict[str, Any], expected: set[str], form: str) -> None:
+    if set(body) != expected:
+        raise _HttpError(HTTPStatus.BAD_REQUEST, f"expected {form}, got the keys {sorted(body)}")
+
+
+def _number(value: Any, name: str) -> float:
+    """A finite JSON number (not a boolean) as a float."""
+    try:
+        number = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise _HttpError(HTTPStatus.BAD_REQUEST, f"{name} must be a finite number, got {json.dumps(value)[:40]}")
+    return number
+
+
+def _integer(value: Any, name: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise _HttpError(HTTPStatus.BAD_REQUEST, f"{name} must be an integer, got {json.dumps(value)[:40]}")
+    return value
+
+
+def _post(inbox: PromptInbox, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Apply a validated POST to the inbox; its answer."""
+    try:
+        if path == "/clear":
+            _keys(body, set(), "{}")
+            inbox.clear()
+            return {"cleared": True}
+        if path == "/remove":
+            _keys(body, {"object"}, '{"object": id}')
+            object_id = _integer(body["object"], "object")
+            if not inbox.remove(object_id):
+                raise _HttpError(HTTPStatus.NOT_FOUND, f"there is no object {object_id}")
+            return {"object": object_id}
+        return {"object": _prompt(inbox, body)}
+    except PromptError as error:
+        raise _HttpError(HTTPStatus.BAD_REQUEST, " ".join(str(error).split())) from error
+
+
+def _prompt(inbox: PromptInbox, body: dict[str, Any]) -> int:
+    """Give the inbox a point or box prompt; the object's id."""
+    if body.get("kind") == "point":
+        _keys(body, {"kind", "x", "y", "label"}, '{"kind": "point", "x": X, "y": Y, "label": 1 or 0}')
+        label = _integer(body["label"], "label")
+        return inbox.add_point(_number(body["x"], "x"), _number(body["y"], "y"), label)
+    if body.get("kind") == "box":
+        _keys(body, {"kind", "box"}, '{"kind": "box", "box": [x1, y1, x2, y2]}')
+        box = body["box"]
+        if not isinstance(box, list) or len(box) != 4:
+            raise _HttpError(HTTPStatus.BAD_REQUEST, f"box must be [x1, y1, x2, y2], got {json.dumps(box)[:60]}")
+        x1, y1, x2, y2 = (_number(v, "each box value") for v in box)
+        return inbox.add_box(x1, y1, x2, y2)
+    kind = json.dumps(body.get("kind"))[:40]
+    raise _HttpError(HTTPStatus.BAD_REQUEST, f'"kind" must be "point" or "box", got {kind}')

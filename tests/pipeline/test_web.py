@@ -1,0 +1,582 @@
+"""The web page sink: a real server on 127.0.0.1 driven over HTTP, and by a real Chromium."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+import supervision as sv
+
+from fastsam_track.pipeline.interactive import PromptInbox
+from fastsam_track.pipeline.runner import run
+from fastsam_track.pipeline.web import WebServer, parse_address
+from fastsam_track.synthetic import SyntheticClip
+from fastsam_track.trackers.objects import ObjectTracker
+from fastsam_track.trackers.segment_tracker import SegmentTracker
+from fastsam_track.types import BoxPrompt, Frame, PointPrompt, RemovePrompt, SegmentedFrame
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+FRAME_SHAPE = (48, 64)  # (H, W) of the frames the HTTP tests publish
+
+
+def _image(height: int, width: int, value: int = 0) -> np.ndarray:
+    return np.full((height, width, 3), value, np.uint8)
+
+
+def _connect(server: WebServer) -> http.client.HTTPConnection:
+    url = urllib.parse.urlsplit(server.url)
+    return http.client.HTTPConnection(url.hostname or "", url.port, timeout=5)
+
+
+def _request(
+    server: WebServer, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, str, bytes]:
+    """(status, content type, body) of one request."""
+    connection = _connect(server)
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, response.headers.get_content_type(), response.read()
+    finally:
+        connection.close()
+
+
+def _post(server: WebServer, path: str, data: object) -> tuple[int, dict]:
+    status, _, body = _request(server, "POST", path, json.dumps(data).encode(), {"Content-Type": "application/json"})
+    return status, json.loads(body)
+
+
+def _open_stream(server: WebServer, path: str = "/stream.mjpg") -> http.client.HTTPResponse:
+    connection = _connect(server)
+    connection.request("GET", path)
+    return connection.getresponse()
+
+
+def _next_part(response: http.client.HTTPResponse) -> np.ndarray | None:
+    """The next JPEG of a multipart stream, decoded; None at the end of the stream."""
+    while line := response.readline():
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+            assert response.readline() == b"\r\n"
+            return cv2.imdecode(np.frombuffer(response.read(length), np.uint8), cv2.IMREAD_COLOR)
+    return None
+
+
+@pytest.fixture
+def inbox() -> PromptInbox:
+    """An inbox that has seen one 64x48 frame, so it takes prompts."""
+    inbox = PromptInbox()
+    inbox.publish(0, FRAME_SHAPE, None)
+    return inbox
+
+
+@pytest.fixture
+def server(inbox: PromptInbox) -> Iterator[WebServer]:
+    with WebServer(inbox=inbox, max_clients=2, max_body=256) as server:
+        server.write(_image(*FRAME_SHAPE))
+        yield server
+
+
+# --- address parsing
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("127.0.0.1:8080", ("127.0.0.1", 8080)),
+        (":8080", ("127.0.0.1", 8080)),  # no host: this machine only
+        ("0.0.0.0:0", ("0.0.0.0", 0)),  # every address, a free port
+        ("localhost:65535", ("localhost", 65535)),
+    ],
+)
+def test_parse_address(text: str, expected: tuple[str, int]) -> None:
+    assert parse_address(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "expected HOST:PORT"),  # empty
+        ("8080", "expected HOST:PORT"),  # no colon
+        ("localhost:", "expected HOST:PORT"),  # no port
+        ("localhost:http", "expected HOST:PORT"),  # a service name
+        ("localhost:65536", "expected HOST:PORT"),  # too large
+        ("localhost:-1", "expected HOST:PORT"),  # negative
+        ("[::1]:8080", "IPv4 address or a host name"),  # IPv6
+        ("a b:80", "IPv4 address or a host name"),  # a space
+    ],
+)
+def test_parse_address_refuses(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message) as error:
+        parse_address(text)
+    assert "\n" not in str(error.value)
+
+
+# --- the stream and the page
+
+
+def test_stream_starts_at_the_newest_frame_and_follows_it(server: WebServer) -> None:
+    server.write(_image(40, 56))
+    server.write(_image(36, 52))  # newer: the one a new viewer gets first, not a backlog
+    response = _open_stream(server)
+    assert response.status == 200
+    assert response.headers["Content-Type"] == "multipart/x-mixed-replace; boundary=frame"
+    first = _next_part(response)
+    assert first is not None and first.shape == (36, 52, 3)
+    server.write(_image(72, 96, 200))
+    second = _next_part(response)
+    assert second is not None and second.shape == (72, 96, 3) and abs(int(second.mean()) - 200) < 3
+    response.close()
+
+
+def test_a_stream_ends_when_the_server_stops(inbox: PromptInbox) -> None:
+    with WebServer(inbox=inbox) as server:
+        server.write(_image(*FRAME_SHAPE))
+        response = _open_stream(server)
+        assert _next_part(response) is not None
+        started = time.perf_counter()
+    assert _next_part(response) is None
+    assert time.perf_counter() - started < 3
+
+
+def test_at_most_max_clients_streams(server: WebServer) -> None:
+    viewers = [_open_stream(server) for _ in range(2)]
+    assert [v.status for v in viewers] == [200, 200]
+    status, content_type, body = _request(server, "GET", "/stream.mjpg")
+    assert (status, content_type) == (503, "text/plain") and b"too many viewers" in body
+    viewers.pop().close()
+    # The server notices a viewer left when it next writes to it: live frames keep coming.
+    deadline = time.monotonic() + 5
+    while (status := _request_first_part(server)) != 200 and time.monotonic() < deadline:
+        server.write(_image(*FRAME_SHAPE))
+        time.sleep(0.05)
+    assert status == 200
+    viewers[0].close()
+
+
+def _request_first_part(server: WebServer, path: str = "/stream.mjpg") -> int:
+    """The status of a new stream, after reading its first picture when it has one."""
+    response = _open_stream(server, path)
+    if response.status == 200:
+        assert _next_part(response) is not None
+    response.close()
+    return response.status
+
+
+def test_the_page_is_self_contained(server: WebServer) -> None:
+    status, content_type, body = _request(server, "GET", "/")
+    page = body.decode()
+    assert (status, content_type) == (200, "text/html")
+    assert '<img id="stream" src="stream.mjpg"' in page and "<script>" in page
+    assert "http://" not in page and "https://" not in page and 'src="/' not in page
+
+
+def test_objects_lists_what_the_loop_published(server: WebServer, inbox: PromptInbox) -> None:
+    objects = sv.Detections(xyxy=np.array([[1, 2, 30, 40]], np.float32), tracker_id=np.array([3]))
+    inbox.publish(5, FRAME_SHAPE, objects)
+    status, content_type, body = _request(server, "GET", "/objects")
+    assert (status, content_type) == (200, "application/json")
+    assert json.loads(body) == {"frame": 5, "size": [64, 48], "objects": [{"id": 3, "box": [1.0, 2.0, 30.0, 40.0]}]}
+
+
+# --- prompts
+
+
+def test_prompts_reach_the_inbox(server: WebServer, inbox: PromptInbox) -> None:
+    assert _post(server, "/prompt", {"kind": "point", "x": 10.5, "y": 20, "label": 1}) == (200, {"object": 1})
+    assert _post(server, "/prompt", {"kind": "point", "x": 30, "y": 5, "label": 0}) == (200, {"object": 1})
+    assert _post(server, "/prompt", {"kind": "box", "box": [1, 2, 30, 40]}) == (200, {"object": 2})
+    point, box = inbox.take(7)
+    assert isinstance(point, PointPrompt) and (point.frame, point.object_id) == (7, 1)
+    assert point.points.tolist() == [[10.5, 20.0], [30.0, 5.0]] and point.labels.tolist() == [1, 0]
+    assert isinstance(box, BoxPrompt) and box.box.tolist() == [1, 2, 30, 40]
+    assert _post(server, "/remove", {"object": 2}) == (200, {"object": 2})
+    assert _post(server, "/remove", {"object": 9}) == (404, {"error": "there is no object 9"})
+    assert [(type(p), p.object_id) for p in inbox.take(8)] == [(RemovePrompt, 2)]
+    assert _post(server, "/clear", {}) == (200, {"cleared": True})
+    assert [(type(p), p.object_id) for p in inbox.take(9)] == [(RemovePrompt, 1)]
+
+
+_JSON = {"Content-Type": "application/json"}
+_POINT = b'{"kind": "point", "x": 10, "y": 20, "label": 1}'
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "headers", "status", "message"),
+    [
+        # the body
+        ("POST", "/prompt", b"{not json", _JSON, 400, "not valid JSON"),
+        ("POST", "/prompt", b"\xff\xfe", _JSON, 400, "not valid JSON"),  # not UTF-8
+        ("POST", "/prompt", b"[1, 2]", _JSON, 400, "must be a JSON object, got list"),
+        ("POST", "/prompt", b'{"kind": "point", "kind": "box"}', _JSON, 400, "a key is repeated"),
+        ("POST", "/prompt", b'{"kind": "point", "x": 1, "y": 2}', _JSON, 400, "got the keys ['kind', 'x', 'y']"),
+        ("POST", "/prompt", b'{"kind": "point", "x": 1, "y": 2, "label": 1, "z": 0}', _JSON, 400, "got the keys"),
+        ("POST", "/prompt", b'{"kind": "circle"}', _JSON, 400, '"kind" must be "point" or "box", got "circle"'),
+        ("POST", "/prompt", b'{"x": 1}', _JSON, 400, '"kind" must be "point" or "box", got null'),
+        # the values
+        ("POST", "/prompt", b'{"kind": "point", "x": true, "y": 2, "label": 1}', _JSON, 400, "x must be a finite"),
+        ("POST", "/prompt", b'{"kind": "point", "x": "1", "y": 2, "label": 1}', _JSON, 400, "x must be a finite"),
+        ("POST", "/prompt", b'{"kind": "point", "x": NaN, "y": 2, "label": 1}', _JSON, 400, "NaN is not a number"),
+        ("POST", "/prompt", b'{"kind": "point", "x": 1, "y": -Infinity, "label": 1}', _JSON, 400, "-Infinity is not"),
+        ("POST", "/prompt", b'{"kind": "point", "x": 1e999, "y": 2, "label": 1}', _JSON, 400, "x must be a finite"),
+        ("POST", "/prompt", b'{"kind": "point", "x": 1, "y": 2, "label": true}', _JSON, 400, "label must be an int"),
+        ("POST", "/prompt", b'{"kind": "point", "x": 1, "y": 2, "label": 2}', _JSON, 400, "label must be 1"),
+        ("POST", "/prompt", b'{"kind": "box", "box": [1, 2, 3]}', _JSON, 400, "box must be [x1, y1, x2, y2]"),
+        ("POST", "/prompt", b'{"kind": "box", "box": [1, 2, 3, false]}', _JSON, 400, "each box value must be"),
+        ("POST", "/prompt", b'{"kind": "box", "box": [30, 2, 10, 40]}', _JSON, 400, "a box needs x2 > x1"),
+        ("POST", "/remove", b'{"object": "1"}', _JSON, 400, "object must be an integer"),
+        ("POST", "/remove", b'{"object": 1.0}', _JSON, 400, "object must be an integer"),
+        ("POST", "/clear", b'{"all": true}', _JSON, 400, "expected {}, got the keys ['all']"),
+        # the inbox's own checks: a point outside the 64x48 frame, a background point with no object yet
+        ("POST", "/prompt", b'{"kind": "point", "x": 65, "y": 2, "label": 1}', _JSON, 400, "outside the 64x48 frame"),
+        ("POST", "/prompt", b'{"kind": "point", "x": 5, "y": 5, "label": 0}', _JSON, 400, "add a foreground point"),
+        # the envelope
+        ("POST", "/prompt", b"x" * 257, _JSON, 413, "the body is 257 bytes; at most 256"),
+        ("POST", "/prompt", _POINT, {"Content-Type": "text/plain"}, 415, "Content-Type: application/json"),
+        ("POST", "/prompt", _POINT, {}, 415, "Content-Type: application/json"),  # urlencoded by default
+        ("POST", "/prompt", _POINT, {**_JSON, "Content-Length": "ten"}, 400, "Content-Length must be a number"),
+        # paths and methods
+        ("GET", "/nothing", None, {}, 404, "no such page: /nothing"),
+        ("POST", "/stream.mjpg/../prompt", _POINT, _JSON, 404, "no such page"),
+        ("GET", "/prompt", None, {}, 405, "/prompt takes POST, not GET"),
+        ("POST", "/", _POINT, _JSON, 405, "/ takes GET, not POST"),
+        ("DELETE", "/objects", None, {}, 405, "/objects takes GET, not DELETE"),
+        ("PUT", "/clear", b"{}", _JSON, 405, "/clear takes POST, not PUT"),
+    ],
+)
+def test_refusals(
+    server: WebServer,
+    inbox: PromptInbox,
+    method: str,
+    path: str,
+    body: bytes | None,
+    headers: dict,
+    status: int,
+    message: str,
+) -> None:
+    got_status, content_type, answer = _request(server, method, path, body, headers)
+    error = json.loads(answer)
+    assert (got_status, content_type, list(error)) == (status, "application/json", ["error"])
+    assert message in error["error"] and "\n" not in error["error"]
+    assert inbox.take(1) == []
+
+
+def test_a_body_needs_a_content_length(server: WebServer) -> None:
+    connection = _connect(server)
+    connection.putrequest("POST", "/clear")
+    connection.putheader("Content-Type", "application/json")
+    connection.endheaders()
+    response = connection.getresponse()
+    assert (response.status, json.loads(response.read())) == (411, {"error": "a Content-Length header is required"})
+    connection.close()
+
+
+def test_without_an_inbox_the_page_only_shows() -> None:
+    with WebServer() as server:
+        server.write(_image(*FRAME_SHAPE))
+        assert _request(server, "GET", "/")[0] == 200
+        assert _request_first_part(server) == 200
+        for path, method in [("/objects", "GET"), ("/prompt", "POST"), ("/remove", "POST"), ("/clear", "POST")]:
+            status, _, body = _request(server, method, path, b"{}", _JSON)
+            assert (status, json.loads(body)) == (
+                404,
+                {"error": "this server takes no prompts: it was started without an inbox"},
+            )
+
+
+# --- the token
+
+
+@pytest.mark.parametrize(
+    ("path", "headers", "status"),
+    [
+        ("/", {}, 401),  # no token
+        ("/?token=wrong", {}, 401),
+        ("/?token=s3cret%21", {}, 200),
+        ("/", {"Authorization": "Bearer s3cret!"}, 200),
+        ("/", {"Authorization": "Bearer wrong"}, 401),
+        ("/", {"Authorization": "Basic s3cret!"}, 401),
+        ("/?token=s3cret%21&token=s3cret%21", {}, 401),  # ambiguous
+        ("/stream.mjpg", {}, 401),
+        ("/objects", {}, 401),
+        ("/objects?token=s3cret%21", {}, 200),
+        ("/nothing", {}, 401),  # no hint of what exists without the token
+    ],
+)
+def test_a_token_guards_every_request(inbox: PromptInbox, path: str, headers: dict, status: int) -> None:
+    with WebServer(inbox=inbox, token="s3cret!") as server:
+        assert _request(server, "GET", path, headers=headers)[0] == status
+
+
+def test_a_token_guards_prompts_and_streams(inbox: PromptInbox) -> None:
+    with WebServer(inbox=inbox, token="s3cret!") as server:
+        server.write(_image(*FRAME_SHAPE))
+        body = json.dumps({"kind": "point", "x": 1, "y": 1, "label": 1}).encode()
+        assert _request(server, "POST", "/prompt", body, _JSON)[0] == 401
+        assert inbox.take(1) == []
+        assert _request(server, "POST", "/prompt?token=s3cret!", body, _JSON)[0] == 200
+        assert _request_first_part(server, "/stream.mjpg?token=s3cret!") == 200
+
+
+def test_requests_are_not_logged(server: WebServer, capfd: pytest.CaptureFixture[str]) -> None:
+    _request(server, "GET", "/")
+    _request(server, "GET", "/nothing")
+    viewer = _open_stream(server)
+    viewer.close()
+    server.write(_image(*FRAME_SHAPE))
+    server.write(_image(*FRAME_SHAPE))
+    assert capfd.readouterr() == ("", "")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"jpeg_quality": 101}, "jpeg_quality must be 0 to 100"),
+        ({"max_clients": 0}, "must be at least 1"),
+        ({"token": ""}, "token must not be empty"),
+    ],
+)
+def test_bad_settings(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        WebServer(**kwargs)
+
+
+# --- a real browser on the real pipeline
+
+
+def _live(clip: SyntheticClip, stop: threading.Event, fps: float = 15.0, limit: int = 3000) -> Iterator[Frame]:
+    """The clip as a live source: frames paced at ``fps`` until ``stop`` is set."""
+    for index in range(limit):
+        if stop.is_set():
+            return
+        yield Frame(index, clip.frame(index)[0], index / fps)
+        time.sleep(1 / fps)
+
+
+def _deepest_point(mask: np.ndarray) -> tuple[tuple[int, int], float]:
+    """The (x, y) of a (H, W) bool mask farthest from its outside, and that distance."""
+    depth = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 5)
+    y, x = np.unravel_index(int(np.argmax(depth)), depth.shape)
+    return (int(x), int(y)), float(depth[y, x])
+
+
+def _box_around(masks: np.ndarray, index: int, pad: int = 3) -> tuple[list[int], int]:
+    """The padded box [x1, y1, x2, y2] around ``masks[index]`` and how many pixels of other shapes it holds."""
+    height, width = masks.shape[1:]
+    ys, xs = np.nonzero(masks[index])
+    x1, y1 = max(int(xs.min()) - pad, 0), max(int(ys.min()) - pad, 0)
+    x2, y2 = min(int(xs.max()) + pad, width - 1), min(int(ys.max()) + pad, height - 1)
+    others = np.delete(masks, index, axis=0)[:, y1 : y2 + 1, x1 : x2 + 1]
+    return [x1, y1, x2, y2], int(others.sum())
+
+
+def _iou_with_shape(objects: sv.Detections, object_id: int, truth: np.ndarray, before: np.ndarray) -> float:
+    """IoU of an object's mask with the ground-truth shape that overlaps ``before`` (its mask a little earlier) most."""
+    row = np.asarray(objects.tracker_id).tolist().index(object_id)
+    height, width = truth.shape[1:]
+    mask = cv2.resize(np.asarray(objects.mask)[row].astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST)
+    shape = truth[int(np.argmax((truth & before).sum(axis=(1, 2))))]
+    return float((shape & (mask > 0)).sum() / (shape | (mask > 0)).sum())
+
+
+class _Run:
+    """The pipeline running in a background thread, recording the objects of every frame."""
+
+    def __init__(
+        self, segment: Callable[[np.ndarray], sv.Detections], server: WebServer, inbox: PromptInbox, clip: SyntheticClip
+    ):
+        self.errors: list[BaseException] = []
+        self._objects: dict[int, sv.Detections | None] = {}  # frame index -> the objects seen on it, None for none
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(segment, server, inbox, clip), daemon=True)
+        self._thread.start()
+
+    def _run(
+        self, segment: Callable[[np.ndarray], sv.Detections], server: WebServer, inbox: PromptInbox, clip: SyntheticClip
+    ) -> None:
+        try:
+            run(
+                _live(clip, self._stop),
+                segment,
+                tracker=SegmentTracker(),
+                objects=ObjectTracker(),
+                inbox=inbox,
+                sinks=[server],
+                on_frame=self._record,
+            )
+        except BaseException as error:  # re-raised by the test
+            self.errors.append(error)
+
+    def _record(self, segmented: SegmentedFrame, _stats: object) -> None:
+        with self._lock:
+            self._objects[segmented.frame.index] = segmented.objects
+
+    def _after(self, index: int) -> list[tuple[int, sv.Detections | None]]:
+        """(frame index, objects) of the frames after ``index``, in order."""
+        with self._lock:
+            return sorted((i, objects) for i, objects in self._objects.items() if i > index)
+
+    @property
+    def newest(self) -> int:
+        """The index of the newest frame processed (-1 before the first)."""
+        with self._lock:
+            return max(self._objects, default=-1)
+
+    def ids_after(self, index: int) -> list[list[int]]:
+        """The object ids of each frame after ``index``, in order."""
+        return [[] if objects is None else np.asarray(objects.tracker_id).tolist() for _, objects in self._after(index)]
+
+    def first_with(self, object_id: int, after: int) -> tuple[int, sv.Detections]:
+        """Wait for the first frame after ``after`` where ``object_id`` is seen; its index and objects."""
+        self.wait(lambda: any(object_id in ids for ids in self.ids_after(after)), f"object {object_id}")
+        return next(
+            (i, objects)
+            for i, objects in self._after(after)
+            if objects is not None and object_id in np.asarray(objects.tracker_id)
+        )
+
+    def frames_after(self, index: int, count: int = 3) -> list[list[int]]:
+        """Wait for ``count`` frames after ``index``; the object ids of every frame after it."""
+        self.wait(lambda: len(self.ids_after(index)) >= count, f"{count} frames after frame {index}")
+        return self.ids_after(index)
+
+    def wait(self, done: Callable[[], object], what: str, timeout: float = 30.0) -> None:
+        """Poll ``done()`` until true; fail if the pipeline stops or ``timeout`` seconds pass."""
+        deadline = time.monotonic() + timeout
+        while not done():
+            assert self._thread.is_alive(), f"the pipeline stopped while waiting for {what}: {self.errors}"
+            assert time.monotonic() < deadline, f"timed out waiting for {what}"
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        """End the source, wait for the run to finish and re-raise what went wrong in it."""
+        self._stop.set()
+        self._thread.join(timeout=30)
+        assert not self._thread.is_alive() and not self.errors, self.errors
+
+
+class _Page:
+    """The web page in Chromium, clicked and dragged in source frame pixels."""
+
+    def __init__(self, page: Any, frame_size: tuple[int, int]):  # a playwright Page: playwright is optional
+        self.page = page
+        page.wait_for_function(
+            "(width) => document.getElementById('stream').naturalWidth === width", arg=frame_size[0], timeout=15000
+        )
+        view = page.locator("#stream").bounding_box()
+        self._origin = (view["x"], view["y"])
+        self.scale = (view["width"] / frame_size[0], view["height"] / frame_size[1])
+
+    def _at(self, xy: tuple[int, int]) -> tuple[float, float]:
+        return self._origin[0] + xy[0] * self.scale[0], self._origin[1] + xy[1] * self.scale[1]
+
+    def _answer(self, endpoint: str, act: Callable[[], object]) -> dict:
+        """Do ``act()``; the server's answer to the request it makes to ``endpoint``."""
+        with self.page.expect_response(lambda r: f"/{endpoint}" in r.url) as response:
+            act()
+        assert response.value.status == 200, response.value.text()
+        return response.value.json()
+
+    def click(self, xy: tuple[int, int], button: str = "left") -> dict:
+        """Click frame pixel ``xy`` on the stream; the server's answer to the prompt."""
+        return self._answer("prompt", lambda: self.page.mouse.click(*self._at(xy), button=button))
+
+    def drag(self, start: tuple[int, int], end: tuple[int, int]) -> dict:
+        """Drag from frame pixel ``start`` to ``end``; the server's answer to the prompt."""
+
+        def act() -> None:
+            self.page.mouse.move(*self._at(start))
+            self.page.mouse.down()
+            self.page.mouse.move(*self._at(end), steps=5)
+            self.page.mouse.up()
+
+        return self._answer("prompt", act)
+
+    def press(self, selector: str, endpoint: str) -> dict:
+        """Press the button at ``selector``; the server's answer at ``endpoint``."""
+        return self._answer(endpoint, lambda: self.page.locator(selector).click())
+
+    def listed(self, object_id: int) -> Any:
+        """The list item of an object (a playwright Locator)."""
+        return self.page.locator(f'#objects li[data-object="{object_id}"]')
+
+
+@pytest.mark.slow
+def test_click_to_prompt_in_a_real_browser(segmenter: Callable[[np.ndarray], sv.Detections]) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed: pip install playwright")
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium")
+    clip = SyntheticClip(height=360, width=640, num_shapes=6, seed=3)
+    inbox = PromptInbox()
+    server = WebServer(inbox=inbox)
+    pipeline = _Run(segmenter, server, inbox, clip)
+    try:
+        pipeline.wait(lambda: pipeline.newest >= 0, "the first frame")  # the runner has entered the server by then
+        with sync_api.sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            # A narrow window: the page shows the 640x360 frames scaled down.
+            chromium = browser.new_page(viewport={"width": 480, "height": 700})
+            chromium.goto(server.url, wait_until="domcontentloaded")
+            page = _Page(chromium, (640, 360))
+            assert page.scale[0] < 0.8
+
+            # Left click on the shape with the most room around its deepest point: a new object that follows it.
+            masks = clip.frame(pipeline.newest)[1]
+            points = [_deepest_point(mask) for mask in masks]
+            clicked = int(np.argmax([depth for _, depth in points]))
+            point = points[clicked][0]
+            first = page.click(point)["object"]
+            seen_on, objects = pipeline.first_with(first, inbox.frame_index - 1)
+            x1, y1, x2, y2 = objects.xyxy[np.asarray(objects.tracker_id).tolist().index(first)]
+            assert x1 <= point[0] <= x2 and y1 <= point[1] <= y2
+            assert _iou_with_shape(objects, first, clip.frame(seen_on)[1], masks[clicked]) > 0.5
+            page.listed(first).wait_for(timeout=5000)
+
+            # Right click on the background: a background point for the same object, which stays.
+            background = _deepest_point(clip.frame(pipeline.newest)[1].sum(axis=0) == 0)[0]
+            assert page.click(background, "right") == {"object": first}
+            assert all(first in ids for ids in pipeline.frames_after(inbox.frame_index))
+
+            # A drag around the shape whose box holds the fewest pixels of other shapes: a second object.
+            masks = clip.frame(pipeline.newest)[1]
+            boxes = [_box_around(masks, i) for i in range(len(masks)) if i != clicked]
+            box, _ = min(boxes, key=lambda b: b[1])
+            second = page.drag((box[0], box[1]), (box[2], box[3]))["object"]
+            assert second != first
+            seen_on, objects = pipeline.first_with(second, inbox.frame_index - 1)
+            dragged = np.zeros_like(masks[0])
+            dragged[box[1] : box[3] + 1, box[0] : box[2] + 1] = True
+            assert _iou_with_shape(objects, second, clip.frame(seen_on)[1], masks.any(axis=0) & dragged) > 0.5
+
+            # The first object's remove button; then the clear button.
+            assert page.press(f'#objects li[data-object="{first}"] button', "remove") == {"object": first}
+            later = pipeline.frames_after(inbox.frame_index + 1)  # the frame in progress may have taken its prompts
+            assert all(first not in ids and second in ids for ids in later)
+            page.listed(first).wait_for(state="detached", timeout=5000)
+            assert page.press("#clear", "clear") == {"cleared": True}
+            assert all(ids == [] for ids in pipeline.frames_after(inbox.frame_index + 1))
+            page.listed(second).wait_for(state="detached", timeout=5000)
+            assert chromium.locator("#status").text_content() == ""
+            browser.close()
+    finally:
+        pipeline.stop()
