@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
@@ -9,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["SinkError", "VideoFileSink"]
+__all__ = ["RtspSink", "SinkError", "VideoFileSink"]
 
 
 class SinkError(ValueError):
@@ -87,6 +89,115 @@ class VideoFileSink:
             container.mux(self._stream.encode(None))
         finally:
             container.close()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+class RtspSink:
+    """Push BGR frames to an RTSP server (H.264, TCP) with PyAV; reconnect when it goes away.
+
+    A live output must not hold the pipeline up: while the server is unreachable, frames
+    are dropped (counted) and a new connection is tried after a back-off that doubles from
+    ``retry_initial`` up to ``retry_max`` seconds. Each connection starts a new stream.
+
+    Args:
+        url: ``rtsp://host:port/path`` to publish to (the server must accept a publish, i.e.
+            an RTSP RECORD; MediaMTX, GStreamer's RTSP server with a record mount, ffmpeg
+            ``-rtsp_flags listen``).
+        fps: frame rate of the stream.
+        on_event: told of each connection, loss and reconnection (the CLI prints them).
+
+    Attributes:
+        frames_sent: frames muxed over all connections.
+        dropped: frames dropped while disconnected.
+        connections: successful connections so far.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        fps: float | Fraction,
+        *,
+        retry_initial: float = 0.5,
+        retry_max: float = 5.0,
+        on_event: Callable[[str], None] | None = None,
+    ):
+        if not url.startswith(("rtsp://", "rtsps://")):
+            raise SinkError(f"--rtsp-out needs an rtsp:// URL, got {url!r}")
+        self.url, self.fps = url, Fraction(fps).limit_denominator(1001)
+        self.retry_initial, self.retry_max = retry_initial, retry_max
+        self._on_event = on_event or (lambda message: None)
+        self._container: Any = None
+        self._stream: Any = None
+        self._pts, self._fresh = 0, False
+        self._delay, self._next_try = retry_initial, 0.0
+        self.frames_sent = self.dropped = self.connections = 0
+
+    def __enter__(self) -> RtspSink:
+        return self
+
+    def _connect(self, height: int, width: int) -> None:
+        import av
+
+        container = av.open(self.url, mode="w", format="rtsp", options={"rtsp_transport": "tcp"}, timeout=5.0)
+        stream = container.add_stream("libx264", rate=self.fps)
+        stream.width, stream.height = width - width % 2, height - height % 2
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"preset": "ultrafast", "tune": "zerolatency", "g": str(max(round(self.fps), 1))}
+        self._container, self._stream, self._pts, self._fresh = container, stream, 0, True
+
+    def write(self, image: np.ndarray) -> None:
+        """Send one (H, W, 3) uint8 BGR frame, or drop it while the server is away."""
+        import av
+
+        if self._container is None and time.monotonic() < self._next_try:
+            self.dropped += 1
+            return
+        try:
+            if self._container is None:
+                self._connect(*image.shape[:2])
+            height, width = self._stream.height, self._stream.width
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image[:height, :width]), format="bgr24")
+            frame.pts = self._pts
+            self._pts += 1
+            self._container.mux(self._stream.encode(frame))
+        except (OSError, av.error.FFmpegError) as error:
+            self._lost(error)
+            self.dropped += 1
+            return
+        if self._fresh:  # the first frame over a new connection went through
+            self._fresh, self._delay = False, self.retry_initial
+            self.connections += 1
+            self._on_event(f"streaming to {self.url}")
+        self.frames_sent += 1
+
+    def _lost(self, error: BaseException) -> None:
+        self._abandon()
+        self._on_event(f"{self.url}: {type(error).__name__}: {error}; retrying in {self._delay:.1f} s")
+        self._next_try = time.monotonic() + self._delay
+        self._delay = min(self._delay * 2, self.retry_max)
+
+    def _abandon(self) -> None:
+        """Drop the connection without flushing (the server is gone)."""
+        container, self._container = self._container, None
+        if container is not None:
+            try:
+                container.close()
+            except Exception:  # closing a broken connection fails in FFmpeg's many ways; it is gone either way
+                pass
+
+    def close(self) -> None:
+        """Flush and close the connection; safe to call twice."""
+        if self._container is None:
+            return
+        try:
+            self._container.mux(self._stream.encode(None))
+        except Exception:  # the server went away during the flush: nothing left to save
+            pass
+        self._abandon()
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
