@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -30,8 +31,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    run = commands.add_parser("run", help="segment a video file or image folder into an annotated MP4")
-    run.add_argument("source", help="video file or folder of images")
+    run = commands.add_parser("run", help="segment a video, camera or stream; write, show, serve or push the result")
+    run.add_argument("source", help="video file, folder of images, webcam number (0) or rtsp:// / http(s):// URL")
     run.add_argument("-o", "--output", type=Path, help="annotated H.264 MP4 to write")
     run.add_argument("--config", help=f"YAML file or preset ({', '.join(PRESETS)}); flags override it")
     run.add_argument("--model", help="FastSAM-s (default), FastSAM-x, fastsam-tiny (built in) or a checkpoint path")
@@ -65,6 +66,17 @@ def _parser() -> argparse.ArgumentParser:
     prompts.add_argument("--smooth", type=int, help="morphological close/open of prompted masks, in mask cells (0)")
     prompts.add_argument("--clip-model", help="open-clip model for --text (ViT-B-32)")
     prompts.add_argument("--clip-pretrained", help="its pretrained tag or a weights file (openai)")
+    live = run.add_argument_group("live outputs and streams")
+    live.add_argument("--show", action="store_true", help="a window; click: object, right click: background, drag: box")
+    live.add_argument("--serve", metavar="HOST:PORT", help="a web page with the stream and click prompts (:8080)")
+    live.add_argument(
+        "--serve-token", metavar="TOKEN", help="require this token on every request (or $FASTSAM_TRACK_TOKEN)"
+    )
+    live.add_argument("--rtsp-out", metavar="URL", help="push the annotated stream to an RTSP server")
+    live.add_argument("--stats", type=Path, metavar="FILE", help="write run figures (fps, stage ms, frame age) as JSON")
+    live.add_argument(
+        "--reconnect-limit", type=int, help="failed reconnections of a camera or stream before giving up (10; 0: never)"
+    )
     outputs = run.add_argument_group("exports")
     outputs.add_argument(
         "--save-segments", type=Path, metavar="FILE", help="write everything-mode segments (JSON lines)"
@@ -106,13 +118,16 @@ def _segment_to_outputs(
     source: Any,
     config: RunConfig,
     *,
-    output: Path | None,
+    sinks: Sequence[Any],
     progress: bool,
     prompts: Sequence[Any] = (),
     replay: Path | None = None,
     exports: Sequence[Any] = (),
     edges: bool = False,
     draw_edges: bool = False,
+    inbox: Any = None,
+    stats_path: Path | None = None,
+    output: Path | None = None,
 ) -> None:
     from tqdm import tqdm
 
@@ -120,11 +135,10 @@ def _segment_to_outputs(
     from fastsam_track.pipeline.runner import run
     from fastsam_track.pipeline.segmenter import Segmenter
     from fastsam_track.pipeline.segments_cache import SegmentsReplay
-    from fastsam_track.pipeline.sinks import VideoFileSink
+    from fastsam_track.pipeline.web import WebServer
     from fastsam_track.trackers.objects import ObjectTracker
     from fastsam_track.trackers.segment_tracker import SegmentTracker
 
-    sinks = [VideoFileSink(output, fps=source.fps, crf=config.crf, preset=config.preset)] if output else []
     if replay is not None:
         segment: Any = SegmentsReplay(replay)
     else:
@@ -139,32 +153,87 @@ def _segment_to_outputs(
             probabilities=edges,
         )
     renderer = SegmentRenderer(opacity=config.opacity, contour_thickness=config.contour_thickness, edges=draw_edges)
-    objects = ObjectTracker(smooth=config.smooth) if prompts else None
+    objects = ObjectTracker(smooth=config.smooth) if prompts or inbox is not None else None
     text = _text_prompter(config) if any(isinstance(p, TextPrompt) for p in prompts) else None
+    latest: list[Any] = []
     with tqdm(total=source.frame_count, unit="frame", disable=not progress, dynamic_ncols=True) as bar:
 
         def report(segmented: Any, stats: Any) -> None:
+            if not latest:
+                for sink in sinks:
+                    if isinstance(sink, WebServer):
+                        bar.write(f"serving {_with_token(sink.url, sink.token)}")
+                latest.append(stats)
             bar.update(1)
-            bar.set_postfix(fps=f"{stats.fps:.1f}", segments=len(segmented.segments), refresh=False)
+            age = stats.age_ms()
+            bar.set_postfix(
+                fps=f"{stats.fps:.1f}",
+                segments=len(segmented.segments),
+                age=f"{age['median']:.0f}ms",
+                dropped=stats.dropped,
+                refresh=False,
+            )
 
-        stats = run(
-            source,
-            segment,
-            tracker=SegmentTracker(),
-            objects=objects,
-            prompts=prompts,
-            text=text,
-            edges=edges,
-            renderer=renderer,
-            sinks=sinks,
-            exports=exports,
-            on_frame=report,
-        )
+        try:
+            stats = run(
+                source,
+                segment,
+                tracker=SegmentTracker(),
+                objects=objects,
+                prompts=prompts,
+                text=text,
+                inbox=inbox,
+                edges=edges,
+                renderer=renderer,
+                sinks=sinks,
+                exports=exports,
+                on_frame=report,
+            )
+        finally:
+            if stats_path is not None and latest:  # also when the run was stopped or failed midway
+                stats_path.write_text(json.dumps(latest[0].as_dict(), indent=2) + "\n")
     for prompt in stats.unused_prompts:
         _warn(f"object {prompt.object_id}: frame {prompt.frame} is past the last frame; the prompt was not used")
     timings = ", ".join(f"{stage} {ms:.1f}" for stage, ms in stats.mean_ms().items())
     where = f" to {output}" if output else ""
-    print(f"processed {stats.frames} frames{where} ({stats.fps:.1f} fps; ms per frame: {timings})")
+    age = stats.age_ms()
+    print(
+        f"processed {stats.frames} frames{where} ({stats.fps:.1f} fps; ms per frame: {timings}; "
+        f"frame age median {age['median']:.0f} ms, p95 {age['p95']:.0f} ms; {stats.dropped} dropped)"
+    )
+
+
+def _with_token(url: str, token: str | None) -> str:
+    return f"{url}?token={token}" if token else url
+
+
+def _sinks(args: argparse.Namespace, source: Any, config: RunConfig, inbox: Any) -> list[Any]:
+    """The annotated-frame outputs asked for: file, window, web page, RTSP push."""
+    from fastsam_track.pipeline.sinks import RtspSink, VideoFileSink
+    from fastsam_track.pipeline.web import WebServer, parse_address
+    from fastsam_track.pipeline.window import WindowSink
+
+    sinks: list[Any] = []
+    if args.output:
+        sinks.append(VideoFileSink(args.output, fps=source.fps, crf=config.crf, preset=config.preset))
+    if args.show:
+        sinks.append(WindowSink(inbox))
+    if args.serve:
+        try:
+            host, port = parse_address(args.serve)
+        except ValueError as error:
+            raise _CliError(str(error)) from None
+        token = args.serve_token or os.environ.get("FASTSAM_TRACK_TOKEN") or None
+        if host not in ("127.0.0.1", "localhost") and not token:
+            _warn(f"serving on {host} without --serve-token: anyone who reaches the page can watch and prompt")
+        sinks.append(WebServer(host, port, inbox, token=token))
+    if args.rtsp_out:
+        sinks.append(RtspSink(args.rtsp_out, fps=source.fps, on_event=_note))
+    return sinks
+
+
+def _note(message: str) -> None:
+    print(f"fastsam-track: {message}", file=sys.stderr)
 
 
 def _text_prompter(config: RunConfig) -> Any:
@@ -188,17 +257,23 @@ def _run(args: argparse.Namespace) -> None:
     from fastsam_track.pipeline.sources import open_source
 
     written = (args.output, args.save_segments, args.save_masks, args.save_tracks, args.save_edges, args.save_proposals)
-    if not any(written):
+    if not any(written) and not (args.show or args.serve or args.rtsp_out):
         raise _CliError(
-            "nothing to write: give --output and/or --save-segments, --save-masks, --save-tracks, "
-            "--save-edges, --save-proposals"
+            "nothing to write: give --output, --show, --serve or --rtsp-out and/or --save-segments, --save-masks, "
+            "--save-tracks, --save-edges, --save-proposals"
         )
+    if args.reconnect_limit is not None and args.reconnect_limit < 0:
+        raise _CliError(f"--reconnect-limit must be 0 (never give up) or more, got {args.reconnect_limit}")
     if args.save_masks and not (args.point or args.box or args.text or args.prompts):
         raise _CliError("--save-masks writes prompted objects: give --point, --box, --text or --prompts")
     if args.segments and args.save_segments and args.segments.resolve() == args.save_segments.resolve():
         raise _CliError("--segments and --save-segments name the same file")
     config = _config_from(args)
-    source = open_source(args.source, vid_stride=config.vid_stride)
+    from fastsam_track.pipeline.interactive import PromptInbox
+    from fastsam_track.pipeline.live import Reconnect
+
+    limit = 10 if args.reconnect_limit is None else (args.reconnect_limit or None)
+    source = open_source(args.source, vid_stride=config.vid_stride, reconnect=Reconnect(limit=limit), on_event=_note)
     prompts = load_prompts(args.prompts) if args.prompts else []
     first_free = max((p.object_id for p in prompts), default=0) + 1
     prompts += prompts_from_cli(args.point, args.box, first_object=first_free, texts=args.text)
@@ -214,10 +289,18 @@ def _run(args: argparse.Namespace) -> None:
         exports.append(EdgeWriter(args.save_edges))
     if args.save_proposals:
         exports.append(ProposalWriter(args.save_proposals))
+    inbox = (
+        PromptInbox(first_object=max((p.object_id for p in prompts), default=0) + 1)
+        if args.show or args.serve
+        else None
+    )
     _segment_to_outputs(
         source,
         config,
+        sinks=_sinks(args, source, config, inbox),
         output=args.output,
+        inbox=inbox,
+        stats_path=args.stats,
         progress=not args.no_progress,
         prompts=prompts,
         replay=args.segments,
@@ -242,7 +325,9 @@ def _demo(args: argparse.Namespace) -> None:
             sink.write(clip.frame(index)[0])
     print(f"generated {args.frames} frames of synthetic video: {clip_path}")
     config = load_config(overrides={"model": "fastsam-tiny", "imgsz": 640, "conf": 0.25})
-    _segment_to_outputs(VideoFileSource(clip_path), config, output=output, progress=not args.no_progress)
+    source = VideoFileSource(clip_path)
+    sinks = [VideoFileSink(output, fps=source.fps, crf=config.crf, preset=config.preset)]
+    _segment_to_outputs(source, config, sinks=sinks, output=output, progress=not args.no_progress)
 
 
 def _interrupt(signum: int, frame: Any) -> None:
@@ -260,6 +345,7 @@ def main(argv: list[str] | None = None) -> int:
     from fastsam_track.pipeline.segments_cache import SegmentsCacheError
     from fastsam_track.pipeline.sinks import SinkError
     from fastsam_track.pipeline.sources import SourceError
+    from fastsam_track.pipeline.window import WindowError
     from fastsam_track.trackers.prompting import PromptWarning
 
     def show(message: Any, category: Any, *rest: Any, **kwargs: Any) -> None:
@@ -278,6 +364,7 @@ def main(argv: list[str] | None = None) -> int:
         SegmentsCacheError,
         SinkError,
         SourceError,
+        WindowError,
     )
     try:
         _run(args) if args.command == "run" else _demo(args)

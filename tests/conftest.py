@@ -10,9 +10,11 @@ from fastsam_track.pipeline.sinks import VideoFileSink
 from fastsam_track.synthetic import SyntheticClip
 
 
-def write_clip(path: Path, frames: int, height: int, width: int, fps: float = 25.0, seed: int = 3) -> Path:
-    """Write a synthetic H.264 clip and return its path."""
-    clip = SyntheticClip(height=height, width=width, num_shapes=6, seed=seed)
+def write_clip(
+    path: Path, frames: int, height: int, width: int, fps: float = 25.0, seed: int = 3, motion: float = 2.0
+) -> Path:
+    """Write a synthetic H.264 clip of six shapes moving ``motion`` pixels a frame and return its path."""
+    clip = SyntheticClip(height=height, width=width, num_shapes=6, seed=seed, motion=motion)
     with VideoFileSink(path, fps=fps, crf=18) as sink:
         for index in range(frames):
             sink.write(clip.frame(index)[0])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -126,7 +126,12 @@ class ImageFolderSource(Source):
 
 
 def open_source(
-    spec: str | Path, *, vid_stride: int = 1, fps: float = 30.0, reconnect: Reconnect | None = None
+    spec: str | Path,
+    *,
+    vid_stride: int = 1,
+    fps: float = 30.0,
+    reconnect: Reconnect | None = None,
+    on_event: Callable[[str], None] | None = None,
 ) -> Source:
     """Open a video file, an image folder, a webcam or a network stream.
 
@@ -136,6 +141,7 @@ def open_source(
         vid_stride: keep every n-th frame.
         fps: frame rate given to an image folder.
         reconnect: backoff policy of a webcam or stream after losing it (None: the default policy).
+        on_event: told, one line each, when a webcam or stream is lost and reconnected.
 
     Raises:
         SourceError: nothing readable at ``spec``.
@@ -146,9 +152,9 @@ def open_source(
         raise SourceError(f"vid_stride must be 1 or more, got {vid_stride}")
     policy = reconnect if reconnect is not None else Reconnect()
     if isinstance(spec, str) and spec.isascii() and spec.isdigit():
-        return WebcamSource(int(spec), reconnect=policy, vid_stride=vid_stride)
+        return WebcamSource(int(spec), reconnect=policy, vid_stride=vid_stride, on_event=on_event)
     if isinstance(spec, str) and is_stream_url(spec):
-        return StreamSource(spec, reconnect=policy, vid_stride=vid_stride)
+        return StreamSource(spec, reconnect=policy, vid_stride=vid_stride, on_event=on_event)
     path = Path(spec).expanduser()
     if path.is_dir():
         return ImageFolderSource(path, fps=fps, vid_stride=vid_stride)
