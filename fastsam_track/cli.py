@@ -264,8 +264,10 @@ def _run(args: argparse.Namespace) -> None:
         )
     if args.reconnect_limit is not None and args.reconnect_limit < 0:
         raise _CliError(f"--reconnect-limit must be 0 (never give up) or more, got {args.reconnect_limit}")
-    if args.save_masks and not (args.point or args.box or args.text or args.prompts):
-        raise _CliError("--save-masks writes prompted objects: give --point, --box, --text or --prompts")
+    if args.save_masks and not (args.point or args.box or args.text or args.prompts or args.show or args.serve):
+        raise _CliError(
+            "--save-masks writes prompted objects: give --point, --box, --text, --prompts, --show or --serve"
+        )
     if args.segments and args.save_segments and args.segments.resolve() == args.save_segments.resolve():
         raise _CliError("--segments and --save-segments name the same file")
     config = _config_from(args)

@@ -10,7 +10,9 @@ display is checked first and its absence is a ``WindowError``.
 from __future__ import annotations
 
 import os
+import queue
 import socket
+import threading
 import time
 from pathlib import Path
 from types import TracebackType
@@ -61,6 +63,10 @@ def display_available(display: str | None = None) -> bool:
 class WindowSink:
     """Show frames in a window; mouse prompts go to ``inbox``.
 
+    Every OpenCV window call runs on one thread of the sink's own (Qt windows belong to the
+    thread that made them: closing one from another thread hangs). ``write`` hands it the
+    newest frame, waits while the window is paused, and raises ``StopRun`` once it is closed.
+
     Args:
         inbox: where clicks and boxes go (None: a view-only window).
         title: the window's title.
@@ -71,7 +77,9 @@ class WindowSink:
 
     def __init__(self, inbox: PromptInbox | None = None, title: str = "fastsam-track"):
         self.inbox, self.title = inbox, title
-        self._opened = False
+        self._frames: queue.Queue[np.ndarray] = queue.Queue(maxsize=1)
+        self._playing, self._closed, self._closing = threading.Event(), threading.Event(), threading.Event()
+        self._thread: threading.Thread | None = None
         self._press: tuple[int, int] | None = None
         self._message, self._message_until = "", 0.0
 
@@ -79,13 +87,64 @@ class WindowSink:
         if not display_available():
             shown = os.environ.get("DISPLAY") or "not set"
             raise WindowError(f"--show needs a display (DISPLAY is {shown}): use --serve for a browser page instead")
+        self._playing.set()
+        self._thread = threading.Thread(target=self._loop, name="window", daemon=True)
+        self._thread.start()
         return self
 
-    def _open(self) -> None:
-        cv2.namedWindow(self.title, cv2.WINDOW_AUTOSIZE)
+    def write(self, image: np.ndarray) -> None:
+        """Show one (H, W, 3) uint8 BGR frame (waits while paused).
+
+        Raises:
+            StopRun: the window was closed (q, Esc or its close button).
+        """
+        while not self._playing.wait(0.1):
+            if self._closed.is_set():
+                break
+        if self._closed.is_set():
+            raise StopRun("window closed")
+        try:
+            self._frames.get_nowait()  # not shown yet: the newer frame replaces it
+        except queue.Empty:
+            pass
+        self._frames.put(image)
+
+    def _loop(self) -> None:
+        # No Qt toolbar or context menu: image pixels start at the window corner and right clicks are ours.
+        cv2.namedWindow(self.title, cv2.WINDOW_AUTOSIZE | cv2.WINDOW_GUI_NORMAL)
         if self.inbox is not None:
             cv2.setMouseCallback(self.title, self._on_mouse)
-        self._opened = True
+        shown: np.ndarray | None = None
+        try:
+            while not self._closing.is_set():
+                try:
+                    shown = self._frames.get(timeout=0.01)
+                except queue.Empty:
+                    pass
+                if shown is not None:
+                    cv2.imshow(self.title, self._caption(shown))
+                if not self._handle(cv2.waitKey(15) & 0xFF):
+                    break
+        finally:
+            self._closed.set()
+            cv2.destroyWindow(self.title)
+            cv2.waitKey(1)
+
+    def _handle(self, key: int) -> bool:
+        """React to a key; False once the window is to close."""
+        if key in _QUIT_KEYS or cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) < 1:
+            return False
+        if key in _PAUSE_KEYS:
+            if self._playing.is_set():
+                self._playing.clear()
+                self._say("paused")
+            else:
+                self._playing.set()
+                self._say("playing")
+        if key == ord("c") and self.inbox is not None:
+            self.inbox.clear()
+            self._say("cleared")
+        return True
 
     def _on_mouse(self, event: int, x: int, y: int, flags: int, param: object) -> None:
         assert self.inbox is not None
@@ -114,28 +173,10 @@ class WindowSink:
         cv2.putText(image, self._message, (10, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1, cv2.LINE_AA)
         return image
 
-    def _key(self, wait_ms: int) -> int:
-        key = cv2.waitKey(wait_ms) & 0xFF
-        if key in _QUIT_KEYS or cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) < 1:
-            raise StopRun("window closed")
-        if key == ord("c") and self.inbox is not None:
-            self.inbox.clear()
-            self._say("cleared")
-        return key
-
-    def write(self, image: np.ndarray) -> None:
-        """Show one (H, W, 3) uint8 BGR frame; handle keys (paused, it waits here)."""
-        if not self._opened:
-            self._open()
-        cv2.imshow(self.title, self._caption(image))
-        if self._key(1) in _PAUSE_KEYS:
-            while self._key(50) not in _PAUSE_KEYS:
-                cv2.imshow(self.title, self._caption(image))
-
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self._opened:
-            cv2.destroyWindow(self.title)
-            cv2.waitKey(1)
-            self._opened = False
+        self._closing.set()
+        self._playing.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)

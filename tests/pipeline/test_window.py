@@ -1,0 +1,92 @@
+"""``--show``: a real OpenCV window on a virtual X display, clicked with xdotool."""
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from fastsam_track.pipeline.window import WindowError, WindowSink, display_available
+from fastsam_track.synthetic import SyntheticClip
+from tests.conftest import write_clip
+
+
+@pytest.fixture
+def xvfb():
+    """A private X display (Xvfb) as ``DISPLAY`` value; stopped by its process id."""
+    missing = [tool for tool in ("Xvfb", "xdotool", "xdpyinfo") if shutil.which(tool) is None]
+    if missing:
+        pytest.skip(f"{', '.join(missing)} not installed: apt-get install xvfb xdotool x11-utils")
+    for number in range(90, 120):
+        if not os.path.exists(f"/tmp/.X11-unix/X{number}"):
+            break
+    display = f":{number}"
+    server = subprocess.Popen(["Xvfb", display, "-nolisten", "tcp", "-screen", "0", "1024x768x24"])
+    try:
+        for _ in range(100):
+            if subprocess.run(["xdpyinfo", "-display", display], capture_output=True).returncode == 0:
+                break
+            time.sleep(0.1)
+        yield display
+    finally:
+        server.kill()
+        server.wait(timeout=10)
+
+
+def _xdotool(display, *args):
+    return subprocess.run(["xdotool", *args], env={**os.environ, "DISPLAY": display}, capture_output=True, text=True)
+
+
+def test_a_click_in_the_window_selects_an_object_and_q_ends_the_run(xvfb, tmp_path):
+    clip = SyntheticClip(height=180, width=320, num_shapes=6, seed=3, motion=0.3)
+    source = write_clip(tmp_path / "scene.mp4", frames=2000, height=180, width=320, fps=25, seed=3, motion=0.3)
+    run = subprocess.Popen(
+        [sys.executable, "-m", "fastsam_track.cli", "run", str(source), "--show", "--model", "fastsam-tiny"]
+        + ["--imgsz", "320", "--conf", "0.25", "--threads", "1", "--no-progress", "--save-masks", str(tmp_path / "m")],
+        env={**os.environ, "DISPLAY": xvfb},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        window = ""
+        for _ in range(100):
+            window = _xdotool(xvfb, "search", "--name", "fastsam-track").stdout.split()
+            if window:
+                break
+            time.sleep(0.2)
+        assert window, "no window appeared"
+        time.sleep(1.0)
+        # Click the largest shape where it is now (frames are processed as fast as they decode).
+        done = len(list((tmp_path / "m").glob("*.png")))
+        _, truth = clip.frame(done + 10)
+        largest = truth[np.argmax(truth.sum(axis=(1, 2)))].astype(np.uint8)
+        y, x = np.unravel_index(np.argmax(cv2.distanceTransform(largest, cv2.DIST_L2, 5)), largest.shape)
+        _xdotool(xvfb, "mousemove", "--window", window[0], str(x), str(y), "click", "1")
+        time.sleep(2.0)
+        _xdotool(xvfb, "windowfocus", window[0])  # no window manager here: focus by hand, then type
+        _xdotool(xvfb, "key", "q")
+        _, stderr = run.communicate(timeout=30)
+    finally:
+        run.kill()
+    assert run.returncode == 0, stderr  # q ends the run normally
+    names = sorted((tmp_path / "m").iterdir())
+    assert 20 < len(names) < 2000  # it stopped early, on the key
+    selected = [1 in np.unique(np.array(Image.open(p))) for p in names]
+    assert any(selected), stderr
+    first = selected.index(True)
+    assert sum(selected[first:]) >= 0.9 * len(selected[first:]), "the clicked object is followed from the click on"
+    mask = np.array(Image.open(names[first])) == 1
+    assert (mask & largest.astype(bool)).sum() > 0.5 * mask.sum()  # and it is the shape that was clicked
+
+
+def test_without_a_display_the_window_is_a_clear_error(monkeypatch):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    assert not display_available()
+    with pytest.raises(WindowError, match="--show needs a display"), WindowSink():
+        pass
