@@ -74,6 +74,11 @@ def test_demo_writes_an_annotated_clip(tmp_path):
         (["run", "{clip}", "-o", "out.mp4"], "could not download FastSAM-s.pt"),  # the default real model, offline
         (["run", "{clip}", "-o", "."], "is a folder"),  # an output that cannot be written
         (["demo", "--frames", "0"], "--frames must be 1 or more"),
+        (["run", "0", "-o", "out.mp4"], "no webcam at index 0"),  # no camera on this machine
+        (["run", "rtsp://127.0.0.1:1/cam", "-o", "out.mp4"], "cannot open stream rtsp://127.0.0.1:1/cam"),
+        (["run", "{clip}", "--model", "fastsam-tiny", "--serve", "nohost"], "--serve 'nohost'"),
+        (["run", "{clip}", "--model", "fastsam-tiny", "--rtsp-out", "http://x"], "needs an rtsp:// URL"),
+        (["run", "{clip}", "-o", "out.mp4", "--reconnect-limit", "-1"], "--reconnect-limit must be 0"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, clip_path, args, message):
@@ -266,3 +271,61 @@ def test_text_prompt_edges_and_proposals_from_the_command_line(tmp_path, clip_pa
     edge_png = np.array(Image.open(tmp_path / "edges" / "00000.png")).astype(int)
     # The video shows the edge map (white on black), not the scene.
     assert abs(picture.mean(axis=2) - edge_png).mean() < 8 and (edge_png == 0).mean() > 0.8
+
+
+def test_show_without_a_display_is_one_line(tmp_path, clip_path):
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
+    result = subprocess.run(
+        [sys.executable, "-m", "fastsam_track.cli", "run", str(clip_path), "--show", "--model", "fastsam-tiny"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 2 and result.stderr == (
+        "fastsam-track: error: --show needs a display (DISPLAY is not set): use --serve for a browser page instead\n"
+    )
+
+
+def test_serve_prints_its_address_streams_and_writes_stats(tmp_path):
+    import json
+    import re
+    import urllib.request
+
+    clip = write_clip(tmp_path / "long.mp4", frames=600, height=180, width=320)
+    run = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "fastsam_track.cli", "run", str(clip), "--model", "fastsam-tiny", "--imgsz", "320"),
+            *(
+                "--threads",
+                "1",
+                "--serve",
+                "127.0.0.1:0",
+                "--serve-token",
+                "s3cret",
+                "--stats",
+                str(tmp_path / "s.json"),
+            ),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = ""
+        for _ in range(60):
+            line = run.stdout.readline()
+            if line.startswith("serving "):
+                break
+        url = re.match(r"serving (http://127\.0\.0\.1:\d+/)\?token=s3cret", line)
+        assert url, line
+        with urllib.request.urlopen(url.group(1) + "stream.mjpg?token=s3cret", timeout=10) as stream:
+            assert b"Content-Type: image/jpeg" in stream.read(2000)
+        run.send_signal(signal.SIGINT)
+        run.communicate(timeout=30)
+    finally:
+        run.kill()
+    assert run.returncode == 130
+    assert json.loads((tmp_path / "s.json").read_text())["frames"] > 0

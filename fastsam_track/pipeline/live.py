@@ -360,7 +360,13 @@ class WebcamSource(_LiveSource):
         return first.shape[1], first.shape[0]
 
     def _open(self) -> Any:
-        handle = self.capture(self.index)
+        # OpenCV logs each backend's failure to stderr; the error below says it in one line.
+        previous = cv2.utils.logging.getLogLevel()
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+        try:
+            handle = self.capture(self.index)
+        finally:
+            cv2.utils.logging.setLogLevel(previous)
         if not handle.isOpened():
             handle.release()
             raise _Lost("the device is absent or busy (the capture did not open)")

@@ -72,7 +72,7 @@ class WindowSink:
         title: the window's title.
 
     Raises:
-        WindowError: on entering, when there is no display.
+        WindowError: there is no display.
     """
 
     def __init__(self, inbox: PromptInbox | None = None, title: str = "fastsam-track"):
@@ -82,11 +82,11 @@ class WindowSink:
         self._thread: threading.Thread | None = None
         self._press: tuple[int, int] | None = None
         self._message, self._message_until = "", 0.0
-
-    def __enter__(self) -> WindowSink:
         if not display_available():
             shown = os.environ.get("DISPLAY") or "not set"
             raise WindowError(f"--show needs a display (DISPLAY is {shown}): use --serve for a browser page instead")
+
+    def __enter__(self) -> WindowSink:
         self._playing.set()
         self._thread = threading.Thread(target=self._loop, name="window", daemon=True)
         self._thread.start()

@@ -46,8 +46,20 @@ def test_a_click_in_the_window_selects_an_object_and_q_ends_the_run(xvfb, tmp_pa
     clip = SyntheticClip(height=180, width=320, num_shapes=6, seed=3, motion=0.3)
     source = write_clip(tmp_path / "scene.mp4", frames=2000, height=180, width=320, fps=25, seed=3, motion=0.3)
     run = subprocess.Popen(
-        [sys.executable, "-m", "fastsam_track.cli", "run", str(source), "--show", "--model", "fastsam-tiny"]
-        + ["--imgsz", "320", "--conf", "0.25", "--threads", "1", "--no-progress", "--save-masks", str(tmp_path / "m")],
+        [
+            *(sys.executable, "-m", "fastsam_track.cli", "run", str(source), "--show", "--model", "fastsam-tiny"),
+            *(
+                "--imgsz",
+                "320",
+                "--conf",
+                "0.25",
+                "--threads",
+                "1",
+                "--no-progress",
+                "--save-masks",
+                str(tmp_path / "m"),
+            ),
+        ],
         env={**os.environ, "DISPLAY": xvfb},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -88,5 +100,5 @@ def test_a_click_in_the_window_selects_an_object_and_q_ends_the_run(xvfb, tmp_pa
 def test_without_a_display_the_window_is_a_clear_error(monkeypatch):
     monkeypatch.delenv("DISPLAY", raising=False)
     assert not display_available()
-    with pytest.raises(WindowError, match="--show needs a display"), WindowSink():
-        pass
+    with pytest.raises(WindowError, match="--show needs a display"):
+        WindowSink()
