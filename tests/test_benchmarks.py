@@ -39,3 +39,10 @@ def test_text_prompt_benchmark_runs():
     pytest.importorskip("open_clip", reason='the text extra is not installed: pip install -e ".[text]"')
     names = _table_rows("text_prompt.py", "--masks", "4", "--repeats", "1")
     assert names[0] == "crops, masked and blanked (ours)" and names[-1].startswith("100 frames, ours")
+
+
+def test_live_latency_benchmark_runs():
+    if not Path("/usr/bin/python3").exists():
+        pytest.skip("needs Debian's Python with the GStreamer RTSP server (see .ci/run)")
+    names = _table_rows("live_latency.py", "--seconds", "4", "--imgsz", "320")
+    assert names == ["4 s"]

@@ -272,7 +272,8 @@ def run(
         renderer: draws segments for the sinks (a default ``SegmentRenderer`` if None).
         sinks: where annotated frames go.
         exports: what receives each ``SegmentedFrame`` (segments cache, mask and track files).
-        on_frame: called after each frame is rendered (progress display, tests).
+        on_frame: called after each frame is rendered (progress display, tests); it may raise
+            ``StopRun`` to end the run normally.
         queue_size: frames decoded ahead and frames waiting for the encoder.
         live: keep only the newest decoded frame and drop older ones (counted in
             ``RunStats.dropped``), so latency stays bounded when the source is faster than
@@ -341,6 +342,8 @@ def run(
                 if on_frame is not None:
                     on_frame(segmented, stats)
                 clock = time.perf_counter()
+        except StopRun:  # on_frame ended the run: as normal an end as a sink's
+            pass
         finally:
             prefetch.close()
             if writer is not None:

@@ -245,7 +245,8 @@ class WebServer:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
     ) -> None:
-        assert self._server is not None and self._thread is not None, "entered before"
+        if self._server is None or self._thread is None:  # stopped already
+            return
         with self._frame:
             self._stopping = True
             self._frame.notify_all()
