@@ -67,6 +67,14 @@ def _parser() -> argparse.ArgumentParser:
     prompts.add_argument("--clip-model", help="open-clip model for --text (ViT-B-32)")
     prompts.add_argument("--clip-pretrained", help="its pretrained tag or a weights file (openai)")
     live = run.add_argument_group("live outputs and streams")
+    live.add_argument(
+        "--source",
+        action="append",
+        default=[],
+        dest="source_more",
+        metavar="SOURCE",
+        help="another source, batched through the same model (repeatable; -o is then a folder)",
+    )
     live.add_argument("--show", action="store_true", help="a window; click: object, right click: background, drag: box")
     live.add_argument("--serve", metavar="HOST:PORT", help="a web page with the stream and click prompts (:8080)")
     live.add_argument(
@@ -275,7 +283,11 @@ def _run(args: argparse.Namespace) -> None:
     from fastsam_track.pipeline.live import Reconnect
 
     limit = 10 if args.reconnect_limit is None else (args.reconnect_limit or None)
-    source = open_source(args.source, vid_stride=config.vid_stride, reconnect=Reconnect(limit=limit), on_event=_note)
+    specs = _source_specs(args.source, args.source_more)
+    if len(specs) > 1:
+        _run_several(args, config, specs, Reconnect(limit=limit))
+        return
+    source = open_source(specs[0], vid_stride=config.vid_stride, reconnect=Reconnect(limit=limit), on_event=_note)
     prompts = load_prompts(args.prompts) if args.prompts else []
     first_free = max((p.object_id for p in prompts), default=0) + 1
     prompts += prompts_from_cli(args.point, args.box, first_object=first_free, texts=args.text)
@@ -310,6 +322,74 @@ def _run(args: argparse.Namespace) -> None:
         edges=args.edges or bool(args.save_edges),
         draw_edges=args.edges,
     )
+
+
+def _source_specs(first: str, more: list[str]) -> list[str]:
+    """The sources of a run: the positional one (a ``.txt`` file lists sources, one a line) and ``--source``."""
+    specs = [first, *more]
+    listed: list[str] = []
+    for spec in specs:
+        if spec.endswith(".txt") and Path(spec).is_file():
+            lines = [line.strip() for line in Path(spec).read_text().splitlines()]
+            listed += [line for line in lines if line and not line.startswith("#")]
+        else:
+            listed.append(spec)
+    if not listed:
+        raise _CliError(f"no sources listed in {first!r}")
+    return listed
+
+
+def _run_several(args: argparse.Namespace, config: RunConfig, specs: list[str], reconnect: Any) -> None:
+    """Several sources through one model; each writes ``<output folder>/source-<n>.mp4``."""
+    from tqdm import tqdm
+
+    from fastsam_track.pipeline.multi import run_sources
+    from fastsam_track.pipeline.render import SegmentRenderer
+    from fastsam_track.pipeline.segmenter import Segmenter
+    from fastsam_track.pipeline.sinks import VideoFileSink
+    from fastsam_track.pipeline.sources import open_source
+
+    single_only = {
+        "--point/--box/--text/--prompts": args.point or args.box or args.text or args.prompts,
+        "--show": args.show,
+        "--serve": args.serve,
+        "--rtsp-out": args.rtsp_out,
+        "--segments": args.segments,
+        "--edges": args.edges,
+        "exports (--save-*)": args.save_segments
+        or args.save_masks
+        or args.save_tracks
+        or args.save_edges
+        or args.save_proposals,
+    }
+    refused = [name for name, given in single_only.items() if given]
+    if refused:
+        raise _CliError(f"with several sources, -o FOLDER and --stats are supported; not {', '.join(refused)}")
+    if not args.output or args.output.suffix:
+        raise _CliError("with several sources, -o names a folder (each source writes source-<n>.mp4 into it)")
+    sources = [open_source(spec, vid_stride=config.vid_stride, reconnect=reconnect, on_event=_note) for spec in specs]
+    sinks = [
+        [VideoFileSink(args.output / f"source-{n}.mp4", fps=s.fps, crf=config.crf, preset=config.preset)]
+        for n, s in enumerate(sources)
+    ]
+    segmenter = Segmenter(
+        config.model,
+        imgsz=config.imgsz,
+        conf=config.conf,
+        iou=config.iou,
+        max_det=config.max_det,
+        device=config.device,
+        threads=config.threads,
+    )
+    renderer = SegmentRenderer(opacity=config.opacity, contour_thickness=config.contour_thickness)
+    counts = [s.frame_count for s in sources]
+    total = sum(c for c in counts if c) if all(counts) else None
+    with tqdm(total=total, unit="frame", disable=args.no_progress, dynamic_ncols=True) as bar:
+        stats = run_sources(sources, segmenter, sinks=sinks, renderer=renderer, on_frame=lambda *_: bar.update(1))
+    if args.stats:
+        args.stats.write_text(json.dumps([s.as_dict() for s in stats], indent=2) + "\n")
+    for n, (spec, s) in enumerate(zip(specs, stats, strict=True)):
+        print(f"source {n} ({spec}): {s.frames} frames to {args.output / f'source-{n}.mp4'} ({s.fps:.1f} fps)")
 
 
 def _demo(args: argparse.Namespace) -> None:

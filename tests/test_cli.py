@@ -329,3 +329,31 @@ def test_serve_prints_its_address_streams_and_writes_stats(tmp_path):
         run.kill()
     assert run.returncode == 130
     assert json.loads((tmp_path / "s.json").read_text())["frames"] > 0
+
+
+def test_several_sources_write_one_video_each(tmp_path):
+    import json
+
+    a = write_clip(tmp_path / "a.mp4", frames=10, height=180, width=320, seed=1)
+    b = write_clip(tmp_path / "b.mp4", frames=6, height=180, width=320, seed=2)
+    (tmp_path / "list.txt").write_text(f"{a}\n# the second camera\n{b}\n")
+    result = _cli(
+        "run",
+        tmp_path / "list.txt",
+        "--source",
+        a,
+        "--model",
+        "fastsam-tiny",
+        "--imgsz",
+        320,
+        "-o",
+        tmp_path / "out",
+        "--stats",
+        tmp_path / "s.json",
+        "--no-progress",
+    )
+    assert result.returncode == 0, result.stderr
+    assert [_probe(tmp_path / "out" / f"source-{n}.mp4")[0] for n in range(3)] == [10, 6, 10]
+    assert [s["frames"] for s in json.loads((tmp_path / "s.json").read_text())] == [10, 6, 10]
+    refused = _cli("run", a, "--source", b, "--model", "fastsam-tiny", "-o", tmp_path / "o2", "--point", "5,5")
+    assert refused.returncode == 2 and "with several sources" in refused.stderr
