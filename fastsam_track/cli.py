@@ -141,7 +141,6 @@ def _segment_to_outputs(
 
     from fastsam_track.pipeline.render import SegmentRenderer
     from fastsam_track.pipeline.runner import run
-    from fastsam_track.pipeline.segmenter import Segmenter
     from fastsam_track.pipeline.segments_cache import SegmentsReplay
     from fastsam_track.pipeline.web import WebServer
     from fastsam_track.trackers.objects import ObjectTracker
@@ -150,16 +149,7 @@ def _segment_to_outputs(
     if replay is not None:
         segment: Any = SegmentsReplay(replay)
     else:
-        segment = Segmenter(
-            config.model,
-            imgsz=config.imgsz,
-            conf=config.conf,
-            iou=config.iou,
-            max_det=config.max_det,
-            device=config.device,
-            threads=config.threads,
-            probabilities=edges,
-        )
+        segment = _segmenter(config, probabilities=edges)
     renderer = SegmentRenderer(opacity=config.opacity, contour_thickness=config.contour_thickness, edges=draw_edges)
     objects = ObjectTracker(smooth=config.smooth) if prompts or inbox is not None else None
     text = _text_prompter(config) if any(isinstance(p, TextPrompt) for p in prompts) else None
@@ -208,6 +198,21 @@ def _segment_to_outputs(
     print(
         f"processed {stats.frames} frames{where} ({stats.fps:.1f} fps; ms per frame: {timings}; "
         f"frame age median {age['median']:.0f} ms, p95 {age['p95']:.0f} ms; {stats.dropped} dropped)"
+    )
+
+
+def _segmenter(config: RunConfig, probabilities: bool = False) -> Any:
+    from fastsam_track.pipeline.segmenter import Segmenter
+
+    return Segmenter(
+        config.model,
+        imgsz=config.imgsz,
+        conf=config.conf,
+        iou=config.iou,
+        max_det=config.max_det,
+        device=config.device,
+        threads=config.threads,
+        probabilities=probabilities,
     )
 
 
@@ -345,7 +350,6 @@ def _run_several(args: argparse.Namespace, config: RunConfig, specs: list[str], 
 
     from fastsam_track.pipeline.multi import run_sources
     from fastsam_track.pipeline.render import SegmentRenderer
-    from fastsam_track.pipeline.segmenter import Segmenter
     from fastsam_track.pipeline.sinks import VideoFileSink
     from fastsam_track.pipeline.sources import open_source
 
@@ -372,15 +376,7 @@ def _run_several(args: argparse.Namespace, config: RunConfig, specs: list[str], 
         [VideoFileSink(args.output / f"source-{n}.mp4", fps=s.fps, crf=config.crf, preset=config.preset)]
         for n, s in enumerate(sources)
     ]
-    segmenter = Segmenter(
-        config.model,
-        imgsz=config.imgsz,
-        conf=config.conf,
-        iou=config.iou,
-        max_det=config.max_det,
-        device=config.device,
-        threads=config.threads,
-    )
+    segmenter = _segmenter(config)
     renderer = SegmentRenderer(opacity=config.opacity, contour_thickness=config.contour_thickness)
     counts = [s.frame_count for s in sources]
     total = sum(c for c in counts if c) if all(counts) else None
