@@ -124,7 +124,7 @@ class ObjectTracker:
         mask_shape = masks.shape[1:]
         track_ids = np.asarray(segments.tracker_id if segments.tracker_id is not None else np.full(len(masks), -1))
         colors = np.asarray(segments.data["color"], float) if "color" in segments.data else None
-        # Segments seen on one frame only (spurious blobs, mostly) never bring a lost object back.
+        # Segments seen on one frame only (spurious blobs, mostly) never bring a lost object back nor regrow one.
         steady = segments.data.get("track_state", np.full(len(masks), TrackState.CONFIRMED)) == TrackState.CONFIRMED
         members = self._propagate(masks, track_ids, colors, np.asarray(steady, bool))
         self._remember_areas(masks, track_ids)
@@ -213,7 +213,7 @@ class ObjectTracker:
         claimed = (frame.cover >= needed) & mine & fits & ~foreign & alike
         # Segments no object claims outright: one may be an object regrown, or several merged.
         free = ~claimed.any(0)
-        regrowing = fits & ~foreign & (frame.seg_area[None] <= 1.2 * typical) & (frame.cover >= 0.3)
+        regrowing = fits & ~foreign & steady & (frame.seg_area[None] <= 1.2 * typical) & (frame.cover >= 0.3)
         regrown = _regrown(np.where(mine & free, frame.inter, 0), regrowing)
         seen: dict[int, np.ndarray] = {}
         lost: list[int] = []

@@ -184,3 +184,11 @@ def test_a_segment_that_holds_the_object_is_no_neighbour_of_it():
         segments = segments_tracker.update(_segments(target, container) if t else _segments(target))
         objects.update(segments, FRAME, [_point(15, 15)] if t == 0 else [])
     assert segments.tracker_id[1] not in objects.objects[1].neighbours
+
+
+def test_a_blob_of_one_frame_does_not_regrow_a_half_hidden_object():
+    whole, half = _rect(10, 10, 10, 10), _rect(10, 10, 10, 5)
+    blob = _rect(12, 14, 4, 5)  # on one frame, two of its five columns next to the visible half
+    frames = [_segments(whole) for _ in range(3)] + [_segments(half)] + [_segments(half, blob), _segments(half)]
+    masks = _follow(frames, _point(15, 12))
+    assert not (masks[4] & blob & ~_rect(10, 10, 10, 6)).any()
