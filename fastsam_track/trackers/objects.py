@@ -213,7 +213,7 @@ class ObjectTracker:
         claimed = (frame.cover >= needed) & mine & fits & ~foreign & alike
         # Segments no object claims outright: one may be an object regrown, or several merged.
         free = ~claimed.any(0)
-        regrowing = fits & ~foreign & steady & (frame.seg_area[None] <= 1.2 * typical) & (frame.cover >= 0.3)
+        regrowing = fits & ~foreign & alike & steady & (frame.seg_area[None] <= 1.2 * typical) & (frame.cover >= 0.3)
         regrown = _regrown(np.where(mine & free, frame.inter, 0), regrowing)
         seen: dict[int, np.ndarray] = {}
         lost: list[int] = []

@@ -192,3 +192,12 @@ def test_a_blob_of_one_frame_does_not_regrow_a_half_hidden_object():
     frames = [_segments(whole) for _ in range(3)] + [_segments(half)] + [_segments(half, blob), _segments(half)]
     masks = _follow(frames, _point(15, 12))
     assert not (masks[4] & blob & ~_rect(10, 10, 10, 6)).any()
+
+
+def test_a_half_hidden_object_does_not_regrow_into_a_segment_of_another_colour():
+    whole, half, side = _rect(10, 10, 10, 10), _rect(10, 10, 10, 5), _rect(12, 14, 4, 5)
+    red, blue = [200, 0, 0], [0, 0, 200]
+    frames = [_segments(whole, colors=[red]) for _ in range(3)] + [_segments(half, side, colors=[red, blue])] * 3
+    objects = ObjectTracker()  # no segment tracker: nothing is known as a neighbour
+    masks = [objects.update(s, FRAME, [_point(15, 12)] if t == 0 else []).mask[0] for t, s in enumerate(frames)]
+    assert not any((m & side & ~_rect(10, 10, 10, 6)).any() for m in masks[3:])
