@@ -209,7 +209,9 @@ class ObjectTracker:
         foreign = np.array([np.isin(track_ids, list(o.neighbours)) & (track_ids >= 0) for o in objects])
         foreign = foreign.reshape(len(ids), len(masks))
         distance = _color_distance(objects, colors, len(masks))
-        alike = ~(distance > _COLOR_TOLERANCE)  # unknown colours do not tell objects apart
+        # Unknown colours do not tell objects apart; a lost object must look more like itself.
+        tolerance = np.array([_LOST_COLOR_TOLERANCE if o.missed else _COLOR_TOLERANCE for o in objects])[:, None]
+        alike = ~(distance > tolerance)
         claimed = (frame.cover >= needed) & mine & fits & ~foreign & alike
         # Segments no object claims outright: one may be an object regrown, or several merged.
         free = ~claimed.any(0)
@@ -377,6 +379,7 @@ class ObjectTracker:
 
 _MAX_NEIGHBOURS = 64
 _COLOR_TOLERANCE = 50.0  # RGB distance within which two segments may be the same object
+_LOST_COLOR_TOLERANCE = 30.0  # the same for a lost object: what comes back near it may be a look-alike
 _SAME_COLOR = 25.0  # RGB distance within which a segment looks like the object whatever its shape
 
 

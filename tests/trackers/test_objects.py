@@ -201,3 +201,11 @@ def test_a_half_hidden_object_does_not_regrow_into_a_segment_of_another_colour()
     objects = ObjectTracker()  # no segment tracker: nothing is known as a neighbour
     masks = [objects.update(s, FRAME, [_point(15, 12)] if t == 0 else []).mask[0] for t, s in enumerate(frames)]
     assert not any((m & side & ~_rect(10, 10, 10, 6)).any() for m in masks[3:])
+
+
+def test_a_lost_object_is_not_taken_back_by_a_segment_only_near_its_colour():
+    target = _rect(10, 10, 10, 10)
+    frames = [_segments(target, colors=[[200, 0, 0]]) for _ in range(3)] + [_segments() for _ in range(2)]
+    frames += [_segments(target, colors=[[200, 40, 0]]) for _ in range(3)]  # close enough for an object in view
+    masks = _follow(frames, _point(15, 15))
+    assert all(m is None for m in masks[3:])
