@@ -126,3 +126,86 @@ def test_neighbour_memory_is_bounded_on_long_runs():
         segments = segments_tracker.update(_segments(target, neighbour))
         objects.update(segments, FRAME, [_point(20, 30)] if t == 0 else [])
     assert 0 < len(objects.objects[1].neighbours) <= 64
+
+
+def test_an_occluder_passing_in_front_is_not_taken_for_the_object():
+    target = [_rect(10, 10 + t, 10, 10) for t in range(12)]
+    occluder = [_rect(8, 34 - 3 * t, 14, 12) for t in range(12)]  # on top of it, moving left across it
+    red, blue = [200, 0, 0], [0, 0, 200]
+    frames = []
+    for mask, over in zip(target, occluder, strict=True):
+        visible = mask & ~over
+        frames.append(_segments(visible, over, colors=[red, blue] if visible.any() else [blue]))
+    masks = _follow(frames, _point(15, 15))
+    assert all(m is None or not (m & o).any() for m, o in zip(masks, occluder, strict=True))
+
+
+def test_two_prompts_on_one_merged_segment_share_it():
+    left = [_rect(10, 10 + t, 10, 10) for t in range(8)]
+    right = [_rect(10, 20 + t, 10, 12) for t in range(8)]
+    frames = [_segments(left[t] | right[t]) for t in range(3)]  # merged, then apart
+    frames += [_segments(left[t], right[t]) for t in range(3, 8)]
+    objects, segments_tracker = ObjectTracker(), SegmentTracker()
+    prompts = [_point(15, 14), PointPrompt(0, 2, np.array([[26 * 8 + 4.0, 15 * 8 + 4.0]]), np.array([1]))]
+    out = []
+    for t, segments in enumerate(frames):
+        result = objects.update(segments_tracker.update(segments), FRAME, prompts if t == 0 else [])
+        out.append(dict(zip(result.tracker_id.tolist(), result.mask, strict=True)))
+    assert not (out[0][1] & out[0][2]).any()
+    assert all(_iou(o[1], left[t]) > 0.9 and _iou(o[2], right[t]) > 0.9 for t, o in enumerate(out[3:], 3))
+
+
+def test_found_again_by_its_colour_when_only_part_of_it_was_ever_seen():
+    half, whole = _rect(10, 10, 10, 5), _rect(10, 10, 10, 10)  # half hidden at first, whole on its return
+    other, red, blue = _rect(30, 40, 6, 6), [200, 0, 0], [0, 0, 200]
+    frames = [_segments(half, other, colors=[red, blue]) for _ in range(3)]
+    frames += [_segments(other, colors=[blue]) for _ in range(3)]
+    frames += [_segments(whole, other, colors=[red, blue]) for _ in range(3)]
+    masks = _follow(frames, _point(15, 12))
+    assert all(m is not None and _iou(m, whole) > 0.9 for m in masks[6:])
+
+
+def test_leaving_the_frame_it_does_not_take_in_what_touches_it():
+    target = [_rect(10, 38 + 3 * t, 10, 10) for t in range(10)]  # leaves on the right
+    above = [_rect(7, 40 + 3 * t, 3, 4) for t in range(10)]  # a small segment along its top edge
+    objects = ObjectTracker()  # no segment tracker: nothing is known as a neighbour
+    masks = []
+    for t, (mask, strip) in enumerate(zip(target, above, strict=True)):
+        segments = _segments(mask, strip) if t >= 3 else _segments(mask)
+        result = objects.update(segments, FRAME, [_point(15, 42)] if t == 0 else [])
+        masks.append(result.mask[0] if len(result) else None)
+    assert all(m is None or not (m & a).any() for m, a in zip(masks, above, strict=True))
+
+
+def test_a_segment_that_holds_the_object_is_no_neighbour_of_it():
+    target, container = _rect(10, 10, 10, 10), _rect(10, 10, 10, 17)  # the object, and the object with a strip
+    objects, segments_tracker = ObjectTracker(), SegmentTracker(min_hits=1)
+    for t in range(4):
+        segments = segments_tracker.update(_segments(target, container) if t else _segments(target))
+        objects.update(segments, FRAME, [_point(15, 15)] if t == 0 else [])
+    assert segments.tracker_id[1] not in objects.objects[1].neighbours
+
+
+def test_a_blob_of_one_frame_does_not_regrow_a_half_hidden_object():
+    whole, half = _rect(10, 10, 10, 10), _rect(10, 10, 10, 5)
+    blob = _rect(12, 14, 4, 5)  # on one frame, two of its five columns next to the visible half
+    frames = [_segments(whole) for _ in range(3)] + [_segments(half)] + [_segments(half, blob), _segments(half)]
+    masks = _follow(frames, _point(15, 12))
+    assert not (masks[4] & blob & ~_rect(10, 10, 10, 6)).any()
+
+
+def test_a_half_hidden_object_does_not_regrow_into_a_segment_of_another_colour():
+    whole, half, side = _rect(10, 10, 10, 10), _rect(10, 10, 10, 5), _rect(12, 14, 4, 5)
+    red, blue = [200, 0, 0], [0, 0, 200]
+    frames = [_segments(whole, colors=[red]) for _ in range(3)] + [_segments(half, side, colors=[red, blue])] * 3
+    objects = ObjectTracker()  # no segment tracker: nothing is known as a neighbour
+    masks = [objects.update(s, FRAME, [_point(15, 12)] if t == 0 else []).mask[0] for t, s in enumerate(frames)]
+    assert not any((m & side & ~_rect(10, 10, 10, 6)).any() for m in masks[3:])
+
+
+def test_a_lost_object_is_not_taken_back_by_a_segment_only_near_its_colour():
+    target = _rect(10, 10, 10, 10)
+    frames = [_segments(target, colors=[[200, 0, 0]]) for _ in range(3)] + [_segments() for _ in range(2)]
+    frames += [_segments(target, colors=[[200, 40, 0]]) for _ in range(3)]  # close enough for an object in view
+    masks = _follow(frames, _point(15, 15))
+    assert all(m is None for m in masks[3:])
