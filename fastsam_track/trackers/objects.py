@@ -423,12 +423,17 @@ def _color_distance(objects: list[_Object], colors: np.ndarray | None, count: in
     return np.linalg.norm(known[:, None, :] - colors[None], axis=2)
 
 
-def _anchor(prompt: PointPrompt | BoxPrompt, frame_shape: tuple[int, int], mask_shape: tuple[int, int]) -> np.ndarray:
-    """(2,) float (y, x) grid position of a prompt: its foreground points' mean, or its box's centre."""
+def _anchor(prompt: Prompt, frame_shape: tuple[int, int], mask_shape: tuple[int, int]) -> np.ndarray:
+    """(2,) float (y, x) grid position of a prompt: its foreground points' mean, its box's centre
+    or its mask's centroid (NaN for a prompt without a position)."""
     if isinstance(prompt, PointPrompt):
         xy = to_grid(prompt.points, frame_shape, mask_shape)[np.asarray(prompt.labels) == 1]
-    else:
+    elif isinstance(prompt, BoxPrompt):
         xy = to_grid(prompt.box.reshape(2, 2), frame_shape, mask_shape)
+    elif isinstance(prompt, MaskPrompt) and prompt.mask.any():
+        return np.argwhere(prompt.mask).mean(0) + 0.5
+    else:
+        return np.full(2, np.nan)
     return xy.mean(0)[::-1] if len(xy) else np.full(2, np.nan)
 
 
@@ -447,7 +452,7 @@ def _share(masks: np.ndarray, anchors: np.ndarray) -> np.ndarray:
         [[[1, 1, 0, 0]], [[0, 0, 1, 1]]]
     """
     h, w = masks.shape[1:]
-    cells = np.stack(np.mgrid[0:h, 0:w], axis=-1) + 0.5  # (h, w, 2) cell centres
+    cells = np.moveaxis(np.indices((h, w)), 0, -1) + 0.5  # (h, w, 2) cell centres
     distance = np.linalg.norm(cells[None] - anchors[:, None, None], axis=-1)
     distance = np.where(masks & ~np.isnan(distance), distance, np.inf)
     nearest = np.argmin(distance, axis=0)
