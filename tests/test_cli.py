@@ -178,23 +178,19 @@ def test_a_prompt_past_the_end_is_a_warning(tmp_path, clip_path):
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_a_stopped_run_leaves_a_playable_mp4(tmp_path, signum):
+def test_a_stopped_run_leaves_a_playable_mp4_and_complete_exports(tmp_path, signum):
+    import json
+
+    from fastsam_track.pipeline.segments_cache import decode_rle
+
     clip = write_clip(tmp_path / "long.mp4", frames=300, height=180, width=320)
     output = tmp_path / "out.mp4"
     process = subprocess.Popen(
         [
-            sys.executable,
-            "-m",
-            "fastsam_track.cli",
-            "run",
-            str(clip),
-            "-o",
-            str(output),
-            "--model",
-            "fastsam-tiny",
-            "--imgsz",
-            "320",
-            "--no-progress",
+            *(sys.executable, "-m", "fastsam_track.cli", "run", str(clip), "-o", str(output), "--no-progress"),
+            *("--model", "fastsam-tiny", "--imgsz", "320", "--threads", "1", "--point", "160,90"),
+            *("--save-masks", str(tmp_path / "masks"), "--save-tracks", str(tmp_path / "tracks.txt")),
+            *("--save-segments", str(tmp_path / "segments.jsonl")),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -205,14 +201,26 @@ def test_a_stopped_run_leaves_a_playable_mp4(tmp_path, signum):
         while not (output.exists() and output.stat().st_size > 0) and time.monotonic() < deadline:
             time.sleep(0.2)
         time.sleep(1.0)  # a few frames into the run
+        sent = time.monotonic()
         process.send_signal(signum)
         _, stderr = process.communicate(timeout=30)
+        took = time.monotonic() - sent
     finally:
         process.kill()
     assert process.returncode == 130, stderr
     assert "interrupted" in stderr and "Traceback" not in stderr
+    assert took < 2.0, f"the run took {took:.2f} s to stop"  # about 0.7-1.1 s here, including interpreter exit
     frames = _probe(output)[0]
     assert 0 < frames < 300
+    # Every export holds exactly the frames the video holds, each one whole.
+    assert sorted(p.name for p in (tmp_path / "masks").iterdir()) == [f"{i:05d}.png" for i in range(frames)]
+    lines = (tmp_path / "segments.jsonl").read_text().splitlines()
+    assert [json.loads(line)["frame"] for line in lines] == list(range(frames))
+    for line in lines[-1:]:
+        record = json.loads(line)
+        decode_rle([s["rle"] for s in record["segments"]], tuple(record["mask_size"]))
+    tracks = (tmp_path / "tracks.txt").read_text()
+    assert tracks.endswith("\n") and max(int(t.split()[0]) for t in tracks.splitlines()) < frames
 
 
 def test_a_run_that_fails_before_its_first_frame_leaves_no_files(tmp_path, clip_path):
