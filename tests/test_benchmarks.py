@@ -46,3 +46,14 @@ def test_live_latency_benchmark_runs():
         pytest.skip("needs Debian's Python with the GStreamer RTSP server (see .ci/run)")
     names = _table_rows("live_latency.py", "--seconds", "4", "--imgsz", "320")
     assert names == ["4 s"]
+
+
+def test_a_2000_frame_soak_holds_memory_and_frees_lost_tracks():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from soak import soak
+
+    figures = soak(2000)
+    assert figures["frames"] == 2000
+    assert figures["growth"] < 50, figures  # MB from the end of the warm-up to the end
+    assert figures["age_p95"] < 2000, figures  # frames wait in bounded queues, never pile up
+    assert figures["tracks_end"] <= figures["tracks_max"] < 200, figures  # lost tracks are freed
