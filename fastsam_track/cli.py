@@ -190,6 +190,9 @@ def _segment_to_outputs(
         finally:
             if stats_path is not None and latest:  # also when the run was stopped or failed midway
                 stats_path.write_text(json.dumps(latest[0].as_dict(), indent=2) + "\n")
+    damage = getattr(source, "damage_report", None)
+    if damage is not None and (message := damage()):
+        _warn(message)
     for prompt in stats.unused_prompts:
         _warn(f"object {prompt.object_id}: frame {prompt.frame} is past the last frame; the prompt was not used")
     timings = ", ".join(f"{stage} {ms:.1f}" for stage, ms in stats.mean_ms().items())

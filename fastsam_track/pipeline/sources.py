@@ -13,6 +13,8 @@ import numpy as np
 from fastsam_track.types import Frame
 
 if TYPE_CHECKING:
+    import av
+
     from fastsam_track.pipeline.live import Reconnect
 
 __all__ = ["IMAGE_SUFFIXES", "ImageFolderSource", "Source", "SourceError", "VideoFileSource", "open_source"]
@@ -50,6 +52,11 @@ class VideoFileSource(Source):
         path: the video file.
         vid_stride: keep every n-th frame (1 keeps all).
 
+    Attributes:
+        frames_decoded: frames decoded by the last iteration (before ``vid_stride``).
+        packets_lost: corrupt packets skipped by the last iteration.
+        frames_missing: frames the container declared but the last complete iteration did not decode.
+
     Raises:
         SourceError: the file is missing, unreadable or has no video stream.
     """
@@ -59,6 +66,9 @@ class VideoFileSource(Source):
 
         self.path = Path(path)
         self.vid_stride = vid_stride
+        self.frames_decoded = 0
+        self.packets_lost = 0
+        self.frames_missing = 0
         if not self.path.is_file():
             raise SourceError(f"source not found: {str(self.path)!r}")
         try:
@@ -75,20 +85,53 @@ class VideoFileSource(Source):
             raise SourceError(f"cannot read video {str(self.path)!r}: {error}") from error
 
     def __iter__(self) -> Iterator[Frame]:
+        """Decode packet by packet: a corrupt packet is skipped and counted, a truncated file ends the frames."""
         import av
 
+        self.frames_decoded = 0
+        self.packets_lost = 0
+        self.frames_missing = 0
         container = av.open(str(self.path))
         try:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
             time_base = float(stream.time_base or 0)
-            for index, frame in enumerate(container.decode(stream)):
+            for frame in self._decode(container, stream):
+                index = self.frames_decoded
+                self.frames_decoded += 1
                 if index % self.vid_stride:
                     continue
                 timestamp = frame.pts * time_base if frame.pts is not None else index / float(self.fps)
                 yield Frame(index=index, image=frame.to_ndarray(format="bgr24"), timestamp=timestamp)
+            if stream.frames:
+                self.frames_missing = max(stream.frames - self.frames_decoded, 0)
         finally:
             container.close()
+
+    def _decode(self, container: av.container.InputContainer, stream: av.VideoStream) -> Iterator[av.VideoFrame]:
+        """The frames of ``stream``; counts the packets that fail to decode, stops where demuxing fails."""
+        import av
+
+        packets = container.demux(stream)
+        while True:
+            try:
+                packet = next(packets)
+            except (StopIteration, av.error.FFmpegError):  # the end, or a truncated container
+                return
+            try:
+                yield from packet.decode()
+            except av.error.FFmpegError:
+                self.packets_lost += 1
+
+    def damage_report(self) -> str | None:
+        """One line on the frames that could not be decoded by the last iteration, or None when none were lost."""
+        lost = max(self.frames_missing, self.packets_lost)
+        if not lost:
+            return None
+        return (
+            f"{self.path.name}: {lost} of {self.frames_decoded + lost} frames could not be decoded "
+            f"(truncated or corrupt file); the run used the {self.frames_decoded} that did"
+        )
 
 
 class ImageFolderSource(Source):
