@@ -115,7 +115,7 @@ def _read_yaml(source: str | Path) -> dict[str, Any]:
         raise ConfigError(f"config {str(source)!r} is neither a file nor a preset ({', '.join(PRESETS)})")
     try:
         data = yaml.safe_load(path.read_text()) or {}
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
+    except (yaml.YAMLError, ValueError) as error:  # ValueError: bad UTF-8, an integer past Python's digit limit
         first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise ConfigError(f"config {str(path)!r} is not valid YAML: {first_line}") from error
     if not isinstance(data, dict):

@@ -41,10 +41,17 @@ _BOX = re.compile(rf"^({_NUMBER}),({_NUMBER}),({_NUMBER}),({_NUMBER})(?:@(\d+))?
 _TEXT = re.compile(r"^(.*?)(?:@(\d+))?$", re.DOTALL)
 _KEYS = {"frame", "object", "points", "labels", "box", "text", "remove"}
 _MAX_TEXT = 300  # characters; CLIP reads 77 tokens
+_MAX_FRAME_DIGITS = 9
 
 
 class PromptError(ValueError):
     """A prompt that cannot be used: malformed, or outside the frame."""
+
+
+def _frame(digits: str | None, where: str) -> int:
+    if digits is not None and len(digits) > _MAX_FRAME_DIGITS:
+        raise PromptError(f"{where}: the frame number must have at most {_MAX_FRAME_DIGITS} digits")
+    return int(digits or 0)
 
 
 def parse_point(text: str) -> tuple[int, np.ndarray, int]:
@@ -59,7 +66,7 @@ def parse_point(text: str) -> tuple[int, np.ndarray, int]:
     if not match:
         raise PromptError(f"--point {text!r}: expected X,Y[,LABEL][@FRAME], LABEL 1 (foreground) or 0 (background)")
     x, y, label, frame = match.groups()
-    return int(frame or 0), np.array([float(x), float(y)]), int(label if label is not None else 1)
+    return _frame(frame, f"--point {text!r}"), np.array([float(x), float(y)]), int(label if label is not None else 1)
 
 
 def parse_box(text: str) -> tuple[int, np.ndarray]:
@@ -76,7 +83,7 @@ def parse_box(text: str) -> tuple[int, np.ndarray]:
     box = np.array([float(v) for v in corners])
     if box[2] <= box[0] or box[3] <= box[1]:
         raise PromptError(f"--box {text!r}: X2 must exceed X1 and Y2 exceed Y1")
-    return int(frame or 0), box
+    return _frame(frame, f"--box {text!r}"), box
 
 
 def _check_text(text: Any, where: str) -> str:
@@ -95,7 +102,7 @@ def parse_text(text: str) -> tuple[int, str]:
     match = _TEXT.match(text)
     assert match is not None, "the pattern matches any string"
     words, frame = match.groups()
-    return int(frame or 0), _check_text(words, f"--text {text!r}")
+    return _frame(frame, f"--text {text!r}"), _check_text(words, f"--text {text!r}")
 
 
 def prompts_from_cli(
@@ -138,7 +145,10 @@ def _number_list(value: Any, length: int | None, where: str, what: str) -> np.nd
     if not ok or (length is not None and len(value) != length):
         size = f"{length} numbers" if length else "numbers"
         raise PromptError(f"{where}: {what} must be a list of {size}, got {json.dumps(value)[:60]}")
-    array = np.array(value, float)
+    try:
+        array = np.array(value, float)
+    except OverflowError:  # an integer past the float range
+        array = np.array([np.inf])
     if not np.isfinite(array).all():
         raise PromptError(f"{where}: {what} must be finite numbers")
     return array
@@ -176,12 +186,17 @@ def _entry(entry: Any, where: str) -> Prompt:
     if not isinstance(points, list) or not points:
         raise PromptError(f"{where}: 'points' must be a non-empty list of [x, y]")
     xy = np.stack([_number_list(p, 2, where, "each point") for p in points])
-    labels = np.array(entry.get("labels", [1] * len(points)))
-    if labels.shape != (len(points),) or not np.isin(labels, (0, 1)).all() or labels.dtype.kind not in "iu":
+    given = entry.get("labels", [1] * len(points))
+    if (
+        not isinstance(given, list)
+        or len(given) != len(points)
+        or any(type(v) is not int or v not in (0, 1) for v in given)
+    ):
         raise PromptError(f"{where}: 'labels' must be one 0 or 1 per point ({len(points)} points)")
+    labels = np.array(given, int)
     if not (labels == 1).any():
         raise PromptError(f"{where}: at least one point must be foreground (label 1)")
-    return PointPrompt(frame, object_id, xy, labels.astype(int))
+    return PointPrompt(frame, object_id, xy, labels)
 
 
 def load_prompts(path: str | Path) -> list[Prompt]:
@@ -196,7 +211,7 @@ def load_prompts(path: str | Path) -> list[Prompt]:
         data = json.loads(path.read_text())
     except OSError as error:
         raise PromptError(f"cannot read prompts file {str(path)!r}: {error.strerror}") from error
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+    except ValueError as error:  # JSONDecodeError, UnicodeDecodeError, an integer past Python's digit limit
         raise PromptError(f"prompts file {str(path)!r} is not valid JSON: {error}") from error
     if not isinstance(data, dict) or set(data) != {"prompts"} or not isinstance(data["prompts"], list):
         raise PromptError(f'prompts file {str(path)!r} must be {{"prompts": [...]}}')

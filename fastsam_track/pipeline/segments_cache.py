@@ -31,6 +31,39 @@ class SegmentsCacheError(ValueError):
     """A segments file that cannot be written or replayed."""
 
 
+_MAX_MASK_SIDE = 4096
+
+
+def _rle_total(counts: str) -> int:
+    """Cells covered by the runs of a COCO compressed RLE string (pycocotools' ``rleFrString``)."""
+    runs: list[int] = []
+    codes = [ord(c) - 48 for c in counts]
+    i = 0
+    while i < len(codes):
+        value, shift, more = 0, 0, True
+        while more:
+            if i == len(codes) or not 0 <= codes[i] < 64:
+                raise ValueError("RLE counts is not a COCO compressed string")
+            code = codes[i]
+            value |= (code & 0x1F) << shift
+            more, i, shift = bool(code & 0x20), i + 1, shift + 5
+            if not more and code & 0x10:
+                value |= -1 << shift
+        value += runs[-2] if len(runs) > 2 else 0
+        if value < 0:
+            raise ValueError("RLE counts has a negative run")
+        runs.append(value)
+    return sum(runs)
+
+
+def _check_rle(rle: Any, shape: tuple[int, int]) -> None:
+    """Raise ValueError unless ``rle`` is a string-counts RLE of ``shape`` whose runs cover it exactly."""
+    if not isinstance(rle, dict) or not isinstance(rle.get("counts"), str) or rle.get("size") != list(shape):
+        raise ValueError(f"each rle must be {{'size': {list(shape)}, 'counts': str}}")
+    if _rle_total(rle["counts"]) != shape[0] * shape[1]:
+        raise ValueError(f"RLE runs do not cover the {shape[0]}x{shape[1]} mask")
+
+
 def encode_rle(masks: np.ndarray) -> list[dict[str, Any]]:
     """(N, h, w) bool masks to N COCO RLE dicts with string ``counts``.
 
@@ -118,18 +151,28 @@ class SegmentsReplay:
             number, line = next(self._lines)
         except StopIteration:
             raise SegmentsCacheError(f"{self.path.name} has fewer frames than the source") from None
+        except UnicodeDecodeError as error:
+            raise SegmentsCacheError(f"{self.path.name} is not UTF-8 text: {error}") from error
         where = f"{self.path.name} line {number}"
         try:
             record = json.loads(line)
             height, width = int(record["height"]), int(record["width"])
             entries = record["segments"]
             mask_h, mask_w = (int(v) for v in record["mask_size"])
-            boxes = np.array([e["box"] for e in entries], np.float32).reshape(-1, 4)
-            scores = np.array([e["score"] for e in entries], np.float32)
+            if not (0 < mask_h <= _MAX_MASK_SIDE and 0 < mask_w <= _MAX_MASK_SIDE):
+                raise ValueError(f"mask_size must be 1 to {_MAX_MASK_SIDE} cells a side")
+            with np.errstate(over="ignore"):  # past float32: inf, refused below
+                boxes = np.array([e["box"] for e in entries], np.float32).reshape(-1, 4)
+                scores = np.array([e["score"] for e in entries], np.float32)
+            shapes_ok = len(boxes) == len(entries) and scores.shape == (len(entries),)
+            if not shapes_ok or not (np.isfinite(boxes).all() and np.isfinite(scores).all()):
+                raise ValueError("each segment needs a box of 4 finite numbers and one finite score")
+            for entry in entries:
+                _check_rle(entry["rle"], (mask_h, mask_w))
             masks = decode_rle([e["rle"] for e in entries], (mask_h, mask_w))
             if masks.shape[1:] != (mask_h, mask_w):
                 raise ValueError(f"masks are {masks.shape[1:]}, mask_size says {(mask_h, mask_w)}")
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError, IndexError) as error:
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError, IndexError, OverflowError) as error:
             raise SegmentsCacheError(f"{where}: not a segments record ({type(error).__name__}: {error})") from error
         if (height, width) != image.shape[:2]:
             raise SegmentsCacheError(

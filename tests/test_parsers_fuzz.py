@@ -1,0 +1,284 @@
+"""Property tests: random input to every parser either loads or raises the project's own error.
+
+Any other exception (KeyError, TypeError, json or pycocotools errors, cv2 errors...) fails the test.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import string
+from pathlib import Path
+
+import numpy as np
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fastsam_track.configs import ConfigError, RunConfig, load_config
+from fastsam_track.pipeline.prompts import PromptError, load_prompts, parse_box, parse_point, parse_text
+from fastsam_track.pipeline.segments_cache import SegmentsCacheError, SegmentsReplay, encode_rle
+
+FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+HUGE = st.sampled_from([10**400, -(10**400), 2**63, -(2**63) - 1, 10**30])
+NUMBERS = st.one_of(
+    st.integers(-(10**6), 10**6),
+    st.floats(allow_nan=True, allow_infinity=True),
+    HUGE,
+    st.sampled_from([float("nan"), float("inf"), -float("inf"), 1e300]),
+)
+SCALARS = st.one_of(st.none(), st.booleans(), NUMBERS, st.text(max_size=20))
+JSON = st.recursive(
+    SCALARS,
+    lambda inner: st.one_of(st.lists(inner, max_size=5), st.dictionaries(st.text(max_size=8), inner, max_size=5)),
+    max_leaves=20,
+)
+RAW_BYTES = st.binary(max_size=200)
+BIG_DIGITS = st.integers(4000, 5000).map(lambda n: "9" * n)  # past Python's int-from-string limit
+
+
+def _write(path: Path, data: str | bytes) -> Path:
+    if isinstance(data, bytes):
+        path.write_bytes(data)
+    else:
+        path.write_text(data, encoding="utf-8", errors="surrogatepass")
+    return path
+
+
+# --- prompts file -----------------------------------------------------------------------------
+
+COORDS = st.one_of(st.integers(0, 100), st.floats(0, 100), NUMBERS)
+LABELS = st.one_of(
+    st.lists(st.integers(0, 1), max_size=3),
+    st.lists(st.one_of(st.integers(0, 1), st.lists(st.integers(0, 1), max_size=2)), min_size=2, max_size=3),  # ragged
+    st.lists(st.one_of(st.integers(0, 1), SCALARS), max_size=3),
+    JSON,
+)
+PROMPT_KIND = st.one_of(
+    st.fixed_dictionaries(
+        {"box": st.one_of(st.lists(NUMBERS, min_size=4, max_size=4), st.lists(NUMBERS, max_size=5), JSON)}
+    ),
+    st.fixed_dictionaries(
+        {"points": st.one_of(st.lists(st.lists(COORDS, min_size=2, max_size=2), min_size=1, max_size=3), JSON)},
+        optional={"labels": LABELS},
+    ),
+    st.fixed_dictionaries({"text": st.one_of(st.text(max_size=400), JSON)}),
+    st.fixed_dictionaries({"remove": st.one_of(st.just(True), JSON)}),
+)
+NEAR_VALID_ENTRY = st.builds(
+    lambda frame, obj, kind, extra: {"frame": frame, "object": obj, **kind, **extra},
+    st.one_of(st.integers(0, 9), st.integers(-2, 9), JSON),
+    st.one_of(st.integers(1, 9), st.integers(-1, 9), JSON),
+    PROMPT_KIND,
+    st.one_of(
+        st.just({}), st.just({}), st.dictionaries(st.sampled_from(["extra", "labels", "box", "text", "remove"]), JSON)
+    ),
+)
+PROMPT_ENTRY = st.one_of(
+    NEAR_VALID_ENTRY,
+    st.fixed_dictionaries(
+        {},
+        optional={key: JSON for key in ("frame", "object", "points", "labels", "box", "text", "remove", "extra")},
+    ),
+)
+PROMPT_DOCS = st.one_of(
+    JSON.map(json.dumps),
+    st.lists(st.one_of(PROMPT_ENTRY, JSON), max_size=4).map(lambda entries: json.dumps({"prompts": entries})),
+    BIG_DIGITS.map(lambda digits: '{"prompts": [{"frame": ' + digits + ', "object": 1, "remove": true}]}'),
+    st.text(max_size=100),
+    RAW_BYTES,
+)
+
+
+@FUZZ
+@given(entries=st.lists(NEAR_VALID_ENTRY, min_size=1, max_size=2))
+def test_load_prompts_near_valid_entries_load_or_raise_prompt_error(tmp_path, entries):
+    path = _write(tmp_path / "prompts.json", json.dumps({"prompts": entries}))
+    try:
+        load_prompts(path)
+    except PromptError:
+        pass
+
+
+@FUZZ
+@given(
+    points=st.one_of(st.lists(st.lists(COORDS, min_size=2, max_size=2), min_size=1, max_size=3), JSON),
+    labels=st.one_of(st.none(), LABELS),
+)
+def test_load_prompts_points_and_labels_load_or_raise_prompt_error(tmp_path, points, labels):
+    entry = {"frame": 0, "object": 1, "points": points, **({} if labels is None else {"labels": labels})}
+    path = _write(tmp_path / "prompts.json", json.dumps({"prompts": [entry]}))
+    try:
+        load_prompts(path)
+    except PromptError:
+        pass
+
+
+@FUZZ
+@given(document=PROMPT_DOCS)
+def test_load_prompts_loads_or_raises_prompt_error(tmp_path, document):
+    path = _write(tmp_path / "prompts.json", document)
+    try:
+        load_prompts(path)
+    except PromptError:
+        pass
+
+
+# --- CLI prompt strings -----------------------------------------------------------------------
+
+NUMBER_TEXT = st.one_of(
+    st.integers(-(10**6), 10**6).map(str), st.floats(-1e6, 1e6).map(lambda v: f"{v:.3f}"), BIG_DIGITS
+)
+CLI_TEXT = st.one_of(
+    st.text(max_size=60),
+    st.text(alphabet=string.digits + ",.@-+ 01", max_size=40),
+    st.tuples(st.lists(NUMBER_TEXT, min_size=1, max_size=5), st.one_of(st.just(""), NUMBER_TEXT.map("@{}".format))).map(
+        lambda parts: ",".join(parts[0]) + parts[1]
+    ),
+    st.tuples(st.text(max_size=20), BIG_DIGITS).map("{0[0]}@{0[1]}".format),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=CLI_TEXT)
+def test_cli_prompt_parsers_return_or_raise_prompt_error(text):
+    for parse in (parse_point, parse_box, parse_text):
+        try:
+            parse(text)
+        except PromptError:
+            pass
+
+
+# --- run config -------------------------------------------------------------------------------
+
+KEYS = [field.name for field in RunConfig.__dataclass_fields__.values()]
+CONFIG_VALUES = st.one_of(
+    SCALARS, st.sampled_from([float("nan"), float("inf"), -float("inf"), 0, 1, 32, 640, 0.5, "veryfast", "cpu"]), JSON
+)
+CONFIG_MAPPINGS = st.dictionaries(st.one_of(st.sampled_from(KEYS), st.text(max_size=8)), CONFIG_VALUES, max_size=6)
+YAML_TEXT = st.one_of(
+    CONFIG_MAPPINGS.map(yaml.safe_dump),
+    JSON.map(yaml.safe_dump),
+    st.text(max_size=100),
+    RAW_BYTES,
+    BIG_DIGITS.map("imgsz: {}\n".format),
+)
+OVERRIDES = st.one_of(st.none(), st.dictionaries(st.sampled_from(KEYS), CONFIG_VALUES, max_size=6), CONFIG_MAPPINGS)
+
+
+@FUZZ
+@given(document=YAML_TEXT, overrides=OVERRIDES)
+def test_load_config_loads_or_raises_config_error(tmp_path, document, overrides):
+    path = _write(tmp_path / "run.yaml", document)
+    for source in (path, None, "file"):
+        try:
+            assert isinstance(load_config(source, overrides), RunConfig)
+        except ConfigError:
+            pass
+
+
+# --- segments cache ---------------------------------------------------------------------------
+
+SIDES = st.one_of(st.integers(1, 12), st.integers(-3, 0), HUGE, st.floats(), JSON)
+_VALID_RLE = encode_rle(np.eye(4, dtype=bool)[None])[0]
+COUNTS = st.one_of(st.text(alphabet=[chr(c) for c in range(48, 112)], max_size=6), st.text(max_size=6), JSON)
+RLE = st.one_of(
+    st.just(_VALID_RLE),
+    st.fixed_dictionaries({"size": st.one_of(st.just([4, 4]), st.lists(SIDES, max_size=3), JSON), "counts": COUNTS}),
+    JSON,
+)
+VALID_SEGMENT = {"rle": _VALID_RLE, "box": [0, 0, 2, 2], "score": 0.5}
+
+
+def _mutated(base: dict, options: dict) -> st.SearchStrategy:
+    """``base`` with one key dropped or given a value from its strategy in ``options``."""
+    dropped = st.sampled_from(sorted(base)).map(lambda key: {k: v for k, v in base.items() if k != key})
+    changed = st.sampled_from(sorted(options)).flatmap(lambda key: options[key].map(lambda value: {**base, key: value}))
+    return st.one_of(dropped, changed, changed)
+
+
+SEGMENT = st.one_of(
+    st.just(VALID_SEGMENT),
+    _mutated(
+        VALID_SEGMENT,
+        {
+            "rle": RLE,
+            "box": st.one_of(st.lists(NUMBERS, min_size=4, max_size=4), st.lists(NUMBERS, max_size=5), JSON),
+            "score": st.one_of(NUMBERS, JSON),
+        },
+    ),
+    JSON,
+)
+RECORD_OPTIONS = {
+    "height": SIDES,
+    "width": SIDES,
+    "mask_size": st.one_of(st.lists(SIDES, min_size=2, max_size=2), st.lists(SIDES, max_size=3), JSON),
+    "segments": st.one_of(st.lists(SEGMENT, max_size=3), JSON),
+}
+RECORD = st.lists(SEGMENT, max_size=3).flatmap(
+    lambda segments: st.one_of(
+        st.just({"frame": 0, "height": 8, "width": 8, "mask_size": [4, 4], "segments": segments}),
+        _mutated({"frame": 0, "height": 8, "width": 8, "mask_size": [4, 4], "segments": segments}, RECORD_OPTIONS),
+    )
+)
+SEGMENT_LINE = st.one_of(
+    RECORD.map(json.dumps),
+    RECORD.map(json.dumps).flatmap(lambda line: st.integers(0, len(line)).map(lambda n: line[:n])),  # truncated
+    JSON.map(json.dumps),
+    st.text(max_size=60),
+)
+SEGMENT_FILES = st.one_of(st.lists(SEGMENT_LINE, max_size=4).map("\n".join), RAW_BYTES)
+
+
+def _frame_for(line: str) -> np.ndarray:
+    """A frame of the size the line claims when that size is small, else 8x8."""
+    try:
+        record = json.loads(line)
+        height, width = record["height"], record["width"]
+        if all(type(v) is int and 1 <= v <= 64 for v in (height, width)):
+            return np.zeros((height, width, 3), np.uint8)
+    except Exception:
+        pass
+    return np.zeros((8, 8, 3), np.uint8)
+
+
+@FUZZ
+@given(content=SEGMENT_FILES)
+def test_segments_replay_replays_or_raises_segments_cache_error(tmp_path, content):
+    path = _write(tmp_path / "segments.jsonl", content)
+    lines = [line for line in content.splitlines() if line.strip()] if isinstance(content, str) else []
+    try:
+        replay = SegmentsReplay(path)
+        for line in [*lines, ""]:
+            segments = replay(_frame_for(line))
+            assert len(segments.xyxy) == len(segments.mask) == len(segments.confidence)
+    except SegmentsCacheError:
+        pass
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(record=RECORD)
+def test_segments_replay_near_valid_record_replays_or_raises_segments_cache_error(tmp_path, record):
+    path = _write(tmp_path / "segments.jsonl", json.dumps(record) + "\n")
+    try:
+        segments = SegmentsReplay(path)(np.zeros((8, 8, 3), np.uint8))
+        assert len(segments.xyxy) == len(segments.mask) == len(segments.confidence)
+    except SegmentsCacheError:
+        pass
+
+
+@FUZZ
+@given(
+    masks=st.tuples(st.integers(0, 3), st.integers(1, 9), st.integers(1, 9)).flatmap(
+        lambda shape: st.lists(st.booleans(), min_size=math.prod(shape), max_size=math.prod(shape)).map(
+            lambda cells: np.array(cells, bool).reshape(shape)
+        )
+    )
+)
+def test_segments_replay_accepts_every_mask_the_encoder_writes(tmp_path, masks):
+    _, height, width = masks.shape
+    segments = [{"rle": rle, "box": [0, 0, 1, 1], "score": 0.5} for rle in encode_rle(masks)]
+    record = {"frame": 0, "height": 8, "width": 8, "mask_size": [height, width], "segments": segments}
+    path = _write(tmp_path / "segments.jsonl", json.dumps(record) + "\n")
+    assert np.array_equal(SegmentsReplay(path)(np.zeros((8, 8, 3), np.uint8)).mask, masks)
