@@ -8,7 +8,7 @@ GStreamer packages of ``.ci/run``) serves a live 640x360 test pattern at 30 fps 
 tracks, follows one box-prompted object and serves the annotated stream (``WebServer``),
 as ``fastsam-track run rtsp://... --box ... --serve :0`` does. Frame age is capture
 (decoded) to output (handed to the page), over all frames; resident memory is sampled
-every 10 s and compared between the end of the first minute (warm-up) and the end.
+every 10 s (more often on short runs) and once at the end, and compared between the end of the first minute (warm-up) and the end.
 """
 
 from __future__ import annotations
@@ -69,11 +69,12 @@ def main() -> None:
     camera, url = _camera()
     samples: list[tuple[float, float]] = []  # (seconds since start, RSS MB)
     ages: list[float] = []
+    every_s = min(10.0, args.seconds / 8)
     started = time.monotonic()
 
     def on_frame(segmented, stats) -> None:  # type: ignore[no-untyped-def]
         elapsed = time.monotonic() - started
-        if not samples or elapsed - samples[-1][0] >= 10:
+        if not samples or elapsed - samples[-1][0] >= every_s:
             samples.append((elapsed, _rss_mb()))
         ages.extend(stats.ages_ms)
         stats.ages_ms.clear()
@@ -96,9 +97,12 @@ def main() -> None:
     finally:
         camera.kill()
     seconds = time.monotonic() - started
+    samples.append((seconds, _rss_mb()))
     warm = [mb for t, mb in samples if t >= min(WARM_UP_S, seconds / 2)]
-    growth = warm[-1] - warm[0] if len(warm) > 1 else 0.0
+    growth = warm[-1] - warm[0]
     frames = len(ages)
+    if not frames:
+        raise SystemExit(f"no frame came from the camera in {seconds:.0f} s")
     table = "\n".join(
         [
             f"`python benchmarks/live_latency.py --seconds {args.seconds:.0f}` on {os.cpu_count()} CPU cores: "
