@@ -9,3 +9,5 @@ os.environ.setdefault("YOLO_CONFIG_DIR", tempfile.mkdtemp(prefix="fastsam-track-
 os.environ["YOLO_VERBOSE"] = "False"
 # No CLIP weights can be downloaded in tests: the hub answers from its cache at once.
 os.environ["HF_HUB_OFFLINE"] = "1"
+# Exported models (OpenVINO, ONNX) go to a cache of this session, not the user's.
+os.environ.setdefault("FASTSAM_TRACK_CACHE", tempfile.mkdtemp(prefix="fastsam-track-cache-"))

@@ -41,7 +41,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--iou", type=float, help="NMS IoU threshold (0.9)")
     run.add_argument("--max-det", type=int, help="most segments per frame (300)")
     run.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
-    run.add_argument("--threads", type=int, help="torch CPU threads (all cores)")
+    run.add_argument(
+        "--backend",
+        choices=("auto", "torch", "openvino", "onnx", "tensorrt"),
+        help="network runtime: auto (default: torch on CUDA, else OpenVINO when installed, else torch); "
+        "exported models are made once and cached",
+    )
+    run.add_argument("--threads", type=int, help="CPU threads of the network runtime (all cores)")
     run.add_argument("--vid-stride", type=int, help="process every n-th frame (1)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     prompts = run.add_argument_group("prompts (pixel coordinates of the source, frames from 0)")
@@ -113,6 +119,7 @@ def _config_from(args: argparse.Namespace) -> RunConfig:
         "iou",
         "max_det",
         "device",
+        "backend",
         "threads",
         "vid_stride",
         "smooth",
@@ -214,6 +221,7 @@ def _segmenter(config: RunConfig, probabilities: bool = False) -> Any:
         iou=config.iou,
         max_det=config.max_det,
         device=config.device,
+        backend=config.backend,
         threads=config.threads,
         probabilities=probabilities,
     )

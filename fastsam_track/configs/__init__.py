@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from fastsam_track.pipeline.backends import BACKENDS as _BACKENDS
 from fastsam_track.pipeline.clip_text import DEFAULT_MODEL, DEFAULT_PRETRAINED
 
 __all__ = ["PRESETS", "ConfigError", "RunConfig", "load_config"]
@@ -44,7 +45,8 @@ class RunConfig:
         iou: NMS IoU threshold, 0 to 1.
         max_det: most segments per frame.
         device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
-        threads: torch CPU threads (null: all cores).
+        backend: ``auto``, ``torch``, ``openvino``, ``onnx`` or ``tensorrt`` (see ``pipeline.backends``).
+        threads: CPU threads of the network runtime (null: all cores).
         vid_stride: process every n-th frame.
         opacity: mask colour weight in the overlay, 0 to 1.
         contour_thickness: contour width in pixels, 0 for none.
@@ -63,6 +65,7 @@ class RunConfig:
     iou: float = 0.9
     max_det: int = 300
     device: str = "auto"
+    backend: str = "auto"
     threads: int | None = None
     vid_stride: int = 1
     opacity: float = 0.5
@@ -82,6 +85,7 @@ class RunConfig:
         _check(0.0 <= self.conf <= 1.0, "conf", self.conf, "between 0 and 1")
         _check(0.0 <= self.iou <= 1.0, "iou", self.iou, "between 0 and 1")
         _check(self.max_det >= 1, "max_det", self.max_det, "1 or more")
+        _check(self.backend in _BACKENDS, "backend", self.backend, f"one of {', '.join(_BACKENDS)}")
         _check(self.threads is None or self.threads >= 1, "threads", self.threads, "1 or more, or null")
         _check(self.vid_stride >= 1, "vid_stride", self.vid_stride, "1 or more")
         _check(0.0 <= self.opacity <= 1.0, "opacity", self.opacity, "between 0 and 1")

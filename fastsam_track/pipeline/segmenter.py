@@ -18,6 +18,7 @@ import supervision as sv
 from threadpoolctl import threadpool_limits
 
 from fastsam_track.masks import mean_colors
+from fastsam_track.pipeline.backends import ExportCache, choose_backend, load_network
 from fastsam_track.pipeline.models import ModelError, resolve_weights
 
 __all__ = ["Letterbox", "Segmenter", "select_device"]
@@ -140,8 +141,12 @@ class Segmenter:
         iou: NMS IoU threshold.
         max_det: most segments per frame.
         device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``; fp16 on CUDA.
-        threads: torch CPU threads; default all cores (importing ultralytics leaves 1). numpy's
-            BLAS is limited to one thread, so that it does not compete with torch.
+        backend: ``auto`` (torch on CUDA, else OpenVINO when installed, else torch), ``torch``,
+            ``openvino``, ``onnx`` or ``tensorrt``; see ``backends``.
+        threads: CPU threads of the runtime (and of torch, which runs NMS); default all cores
+            (importing ultralytics leaves 1). numpy's BLAS is limited to one thread, so that it
+            does not compete with the network.
+        export_cache: where exported models are kept (default ``ExportCache()``).
         probabilities: also return each mask's probability map (for edge maps).
 
     Example:
@@ -160,8 +165,10 @@ class Segmenter:
         iou: float = 0.9,
         max_det: int = 300,
         device: str = "auto",
+        backend: str = "auto",
         threads: int | None = None,
         probabilities: bool = False,
+        export_cache: ExportCache | None = None,
     ):
         if imgsz <= 0 or imgsz % 32:
             raise ModelError(f"imgsz must be a positive multiple of 32, got {imgsz}")
@@ -171,6 +178,7 @@ class Segmenter:
         self.imgsz, self.conf, self.iou, self.max_det = imgsz, conf, iou, max_det
         self.probabilities = probabilities
         self.device, self.half = select_device(device)
+        self.backend = choose_backend(backend, self.device)
         weights = resolve_weights(model)
         try:
             network, _ = load_checkpoint(weights, device=self.device)
@@ -180,18 +188,25 @@ class Segmenter:
             raise ModelError(
                 f"{weights} is a {getattr(network, 'task', 'unknown')!r} checkpoint, not a segmentation model"
             )
-        torch.set_num_threads(threads or os.cpu_count() or 1)
+        self.threads = threads or os.cpu_count() or 1
+        torch.set_num_threads(self.threads)
         # numpy's BLAS (OpenBLAS) keeps its threads spinning after each call; between frames the
         # trackers' small matrix products left them spinning into the next forward pass, which
         # then ran 2.4x slower on 2 cores (132 ms against 55 ms per 720p frame, fastsam-tiny).
         threadpool_limits(limits=1, user_api="blas")
         self._torch = torch
-        self.network = network.fuse(verbose=False).to(memory_format=torch.channels_last)
-        if self.half:
-            self.network = self.network.half()
         self.stride = max(int(network.stride.max()), 32)
         self.end2end = bool(getattr(network, "end2end", False))
         self.weights = weights
+        self.network = load_network(
+            self.backend,
+            network.fuse(verbose=False),
+            weights,
+            device=self.device,
+            half=self.half,
+            threads=self.threads,
+            cache=export_cache,
+        )
 
     def letterbox(self, frame_shape: tuple[int, int]) -> Letterbox:
         """The input geometry used for frames of this (H, W)."""
@@ -214,14 +229,10 @@ class Segmenter:
 
     def segment_batch(self, images: list[np.ndarray]) -> list[sv.Detections]:
         """Segment frames of one size in one network pass; see ``__call__``."""
-        torch = self._torch
         geometry = self.letterbox(images[0].shape[:2])
-        batch = np.stack([geometry.apply(image) for image in images])[..., ::-1]  # BGR to RGB
-        tensor = torch.from_numpy(np.ascontiguousarray(batch)).to(self.device).permute(0, 3, 1, 2)
-        tensor = tensor.contiguous(memory_format=torch.channels_last)
-        tensor = (tensor.half() if self.half else tensor.float()) / 255.0
-        with torch.inference_mode():
-            predictions, protos = _split_outputs(self.network(tensor))
+        batch = np.ascontiguousarray(np.stack([geometry.apply(image) for image in images])[..., ::-1])  # to RGB
+        predictions, protos = self.network(batch)
+        with self._torch.inference_mode():
             results = [self._postprocess(p, protos[i], geometry) for i, p in enumerate(self._nms(predictions))]
         for image, segments in zip(images, results, strict=True):
             segments.data["color"] = mean_colors(image, np.asarray(segments.mask))
@@ -282,11 +293,3 @@ def _mask_probabilities(protos, coefficients, boxes, input_shape: tuple[int, int
     probability = (coefficients.float() @ protos.float().view(channels, -1)).sigmoid().view(-1, mh, mw)
     scale = boxes.new_tensor([mw / input_shape[1], mh / input_shape[0]] * 2)
     return crop_mask(probability, boxes.float() * scale)
-
-
-def _split_outputs(outputs):  # type: ignore[no-untyped-def]
-    """(predictions (B, 4+nc+32, A), prototypes (B, 32, mh, mw)) from a segmentation model's outputs."""
-    first = outputs[0]
-    if isinstance(first, (tuple, list)):  # torch models: ((predictions, prototypes), extras)
-        return first[0], first[1]
-    return first, outputs[1]
