@@ -1,0 +1,289 @@
+"""Speed side by side: the network alone, our pipeline end to end, and ultralytics' FastSAM tracking.
+
+    python benchmarks/speed.py --frames 20 --repeats 3
+
+One process, one generated 1280x720 H.264 clip, the same weights and input size for every
+row of a model. Rows:
+
+- the network alone (the limit) on each CPU backend: torch fp32, ONNX Runtime, OpenVINO
+  (bf16 where the CPU has it), fed the letterboxed frame;
+- ours end to end, as ``fastsam-track run CLIP -o OUT.mp4`` builds it (threaded decode,
+  segment, everything-mode tracking, render, threaded H.264 encode), on torch and on the
+  fastest backend, in everything mode and with two box-prompted objects;
+- ultralytics ``FastSAM(weights).track(CLIP, stream=True)`` with its defaults, and with the
+  FastSAM docs' settings (``retina_masks=True, iou=0.9``), each plus ``result.plot()``.
+
+FastSAM-s and FastSAM-x are their architectures with random weights (the releases cannot
+be downloaded here; time does not depend on the weights). Random weights score every
+anchor alike, so the confidence threshold is set per model from the first frame, the
+highest that leaves about 100 masks with ``max_det=100``: every frame carries about 100
+masks, in every row (ultralytics rows use the same conf, imgsz and max_det; the docs' conf=0.4 and
+imgsz=1024 would leave random weights no masks and change the input size). The built-in
+model runs on its own kind of clip with its usual conf 0.25.
+
+ms per frame: wall time of a run over its frames (ultralytics: from its first result to
+the last, so model setup is left out); median (min-max) over ``--repeats`` runs. Threads:
+every row gets all cores (ultralytics sets torch to one thread on import; restored here).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+os.environ.setdefault("YOLO_OFFLINE", "1")
+os.environ.setdefault("YOLO_VERBOSE", "False")
+
+import numpy as np
+import torch
+
+from fastsam_track.pipeline.architectures import save_untrained_checkpoint
+from fastsam_track.pipeline.render import SegmentRenderer
+from fastsam_track.pipeline.runner import run
+from fastsam_track.pipeline.segmenter import Segmenter
+from fastsam_track.pipeline.sinks import VideoFileSink
+from fastsam_track.pipeline.sources import open_source
+from fastsam_track.synthetic import SyntheticClip
+from fastsam_track.trackers.objects import ObjectTracker
+from fastsam_track.trackers.segment_tracker import SegmentTracker
+from fastsam_track.types import BoxPrompt
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from report import spread, write_section  # noqa: E402  (benchmarks/ is not a package)
+
+BACKENDS = ("torch", "onnx", "openvino")
+CANDIDATES = (130, 200, 300, 450, 700, 1000, 2000)
+MAX_DET = 100
+# Two objects prompted by box on frame 0 (1280x720 source pixels).
+PROMPT_BOXES = ((200.0, 150.0, 520.0, 450.0), (700.0, 250.0, 1050.0, 600.0))
+
+
+class PeakRss:
+    """Peak resident memory of this process while the block runs, sampled every 20 ms."""
+
+    def __init__(self) -> None:
+        self.peak_mb = 0.0
+        self._stop = threading.Event()
+
+    @staticmethod
+    def now_mb() -> float:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.02):
+            self.peak_mb = max(self.peak_mb, self.now_mb())
+
+    @contextmanager
+    def watch(self) -> Iterator[PeakRss]:
+        self.peak_mb = self.now_mb()
+        self._stop.clear()
+        sampler = threading.Thread(target=self._sample, daemon=True)
+        sampler.start()
+        try:
+            yield self
+        finally:
+            self._stop.set()
+            sampler.join()
+            self.peak_mb = max(self.peak_mb, self.now_mb())
+
+
+def write_clip(path: Path, frames: int, seed: int) -> Path:
+    """A 1280x720 H.264 clip of moving textured shapes."""
+    clip = SyntheticClip(height=720, width=1280, num_shapes=12, seed=seed)
+    with VideoFileSink(path, fps=30, crf=18) as sink:
+        for index in range(frames):
+            sink.write(clip.frame(index)[0])
+    return path
+
+
+def first_frame(path: Path) -> np.ndarray:
+    return next(iter(open_source(path))).image
+
+
+def calibrated_conf(segmenter: Segmenter, image: np.ndarray) -> float:
+    """The highest threshold that leaves ``image`` about ``MAX_DET`` masks after NMS.
+
+    Raised candidate counts are tried in turn (NMS and empty masks drop some of them), so
+    NMS sorts a few hundred candidates, not thousands.
+    """
+    batch = segmenter.letterbox(image.shape[:2]).apply(image)[None, ..., ::-1].copy()
+    predictions, _ = segmenter.network(batch)
+    scores = np.sort(predictions[0, 4].float().numpy())[::-1]
+    for candidates in CANDIDATES:
+        segmenter.conf = float(scores[min(candidates, len(scores) - 1)])
+        if len(segmenter(image)) >= 0.95 * MAX_DET:
+            break
+    return segmenter.conf
+
+
+def network_ms(segmenter: Segmenter, image: np.ndarray, calls: int) -> list[float]:
+    """Milliseconds of the network alone on the letterboxed frame, one per call after a warm-up."""
+    batch = segmenter.letterbox(image.shape[:2]).apply(image)[None, ..., ::-1].copy()
+    segmenter.network(batch)
+    times = []
+    for _ in range(calls):
+        started = time.perf_counter()
+        segmenter.network(batch)
+        times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+def ours(segmenter: Segmenter, clip: Path, out: Path, prompted: bool, peak: PeakRss) -> dict[str, float]:
+    """One end-to-end run: ms per frame, per-stage ms, masks per frame, peak RSS."""
+    prompts = [BoxPrompt(0, n + 1, np.array(box)) for n, box in enumerate(PROMPT_BOXES)] if prompted else []
+    with peak.watch(), VideoFileSink(out, fps=30) as sink:
+        stats = run(
+            open_source(clip),
+            segmenter,
+            tracker=SegmentTracker(),
+            objects=ObjectTracker() if prompted else None,
+            prompts=prompts,
+            renderer=SegmentRenderer(),
+            sinks=[sink],
+        )
+    stages = stats.mean_ms()
+    return {
+        "ms": stats.seconds * 1000 / stats.frames,
+        "masks": stats.segments / stats.frames,
+        "segment": stages["segment"],
+        "track": stages["track"],
+        "render": stages["render"],
+        "rss": peak.peak_mb,
+    }
+
+
+def ultralytics_track(
+    weights: Path, clip: Path, settings: dict, threads: int, peak: PeakRss
+) -> dict[str, float]:  # type: ignore[type-arg]
+    """ultralytics' FastSAM ``track(stream=True)`` plus its ``plot()``: ms per frame after the first."""
+    from ultralytics import FastSAM
+
+    model = FastSAM(str(weights))
+    times, masks, plot_ms, speed = [], [], [], []
+    with peak.watch():
+        stream = model.track(source=str(clip), stream=True, device="cpu", verbose=False, **settings)
+        last = None
+        for index, result in enumerate(stream):
+            plot_started = time.perf_counter()
+            result.plot()
+            plot_ms.append((time.perf_counter() - plot_started) * 1000)
+            masks.append(0 if result.masks is None else len(result.masks))
+            speed.append(sum(result.speed.values()))
+            now = time.perf_counter()
+            if index == 0:
+                torch.set_num_threads(threads)  # its device selection set one thread
+            elif last is not None:
+                times.append((now - last) * 1000)
+            last = now
+    return {
+        "ms": statistics.mean(times),
+        "masks": statistics.mean(masks),
+        "segment": statistics.mean(speed[1:]),
+        "track": float("nan"),
+        "render": statistics.mean(plot_ms[1:]),
+        "rss": peak.peak_mb,
+    }
+
+
+def repeat(measure: Callable[[], dict[str, float]], times: int) -> dict[str, list[float]]:
+    runs = [measure() for _ in range(times)]
+    return {key: [r[key] for r in runs] for key in runs[0]}
+
+
+def model_rows(name: str, weights: Path | str, clip: Path, args: argparse.Namespace, work: Path) -> list[str]:
+    """Every row of one model: networks, ours, ultralytics."""
+    image = first_frame(clip)
+    threads = os.cpu_count() or 1
+    probe = Segmenter(weights, imgsz=args.imgsz, conf=0.25, max_det=MAX_DET, device="cpu", backend="torch")
+    conf = 0.25 if name.startswith("fastsam-tiny") else calibrated_conf(probe, image)
+    shape = probe.letterbox(image.shape[:2]).input_shape
+    peak = PeakRss()
+    segmenters, network = {}, {}
+    for backend in BACKENDS:
+        segmenters[backend] = Segmenter(
+            weights, imgsz=args.imgsz, conf=conf, max_det=MAX_DET, device="cpu", backend=backend, threads=threads
+        )
+        network[backend] = network_ms(segmenters[backend], image, calls=args.frames)
+    fastest = min(("onnx", "openvino"), key=lambda b: statistics.median(network[b]))
+    rows = [
+        f"| {name} | network alone, {backend} | {shape[0]}x{shape[1]} | {spread(network[backend])} "
+        f"| {1000 / statistics.median(network[backend]):.1f} | 1.00 | | | | | |"
+        for backend in BACKENDS
+    ]
+    ours_ms = {}
+    for backend in ("torch", fastest):
+        for prompted in (False, True):
+            figures = repeat(lambda: ours(segmenters[backend], clip, work / "out.mp4", prompted, peak), args.repeats)
+            ours_ms[backend, prompted] = statistics.median(figures["ms"])
+            label = "two prompted objects" if prompted else "everything mode"
+            ratio = ours_ms[backend, prompted] / statistics.median(network[backend])
+            rows.append(_row(name, f"**ours**, {backend}, {label}", shape, figures, f"{ratio:.2f}"))
+    best = min(ours_ms.values())
+    base = dict(imgsz=args.imgsz, conf=conf, max_det=MAX_DET)
+    for label, settings in (("defaults", base), ("docs' settings", {**base, "retina_masks": True, "iou": 0.9})):
+        path = probe.weights  # the checkpoint file, for ultralytics
+        figures = repeat(lambda: ultralytics_track(path, clip, settings, threads, peak), args.repeats)
+        slower = statistics.median(figures["ms"]) / best
+        rows.append(_row(name, f"ultralytics FastSAM.track, {label} (ours {slower:.1f}x faster)", shape, figures, ""))
+    return rows
+
+
+def _row(name: str, what: str, shape: tuple[int, int], figures: dict[str, list[float]], ratio: str) -> str:
+    ms = figures["ms"]
+    track = "" if np.isnan(figures["track"][0]) else spread(figures["track"])
+    return (
+        f"| {name} | {what} | {shape[0]}x{shape[1]} | {spread(ms)} | {1000 / statistics.median(ms):.1f} | {ratio} "
+        f"| {statistics.median(figures['masks']):.0f} | {spread(figures['segment'])} | {track} "
+        f"| {spread(figures['render'])} | {max(figures['rss']):.0f} |"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--frames", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--imgsz", type=int, default=640)
+    parser.add_argument("--models", default="fastsam-s,fastsam-x,fastsam-tiny", help="comma-separated")
+    parser.add_argument("--no-write", action="store_true", help="print the table, do not update README.md")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="fastsam-speed-"))
+    os.environ.setdefault("FASTSAM_TRACK_CACHE", str(work / "cache"))
+    rows = []
+    for model in args.models.split(","):
+        if model == "fastsam-tiny":
+            clip = write_clip(work / "tiny.mp4", args.frames + 1, seed=7)
+            rows += model_rows("fastsam-tiny (built in)", "fastsam-tiny", clip, args, work)
+        else:
+            clip = write_clip(work / "clip.mp4", args.frames + 1, seed=5)
+            weights = save_untrained_checkpoint(model, work / f"{model}.pt")
+            rows += model_rows(f"{model.replace('fastsam', 'FastSAM')} arch.", weights, clip, args, work)
+    table = "\n".join(
+        [
+            f"`python benchmarks/speed.py --frames {args.frames} --repeats {args.repeats} --imgsz {args.imgsz}` "
+            f"on {os.cpu_count()} CPU cores, 1280x720 clip; median (min-max) over runs "
+            f"(network alone: over {args.frames} calls). x network: ms per frame over the network alone "
+            "of the same backend.",
+            "",
+            "| model | what | network input | ms/frame | fps | x network | masks/frame | segment ms "
+            "| track ms | render / plot ms | peak RSS MB |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
+            *rows,
+        ]
+    )
+    print(table)
+    if not args.no_write:
+        write_section(f"speed_{args.imgsz}", table)
+
+
+if __name__ == "__main__":
+    main()
