@@ -15,9 +15,10 @@ row of a model. Rows:
 
 FastSAM-s and FastSAM-x are their architectures with random weights (the releases cannot
 be downloaded here; time does not depend on the weights). Random weights score every
-anchor alike, so the confidence threshold is set per model from the first frame, the
-highest that leaves about 100 masks with ``max_det=100``: every frame carries about 100
-masks, in every row (ultralytics rows use the same conf, imgsz and max_det; the docs' conf=0.4 and
+anchor alike, so ``conf`` and ``max_det`` are set per model from the first frame: the
+fewest candidates that leave about 100 masks (many random boxes are too small to hold a
+mask cell), so every frame carries about 100 masks (ultralytics rows use the same conf,
+imgsz and max_det; the docs' conf=0.4 and
 imgsz=1024 would leave random weights no masks and change the input size). The built-in
 model runs on its own kind of clip with its usual conf 0.25.
 
@@ -60,8 +61,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import spread, write_section  # noqa: E402  (benchmarks/ is not a package)
 
 BACKENDS = ("torch", "onnx", "openvino")
-CANDIDATES = (130, 200, 300, 450, 700, 1000, 2000)
-MAX_DET = 100
+CANDIDATES = (100, 130, 170, 220, 300, 400, 550, 750, 1000)
+MASKS = 100
 # Two objects prompted by box on frame 0 (1280x720 source pixels).
 PROMPT_BOXES = ((200.0, 150.0, 520.0, 450.0), (700.0, 250.0, 1050.0, 600.0))
 
@@ -109,20 +110,21 @@ def first_frame(path: Path) -> np.ndarray:
     return next(iter(open_source(path))).image
 
 
-def calibrated_conf(segmenter: Segmenter, image: np.ndarray) -> float:
-    """The highest threshold that leaves ``image`` about ``MAX_DET`` masks after NMS.
+def calibrated(segmenter: Segmenter, image: np.ndarray) -> tuple[float, int]:
+    """(conf, max_det) that leave ``image`` about ``MASKS`` masks: the fewest candidates that do.
 
-    Raised candidate counts are tried in turn (NMS and empty masks drop some of them), so
-    NMS sorts a few hundred candidates, not thousands.
+    Random weights make many boxes too small to hold a mask cell, so more candidates than
+    masks are kept; raising the count step by step keeps NMS to the few hundred it needs.
     """
     batch = segmenter.letterbox(image.shape[:2]).apply(image)[None, ..., ::-1].copy()
     predictions, _ = segmenter.network(batch)
     scores = np.sort(predictions[0, 4].float().numpy())[::-1]
     for candidates in CANDIDATES:
         segmenter.conf = float(scores[min(candidates, len(scores) - 1)])
-        if len(segmenter(image)) >= 0.95 * MAX_DET:
+        segmenter.max_det = candidates
+        if len(segmenter(image)) >= 0.95 * MASKS:
             break
-    return segmenter.conf
+    return segmenter.conf, segmenter.max_det
 
 
 def network_ms(segmenter: Segmenter, image: np.ndarray, calls: int) -> list[float]:
@@ -203,17 +205,18 @@ def model_rows(name: str, weights: Path | str, clip: Path, args: argparse.Namesp
     """Every row of one model: networks, ours, ultralytics."""
     image = first_frame(clip)
     threads = os.cpu_count() or 1
-    probe = Segmenter(weights, imgsz=args.imgsz, conf=0.25, max_det=MAX_DET, device="cpu", backend="torch")
-    conf = 0.25 if name.startswith("fastsam-tiny") else calibrated_conf(probe, image)
+    probe = Segmenter(weights, imgsz=args.imgsz, conf=0.25, max_det=MASKS, device="cpu", backend="torch")
+    conf, max_det = (0.25, MASKS) if name.startswith("fastsam-tiny") else calibrated(probe, image)
     shape = probe.letterbox(image.shape[:2]).input_shape
     peak = PeakRss()
     segmenters, network = {}, {}
     for backend in BACKENDS:
         segmenters[backend] = Segmenter(
-            weights, imgsz=args.imgsz, conf=conf, max_det=MAX_DET, device="cpu", backend=backend, threads=threads
+            weights, imgsz=args.imgsz, conf=conf, max_det=max_det, device="cpu", backend=backend, threads=threads
         )
         network[backend] = network_ms(segmenters[backend], image, calls=args.frames)
     fastest = min(("onnx", "openvino"), key=lambda b: statistics.median(network[b]))
+    name = f"{name} (conf {conf:.3g}, max_det {max_det})"
     rows = [
         f"| {name} | network alone, {backend} | {shape[0]}x{shape[1]} | {spread(network[backend])} "
         f"| {1000 / statistics.median(network[backend]):.1f} | 1.00 | | | | | |"
@@ -228,7 +231,7 @@ def model_rows(name: str, weights: Path | str, clip: Path, args: argparse.Namesp
             ratio = ours_ms[backend, prompted] / statistics.median(network[backend])
             rows.append(_row(name, f"**ours**, {backend}, {label}", shape, figures, f"{ratio:.2f}"))
     best = min(ours_ms.values())
-    base = dict(imgsz=args.imgsz, conf=conf, max_det=MAX_DET)
+    base = dict(imgsz=args.imgsz, conf=conf, max_det=max_det)
     for label, settings in (("defaults", base), ("docs' settings", {**base, "retina_masks": True, "iou": 0.9})):
         path = probe.weights  # the checkpoint file, for ultralytics
         figures = repeat(lambda: ultralytics_track(path, clip, settings, threads, peak), args.repeats)

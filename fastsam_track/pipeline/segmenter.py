@@ -239,6 +239,10 @@ class Segmenter:
         return results
 
     def _nms(self, predictions):  # type: ignore[no-untyped-def]
+        # ultralytics runs torchvision's NMS kernel only when torchvision is already imported, and
+        # otherwise a Python loop: 15-30 ms instead of 0.5 for 300 candidates (exported backends
+        # never import torchvision on their own).
+        import torchvision  # noqa: F401
         from ultralytics.utils.nms import non_max_suppression
 
         return non_max_suppression(
