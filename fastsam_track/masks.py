@@ -42,16 +42,16 @@ def upsample_masks(masks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return resized.transpose(2, 0, 1) > 127
 
 
-def label_map(masks: np.ndarray, boxes: np.ndarray, shape: tuple[int, int], labels: np.ndarray) -> np.ndarray:
+def label_map(masks: np.ndarray, shape: tuple[int, int], labels: np.ndarray) -> np.ndarray:
     """Paint masks into one (H, W) label image, smaller segments on top of larger ones.
 
-    Each mask is upsampled only inside its own box (measured: 5.5 ms for 100 masks at
-    720p, against 190 ms for upsampling the whole stack), with bilinear interpolation so
-    edges are smooth rather than blocky.
+    Each mask is upsampled only over the cells it covers (plus one around), with bilinear
+    interpolation so edges are smooth rather than blocky. The cost follows the masks' area,
+    not their boxes' (a box can be far larger than its mask); 100 masks at 720p take a few
+    milliseconds, against 190 ms for upsampling the whole stack.
 
     Args:
-        masks: (N, h, w) bool masks at mask resolution.
-        boxes: (N, 4) float boxes xyxy in frame pixels.
+        masks: (N, h, w) bool masks at mask resolution, covering the frame.
         shape: (H, W) of the frame.
         labels: (N,) positive ints written where each mask is.
 
@@ -60,7 +60,7 @@ def label_map(masks: np.ndarray, boxes: np.ndarray, shape: tuple[int, int], labe
 
     Example:
         >>> m = np.zeros((1, 4, 4), bool); m[0, 1:3, 1:3] = True
-        >>> int(label_map(m, np.array([[2, 2, 6, 6]], float), (8, 8), np.array([7]))[4, 4])
+        >>> int(label_map(m, (8, 8), np.array([7]))[4, 4])
         7
     """
     height, width = shape
@@ -69,18 +69,19 @@ def label_map(masks: np.ndarray, boxes: np.ndarray, shape: tuple[int, int], labe
         return out
     mh, mw = masks.shape[1:]
     sy, sx = height / mh, width / mw
-    # Box corners on the mask grid, widened by a cell so the interpolation sees the edge.
-    grid = np.stack([boxes[:, 0] / sx, boxes[:, 1] / sy, boxes[:, 2] / sx, boxes[:, 3] / sy], 1)
-    lo = np.maximum(np.floor(grid[:, :2]).astype(int) - 1, 0)
-    hi = np.minimum(np.ceil(grid[:, 2:]).astype(int) + 1, [mw, mh])
+    rows, cols = masks.any(axis=2), masks.any(axis=1)  # (N, h), (N, w)
+    # The covered cells' extent, widened by a cell so the interpolation sees the edge.
+    y1 = np.maximum(rows.argmax(1) - 1, 0)
+    y2 = np.minimum(mh - rows[:, ::-1].argmax(1) + 1, mh)
+    x1 = np.maximum(cols.argmax(1) - 1, 0)
+    x2 = np.minimum(mw - cols[:, ::-1].argmax(1) + 1, mw)
     areas = masks.sum(axis=(1, 2))
     for i in np.argsort(-areas, kind="stable"):
-        (x1, y1), (x2, y2) = lo[i], hi[i]
-        if x2 <= x1 or y2 <= y1:
+        if areas[i] == 0:
             continue
-        X1, Y1 = round(x1 * sx), round(y1 * sy)
-        X2, Y2 = min(round(x2 * sx), width), min(round(y2 * sy), height)
-        crop = masks[i, y1:y2, x1:x2].astype(np.uint8) * 255
+        X1, Y1 = round(x1[i] * sx), round(y1[i] * sy)
+        X2, Y2 = min(round(x2[i] * sx), width), min(round(y2[i] * sy), height)
+        crop = masks[i, y1[i] : y2[i], x1[i] : x2[i]].astype(np.uint8) * 255
         inside = cv2.resize(crop, (X2 - X1, Y2 - Y1), interpolation=cv2.INTER_LINEAR) > 127
         out[Y1:Y2, X1:X2][inside] = labels[i]
     return out

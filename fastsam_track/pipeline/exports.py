@@ -95,7 +95,7 @@ class DavisMaskWriter(_PngFolder):
             ids = np.asarray(objects.tracker_id)
             if ids.max() > 255:
                 raise ExportError(f"object id {ids.max()} does not fit an 8-bit DAVIS mask (1-255)")
-            labels = label_map(np.asarray(objects.mask), objects.xyxy, (height, width), ids).astype(np.uint8)
+            labels = label_map(np.asarray(objects.mask), (height, width), ids).astype(np.uint8)
         image = Image.fromarray(labels, mode="P")
         image.putpalette(self._palette)
         image.save(self.path(segmented))
@@ -142,7 +142,7 @@ class MotsWriter(LineFileWriter):
             segments = segments[np.flatnonzero(segments.data["track_state"] == TrackState.CONFIRMED)]  # type: ignore[assignment]
         height, width = segmented.frame.shape
         ids = np.asarray(segments.tracker_id)
-        labels = label_map(np.asarray(segments.mask), segments.xyxy, (height, width), np.arange(1, len(ids) + 1))
+        labels = label_map(np.asarray(segments.mask), (height, width), np.arange(1, len(ids) + 1))
         # One full-resolution mask at a time: a whole stack of them would be N x H x W bytes.
         lines = [
             f"{segmented.frame.index} {ids[row - 1]} {self.CLASS_ID} {height} {width} "

@@ -70,9 +70,7 @@ class SegmentRenderer:
         keys = segments.tracker_id if segments.tracker_id is not None else np.arange(len(segments))
         lut = np.zeros((len(segments) + 1, 3), np.uint8)
         lut[1:] = self.palette[np.asarray(keys) % len(self.palette)]
-        labels = label_map(
-            np.asarray(segments.mask), segments.xyxy, segmented.frame.shape, np.arange(1, len(segments) + 1)
-        )
+        labels = label_map(np.asarray(segments.mask), segmented.frame.shape, np.arange(1, len(segments) + 1))
         colour = _colour(labels, lut)
         inside = (labels > 0).view(np.uint8)
         blended = cv2.addWeighted(image, 1.0 - self.opacity, colour, self.opacity, 0.0)
