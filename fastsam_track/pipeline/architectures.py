@@ -14,13 +14,18 @@ __all__ = ["ARCHITECTURES", "save_untrained_checkpoint"]
 ARCHITECTURES = {"fastsam-s": "yolov8s-seg.yaml", "fastsam-x": "yolov8x-seg.yaml", "yolov8n-seg": "yolov8n-seg.yaml"}
 
 
-def save_untrained_checkpoint(architecture: str, path: str | Path, seed: int = 0) -> Path:
+def save_untrained_checkpoint(architecture: str, path: str | Path, seed: int = 0, class_bias: float = 0.0) -> Path:
     """Write a randomly initialised one-class segmentation checkpoint that ``Segmenter`` loads.
 
     Args:
         architecture: a key of ``ARCHITECTURES`` or any ultralytics model yaml name.
         path: where to write the ``.pt`` file.
         seed: torch seed for the initial weights.
+        class_bias: added to the bias of the class logits. Untrained heads score every
+            anchor near 0.003; a bias of 5 lifts the best ones to about 0.5, as a trained
+            model scores its segments, for code that treats low scores differently (the
+            trackers behind ultralytics' ``track`` ignore detections under 0.1). The
+            ranking of anchors, and so the masks, stay the same.
 
     Returns:
         The path written.
@@ -31,6 +36,9 @@ def save_untrained_checkpoint(architecture: str, path: str | Path, seed: int = 0
     torch.manual_seed(seed)
     model = SegmentationModel(ARCHITECTURES.get(architecture, architecture), nc=1, verbose=False)
     model.names = {0: "object"}
+    with torch.no_grad():
+        for branch in model.model[-1].cv3:  # the Detect head's class branch, one per stride
+            branch[-1].bias += class_bias
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"model": model.half(), "train_args": {"task": "segment"}}, path)
