@@ -144,8 +144,8 @@ class Segmenter:
         backend: ``auto`` (torch on CUDA, else OpenVINO when installed, else torch), ``torch``,
             ``openvino``, ``onnx`` or ``tensorrt``; see ``backends``.
         threads: CPU threads of the runtime (and of torch, which runs NMS); default all cores
-            (importing ultralytics leaves 1). numpy's BLAS is limited to one thread, so that it
-            does not compete with the network.
+            (importing ultralytics leaves 1). numpy's BLAS and OpenCV are limited to one thread
+            each, so that they do not compete with the network.
         export_cache: where exported models are kept (default ``ExportCache()``).
         probabilities: also return each mask's probability map (for edge maps).
 
@@ -194,6 +194,9 @@ class Segmenter:
         # trackers' small matrix products left them spinning into the next forward pass, which
         # then ran 2.4x slower on 2 cores (132 ms against 55 ms per 720p frame, fastsam-tiny).
         threadpool_limits(limits=1, user_api="blas")
+        # OpenCV's pool likewise: the stages' resizes and colour conversions each woke both cores
+        # and stalled the network's threads (FastSAM-s on OpenVINO, 720p: 110 -> 104 ms per frame).
+        cv2.setNumThreads(1)
         self._torch = torch
         self.stride = max(int(network.stride.max()), 32)
         self.end2end = bool(getattr(network, "end2end", False))
