@@ -8,7 +8,8 @@ GStreamer packages of ``.ci/run``) serves a live 640x360 test pattern at 30 fps 
 tracks, follows one box-prompted object and serves the annotated stream (``WebServer``),
 as ``fastsam-track run rtsp://... --box ... --serve :0`` does. Frame age is capture
 (decoded) to output (handed to the page), over all frames; resident memory is sampled
-every 10 s (more often on short runs) and once at the end, and compared between the end of the first minute (warm-up) and the end.
+every 10 s (more often on short runs) and once at the end, and compared between the end
+of the first minute (warm-up) and the end.
 """
 
 from __future__ import annotations

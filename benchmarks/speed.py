@@ -31,6 +31,7 @@ every row gets all cores (ultralytics sets torch to one thread on import; restor
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import statistics
 import sys
@@ -59,7 +60,7 @@ from fastsam_track.trackers.segment_tracker import SegmentTracker
 from fastsam_track.types import BoxPrompt
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import spread, write_section  # noqa: E402  (benchmarks/ is not a package)
+from report import spread, write_section  # benchmarks/ is not a package
 
 BACKENDS = ("torch", "onnx", "openvino")
 CANDIDATES = (100, 130, 170, 220, 300, 400, 550, 750, 1000)
@@ -165,9 +166,7 @@ def ours(segmenter: Segmenter, clip: Path, out: Path, prompted: bool, peak: Peak
     }
 
 
-def ultralytics_track(
-    weights: Path, clip: Path, settings: dict, threads: int, peak: PeakRss
-) -> dict[str, float]:  # type: ignore[type-arg]
+def ultralytics_track(weights: Path, clip: Path, settings: dict, threads: int, peak: PeakRss) -> dict[str, float]:  # type: ignore[type-arg]
     """ultralytics' FastSAM ``track(stream=True)`` plus its ``plot()``: ms per frame after the first."""
     from ultralytics import FastSAM
 
@@ -227,7 +226,8 @@ def model_rows(name: str, weights: Path | str, clip: Path, args: argparse.Namesp
     ours_ms = {}
     for backend in ("torch", fastest):
         for prompted in (False, True):
-            figures = repeat(lambda: ours(segmenters[backend], clip, work / "out.mp4", prompted, peak), args.repeats)
+            run_once = functools.partial(ours, segmenters[backend], clip, work / "out.mp4", prompted, peak)
+            figures = repeat(run_once, args.repeats)
             ours_ms[backend, prompted] = statistics.median(figures["ms"])
             label = "two prompted objects" if prompted else "everything mode"
             ratio = ours_ms[backend, prompted] / statistics.median(network[backend])
@@ -235,8 +235,8 @@ def model_rows(name: str, weights: Path | str, clip: Path, args: argparse.Namesp
     best = min(ours_ms.values())
     base = dict(imgsz=args.imgsz, conf=conf, max_det=max_det)
     for label, settings in (("defaults", base), ("docs' settings", {**base, "retina_masks": True, "iou": 0.9})):
-        path = probe.weights  # the checkpoint file, for ultralytics
-        figures = repeat(lambda: ultralytics_track(path, clip, settings, threads, peak), args.repeats)
+        track_once = functools.partial(ultralytics_track, probe.weights, clip, settings, threads, peak)
+        figures = repeat(track_once, args.repeats)
         slower = statistics.median(figures["ms"]) / best
         rows.append(_row(name, f"ultralytics FastSAM.track, {label} (ours {slower:.1f}x faster)", shape, figures, ""))
     return rows

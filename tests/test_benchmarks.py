@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+SPEED_SMOKE = ("--frames", "2", "--repeats", "1", "--imgsz", "320", "--models", "fastsam-tiny", "--no-write")
 
 
 def _table_rows(script: str, *args: str) -> list[str]:
@@ -32,10 +33,9 @@ def test_propagation_benchmark_runs_and_prints_every_row():
 
 def test_speed_benchmark_runs_every_row():
     for module in ("openvino", "onnxruntime"):
-        pytest.importorskip(module, reason='the openvino and onnx extras are not installed')
+        pytest.importorskip(module, reason="the openvino and onnx extras are not installed")
     result = subprocess.run(
-        [sys.executable, "benchmarks/speed.py", "--frames", "2", "--repeats", "1", "--imgsz", "320"]
-        + ["--models", "fastsam-tiny", "--no-write"],
+        [sys.executable, "benchmarks/speed.py", *SPEED_SMOKE],
         cwd=ROOT,
         capture_output=True,
         text=True,

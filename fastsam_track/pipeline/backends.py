@@ -44,7 +44,8 @@ class Network(Protocol):
     name: str
 
     def __call__(self, batch: np.ndarray) -> tuple[Any, Any]:
-        """(B, h, w, 3) uint8 RGB letterboxed frames to (predictions (B, 4+nc+32, A), prototypes (B, 32, mh, mw)) tensors."""
+        """(B, h, w, 3) uint8 RGB letterboxed frames to the network's outputs, as tensors:
+        predictions (B, 4+nc+32, A) and prototypes (B, 32, mh, mw)."""
         ...
 
 
@@ -107,11 +108,14 @@ class ExportCache:
         """
         folder = self.root / self.key(weights, fmt, shape, precision)
         if not folder.is_dir():
-            self.notify(f"exporting {weights.name} to {fmt} at {shape[0]}x{shape[1]} {precision} (once; cached in {folder})")
+            size = f"{shape[0]}x{shape[1]}"
+            self.notify(f"exporting {weights.name} to {fmt} at {size} {precision} (once; cached in {folder})")
             self._export(weights, fmt, shape, precision, device, folder)
         return _model_in(folder, fmt)
 
-    def _export(self, weights: Path, fmt: str, shape: tuple[int, int], precision: str, device: str, folder: Path) -> None:
+    def _export(
+        self, weights: Path, fmt: str, shape: tuple[int, int], precision: str, device: str, folder: Path
+    ) -> None:
         import torch
         from ultralytics import YOLO
         from ultralytics.utils import LOGGER

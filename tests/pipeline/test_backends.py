@@ -15,6 +15,7 @@ from fastsam_track.pipeline.models import ModelError, resolve_weights
 from fastsam_track.pipeline.segmenter import Segmenter
 from fastsam_track.synthetic import SyntheticClip
 
+CLI = [sys.executable, "-m", "fastsam_track.cli", "run", "--model", "fastsam-tiny"]
 openvino = pytest.importorskip("openvino", reason='the openvino extra is not installed: pip install -e ".[openvino]"')
 onnxruntime = pytest.importorskip("onnxruntime", reason='the onnx extra is not installed: pip install -e ".[onnx]"')
 
@@ -116,7 +117,7 @@ def test_a_failed_export_leaves_no_cache_entry(tmp_path, frame, monkeypatch):
     monkeypatch.setattr(YOLO, "export", fail)
     cache = ExportCache(tmp_path, notify=lambda message: None)
     segmenter = Segmenter("fastsam-tiny", imgsz=320, device="cpu", backend="openvino", export_cache=cache)
-    with pytest.raises(ModelError, match="cannot export .*fastsam-tiny.pt to openvino: RuntimeError: converter crashed"):
+    with pytest.raises(ModelError, match=r"cannot export .*tiny\.pt to openvino: RuntimeError: converter crash"):
         segmenter(frame)
     assert list(tmp_path.iterdir()) == []
 
@@ -125,8 +126,7 @@ def test_the_cli_runs_on_each_cpu_backend_and_refuses_tensorrt_without_cuda(tmp_
     for backend in ("torch", "onnx", "openvino"):
         output = tmp_path / f"{backend}.mp4"
         result = subprocess.run(
-            [sys.executable, "-m", "fastsam_track.cli", "run", str(clip_path), "-o", str(output)]
-            + ["--model", "fastsam-tiny", "--imgsz", "320", "--backend", backend, "--no-progress"],
+            [*CLI, str(clip_path), "-o", str(output), "--imgsz", "320", "--backend", backend, "--no-progress"],
             capture_output=True,
             text=True,
             timeout=300,
@@ -134,8 +134,7 @@ def test_the_cli_runs_on_each_cpu_backend_and_refuses_tensorrt_without_cuda(tmp_
         assert result.returncode == 0, result.stderr
         assert output.stat().st_size > 1000
     result = subprocess.run(
-        [sys.executable, "-m", "fastsam_track.cli", "run", str(clip_path), "-o", str(tmp_path / "trt.mp4")]
-        + ["--model", "fastsam-tiny", "--backend", "tensorrt", "--device", "cpu"],
+        [*CLI, str(clip_path), "-o", str(tmp_path / "trt.mp4"), "--backend", "tensorrt", "--device", "cpu"],
         capture_output=True,
         text=True,
         timeout=300,

@@ -73,9 +73,13 @@ def test_a_click_in_the_window_selects_an_object_and_q_ends_the_run(xvfb, tmp_pa
                 break
             time.sleep(0.2)
         assert window, "no window appeared"
-        time.sleep(1.0)
+        # The window opens before the first frame, which waits for the model's export (seconds).
+        for _ in range(300):
+            done = len(list((tmp_path / "m").glob("*.png")))
+            if done >= 5:
+                break
+            time.sleep(0.2)
         # Click the largest shape where it is now (frames are processed as fast as they decode).
-        done = len(list((tmp_path / "m").glob("*.png")))
         _, truth = clip.frame(done + 10)
         largest = truth[np.argmax(truth.sum(axis=(1, 2)))].astype(np.uint8)
         y, x = np.unravel_index(np.argmax(cv2.distanceTransform(largest, cv2.DIST_L2, 5)), largest.shape)
