@@ -26,6 +26,9 @@ usual conf 0.25.
 ms per frame: wall time of a run over its frames (ultralytics: from its first result to
 the last, so model setup is left out); median (min-max) over ``--repeats`` runs. Threads:
 every row gets all cores (ultralytics sets torch to one thread on import; restored here).
+Our rows write an H.264 MP4 with ``--preset`` (default ultrafast, as the webcam and rtsp
+presets; the file preset's veryfast costs about 9 ms more CPU per 720p frame); the
+ultralytics rows write nothing.
 """
 
 from __future__ import annotations
@@ -142,10 +145,10 @@ def network_ms(segmenter: Segmenter, image: np.ndarray, calls: int) -> list[floa
     return times
 
 
-def ours(segmenter: Segmenter, clip: Path, out: Path, prompted: bool, peak: PeakRss) -> dict[str, float]:
+def ours(segmenter: Segmenter, clip: Path, out: Path, prompted: bool, preset: str, peak: PeakRss) -> dict[str, float]:
     """One end-to-end run: ms per frame, per-stage ms, masks per frame, peak RSS."""
     prompts = [BoxPrompt(0, n + 1, np.array(box)) for n, box in enumerate(PROMPT_BOXES)] if prompted else []
-    with peak.watch(), VideoFileSink(out, fps=30) as sink:
+    with peak.watch(), VideoFileSink(out, fps=30, preset=preset) as sink:
         stats = run(
             open_source(clip),
             segmenter,
@@ -226,7 +229,7 @@ def model_rows(name: str, weights: Path | str, clip: Path, args: argparse.Namesp
     ours_ms = {}
     for backend in ("torch", fastest):
         for prompted in (False, True):
-            run_once = functools.partial(ours, segmenters[backend], clip, work / "out.mp4", prompted, peak)
+            run_once = functools.partial(ours, segmenters[backend], clip, work / "out.mp4", prompted, args.preset, peak)
             figures = repeat(run_once, args.repeats)
             ours_ms[backend, prompted] = statistics.median(figures["ms"])
             label = "two prompted objects" if prompted else "everything mode"
@@ -258,6 +261,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--imgsz", type=int, default=640)
     parser.add_argument("--models", default="fastsam-s,fastsam-x,fastsam-tiny", help="comma-separated")
+    parser.add_argument("--preset", default="ultrafast", help="x264 preset of our output (as the live presets)")
     parser.add_argument("--no-write", action="store_true", help="print the table, do not update README.md")
     args = parser.parse_args()
 
@@ -275,7 +279,7 @@ def main() -> None:
     table = "\n".join(
         [
             f"`python benchmarks/speed.py --frames {args.frames} --repeats {args.repeats} --imgsz {args.imgsz}` "
-            f"on {os.cpu_count()} CPU cores, 1280x720 clip; median (min-max) over runs "
+            f"on {os.cpu_count()} CPU cores, 1280x720 clip, our output H.264 {args.preset}; median (min-max) over runs "
             f"(network alone: over {args.frames} calls). x network: ms per frame over the network alone "
             "of the same backend.",
             "",
