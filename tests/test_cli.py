@@ -68,6 +68,8 @@ def test_demo_writes_an_annotated_clip(tmp_path):
     ("args", "message"),
     [
         (["run", "missing.mp4", "-o", "out.mp4"], "source not found"),  # no such source
+        (["run", "{empty}", "-o", "out.mp4"], "no images (.jpg"),  # a folder without pictures
+        (["run", "{unreadable}", "-o", "out.mp4"], "cannot read image"),  # a picture that is not one
         (["run", "{clip}", "-o", "out.mp4", "--imgsz", "500"], "imgsz must be a positive multiple of 32"),
         (["run", "{clip}", "-o", "out.mp4", "--config", "{bad_config}"], "unknown config key 'imgs'; valid keys:"),
         (["run", "{clip}", "-o", "out.mp4", "--model", "nope.pt"], "model 'nope.pt' not found"),
@@ -84,7 +86,11 @@ def test_demo_writes_an_annotated_clip(tmp_path):
 def test_bad_input_is_one_line_and_exit_2(tmp_path, clip_path, args, message):
     bad_config = tmp_path / "bad.yaml"
     bad_config.write_text("imgs: 640\n")
-    args = [a.format(clip=clip_path, bad_config=bad_config) for a in args]
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "unreadable").mkdir()
+    (tmp_path / "unreadable" / "0001.jpg").write_text("not a JPEG")
+    folders = {"empty": tmp_path / "empty", "unreadable": tmp_path / "unreadable"}
+    args = [a.format(clip=clip_path, bad_config=bad_config, **folders) for a in args]
     result = _cli(*args, cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0, result.stderr
