@@ -19,6 +19,7 @@ from fastsam_track.types import TextPrompt
 __all__ = ["main"]
 
 _EXIT_USAGE = 2
+_EXIT_INTERRUPTED = 130
 
 
 class _CliError(Exception):
@@ -462,9 +463,24 @@ def main(argv: list[str] | None = None) -> int:
         return _EXIT_USAGE
     except KeyboardInterrupt:
         print("fastsam-track: interrupted; outputs written so far are finalised", file=sys.stderr)
-        return 130
+        return _EXIT_INTERRUPTED
     return 0
 
 
+def entry() -> None:
+    """The ``fastsam-track`` command: ``main``, then exit with its code.
+
+    After an interruption every output is already finalised and closed; what is left is the
+    interpreter's own teardown of torch, OpenVINO and their thread pools, over a second
+    here. A stopped run skips it, so Ctrl-C gives the prompt back at once.
+    """
+    code = main()
+    if code == _EXIT_INTERRUPTED:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()
