@@ -69,7 +69,7 @@ def label_map(masks: np.ndarray, shape: tuple[int, int], labels: np.ndarray) -> 
         return out
     mh, mw = masks.shape[1:]
     sy, sx = height / mh, width / mw
-    rows, cols = masks.any(axis=2), masks.any(axis=1)  # (N, h), (N, w)
+    rows, cols = np.asarray(masks.any(axis=2)), np.asarray(masks.any(axis=1))  # (N, h), (N, w)
     # The covered cells' extent, widened by a cell so the interpolation sees the edge.
     y1 = np.maximum(rows.argmax(1) - 1, 0)
     y2 = np.minimum(mh - rows[:, ::-1].argmax(1) + 1, mh)

@@ -8,6 +8,7 @@ wherever speed, not quality, is measured.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 __all__ = ["ARCHITECTURES", "save_untrained_checkpoint"]
 
@@ -36,8 +37,9 @@ def save_untrained_checkpoint(architecture: str, path: str | Path, seed: int = 0
     torch.manual_seed(seed)
     model = SegmentationModel(ARCHITECTURES.get(architecture, architecture), nc=1, verbose=False)
     model.names = {0: "object"}
+    head: Any = model.model[-1]  # type: ignore[index]
     with torch.no_grad():
-        for branch in model.model[-1].cv3:  # the Detect head's class branch, one per stride
+        for branch in head.cv3:  # the Detect head's class branch, one per stride
             branch[-1].bias += class_bias
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

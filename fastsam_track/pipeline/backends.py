@@ -173,10 +173,10 @@ def load_network(
         return TorchNetwork(module, device, half)
     cache = cache or ExportCache()
     if backend == "openvino":
-        return OpenVinoNetwork(weights, cache, threads)
+        return OpenVinoNetwork(weights, cache, threads=threads)
     if backend == "onnx":
-        return OnnxNetwork(weights, cache, threads)
-    return TensorRtNetwork(weights, cache, device)
+        return OnnxNetwork(weights, cache, threads=threads)
+    return TensorRtNetwork(weights, cache, device=device)
 
 
 class TorchNetwork:
@@ -209,11 +209,11 @@ class _ExportedNetwork:
     fmt = ""
     precision = "fp32"
 
-    def __init__(self, weights: Path, cache: ExportCache, device: str = "cpu"):
+    def __init__(self, weights: Path, cache: ExportCache, *, threads: int = 1, device: str = "cpu"):
         import torch
 
         self._torch = torch
-        self.weights, self.cache, self.device = weights, cache, device
+        self.weights, self.cache, self.threads, self.device = weights, cache, threads, device
         self._models: dict[tuple[int, int], Any] = {}
 
     def __call__(self, batch: np.ndarray) -> tuple[Any, Any]:
@@ -246,10 +246,6 @@ class OpenVinoNetwork(_ExportedNetwork):
     name = "openvino"
     fmt = "openvino"
 
-    def __init__(self, weights: Path, cache: ExportCache, threads: int):
-        super().__init__(weights, cache)
-        self.threads = threads
-
     def _load(self, path: Path) -> Any:
         import openvino as ov
 
@@ -273,10 +269,6 @@ class OnnxNetwork(_ExportedNetwork):
 
     name = "onnx"
     fmt = "onnx"
-
-    def __init__(self, weights: Path, cache: ExportCache, threads: int):
-        super().__init__(weights, cache)
-        self.threads = threads
 
     def _load(self, path: Path) -> Any:
         import onnxruntime as ort

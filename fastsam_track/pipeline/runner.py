@@ -232,7 +232,8 @@ class _Writer:
                 segmented, captured = item
                 try:
                     started = time.perf_counter()
-                    image = self._renderer.annotate(segmented) if self._sinks else None
+                    if self._sinks:
+                        image = self._renderer.annotate(segmented)
                     rendered = time.perf_counter()
                     for sink in self._sinks:
                         sink.write(image)
