@@ -70,6 +70,7 @@ BACKENDS = ("torch", "onnx", "openvino")
 # and mask assembly cost follows the candidates.
 CANDIDATES = (100, 130, 170, 220, 300)
 MASKS = 100
+DEFAULT_MODELS = "fastsam-s,fastsam-x,fastsam-tiny"
 CLASS_BIAS = 5.0  # scores like a trained model's, so ultralytics' tracker keeps the segments (see below)
 # Two objects prompted by box on frame 0 (1280x720 source pixels).
 PROMPT_BOXES = ((200.0, 150.0, 520.0, 450.0), (700.0, 250.0, 1050.0, 600.0))
@@ -263,7 +264,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--imgsz", type=int, default=640)
-    parser.add_argument("--models", default="fastsam-s,fastsam-x,fastsam-tiny", help="comma-separated")
+    parser.add_argument("--models", default=DEFAULT_MODELS, help="comma-separated")
     parser.add_argument("--preset", default="ultrafast", help="x264 preset of our output (as the live presets)")
     parser.add_argument("--no-write", action="store_true", help="print the table, do not update README.md")
     args = parser.parse_args()
@@ -281,7 +282,8 @@ def main() -> None:
             rows += model_rows(f"{model.replace('fastsam', 'FastSAM')} arch.", weights, clip, args, work)
     table = "\n".join(
         [
-            f"`python benchmarks/speed.py --frames {args.frames} --repeats {args.repeats} --imgsz {args.imgsz}` "
+            f"`python benchmarks/speed.py --frames {args.frames} --repeats {args.repeats} --imgsz {args.imgsz}"
+            f"{'' if args.models == DEFAULT_MODELS else f' --models {args.models}'}` "
             f"on {os.cpu_count()} CPU cores, 1280x720 clip, our output H.264 {args.preset}; median (min-max) over runs "
             f"(network alone: over {args.frames} calls). x network: ms per frame over the network alone "
             "of the same backend.",
