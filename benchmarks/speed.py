@@ -119,6 +119,11 @@ def first_frame(path: Path) -> np.ndarray:
     return next(iter(open_source(path))).image
 
 
+def letterboxed(segmenter: Segmenter, image: np.ndarray) -> np.ndarray:
+    """(1, h, w, 3) uint8 RGB network input of one (H, W, 3) BGR frame, as ``Segmenter`` feeds it."""
+    return segmenter.letterbox(image.shape[:2]).apply(image)[None, ..., ::-1].copy()
+
+
 def calibrated(segmenter: Segmenter, image: np.ndarray) -> tuple[float, int]:
     """(conf, max_det) that leave ``image`` about ``MASKS`` masks: the fewest candidates that do.
 
@@ -126,8 +131,7 @@ def calibrated(segmenter: Segmenter, image: np.ndarray) -> tuple[float, int]:
     masks are kept; the count rises step by step to at most 300 (fewer masks then: the
     frame carries what 300 candidates give).
     """
-    batch = segmenter.letterbox(image.shape[:2]).apply(image)[None, ..., ::-1].copy()
-    predictions, _ = segmenter.network(batch)
+    predictions, _ = segmenter.network(letterboxed(segmenter, image))
     scores = np.sort(predictions[0, 4].float().numpy())[::-1]
     for candidates in CANDIDATES:
         segmenter.conf = float(scores[min(candidates, len(scores) - 1)])
@@ -139,7 +143,7 @@ def calibrated(segmenter: Segmenter, image: np.ndarray) -> tuple[float, int]:
 
 def network_ms(segmenter: Segmenter, image: np.ndarray, calls: int) -> list[float]:
     """Milliseconds of the network alone on the letterboxed frame, one per call after a warm-up."""
-    batch = segmenter.letterbox(image.shape[:2]).apply(image)[None, ..., ::-1].copy()
+    batch = letterboxed(segmenter, image)
     segmenter.network(batch)
     times = []
     for _ in range(calls):

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from fastsam_track.configs import PRESETS, ConfigError, RunConfig, load_config
+from fastsam_track.pipeline.backends import BACKENDS
 from fastsam_track.types import TextPrompt
 
 __all__ = ["main"]
@@ -44,7 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
     run.add_argument(
         "--backend",
-        choices=("auto", "torch", "openvino", "onnx", "tensorrt"),
+        choices=BACKENDS,
         help="network runtime: auto (default: torch on CUDA, else OpenVINO when installed, else torch); "
         "exported models are made once and cached",
     )

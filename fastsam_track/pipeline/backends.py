@@ -216,11 +216,15 @@ class _ExportedNetwork:
         self.weights, self.cache, self.threads, self.device = weights, cache, threads, device
         self._models: dict[tuple[int, int], Any] = {}
 
-    def __call__(self, batch: np.ndarray) -> tuple[Any, Any]:
+    def _model_for(self, batch: np.ndarray) -> Any:
+        """The model for this (B, h, w, 3) batch's input shape, exported and loaded on first use."""
         shape = (int(batch.shape[1]), int(batch.shape[2]))
         if shape not in self._models:
             self._models[shape] = self._load(self.cache.get(self.weights, self.fmt, shape, self.precision, self.device))
-        model = self._models[shape]
+        return self._models[shape]
+
+    def __call__(self, batch: np.ndarray) -> tuple[Any, Any]:
+        model = self._model_for(batch)
         outputs = [self._run(model, _to_nchw_float(image)) for image in batch]
         torch = self._torch
         return (
@@ -299,11 +303,9 @@ class TensorRtNetwork(_ExportedNetwork):
 
     def __call__(self, batch: np.ndarray) -> tuple[Any, Any]:
         torch = self._torch
-        shape = (int(batch.shape[1]), int(batch.shape[2]))
-        if shape not in self._models:
-            self._models[shape] = self._load(self.cache.get(self.weights, self.fmt, shape, self.precision, self.device))
+        model = self._model_for(batch)
         tensor = torch.from_numpy(batch).to(self.device).permute(0, 3, 1, 2).half() / 255.0
-        outputs = [self._models[shape](image[None]) for image in tensor]
+        outputs = [model(image[None]) for image in tensor]
         return torch.cat([out[0] for out in outputs]), torch.cat([out[1] for out in outputs])
 
 

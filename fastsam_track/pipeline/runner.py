@@ -320,8 +320,9 @@ def run(
     with ExitStack() as stack:
         sink_list = [stack.enter_context(sink) for sink in sinks]
         export_list = [stack.enter_context(export) for export in exports]
+        record_age = _age_recorder(stats)
         writer = (
-            _Writer(sink_list, export_list, renderer, queue_size, _age_recorder(stats), stats.stage_ms)
+            _Writer(sink_list, export_list, renderer, queue_size, record_age, stats.stage_ms)
             if sink_list or export_list
             else None
         )
@@ -356,7 +357,7 @@ def run(
                 if writer is not None:
                     writer.put(segmented, captured)
                 else:
-                    stats.ages_ms.append((time.monotonic() - captured) * 1000)
+                    record_age(captured)
                 stats.frames += 1
                 stats.dropped = decoded.dropped
                 stats.segments += len(segmented.segments)
