@@ -259,44 +259,52 @@ class Segmenter:
         )
 
     def _postprocess(self, pred, protos, geometry: Letterbox) -> sv.Detections:  # type: ignore[no-untyped-def]
-        from ultralytics.utils.ops import process_mask
+        """One frame's NMS output (K, 6 + C) and prototypes (C, mh, mw) to segments, in numpy.
 
+        Only the prototype rows and columns under the picture are used, and masks are
+        thresholded on their logits (sigmoid > 0.5 is logit > 0), so no probability map is
+        made unless asked for. The cost is the (K, C) @ (C, h*w) product over the candidates K
+        left by NMS.
+        """
         rows, cols = geometry.mask_window(tuple(protos.shape[1:]))
-        if len(pred) == 0:
-            # FastSAM itself fails on frames without segments; here they are a normal, empty result.
-            empty_masks = np.zeros((0, rows.stop - rows.start, cols.stop - cols.start), bool)
-            return sv.Detections(
-                xyxy=np.zeros((0, 4), np.float32),
-                mask=empty_masks,
-                confidence=np.zeros(0, np.float32),
-                class_id=np.zeros(0, int),
-            )
-        if self.probabilities:
-            probability = _mask_probabilities(protos, pred[:, 6:], pred[:, :4], geometry.input_shape)[:, rows, cols]
-            masks = probability > 0.5
-        else:
-            masks = process_mask(protos, pred[:, 6:], pred[:, :4], geometry.input_shape, upsample=False)
-            masks = masks[:, rows, cols].bool()
-        keep = masks.flatten(1).any(1)
+        pred = pred.float().cpu().numpy()
+        window = protos[:, rows, cols].float().cpu().numpy()
+        channels, height, width = window.shape
+        logits = (pred[:, 6:] @ window.reshape(channels, -1)).reshape(-1, height, width)  # (K, h, w)
+        in_rows, in_cols = _box_cells(pred[:, :4], tuple(protos.shape[1:]), geometry.input_shape, rows, cols)
+        masks = logits > 0
+        masks &= in_rows[:, :, None]  # in place: no (K, h, w) box stack is made
+        masks &= in_cols[:, None, :]
+        keep = masks.any(axis=(1, 2))
         pred, masks = pred[keep], masks[keep]
-        result = pred[:, :5].float().cpu().numpy()
-        boxes = snap_full_image_boxes(geometry.boxes_to_frame(result[:, :4]), geometry.frame_shape)
+        boxes = snap_full_image_boxes(geometry.boxes_to_frame(pred[:, :4]), geometry.frame_shape)
         segments = sv.Detections(
             xyxy=boxes,
-            mask=masks.cpu().numpy(),
-            confidence=result[:, 4].astype(np.float32),
-            class_id=np.zeros(len(result), int),
+            mask=masks,
+            confidence=pred[:, 4].astype(np.float32),
+            class_id=np.zeros(len(pred), int),
         )
         if self.probabilities:
-            segments.data["probability"] = probability[keep].half().cpu().numpy()
+            inside = in_rows[keep][:, :, None] & in_cols[keep][:, None, :]
+            probability = np.where(inside, 1.0 / (1.0 + np.exp(-logits[keep])), 0.0)
+            segments.data["probability"] = probability.astype(np.float16)
         return segments
 
 
-def _mask_probabilities(protos, coefficients, boxes, input_shape: tuple[int, int]):  # type: ignore[no-untyped-def]
-    """(N, mh, mw) float mask probabilities, 0 outside each box: ``process_mask`` before its threshold."""
-    from ultralytics.utils.ops import crop_mask
+def _box_cells(
+    boxes: np.ndarray, grid: tuple[int, int], input_shape: tuple[int, int], rows: slice, cols: slice
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which rows and columns of the prototype window ``rows`` x ``cols`` lie inside each (K, 4) input-pixel box.
 
-    channels, mh, mw = protos.shape
-    probability = (coefficients.float() @ protos.float().view(channels, -1)).sigmoid().view(-1, mh, mw)
-    scale = boxes.new_tensor([mw / input_shape[1], mh / input_shape[0]] * 2)
-    return crop_mask(probability, boxes.float() * scale)
+    A cell is inside when its grid index lies in [x1, x2) and [y1, y2) of the box scaled to
+    the (mh, mw) prototype ``grid``, as ultralytics' ``crop_mask`` decides it.
+
+    Returns:
+        (K, h) bool rows and (K, w) bool columns; a cell is in box k when both are.
+    """
+    sy, sx = grid[0] / input_shape[0], grid[1] / input_shape[1]
+    ys = np.arange(rows.start, rows.stop, dtype=np.float32)[None, :]
+    xs = np.arange(cols.start, cols.stop, dtype=np.float32)[None, :]
+    in_rows = (ys >= boxes[:, 1:2] * sy) & (ys < boxes[:, 3:4] * sy)
+    in_cols = (xs >= boxes[:, 0:1] * sx) & (xs < boxes[:, 2:3] * sx)
+    return in_rows, in_cols

@@ -32,9 +32,9 @@ def mask_overlaps(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray,
     if a.shape[1:] != b.shape[1:]:
         raise ValueError(f"mask stacks differ in resolution: {a.shape[1:]} and {b.shape[1:]}")
     pixels = int(np.prod(a.shape[1:]))
-    flat_a = a.reshape(len(a), pixels).astype(np.float32)
-    flat_b = b.reshape(len(b), pixels).astype(np.float32)
-    return flat_a @ flat_b.T, flat_a.sum(1), flat_b.sum(1)
+    bytes_a, bytes_b = a.reshape(len(a), pixels).view(np.uint8), b.reshape(len(b), pixels).view(np.uint8)
+    inter = bytes_a.astype(np.float32) @ bytes_b.astype(np.float32).T
+    return inter, bytes_a.sum(1, dtype=np.int32).astype(np.float32), bytes_b.sum(1, dtype=np.int32).astype(np.float32)
 
 
 def mask_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:

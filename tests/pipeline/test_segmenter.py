@@ -86,6 +86,25 @@ def test_zero_segments_is_an_empty_result(image):
     assert segments.xyxy.shape == (0, 4)
 
 
+def test_masks_equal_ultralytics_process_mask(segmenter):
+    """The numpy mask assembly gives ultralytics' own masks, cell for cell, inside the picture."""
+    import torch
+    from ultralytics.utils.ops import process_mask
+
+    image, _ = SyntheticClip(180, 320, 6, seed=13).frame(0)
+    geometry = segmenter.letterbox(image.shape[:2])
+    predictions, protos = segmenter.network(np.ascontiguousarray(geometry.apply(image)[None, ..., ::-1]))
+    pred = segmenter._nms(predictions)[0]
+    with torch.inference_mode():
+        reference = process_mask(protos[0], pred[:, 6:], pred[:, :4], geometry.input_shape).bool().numpy()
+    rows, cols = geometry.mask_window(tuple(protos.shape[2:]))
+    reference = reference[:, rows, cols]
+    reference = reference[reference.any(axis=(1, 2))]  # the segmenter drops masks without a cell
+    segments = segmenter(image)
+    assert len(segments) > 0
+    np.testing.assert_array_equal(segments.mask, reference)
+
+
 def test_batch_equals_single_frames(segmenter):
     clip = SyntheticClip(180, 320, 6, seed=12)
     images = [clip.frame(i)[0] for i in range(2)]
