@@ -7,6 +7,9 @@ row of a model. Rows:
 
 - the network alone (the limit) on each CPU backend: torch fp32, ONNX Runtime, OpenVINO
   (bf16 where the CPU has it), fed the letterboxed frame;
+- the floor on the fastest backend: our frame loop with nothing between decoding, the
+  network and H.264 encoding (no NMS, masks, tracking or drawing), what any pipeline that
+  reads and writes the video pays on top of the network;
 - ours end to end, as ``fastsam-track run CLIP -o OUT.mp4`` builds it (threaded decode,
   segment, everything-mode tracking, render, threaded H.264 encode), on torch and on the
   fastest backend, in everything mode and with two box-prompted objects;
@@ -49,6 +52,7 @@ os.environ.setdefault("YOLO_OFFLINE", "1")
 os.environ.setdefault("YOLO_VERBOSE", "False")
 
 import numpy as np
+import supervision as sv
 import torch
 
 from fastsam_track.pipeline.architectures import save_untrained_checkpoint
@@ -60,7 +64,7 @@ from fastsam_track.pipeline.sources import open_source
 from fastsam_track.synthetic import SyntheticClip
 from fastsam_track.trackers.objects import ObjectTracker
 from fastsam_track.trackers.segment_tracker import SegmentTracker
-from fastsam_track.types import BoxPrompt
+from fastsam_track.types import BoxPrompt, SegmentedFrame
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import spread, write_section  # benchmarks/ is not a package
@@ -177,6 +181,34 @@ def ours(segmenter: Segmenter, clip: Path, out: Path, prompted: bool, preset: st
     }
 
 
+class _Unchanged:
+    """A renderer that hands the frame on as decoded (the floor row draws nothing)."""
+
+    def annotate(self, segmented: SegmentedFrame) -> np.ndarray:
+        return segmented.frame.image
+
+
+def floor(segmenter: Segmenter, clip: Path, out: Path, preset: str, peak: PeakRss) -> dict[str, float]:
+    """Our frame loop with only decode, the network and encode: ms per frame, network ms, peak RSS."""
+    network = segmenter.network
+    geometry = segmenter.letterbox(first_frame(clip).shape[:2])
+
+    def network_only(image: np.ndarray) -> sv.Detections:
+        network(np.ascontiguousarray(geometry.apply(image)[None, ..., ::-1]))
+        return sv.Detections.empty()
+
+    with peak.watch(), VideoFileSink(out, fps=30, preset=preset) as sink:
+        stats = run(open_source(clip), network_only, renderer=_Unchanged(), sinks=[sink])  # type: ignore[arg-type]
+    return {
+        "ms": stats.seconds * 1000 / stats.frames,
+        "masks": 0.0,
+        "segment": stats.mean_ms()["segment"],
+        "track": float("nan"),
+        "render": float("nan"),
+        "rss": peak.peak_mb,
+    }
+
+
 def ultralytics_track(weights: Path, clip: Path, settings: dict, threads: int, peak: PeakRss) -> dict[str, float]:  # type: ignore[type-arg]
     """ultralytics' FastSAM ``track(stream=True)`` plus its ``plot()``: ms per frame after the first."""
     from ultralytics import FastSAM
@@ -234,6 +266,10 @@ def model_rows(name: str, weights: Path | str, clip: Path, args: argparse.Namesp
         f"| {1000 / statistics.median(network[backend]):.1f} | 1.00 | | | | | |"
         for backend in BACKENDS
     ]
+    run_floor = functools.partial(floor, segmenters[fastest], clip, work / "out.mp4", args.preset, peak)
+    figures = repeat(run_floor, args.repeats)
+    ratio = statistics.median(figures["ms"]) / statistics.median(network[fastest])
+    rows.append(_row(name, f"floor: decode, network, encode only, {fastest}", shape, figures, f"{ratio:.2f}"))
     ours_ms = {}
     for backend in ("torch", fastest):
         for prompted in (False, True):
@@ -256,10 +292,11 @@ def model_rows(name: str, weights: Path | str, clip: Path, args: argparse.Namesp
 def _row(name: str, what: str, shape: tuple[int, int], figures: dict[str, list[float]], ratio: str) -> str:
     ms = figures["ms"]
     track = "" if np.isnan(figures["track"][0]) else spread(figures["track"])
+    render = "" if np.isnan(figures["render"][0]) else spread(figures["render"])
     return (
         f"| {name} | {what} | {shape[0]}x{shape[1]} | {spread(ms)} | {1000 / statistics.median(ms):.1f} | {ratio} "
         f"| {statistics.median(figures['masks']):.0f} | {spread(figures['segment'])} | {track} "
-        f"| {spread(figures['render'])} | {max(figures['rss']):.0f} |"
+        f"| {render} | {max(figures['rss']):.0f} |"
     )
 
 

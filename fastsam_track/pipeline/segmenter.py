@@ -8,9 +8,12 @@ resolution (about 3 ms), cropped to the part of the letterbox that holds the pic
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -232,14 +235,43 @@ class Segmenter:
 
     def segment_batch(self, images: list[np.ndarray]) -> list[sv.Detections]:
         """Segment frames of one size in one network pass; see ``__call__``."""
+        geometry, predictions, protos = self._infer(images)
+        return [
+            self._assemble(kept, protos[i], geometry, image)
+            for i, (kept, image) in enumerate(zip(predictions, images, strict=True))
+        ]
+
+    def infer(self, image: np.ndarray) -> Callable[[], sv.Detections]:
+        """``__call__`` in two parts: the network and NMS now, the masks when the result is called.
+
+        The frame loop runs the second part on another thread, so assembling one frame's
+        masks overlaps the next frame's network pass.
+
+        Args:
+            image: (H, W, 3) uint8 BGR frame.
+
+        Returns:
+            A function without arguments that returns what ``__call__`` returns.
+        """
+        geometry, predictions, protos = self._infer([image])
+        return functools.partial(self._assemble, predictions[0], protos[0], geometry, image)
+
+    def _infer(self, images: list[np.ndarray]) -> tuple[Letterbox, list[Any], Any]:
+        """Letterbox, network and NMS.
+
+        Returns:
+            The geometry, each frame's kept (K, 6 + C) rows and the (B, C, mh, mw) prototypes.
+        """
         geometry = self.letterbox(images[0].shape[:2])
         batch = np.ascontiguousarray(np.stack([geometry.apply(image) for image in images])[..., ::-1])  # to RGB
         predictions, protos = self.network(batch)
         with self._torch.inference_mode():
-            results = [self._postprocess(p, protos[i], geometry) for i, p in enumerate(self._nms(predictions))]
-        for image, segments in zip(images, results, strict=True):
-            segments.data["color"] = mean_colors(image, np.asarray(segments.mask))
-        return results
+            return geometry, self._nms(predictions), protos
+
+    def _assemble(self, kept: Any, protos: Any, geometry: Letterbox, image: np.ndarray) -> sv.Detections:
+        segments = self._postprocess(kept, protos, geometry)
+        segments.data["color"] = mean_colors(image, np.asarray(segments.mask))
+        return segments
 
     def _nms(self, predictions):  # type: ignore[no-untyped-def]
         # ultralytics runs torchvision's NMS kernel only when torchvision is already imported, and

@@ -100,3 +100,30 @@ def test_the_same_source_as_a_file_processes_every_frame_and_falls_behind():
     # Not live: the 4 queued frames wait for the model, each about 4 passes old when it is segmented.
     assert stats.age_ms()["median"] > 60
     assert set(stats.as_dict()) >= {"fps", "dropped", "stage_ms_per_frame", "frame_age_ms"}
+
+
+def test_masks_are_assembled_on_the_tracking_thread_beside_the_next_network_pass(clip_path, segmenter):
+    """A segmenter's ``infer`` runs on the model's thread; the masks it leaves for later, on the caller's."""
+    import threading
+
+    threads: dict[str, set[str]] = {"network": set(), "masks": set()}
+    infer = segmenter.infer
+
+    class Recording:
+        def __call__(self, image):  # the frame loop must not use this: it has infer
+            raise AssertionError("the frame loop segmented in one part")
+
+        def infer(self, image):
+            threads["network"].add(threading.current_thread().name)
+            assemble = infer(image)
+
+            def masks():
+                threads["masks"].add(threading.current_thread().name)
+                return assemble()
+
+            return masks
+
+    seen = []
+    stats = run(open_source(clip_path), Recording(), on_frame=lambda s, _: seen.append(len(s.segments)))
+    assert stats.frames == 12 and sum(seen) > 0
+    assert threads == {"network": {"segment"}, "masks": {threading.current_thread().name}}

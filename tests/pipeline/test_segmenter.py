@@ -105,6 +105,15 @@ def test_masks_equal_ultralytics_process_mask(segmenter):
     np.testing.assert_array_equal(segments.mask, reference)
 
 
+def test_infer_then_assemble_equals_one_call(segmenter):
+    image, _ = SyntheticClip(180, 320, 6, seed=14).frame(0)
+    later, now = segmenter.infer(image)(), segmenter(image)
+    assert len(now) > 0
+    np.testing.assert_array_equal(later.mask, now.mask)
+    np.testing.assert_array_equal(later.xyxy, now.xyxy)
+    np.testing.assert_array_equal(later.data["color"], now.data["color"])
+
+
 def test_batch_equals_single_frames(segmenter):
     clip = SyntheticClip(180, 320, 6, seed=12)
     images = [clip.frame(i)[0] for i in range(2)]
