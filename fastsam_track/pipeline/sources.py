@@ -22,6 +22,9 @@ __all__ = ["IMAGE_SUFFIXES", "ImageFolderSource", "Source", "SourceError", "Vide
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
 
+_DECODE_THREADS = 2
+
+
 class SourceError(ValueError):
     """A source that cannot be opened or read."""
 
@@ -95,6 +98,9 @@ class VideoFileSource(Source):
         try:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
+            # ffmpeg's default, cores + 1 frame threads, took 9.8 ms of CPU per 720p frame on 2 cores
+            # against 6.7 with two threads, for the same decoding time: CPU the network then lacks.
+            stream.codec_context.thread_count = _DECODE_THREADS
             time_base = float(stream.time_base or 0)
             for frame in self._decode(container, stream):
                 index = self.frames_decoded
