@@ -1,5 +1,8 @@
 """The ``fastsam-track`` command end to end, as a user runs it (a subprocess)."""
 
+import ctypes
+import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -70,6 +73,7 @@ def test_demo_writes_an_annotated_clip(tmp_path):
         (["run", "missing.mp4", "-o", "out.mp4"], "source not found"),  # no such source
         (["run", "{empty}", "-o", "out.mp4"], "no images (.jpg"),  # a folder without pictures
         (["run", "{unreadable}", "-o", "out.mp4"], "cannot read image"),  # a picture that is not one
+        (["run", "{fifo}", "-o", "out.mp4"], "is not a regular file: give a video file or a folder"),  # not a file
         (["run", "{clip}", "-o", "out.mp4", "--imgsz", "500"], "imgsz must be a positive multiple of 32"),
         (["run", "{clip}", "-o", "out.mp4", "--config", "{bad_config}"], "unknown config key 'imgs'; valid keys:"),
         (["run", "{clip}", "-o", "out.mp4", "--model", "nope.pt"], "model 'nope.pt' not found"),
@@ -89,13 +93,81 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, clip_path, args, message):
     (tmp_path / "empty").mkdir()
     (tmp_path / "unreadable").mkdir()
     (tmp_path / "unreadable" / "0001.jpg").write_text("not a JPEG")
-    folders = {"empty": tmp_path / "empty", "unreadable": tmp_path / "unreadable"}
+    os.mkfifo(tmp_path / "pipe.mp4")  # opening it to read would wait for a writer for ever
+    folders = {"empty": tmp_path / "empty", "unreadable": tmp_path / "unreadable", "fifo": tmp_path / "pipe.mp4"}
     args = [a.format(clip=clip_path, bad_config=bad_config, **folders) for a in args]
     result = _cli(*args, cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0, result.stderr
     assert result.stderr.startswith("fastsam-track: error: ") and message in result.stderr
     assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out.mp4").exists()
+
+
+_PR_CAPBSET_DROP, _CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH = 24, 1, 2
+
+
+def _obey_file_permissions():
+    """In the child, before it starts: give up root's licence to read what permissions forbid.
+
+    Dropped from the bounding set, the capabilities are gone after ``exec``: the command then
+    meets file permissions as any user does. Nothing to do when the tests do not run as root.
+    """
+    if os.geteuid() != 0:
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    for capability in (_CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH):
+        if libc.prctl(_PR_CAPBSET_DROP, capability, 0, 0, 0):
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
+@pytest.fixture
+def permissions_apply(tmp_path):
+    """Skip when file permissions cannot be made to bind here (root, not allowed to drop capabilities)."""
+    closed = tmp_path / "probe"
+    closed.touch(mode=0)
+    try:
+        opened = subprocess.run(
+            [sys.executable, "-c", f"open({str(closed)!r})"], capture_output=True, preexec_fn=_obey_file_permissions
+        )
+    except subprocess.SubprocessError:  # prctl refused
+        pytest.skip("running as root without the right to drop CAP_DAC_OVERRIDE: every file is readable")
+    if opened.returncode == 0:
+        pytest.skip("a file without read permission can be read here")
+    closed.unlink()
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("no-read.mp4", "cannot read video '{path}': [Errno 13] Permission denied: '{path}'"),  # the file
+        ("locked/clip.mp4", "cannot read source '{path}': Permission denied"),  # a folder on the way
+        ("pictures", "cannot read folder '{path}': Permission denied"),  # a folder of pictures
+    ],
+)
+def test_a_source_without_read_permission_is_one_line_and_exit_2(tmp_path, clip_path, permissions_apply, case, message):
+    (tmp_path / "locked").mkdir()
+    (tmp_path / "pictures").mkdir()
+    shutil.copy(clip_path, tmp_path / "no-read.mp4")
+    shutil.copy(clip_path, tmp_path / "locked" / "clip.mp4")
+    shutil.copy(clip_path, tmp_path / "pictures" / "0001.png")
+    closed = [tmp_path / "no-read.mp4", tmp_path / "locked", tmp_path / "pictures"]
+    for path in closed:
+        path.chmod(0)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "fastsam_track.cli", "run", case, "-o", "out.mp4"],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            timeout=120,
+            preexec_fn=_obey_file_permissions,
+        )
+    finally:
+        for path in closed:
+            path.chmod(0o700)
+    assert result.returncode == 2
+    assert result.stderr == f"fastsam-track: error: {message.format(path=case)}\n"
     assert not (tmp_path / "out.mp4").exists()
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Callable, Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -27,6 +29,21 @@ _DECODE_THREADS = 2
 
 class SourceError(ValueError):
     """A source that cannot be opened or read."""
+
+
+def _status(path: Path) -> os.stat_result:
+    """``path``'s file status (symbolic links followed).
+
+    Raises:
+        SourceError: nothing is there, or it cannot be looked at (a folder on the way without
+            permission).
+    """
+    try:
+        return path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        raise SourceError(f"source not found: {str(path)!r}") from None
+    except OSError as error:
+        raise SourceError(f"cannot read source {str(path)!r}: {error.strerror}") from error
 
 
 class Source:
@@ -61,7 +78,8 @@ class VideoFileSource(Source):
         frames_missing: frames the container declared but the last complete iteration did not decode.
 
     Raises:
-        SourceError: the file is missing, unreadable or has no video stream.
+        SourceError: the file is missing, unreadable, not a regular file (a FIFO, a device) or has
+            no video stream.
     """
 
     def __init__(self, path: str | Path, vid_stride: int = 1):
@@ -72,8 +90,10 @@ class VideoFileSource(Source):
         self.frames_decoded = 0
         self.packets_lost = 0
         self.frames_missing = 0
-        if not self.path.is_file():
-            raise SourceError(f"source not found: {str(self.path)!r}")
+        if not stat.S_ISREG(_status(self.path).st_mode):  # a FIFO or a device would block or never end
+            raise SourceError(
+                f"source {str(self.path)!r} is not a regular file: give a video file or a folder of images"
+            )
         try:
             with av.open(str(self.path)) as container:
                 if not container.streams.video:
@@ -144,12 +164,16 @@ class ImageFolderSource(Source):
     """Images of a folder in name order, as frames of a video at ``fps``.
 
     Raises:
-        SourceError: the folder holds no images or they differ in size.
+        SourceError: the folder cannot be listed, holds no images or they differ in size.
     """
 
     def __init__(self, path: str | Path, fps: float = 30.0, vid_stride: int = 1):
         self.path = Path(path)
-        self.files = sorted(p for p in self.path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)[::vid_stride]
+        try:
+            names = list(self.path.iterdir())
+        except OSError as error:
+            raise SourceError(f"cannot read folder {str(self.path)!r}: {error.strerror}") from error
+        self.files = sorted(p for p in names if p.suffix.lower() in IMAGE_SUFFIXES)[::vid_stride]
         if not self.files:
             raise SourceError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in folder {str(self.path)!r}")
         first = self._read(self.files[0])
@@ -205,6 +229,6 @@ def open_source(
     if isinstance(spec, str) and is_stream_url(spec):
         return StreamSource(spec, reconnect=policy, vid_stride=vid_stride, on_event=on_event)
     path = Path(spec).expanduser()
-    if path.is_dir():
+    if stat.S_ISDIR(_status(path).st_mode):
         return ImageFolderSource(path, fps=fps, vid_stride=vid_stride)
     return VideoFileSource(path, vid_stride=vid_stride)

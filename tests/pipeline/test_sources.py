@@ -1,3 +1,4 @@
+import os
 from fractions import Fraction
 
 import cv2
@@ -40,8 +41,16 @@ def test_image_folder(tmp_path):
         (lambda tmp: tmp / "missing.mp4", "source not found"),  # no such file
         (lambda tmp: tmp, "no images"),  # an empty folder
         (lambda tmp: (tmp / "junk.mp4").write_bytes(b"\0junk" * 100) and tmp / "junk.mp4", "cannot read video"),
+        (lambda tmp: os.mkfifo(tmp / "pipe.mp4") or tmp / "pipe.mp4", "is not a regular file"),  # would block
+        (lambda tmp: "/dev/null", "is not a regular file"),  # a device
+        (lambda tmp: (tmp / "clip.mp4").write_bytes(b"") or tmp / "clip.mp4" / "frame.png", "source not found"),
     ],
 )
 def test_unreadable_sources(tmp_path, make, message):
     with pytest.raises(SourceError, match=message):
         open_source(make(tmp_path))
+
+
+def test_a_folder_given_as_a_video_file(tmp_path):
+    with pytest.raises(SourceError, match="is not a regular file"):
+        VideoFileSource(tmp_path)
