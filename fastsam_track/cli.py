@@ -159,6 +159,8 @@ def _segment_to_outputs(
         segment: Any = SegmentsReplay(replay)
     else:
         segment = _segmenter(config, probabilities=edges)
+        width, height = source.size
+        segment.prepare((height, width))  # an export happens now, before a window or page opens
     renderer = SegmentRenderer(opacity=config.opacity, contour_thickness=config.contour_thickness, edges=draw_edges)
     objects = ObjectTracker(smooth=config.smooth) if prompts or inbox is not None else None
     text = _text_prompter(config) if any(isinstance(p, TextPrompt) for p in prompts) else None

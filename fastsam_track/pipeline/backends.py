@@ -48,6 +48,10 @@ class Network(Protocol):
         predictions (B, 4+nc+32, A) and prototypes (B, 32, mh, mw)."""
         ...
 
+    def prepare(self, shape: tuple[int, int]) -> None:
+        """Make the network ready for (h, w) inputs now (an export, a load) rather than on the first call."""
+        ...
+
 
 def choose_backend(backend: str, device: str) -> str:
     """The backend to run: ``auto`` is torch on CUDA, else OpenVINO when installed, else torch.
@@ -193,6 +197,9 @@ class TorchNetwork:
         if half:
             self.module = self.module.half()
 
+    def prepare(self, shape: tuple[int, int]) -> None:
+        """Nothing to do: a torch module takes any input shape."""
+
     def __call__(self, batch: np.ndarray) -> tuple[Any, Any]:
         torch = self._torch
         tensor = torch.from_numpy(batch).to(self.device).permute(0, 3, 1, 2)
@@ -216,15 +223,18 @@ class _ExportedNetwork:
         self.weights, self.cache, self.threads, self.device = weights, cache, threads, device
         self._models: dict[tuple[int, int], Any] = {}
 
-    def _model_for(self, batch: np.ndarray) -> Any:
-        """The model for this (B, h, w, 3) batch's input shape, exported and loaded on first use."""
-        shape = (int(batch.shape[1]), int(batch.shape[2]))
+    def prepare(self, shape: tuple[int, int]) -> None:
+        """Export (once, cached on disk) and load the model for (h, w) inputs."""
+        self._model_for(shape)
+
+    def _model_for(self, shape: tuple[int, int]) -> Any:
+        """The model for (h, w) inputs, exported and loaded on first use."""
         if shape not in self._models:
             self._models[shape] = self._load(self.cache.get(self.weights, self.fmt, shape, self.precision, self.device))
         return self._models[shape]
 
     def __call__(self, batch: np.ndarray) -> tuple[Any, Any]:
-        model = self._model_for(batch)
+        model = self._model_for((int(batch.shape[1]), int(batch.shape[2])))
         outputs = [self._run(model, _to_nchw_float(image)) for image in batch]
         torch = self._torch
         return (
@@ -303,7 +313,7 @@ class TensorRtNetwork(_ExportedNetwork):
 
     def __call__(self, batch: np.ndarray) -> tuple[Any, Any]:
         torch = self._torch
-        model = self._model_for(batch)
+        model = self._model_for((int(batch.shape[1]), int(batch.shape[2])))
         tensor = torch.from_numpy(batch).to(self.device).permute(0, 3, 1, 2).half() / 255.0
         outputs = [model(image[None]) for image in tensor]
         return torch.cat([out[0] for out in outputs]), torch.cat([out[1] for out in outputs])

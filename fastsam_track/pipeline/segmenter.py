@@ -218,6 +218,15 @@ class Segmenter:
         """The input geometry used for frames of this (H, W)."""
         return Letterbox.fit(frame_shape, self.imgsz, self.stride)
 
+    def prepare(self, frame_shape: tuple[int, int]) -> None:
+        """Export and load the network for frames of this (H, W) now, not on the first frame.
+
+        An exported backend's first run exports the model for the source's input shape
+        (seconds); done before the outputs open, a window or web page does not sit blank
+        meanwhile. A no-op for torch and for a shape already prepared.
+        """
+        self.network.prepare(self.letterbox(frame_shape).input_shape)
+
     def __call__(self, image: np.ndarray) -> sv.Detections:
         """Segment everything in one frame.
 

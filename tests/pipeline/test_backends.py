@@ -98,6 +98,40 @@ def test_an_export_is_made_once_per_shape_and_reused(tmp_path, frame):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".export-")]
 
 
+def test_prepare_exports_before_the_first_frame(tmp_path, frame):
+    messages: list[str] = []
+    cache = ExportCache(tmp_path, notify=messages.append)
+    segmenter = Segmenter("fastsam-tiny", imgsz=320, conf=0.25, device="cpu", backend="onnx", export_cache=cache)
+    segmenter.prepare(frame.shape[:2])
+    assert len(messages) == 1 and "at 192x320" in messages[0]
+    key = cache.key(resolve_weights("fastsam-tiny"), "onnx", (192, 320), "fp32")
+    assert key in [p.name for p in tmp_path.iterdir()]
+    segmenter(frame)
+    assert len(messages) == 1  # the first frame found the model ready
+
+
+def test_the_cli_exports_before_it_opens_its_outputs(tmp_path, clip_path):
+    """A web page (or window) opens only once the model is ready, so it never sits blank during an export:
+    with the page's port taken, the run fails as it opens the page, and the export is already there."""
+    import os
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [*CLI, str(clip_path), "--serve", f"127.0.0.1:{port}", "--imgsz", "320", "--backend", "onnx"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "FASTSAM_TRACK_CACHE": str(tmp_path)},
+        )
+    assert result.returncode == 2 and f"cannot serve on 127.0.0.1:{port}" in result.stderr
+    assert "exporting fastsam-tiny.pt to onnx" in result.stderr
+    assert [p for p in (tmp_path / "exports").iterdir() if "-onnx-" in p.name]
+
+
 def test_the_key_follows_the_weights_content(tmp_path):
     weights = tmp_path / "w.pt"
     weights.write_bytes(b"one")
