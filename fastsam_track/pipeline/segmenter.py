@@ -2,8 +2,9 @@
 
 Ultralytics' own FastSAM post-processing upsamples every mask to the frame (650 ms for
 100 masks at 720p on a 2-core CPU, against 280 ms for the network). Here the network and
-NMS come from ultralytics, and the masks are assembled from the prototypes at their own
-resolution (about 3 ms), cropped to the part of the letterbox that holds the picture.
+NMS come from ultralytics, and the masks are assembled in numpy from the prototypes at
+their own resolution, only over the part of the letterbox that holds the picture (a few
+milliseconds; the same masks as ultralytics' ``process_mask``, cell for cell).
 """
 
 from __future__ import annotations
