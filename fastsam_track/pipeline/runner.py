@@ -10,6 +10,7 @@ every stage in turn on one thread).
 
 from __future__ import annotations
 
+import atexit
 import functools
 import queue
 import threading
@@ -36,6 +37,8 @@ __all__ = ["Exporter", "FrameSink", "ObjectFollower", "RunStats", "StopRun", "Tr
 T = TypeVar("T")
 _DONE = object()
 _AGE_WINDOW = 10_000  # frames whose age is kept for the percentiles
+_STOP_GRACE = 0.1  # seconds a stopped run waits for its decoding and model threads to end
+_EXIT_WAIT = 10.0  # seconds the interpreter's exit waits for one still busy (a long model pass)
 
 
 class StopRun(Exception):
@@ -156,7 +159,7 @@ class _Prefetch(Generic[T]):
     def _produce(self, items: Iterable[T]) -> None:
         try:
             for item in items:
-                if not self._offer((item, time.monotonic())):
+                if not self._offer((item, time.monotonic())) or self._stop.is_set():  # not one item more
                     return
             self._put(_DONE)
         except BaseException as error:  # handed to the consumer, which re-raises it
@@ -176,10 +179,25 @@ class _Prefetch(Generic[T]):
                 raise item
             yield item  # type: ignore[misc]
 
-    def close(self) -> None:
-        """Stop the producer and wait for it."""
+    def stop(self) -> None:
+        """Tell the producer to stop; empty the queue, so one waiting for room sees it at once."""
         self._stop.set()
-        self._thread.join(timeout=5)
+        while True:
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                return
+
+    def join(self, timeout: float) -> None:
+        """Wait up to ``timeout`` s for the stopped producer.
+
+        One still busy with its item (a model pass, a frozen camera's read) ends on its own
+        right after it, touching no output; the interpreter's exit waits for it (up to
+        ``_EXIT_WAIT``), so no thread is cut off inside a library.
+        """
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            atexit.register(self._thread.join, _EXIT_WAIT)
 
 
 class _Latest(_Prefetch[T]):
@@ -283,7 +301,9 @@ def run(
 
     Sinks and exports are entered before the first frame and always exited, also when the
     run stops on an exception or Ctrl-C, so files written so far are finalised. A sink ends
-    the run early and normally by raising ``StopRun`` (a window closed by its user).
+    the run early and normally by raising ``StopRun`` (a window closed by its user). A stop
+    writes the frames already segmented, then waits at most ``_STOP_GRACE`` s for the
+    decoding and model threads: not for a model pass or a frozen camera's read.
 
     Args:
         frames: the source.
@@ -320,6 +340,8 @@ def run(
     stats = RunStats()
     started = time.perf_counter()
     with ExitStack() as stack:
+        stages: list[_Prefetch[Any]] = []
+        stack.callback(_join, stages)  # the last step, after sinks and exports are finalised
         sink_list = [stack.enter_context(sink) for sink in sinks]
         export_list = [stack.enter_context(export) for export in exports]
         record_age = _age_recorder(stats)
@@ -334,6 +356,7 @@ def run(
         model: _Prefetch[tuple[Frame, Callable[[], sv.Detections], float]] = _Prefetch(
             _segment_all(decoded, segment, stats.stage_ms), maxsize=1, name="segment"
         )
+        stages += [decoded, model]
         try:
             for (frame, assemble, captured), _ in model:
                 if writer is not None and writer.stopped.is_set():
@@ -372,13 +395,21 @@ def run(
         except StopRun:  # on_frame ended the run: as normal an end as a sink's
             pass
         finally:
-            decoded.close()
-            model.close()
+            for stage in stages:
+                stage.stop()
             if writer is not None:
                 writer.close()
     stats.seconds = time.perf_counter() - started
     stats.unused_prompts = pending
     return stats
+
+
+def _join(stages: list[_Prefetch[Any]]) -> None:
+    """Wait ``_STOP_GRACE`` s in all for the stopped stages: a stop does not wait for a model
+    pass whose frame is no longer wanted."""
+    deadline = time.monotonic() + _STOP_GRACE
+    for stage in stages:
+        stage.join(max(deadline - time.monotonic(), 0.0))
 
 
 def _segment_all(

@@ -1,3 +1,4 @@
+import threading
 import time
 
 import av
@@ -127,3 +128,79 @@ def test_masks_are_assembled_on_the_tracking_thread_beside_the_next_network_pass
     stats = run(open_source(clip_path), Recording(), on_frame=lambda s, _: seen.append(len(s.segments)))
     assert stats.frames == 12 and sum(seen) > 0
     assert threads == {"network": {"segment"}, "masks": {threading.current_thread().name}}
+
+
+class _Recorder:
+    """An export that records the frames it gets and whether it was closed."""
+
+    def __init__(self):
+        self.frames, self.closed = [], False
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.closed = True
+
+    def write(self, segmented):
+        self.frames.append(segmented.frame.index)
+
+
+def _ctrl_c_at(index):
+    """An ``on_frame`` that acts as a Ctrl-C arriving while frame ``index`` is out; records when."""
+
+    def on_frame(segmented, stats):
+        if segmented.frame.index == index:
+            on_frame.pressed = time.monotonic()
+            raise KeyboardInterrupt
+
+    return on_frame
+
+
+def test_a_stop_does_not_wait_for_the_model_pass_in_progress(tmp_path):
+    release = threading.Event()
+
+    def slow_after_three(image, calls=[]):  # noqa: B006 - counts the calls
+        calls.append(1)
+        if len(calls) > 3:
+            release.wait(10)  # a long pass (a big model on a CPU) whose frame nobody wants any more
+        return _one_square(image)
+
+    frames = (Frame(i, np.zeros((64, 64, 3), np.uint8), i / 25) for i in range(50))
+    recorder, on_frame = _Recorder(), _ctrl_c_at(2)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run(
+                frames,
+                slow_after_three,
+                sinks=[VideoFileSink(tmp_path / "out.mp4", fps=25)],
+                exports=[recorder],
+                on_frame=on_frame,
+            )
+        took = time.monotonic() - on_frame.pressed
+    finally:
+        release.set()
+    assert took < 0.5, f"the stop took {took:.2f} s"
+    assert recorder.closed and recorder.frames == [0, 1, 2] and _frames_in(tmp_path / "out.mp4") == 3
+
+
+def test_a_stop_does_not_wait_for_a_frozen_camera(tmp_path):
+    release = threading.Event()
+
+    class Frozen:
+        live = True
+
+        def __iter__(self):
+            for index in range(3):
+                yield Frame(index, np.zeros((64, 64, 3), np.uint8), index / 25)
+            release.wait(10)  # the camera stops sending; its read has no timeout yet
+
+    recorder, on_frame = _Recorder(), _ctrl_c_at(2)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run(Frozen(), _one_square, exports=[recorder], on_frame=on_frame)
+        took = time.monotonic() - on_frame.pressed
+    finally:
+        release.set()
+    assert took < 0.5, f"the stop took {took:.2f} s"
+    assert recorder.closed and recorder.frames[-1] == 2  # older frames of a live source may be dropped
