@@ -105,8 +105,6 @@ def test_the_same_source_as_a_file_processes_every_frame_and_falls_behind():
 
 def test_masks_are_assembled_on_the_tracking_thread_beside_the_next_network_pass(clip_path, segmenter):
     """A segmenter's ``infer`` runs on the model's thread; the masks it leaves for later, on the caller's."""
-    import threading
-
     threads: dict[str, set[str]] = {"network": set(), "masks": set()}
     infer = segmenter.infer
 
