@@ -84,21 +84,34 @@ class DavisMaskWriter(_PngFolder):
         self._palette = davis_palette().reshape(-1).tolist()
 
     def write(self, segmented: SegmentedFrame) -> None:
-        """Write ``<frame index>.png`` with the frame's objects (an empty image when there are none)."""
-        from PIL import Image
+        """Write ``<frame index>.png`` with the frame's objects (an empty image when there are none).
+
+        The PNG's text chunks name the objects on the frame (``objects``) and those whose mask
+        the optical flow carried because no segment confirmed it (``propagated``), as
+        space-separated ids; DAVIS tools read only the pixels.
+        """
+        from PIL import Image, PngImagePlugin
 
         objects = segmented.objects
         height, width = segmented.frame.shape
+        info = PngImagePlugin.PngInfo()
+        ids = np.zeros(0, int) if objects is None else np.asarray(objects.tracker_id)
+        flagged = (
+            ids[np.asarray(objects.data["propagated"], bool)]
+            if objects is not None and "propagated" in objects.data
+            else ids[:0]
+        )
+        info.add_text("objects", " ".join(map(str, ids.tolist())))
+        info.add_text("propagated", " ".join(map(str, flagged.tolist())))
         if objects is None or len(objects) == 0:
             labels = np.zeros((height, width), np.uint8)
         else:
-            ids = np.asarray(objects.tracker_id)
             if ids.max() > 255:
                 raise ExportError(f"object id {ids.max()} does not fit an 8-bit DAVIS mask (1-255)")
             labels = label_map(np.asarray(objects.mask), (height, width), ids).astype(np.uint8)
         image = Image.fromarray(labels, mode="P")
         image.putpalette(self._palette)
-        image.save(self.path(segmented))
+        image.save(self.path(segmented), pnginfo=info)
 
 
 class EdgeWriter(_PngFolder):

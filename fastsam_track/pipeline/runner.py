@@ -26,6 +26,7 @@ import supervision as sv
 
 from fastsam_track.edges import edge_map
 from fastsam_track.pipeline.render import SegmentRenderer
+from fastsam_track.trackers.flow import FlowError, FrameCues, FrameFlow
 from fastsam_track.types import Frame, Prompt, RemovePrompt, SegmentedFrame, TextPrompt
 
 if TYPE_CHECKING:
@@ -46,15 +47,17 @@ class StopRun(Exception):
 
 
 class Tracker(Protocol):
-    """Gives a frame's segments identities: ``update(segments) -> segments`` with ``tracker_id``."""
+    """Gives a frame's segments identities: ``update(segments, cues) -> segments`` with ``tracker_id``."""
 
-    def update(self, segments: sv.Detections) -> sv.Detections: ...
+    def update(self, segments: sv.Detections, cues: FrameCues | None) -> sv.Detections: ...
 
 
 class ObjectFollower(Protocol):
-    """Follows prompted objects: ``update(segments, frame_shape, prompts) -> objects``."""
+    """Follows prompted objects: ``update(segments, frame_shape, prompts, cues) -> objects``."""
 
-    def update(self, segments: sv.Detections, frame_shape: tuple[int, int], prompts: list[Prompt]) -> sv.Detections: ...
+    def update(
+        self, segments: sv.Detections, frame_shape: tuple[int, int], prompts: list[Prompt], cues: FrameCues | None
+    ) -> sv.Detections: ...
 
 
 class Exporter(Protocol):
@@ -310,6 +313,7 @@ def run(
         segment: (H, W, 3) uint8 BGR image to segments, e.g. a ``Segmenter``.
         tracker: gives segments identities (e.g. a ``SegmentTracker``); None leaves them without.
         objects: follows prompted objects (e.g. an ``ObjectTracker``); needed with ``prompts``.
+            Both get the frame's optical flow and colours (``FrameFlow``, on the tracking thread).
         prompts: point, box, text and remove prompts; each is applied on the first processed
             frame at or after its own (frames skipped by a stride do not lose prompts).
         inbox: prompts given while the video plays (a window, a web page), applied on the next
@@ -357,6 +361,8 @@ def run(
             _segment_all(decoded, segment, stats.stage_ms), maxsize=1, name="segment"
         )
         stages += [decoded, model]
+        # The trackers follow segments with the optical flow between the frames they see.
+        flow = FrameFlow() if tracker is not None or objects is not None else None
         try:
             for (frame, assemble, captured), _ in model:
                 if writer is not None and writer.stopped.is_set():
@@ -365,14 +371,15 @@ def run(
                 segments = assemble()
                 tracked = time.perf_counter()
                 stats.stage_ms["segment"] += (tracked - assembled) * 1000
-                segments = tracker.update(segments) if tracker is not None else segments
+                cues = _cues(flow, frame, segments) if flow is not None else None
+                segments = tracker.update(segments, cues) if tracker is not None else segments
                 due = [p for p in pending if p.frame <= frame.index]
                 pending = pending[len(due) :]
                 if inbox is not None:
                     due += inbox.take(frame.index)
                 if text is not None:
                     due = _resolve_text(text, frame, segments, due)
-                followed = objects.update(segments, frame.shape, due) if objects is not None else None
+                followed = objects.update(segments, frame.shape, due, cues) if objects is not None else None
                 if text is not None:
                     text.observe(followed)
                 if inbox is not None:
@@ -432,6 +439,17 @@ def _segment_all(
         stage_ms["segment"] += (time.perf_counter() - started) * 1000
         yield frame, segments, captured
         waited = time.perf_counter()  # not counting the wait for tracking to take the frame
+
+
+def _cues(flow: FrameFlow, frame: Frame, segments: sv.Detections) -> FrameCues:
+    """The frame's flow and colours on the segments' grid; a frame of a new size starts the flow afresh
+    (a camera that came back at another resolution: the trackers start afresh too)."""
+    grid = np.asarray(segments.mask).shape[1:]
+    try:
+        return flow.update(frame.image, grid)
+    except FlowError:
+        flow.reset()
+        return flow.update(frame.image, grid)
 
 
 def _same(segments: sv.Detections) -> sv.Detections:

@@ -1,26 +1,32 @@
-"""Prompted objects carried through a video as sets of segments.
+"""Prompted objects carried through a video by optical flow, confirmed by the frame's segments.
 
-FastSAM splits an object into parts on some frames and merges it with a neighbour on
-others, so an object is not one segment. Each frame, every object's mask is predicted
-from its motion (the last mask, shifted by its velocity); the segments that lie mostly
-inside the prediction make up the object. When the object was merged into a larger
-segment, that segment is clipped to the prediction. An object that vanishes (occlusion,
-exit) is kept as lost for ``max_lost`` frames and picked up again by a segment of like
-size and shape near where it is expected.
+Each frame, every object's last mask is warped by the dense optical flow between the two
+frames (``FrameFlow``): that is where the object should be now. The object on the new frame
+is the set of segments that best explains the warped mask (the union with the highest IoU
+with it), a segment that holds the object merged with a neighbour clipped to it, plus the
+cells of the warped mask that no segment covers (a part the segmenter left out). FastSAM
+splits an object into parts on some frames and merges it with a neighbour on others, so an
+object is never one segment.
+
+When the segments do not explain the warped mask (the segmenter missed the object), the
+object's output is the warped mask itself, marked ``propagated``, for at most
+``max_propagated`` frames; then the object is lost. A lost object, or one that left the
+frame, is taken back only by segments whose colours agree with it (object against
+surroundings, learnt while it was seen) near where it was last seen.
 """
 
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 
 import numpy as np
 import supervision as sv
 
 from fastsam_track.trackers.association import mask_overlaps
+from fastsam_track.trackers.flow import COLOR_BINS, FrameCues, warp
 from fastsam_track.trackers.motion import centroid as _centroid
 from fastsam_track.trackers.motion import grow as _grow
-from fastsam_track.trackers.motion import shift as _shift
 from fastsam_track.trackers.prompting import (
     PromptMiss,
     PromptWarning,
@@ -29,54 +35,47 @@ from fastsam_track.trackers.prompting import (
     smooth_mask,
     to_grid,
 )
-from fastsam_track.trackers.segment_tracker import TrackState
 from fastsam_track.types import BoxPrompt, MaskPrompt, PointPrompt, Prompt, RemovePrompt, TextPrompt
 
 __all__ = ["ObjectTracker"]
+
+_CONFIRM_IOU = 0.5  # the segments explain the warped mask when their union has this IoU with it
+_PROPAGATED_CONFIRM_IOU = 0.35  # the same for a mask the flow alone has carried
+_MERGE_SHARE = 0.5  # a segment holding this share of the unexplained rest is the object merged: clipped
+_GONE_AREA = 0.25  # a warped mask below this share of the object's typical area has left or vanished
+_OBJECTNESS = 0.6  # colour agreement a segment needs to bring a lost object back
+_ALIKE = 0.35  # colour agreement below which a segment is the object's surroundings, not a part of it
+_RING = 4  # cells around an object whose colours stand for its surroundings
 
 
 @dataclass
 class _Object:
     """One prompted object's state, at mask resolution."""
 
-    mask: np.ndarray  # (h, w) bool: the last mask seen
-    full: np.ndarray  # (h, w) bool: the last mask seen whole (not occluded)
-    area: float  # typical area in cells
-    velocity: np.ndarray  # (2,) float (dy, dx) cells per frame
-    missed: int = 0  # frames since last seen
-    since_full: int = 0  # frames since ``full`` was seen
-    neighbours: set[int] = field(default_factory=set)  # segment track ids that touch it but are not it
-    color: np.ndarray | None = None  # (3,) float mean colour, when segments carry ``data["color"]``
-    known_motion: bool = False  # False until seen on two frames in a row (new, or just picked up again)
-    shape: np.ndarray | None = None  # (h, w) bool: the last whole view clear of the frame's edge
-    tracks: set[int] = field(default_factory=set)  # segment track ids it was made of when last seen
+    mask: np.ndarray  # (h, w) bool: the last output (seen or propagated)
+    area: float  # typical area in cells, from frames it was seen whole
+    inside: np.ndarray  # (COLOR_BINS,) float colour histogram of the object
+    around: np.ndarray  # (COLOR_BINS,) float colour histogram of its surroundings
+    propagated: int = 0  # frames in a row carried by the flow alone
+    lost: int = 0  # frames since it was lost (0: not lost)
+    last_seen: np.ndarray | None = None  # (h, w) bool: where it was when it was lost
 
 
 @dataclass
-class _Frame:
-    """A frame's N segments and their overlaps with the K objects' predicted masks."""
+class _Pending:
+    """A point prompt that hit no segment on its frame, carried by the flow a few more frames."""
 
-    masks: np.ndarray  # (N, h, w) bool
-    track_ids: np.ndarray  # (N,) int segment track ids, -1 untracked
-    inter: np.ndarray  # (K, N) float cells each predicted mask shares with each segment
-    predicted_area: np.ndarray  # (K,) float
-    seg_area: np.ndarray  # (N,) float
-    cover: np.ndarray = field(init=False)  # (K, N) float fraction of each segment inside each prediction
-
-    def __post_init__(self) -> None:
-        area = self.seg_area[None]
-        self.cover = np.divide(self.inter, area, out=np.zeros_like(self.inter), where=area > 0)
+    prompt: PointPrompt
+    frames_left: int
 
 
 class ObjectTracker:
     """Follow prompted objects through a video.
 
     Args:
-        cover_threshold: a segment joins an object when at least this fraction of it lies
-            inside the object's predicted mask.
-        min_area_ratio: an object is seen only while its mask keeps this fraction of its
-            typical area; below, it is lost (occluded or gone).
+        max_propagated: frames an object missed by the segmenter is carried by the flow alone.
         max_lost: frames a lost object is searched for before it is dropped.
+        pending_frames: frames a point prompt that hits no segment waits for one.
         smooth: morphological close/open reach (in mask cells) applied to prompted masks.
 
     Example:
@@ -88,79 +87,224 @@ class ObjectTracker:
         [7]
     """
 
-    def __init__(self, cover_threshold: float = 0.5, min_area_ratio: float = 0.2, max_lost: int = 60, smooth: int = 0):
-        self.cover_threshold, self.min_area_ratio = cover_threshold, min_area_ratio
-        self.max_lost, self.smooth = max_lost, smooth
+    def __init__(self, max_propagated: int = 8, max_lost: int = 90, pending_frames: int = 5, smooth: int = 0):
+        if min(max_propagated, max_lost, pending_frames, smooth) < 0:
+            raise ValueError(
+                "max_propagated, max_lost, pending_frames and smooth must be 0 or more, got "
+                f"{max_propagated}, {max_lost}, {pending_frames}, {smooth}"
+            )
+        self.max_propagated, self.max_lost = max_propagated, max_lost
+        self.pending_frames, self.smooth = pending_frames, smooth
         self.objects: dict[int, _Object] = {}
-        self._areas: dict[int, float] = {}  # segment track id: its area on the last frame
+        self._pending: dict[int, _Pending] = {}
 
     def reset(self) -> None:
-        """Forget every object."""
+        """Forget every object and pending prompt."""
         self.objects.clear()
-        self._areas.clear()
+        self._pending.clear()
 
     def update(
-        self, segments: sv.Detections, frame_shape: tuple[int, int], prompts: list[Prompt] | tuple[Prompt, ...] = ()
+        self,
+        segments: sv.Detections,
+        frame_shape: tuple[int, int],
+        prompts: list[Prompt] | tuple[Prompt, ...] = (),
+        cues: FrameCues | None = None,
     ) -> sv.Detections:
         """Carry the objects into this frame, then apply this frame's prompts.
 
         Args:
-            segments: the frame's N segments, ``mask`` (N, h, w) bool, and ``tracker_id`` from a
-                ``SegmentTracker`` when there is one: it tells a neighbour that merged into
-                the object (and comes apart again) from a part of the object.
+            segments: the frame's N segments, ``mask`` (N, h, w) bool.
             frame_shape: (H, W) of the frame, to place prompt coordinates on the mask grid.
             prompts: prompts given on this frame.
+            cues: the frame's flow and colours (``FrameFlow.update``); without them objects do
+                not move between segments' confirmations and a lost object is not taken back.
 
         Returns:
-            One row per object seen on this frame: ``mask`` (K, h, w) bool, ``xyxy`` (K, 4)
-            float32 frame pixels, ``tracker_id`` (K,) the object ids, ``data["segments"]``
-            a (K, N) bool matrix saying which of the frame's segments make up each object.
+            One row per object on this frame: ``mask`` (K, h, w) bool, ``xyxy`` (K, 4) float32
+            frame pixels, ``tracker_id`` (K,) the object ids, ``data["segments"]`` a (K, N) bool
+            matrix saying which of the frame's segments make up each object, and
+            ``data["propagated"]`` (K,) bool, True where the mask is the last one moved by the
+            flow because no segment confirmed it.
 
         Warns:
-            PromptWarning: a prompt selects nothing (the message names the object and frame);
-                that object is not created and the run goes on.
+            PromptWarning: a prompt selects nothing, and a point prompt still hits no segment
+                ``pending_frames`` frames later (the message names the object and frame).
         """
         masks = np.asarray(segments.mask)
         mask_shape = masks.shape[1:]
-        track_ids = np.asarray(segments.tracker_id if segments.tracker_id is not None else np.full(len(masks), -1))
-        colors = np.asarray(segments.data["color"], float) if "color" in segments.data else None
-        # Segments seen on one frame only (spurious blobs, mostly) never bring a lost object back nor regrow one.
-        steady = segments.data.get("track_state", np.full(len(masks), TrackState.CONFIRMED)) == TrackState.CONFIRMED
-        members = self._propagate(masks, track_ids, colors, np.asarray(steady, bool))
-        self._remember_areas(masks, track_ids)
-        new: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # object id: (mask, (2,) (y, x) grid anchor)
-        for prompt in prompts:
-            if isinstance(prompt, RemovePrompt):
-                self.objects.pop(prompt.object_id, None)
-                members.pop(prompt.object_id, None)
-                new.pop(prompt.object_id, None)
-                continue
-            try:
-                new[prompt.object_id] = (
-                    self._resolve(prompt, masks, frame_shape),
-                    _anchor(prompt, frame_shape, mask_shape),
-                )
-            except PromptMiss as miss:
-                warnings.warn(str(miss), PromptWarning, stacklevel=2)
-        if new:
-            shared = _share(np.array([m for m, _ in new.values()]), np.array([a for _, a in new.values()]))
-            for object_id, mask in zip(new, shared, strict=True):
-                self.objects[object_id] = self._start(mask, new[object_id][0], masks, track_ids, colors)
-                members[object_id] = mask
-
-        ids = np.array(sorted(members), int)
-        stack = np.array([members[i] for i in ids], bool).reshape(len(ids), *mask_shape)
+        if cues is not None and cues.colors.shape != mask_shape:
+            raise ValueError(f"cues are for a {cues.colors.shape} grid, the segments' masks are {mask_shape}")
+        rows, propagated = self._follow(masks, cues)
+        rows.update(self._prompted(masks, frame_shape, prompts, cues))
+        rows = {i: mask for i, mask in rows.items() if i in self.objects}  # removed by a prompt
+        for object_id in rows.keys() - propagated:
+            self._learn(self.objects[object_id], rows[object_id], cues)
+        ids = np.array(sorted(rows), int)
+        stack = np.array([rows[i] for i in ids], bool).reshape(len(ids), *mask_shape)
         inter, _, seg_areas = mask_overlaps(stack, masks)
         part_of = np.divide(inter, seg_areas[None], out=np.zeros_like(inter), where=seg_areas[None] > 0) >= 0.5
         return sv.Detections(
             xyxy=_boxes(stack, frame_shape),
             mask=stack,
             tracker_id=ids,
-            data={"segments": part_of},
+            data={"segments": part_of, "propagated": np.isin(ids, list(propagated))},
         )
 
+    # Following objects from frame to frame.
+
+    def _follow(self, masks: np.ndarray, cues: FrameCues | None) -> tuple[dict[int, np.ndarray], set[int]]:
+        """Each object's mask on this frame (seen or propagated), and the ids of the propagated ones."""
+        flow = cues.flow if cues is not None else None
+        ids = list(self.objects)
+        objects = [self.objects[i] for i in ids]
+        warped = warp(np.array([o.mask for o in objects], bool).reshape(len(ids), *masks.shape[1:]), flow)
+        inter, warped_area, seg_area = mask_overlaps(warped, masks)
+        # A segment goes to the object that holds most of it.
+        owner = np.argmax(inter, axis=0) if len(ids) else np.zeros(len(masks), int)
+        covered = masks.any(axis=0) if len(masks) else np.zeros(masks.shape[1:], bool)
+        rows: dict[int, np.ndarray] = {}
+        propagated: set[int] = set()
+        for k, (object_id, state) in enumerate(zip(ids, objects, strict=True)):
+            if state.lost:
+                continue
+            # Vanished under the flow, or mostly out of the frame: what is left at the edge is no view of it.
+            if warped_area[k] < (2 * _GONE_AREA if _touches_edge(warped[k]) else _GONE_AREA) * state.area:
+                self._lose(object_id, state)
+                continue
+            mine = np.where(owner == k, inter[k], 0.0)
+            # Colours tell the object from its surroundings: segments and uncovered cells that look
+            # like the surroundings stay out.
+            likely = _likelihood(state, cues.colors) if cues is not None else np.ones(masks.shape[1:])
+            alike = _objectness(masks, likely, seg_area) >= _ALIKE
+            gaps = warped[k] & ~covered & (likely >= 0.5)
+            # A mask carried by the flow alone drifts: the segments need to agree less with it.
+            confirm = _CONFIRM_IOU if not state.propagated else _PROPAGATED_CONFIRM_IOU
+            mask = _explain(warped[k], masks, np.where(alike, mine, 0.0), seg_area, gaps, state.area, confirm)
+            if mask is None:
+                if state.propagated >= self.max_propagated:
+                    self._lose(object_id, state)
+                    continue
+                mask, state.propagated = warped[k], state.propagated + 1
+                propagated.add(object_id)
+            else:
+                state.propagated = 0
+            state.mask = rows[object_id] = mask
+        self._reacquire(masks, cues, rows)
+        return rows, propagated
+
+    def _lose(self, object_id: int, state: _Object) -> None:
+        state.lost, state.last_seen, state.propagated = 1, state.mask, 0
+
+    def _reacquire(self, masks: np.ndarray, cues: FrameCues | None, rows: dict[int, np.ndarray]) -> None:
+        """Take lost objects back where segments that no object holds agree with their colours."""
+        lost = [i for i, o in self.objects.items() if o.lost]
+        if not lost:
+            return
+        held = np.array(list(rows.values()), bool).reshape(-1, *masks.shape[1:]).any(axis=0)
+        for object_id in lost:
+            state = self.objects[object_id]
+            found = None if cues is None else self._search(state, masks, cues, held)
+            if found is None:
+                state.lost += 1
+                if state.lost > self.max_lost:
+                    del self.objects[object_id]
+                continue
+            state.lost, state.mask, state.propagated = 0, found, 0
+            rows[object_id] = found
+            held |= found
+
+    def _search(self, state: _Object, masks: np.ndarray, cues: FrameCues, held: np.ndarray) -> np.ndarray | None:
+        """The lost object on this frame: free segments that look like it, near where it was (None: not found)."""
+        if len(masks) == 0:
+            return None
+        inter, _, area = mask_overlaps(held[None], masks)
+        free = (inter[0] < 0.5 * area) & (area > 0)
+        likeness = _objectness(masks, _likelihood(state, cues.colors), area)
+        # The search widens the longer the object has been gone, from where it was last seen.
+        assert state.last_seen is not None
+        reach = np.sqrt(state.area) * (1.0 + 0.25 * state.lost)
+        near = _grow(state.last_seen, int(np.ceil(reach)))
+        close = mask_overlaps(near[None], masks)[0][0] > 0.5 * area
+        seeds = np.flatnonzero(free & close & (likeness >= _OBJECTNESS) & (area <= 1.5 * state.area))
+        if len(seeds) == 0:
+            return None
+        # The seed that looks most like it, and the like segments that touch it.
+        seed = seeds[np.argmax(likeness[seeds])]
+        touching = mask_overlaps(_grow(masks[seed], 1)[None], masks[seeds])[0][0] > 0
+        found = masks[seeds[touching]].any(axis=0) | masks[seed]
+        return found if found.sum() >= _GONE_AREA * state.area else None
+
+    @staticmethod
+    def _learn(state: _Object, mask: np.ndarray, cues: FrameCues | None) -> None:
+        """Update an object seen on this frame: its typical area and colours."""
+        # Slowly: partial views (parts missed, occlusions) must not make it forget its size.
+        state.area = 0.9 * state.area + 0.1 * float(mask.sum())
+        if cues is not None:
+            inside, around = _histograms(mask, cues.colors)
+            state.inside = 0.8 * state.inside + 0.2 * inside
+            state.around = 0.8 * state.around + 0.2 * around
+
+    # Prompts.
+
+    def _prompted(
+        self,
+        masks: np.ndarray,
+        frame_shape: tuple[int, int],
+        prompts: list[Prompt] | tuple[Prompt, ...],
+        cues: FrameCues | None,
+    ) -> dict[int, np.ndarray]:
+        """Masks of the objects this frame's prompts (and pending point prompts) select; starts them."""
+        self._carry_pending(frame_shape, masks.shape[1:], cues)
+        new: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # object id: (mask, (2,) (y, x) grid anchor)
+        for prompt in [p.prompt for p in self._pending.values()] + list(prompts):
+            if isinstance(prompt, RemovePrompt):
+                self.objects.pop(prompt.object_id, None)
+                self._pending.pop(prompt.object_id, None)
+                new.pop(prompt.object_id, None)
+                continue
+            try:
+                mask = self._resolve(prompt, masks, frame_shape, cues)
+            except PromptMiss as miss:
+                if isinstance(prompt, PointPrompt) and self.pending_frames and prompt.object_id not in self._pending:
+                    self._pending[prompt.object_id] = _Pending(prompt, self.pending_frames)
+                elif prompt.object_id not in self._pending:
+                    warnings.warn(str(miss), PromptWarning, stacklevel=3)
+                continue
+            self._pending.pop(prompt.object_id, None)
+            new[prompt.object_id] = (mask, _anchor(prompt, frame_shape, masks.shape[1:]))
+        if not new:
+            return {}
+        shared = _share(np.array([m for m, _ in new.values()]), np.array([a for _, a in new.values()]))
+        rows = {}
+        for object_id, mask in zip(new, shared, strict=True):
+            inside, around = _histograms(mask, cues.colors) if cues is not None else (_flat(), _flat())
+            self.objects[object_id] = _Object(mask, float(mask.sum()), inside, around)
+            rows[object_id] = mask
+        return rows
+
+    def _carry_pending(self, frame_shape: tuple[int, int], grid: tuple[int, ...], cues: FrameCues | None) -> None:
+        """Move pending point prompts with the flow; give up on those out of frames."""
+        for object_id, pending in list(self._pending.items()):
+            if pending.frames_left == 0:
+                del self._pending[object_id]
+                warnings.warn(
+                    f"object {object_id} on frame {pending.prompt.frame}: no segment contains a foreground point "
+                    f"on that frame or the {self.pending_frames} after it",
+                    PromptWarning,
+                    stacklevel=4,
+                )
+                continue
+            pending.frames_left -= 1
+            if cues is not None and cues.flow is not None:
+                points = pending.prompt.points - _flow_at(cues.flow, pending.prompt.points, frame_shape, grid)
+                pending.prompt = replace(pending.prompt, points=points)
+
     def _resolve(
-        self, prompt: PointPrompt | BoxPrompt | MaskPrompt | TextPrompt, masks: np.ndarray, frame_shape: tuple[int, int]
+        self,
+        prompt: PointPrompt | BoxPrompt | MaskPrompt | TextPrompt,
+        masks: np.ndarray,
+        frame_shape: tuple[int, int],
+        cues: FrameCues | None,
     ) -> np.ndarray:
         mask_shape = masks.shape[1:]
         if isinstance(prompt, TextPrompt):
@@ -173,257 +317,136 @@ class ObjectTracker:
             elif isinstance(prompt, PointPrompt):
                 mask = select_by_points(masks, to_grid(prompt.points, frame_shape, mask_shape), prompt.labels)
             else:
-                mask = select_by_box(masks, to_grid(prompt.box.reshape(2, 2), frame_shape, mask_shape).reshape(4))
+                box = to_grid(prompt.box.reshape(2, 2), frame_shape, mask_shape).reshape(4)
+                mask = _fill_box(masks, box, cues)
         except PromptMiss as miss:
             raise PromptMiss(f"object {prompt.object_id} on frame {prompt.frame}: {miss}") from None
         return smooth_mask(mask, self.smooth) if self.smooth else mask
 
-    @staticmethod
-    def _start(
-        mask: np.ndarray, selected: np.ndarray, masks: np.ndarray, track_ids: np.ndarray, colors: np.ndarray | None
-    ) -> _Object:
-        """A new object's state: its (h, w) ``mask``, its prompt's ``selected`` segments before sharing.
 
-        Shared with another prompt, its colour is unknown until it is seen on its own.
-        """
-        state = _Object(mask, mask, float(mask.sum()), np.zeros(2))
-        state.color = _mean_color(mask, masks, colors) if np.array_equal(mask, selected) else None
-        inter, _, areas = mask_overlaps(selected[None], masks)
-        state.tracks = set(track_ids[(inter[0] >= 0.5 * areas) & (areas > 0)].tolist())
-        return state
-
-    def _remember_areas(self, masks: np.ndarray, track_ids: np.ndarray) -> None:
-        """Keep this frame's area of each tracked segment, (N, h, w) masks and (N,) ids, for ``_took_in``."""
-        tracked = track_ids >= 0
-        self._areas = dict(zip(track_ids[tracked].tolist(), masks[tracked].sum(axis=(1, 2)).tolist(), strict=True))
-
-    def _propagate(
-        self, masks: np.ndarray, track_ids: np.ndarray, colors: np.ndarray | None, steady: np.ndarray
-    ) -> dict[int, np.ndarray]:
-        """Each object's mask on this frame, for the objects seen; updates their state."""
-        if not self.objects:
-            return {}
-        ids = list(self.objects)
-        objects = [self.objects[i] for i in ids]
-        predicted = np.array([self._predict(o) for o in objects], bool).reshape(len(ids), *masks.shape[1:])
-        frame = _Frame(masks, track_ids, *mask_overlaps(predicted, masks))
-        typical = np.array([o.area for o in objects])[:, None]
-        # A segment goes to the object that holds most of it, if it holds enough of it, unless
-        # it is larger than the object (an occluder, or a merge) or a known neighbour.
-        mine = np.arange(len(ids))[:, None] == np.argmax(frame.inter, axis=0)[None]
-        fits = frame.seg_area[None] <= 1.5 * typical
-        # A segment larger than the object must lie almost wholly inside it: grown, not merged.
-        needed = np.where(frame.seg_area[None] > 1.2 * typical, 0.8, self.cover_threshold)
-        foreign = np.array([np.isin(track_ids, list(o.neighbours)) & (track_ids >= 0) for o in objects])
-        foreign = foreign.reshape(len(ids), len(masks))
-        distance = _color_distance(objects, colors, len(masks))
-        # Unknown colours do not tell objects apart; a lost object must look more like itself.
-        tolerance = np.array([_LOST_COLOR_TOLERANCE if o.missed else _COLOR_TOLERANCE for o in objects])[:, None]
-        alike = ~(distance > tolerance)
-        claimed = (frame.cover >= needed) & mine & fits & ~foreign & alike
-        # Segments no object claims outright: one may be an object regrown, or several merged.
-        free = ~claimed.any(0)
-        regrowing = fits & ~foreign & alike & steady & (frame.seg_area[None] <= 1.2 * typical) & (frame.cover >= 0.3)
-        regrown = _regrown(np.where(mine & free, frame.inter, 0), regrowing)
-        seen: dict[int, np.ndarray] = {}
-        lost: list[int] = []
-        for k, (object_id, state) in enumerate(zip(ids, objects, strict=True)):
-            mask, clean = self._complete(state, k, frame, claimed, int(regrown[k]), free)
-            if mask.sum() < self.min_area_ratio * state.area:
-                if state.missed:
-                    lost.append(k)
-                else:
-                    self._missed(object_id, state)
-                continue
-            self._seen(state, mask, clean)
-            seen[object_id] = mask
-            state.tracks = set(track_ids[claimed[k]].tolist())
-            if clean:
-                self._look(state, k, frame, mask, claimed[k], colors)
-        # Lost objects last: they may only take segments that no object holds on this frame.
-        held = np.asarray(np.array(list(seen.values()), bool).reshape(-1, *masks.shape[1:]).any(axis=0))
-        free &= mask_overlaps(held[None], masks)[0][0] < 0.5 * frame.seg_area
-        for k in lost:
-            object_id, state = ids[k], objects[k]
-            found = self._reacquire(state, masks, ~(free & alike[k] & steady), distance[k] <= _SAME_COLOR)
-            if found < 0:
-                self._missed(object_id, state)
-                continue
-            state.neighbours.discard(int(track_ids[found]))  # what it was found as is no neighbour
-            state.tracks = {int(track_ids[found])}
-            self._seen(state, masks[found], True)
-            seen[object_id] = masks[found]
-            free &= mask_overlaps(masks[found][None], masks)[0][0] < 0.5 * frame.seg_area
-        return seen
-
-    def _complete(
-        self, state: _Object, k: int, frame: _Frame, claimed: np.ndarray, regrown: int, free: np.ndarray
-    ) -> tuple[np.ndarray, bool]:
-        """Object ``k``'s mask from its claimed segments, made up when too little of it is claimed.
-
-        Args:
-            state: the object.
-            k: its row in ``frame``'s (K, N) matrices and in ``claimed``.
-            frame: the frame's segments and their overlaps with the K predicted masks.
-            claimed: (K, N) bool segments each object takes; row ``k`` gains what it takes here.
-            regrown: the free segment that is the object grown back, or -1.
-            free: (N,) bool segments no object claimed.
-
-        Returns:
-            The (h, w) bool mask, and False when it was clipped out of a merge (not a clean view).
-        """
-        mask = frame.masks[claimed[k]].any(0) if claimed[k].any() else np.zeros(frame.masks.shape[1:], bool)
-        # Where it should be whole; the frame's edge hides what has left.
-        whole = _shift(state.full, *(state.velocity * (state.since_full + 1)))
-        expected = min(state.area, float(whole.sum()))
-        if mask.sum() >= 0.7 * expected or not len(frame.masks):
-            return mask, True
-        if regrown >= 0:  # the object regrown (out of an occlusion, say)
-            claimed[k, regrown] = True
-            return mask | frame.masks[regrown], True
-        holder = int(np.argmax(np.where(free, frame.inter[k], 0)))  # a merge may hold several objects
-        merged = (
-            not state.missed
-            and frame.inter[k, holder] >= 0.5 * min(frame.predicted_area[k], state.area)
-            and frame.seg_area[holder] <= 4 * state.area
-            and self._took_in(state, int(frame.track_ids[holder]), float(frame.seg_area[holder]), expected - mask.sum())
-        )
-        if not merged:
-            return mask, True
-        # Merged with a neighbour: clip to the last clean whole view, moved to where it should be.
-        claimed[k, holder] = True
-        return mask | (frame.masks[holder] & whole), False
-
-    def _took_in(self, state: _Object, track_id: int, area: float, hidden: float) -> bool:
-        """Whether segment track ``track_id``, of ``area`` cells, took in ``hidden`` cells of the object.
-
-        It did if it was part of the object on the last frame, or grew by half of that since:
-        a neighbour that took the object in grows, one that passes in front of it does not.
-        Unknown tracks (new, or no segment tracker) are taken to have.
-        """
-        return track_id in state.tracks or track_id not in self._areas or area - self._areas[track_id] >= 0.5 * hidden
-
-    @staticmethod
-    def _look(
-        state: _Object, k: int, frame: _Frame, mask: np.ndarray, claimed: np.ndarray, colors: np.ndarray | None
-    ) -> None:
-        """Learn object ``k``'s colour and neighbours from a clean (h, w) view made of the (N,) ``claimed`` segments."""
-        color = _mean_color(mask, frame.masks, colors)
-        if color is not None:
-            state.color = color if state.color is None else 0.8 * state.color + 0.2 * color
-        # Segments touching the object but mostly outside it are its neighbours.
-        track_ids = frame.track_ids
-        touching = (frame.inter[k] > 0) & (frame.cover[k] < 0.5) & (frame.seg_area <= 4 * state.area) & (track_ids >= 0)
-        known = (state.neighbours | set(track_ids[touching].tolist())) - set(track_ids[claimed].tolist())
-        # Track ids only grow: keeping the newest bounds memory on endless streams.
-        state.neighbours = set(sorted(known)[-_MAX_NEIGHBOURS:])
-
-    @staticmethod
-    def _predict(state: _Object) -> np.ndarray:
-        """Where the object should be: its last view moved by its velocity, a cell wider.
-
-        Not its last whole view: while it is partly hidden, that would take in the occluder.
-        """
-        margin = 1 if state.known_motion else 3  # wider while its velocity is unknown
-        return _grow(_shift(state.mask, *(state.velocity * (state.missed + 1))), margin)
-
-    def _reacquire(self, state: _Object, masks: np.ndarray, taken: np.ndarray, same: np.ndarray) -> int:
-        """A free segment of the lost object's size and shape, the nearest to where it was last seen (-1: none)."""
-        areas = masks.sum(axis=(1, 2))
-        shape = state.shape if state.shape is not None else state.full
-        size = max(state.area, float(shape.sum()))
-        sized = (areas >= self.min_area_ratio * size) & (areas <= 2.0 * size)
-        candidates = np.flatnonzero(~taken & sized)
-        if len(candidates) == 0:
-            return -1
-        anchor = _centroid(shape)
-        # Where its motion would have taken it, held at the border: what left comes back there.
-        expected = np.clip(_centroid(state.mask) + state.velocity * state.missed, 0, np.array(masks.shape[1:]) - 1)
-        # The search widens the longer the object has been gone.
-        reach = np.sqrt(size) * (1.0 + 0.25 * state.missed)
-        # Its whole shape placed where it is expected: a part of it coming into view lies inside.
-        placed = _grow(_shift(shape, *(expected - _centroid(state.mask))), 2)
-        best, best_score = -1, 0.0
-        for j in candidates:  # few: only free segments of a plausible size
-            centre = _centroid(masks[j])
-            distance = float(np.linalg.norm(centre - expected))
-            if distance > reach:
-                continue
-            aligned = _shift(masks[j], *(anchor - centre))
-            shape_iou = (aligned & shape).sum() / max((aligned | shape).sum(), 1)
-            part = (masks[j] & placed).sum() / areas[j] >= 0.8 and distance <= 0.5 * reach
-            score = max(shape_iou, 0.7 * part) - 0.5 * distance / reach
-            near = distance <= 1.5 * np.sqrt(size)
-            score = max(score, 0.5 * (same[j] and near) - 0.5 * distance / reach)
-            if (shape_iou >= 0.7 or part or (same[j] and near)) and score > best_score:
-                best, best_score = int(j), score
-        if best >= 0:
-            state.velocity = np.zeros(2)  # its motion before it was lost says little now
-            state.known_motion = False
-        return best
-
-    def _seen(self, state: _Object, mask: np.ndarray, clean: bool) -> None:
-        whole = clean and mask.sum() >= 0.7 * state.area
-        moved = (_centroid(mask) - _centroid(state.mask)) / (state.missed + 1)
-        # A partial view moves the centroid without the object moving: trust whole views.
-        if whole and state.missed == 0:
-            state.velocity = moved if not state.known_motion else 0.5 * state.velocity + 0.5 * moved
-            state.known_motion = True
-        if whole and not _touches_edge(mask):
-            state.shape = mask  # what it looks like when nothing cuts it: to know it again
-        if whole:
-            state.area = 0.5 * state.area + 0.5 * float(mask.sum())
-            state.full, state.since_full = mask, 0
-        else:
-            state.since_full += 1
-        state.mask, state.missed = mask, 0
-
-    def _missed(self, object_id: int, state: _Object) -> None:
-        state.missed += 1
-        state.since_full += 1
-        if state.missed > self.max_lost:
-            del self.objects[object_id]
-
-
-_MAX_NEIGHBOURS = 64
-_COLOR_TOLERANCE = 50.0  # RGB distance within which two segments may be the same object
-_LOST_COLOR_TOLERANCE = 30.0  # the same for a lost object: what comes back near it may be a look-alike
-_SAME_COLOR = 25.0  # RGB distance within which a segment looks like the object whatever its shape
-
-
-def _mean_color(mask: np.ndarray, masks: np.ndarray, colors: np.ndarray | None) -> np.ndarray | None:
-    """(3,) area-weighted colour of the segments that make up ``mask``, or None without colours."""
-    if colors is None or len(masks) == 0:
-        return None
-    inter, _, areas = mask_overlaps(mask[None], masks)
-    part = (inter[0] >= 0.5 * areas) & (areas > 0)
-    weights = areas * part
-    return (weights @ colors) / weights.sum() if weights.sum() else colors.mean(0)
-
-
-def _regrown(held: np.ndarray, regrowing: np.ndarray) -> np.ndarray:
-    """(K,) int the segment each object holds most of, if it may be the object grown back, else -1.
+def _explain(
+    warped: np.ndarray,
+    masks: np.ndarray,
+    inter: np.ndarray,
+    seg_area: np.ndarray,
+    gaps: np.ndarray,
+    typical: float,
+    confirm: float = _CONFIRM_IOU,
+) -> np.ndarray | None:
+    """The object's mask: the segments that best explain where the flow says it is (None: they do not).
 
     Args:
-        held: (K, N) float cells of each segment inside each object's prediction (0: not its to take).
-        regrowing: (K, N) bool segments that may be each object grown back.
+        warped: (h, w) bool the object's last mask moved by the flow.
+        masks: (N, h, w) bool the frame's segments.
+        inter: (N,) float cells each segment shares with ``warped`` (0 for segments another object holds).
+        seg_area: (N,) float cells of each segment.
+        gaps: (h, w) bool cells of ``warped`` that no segment covers and that may be the object's.
+        typical: the object's typical area in cells.
+        confirm: the IoU with ``warped`` at which the segments confirm it.
+
+    Returns:
+        The union of segments mostly inside ``warped`` with the highest IoU with it (for disjoint
+        segments, a prefix of them ordered by cells inside over cells outside), a segment holding
+        most of the rest clipped to ``warped`` (a merge), and ``gaps``; None when that union's
+        IoU with ``warped`` is below ``confirm``.
     """
-    if held.shape[1] == 0:
-        return np.full(len(held), -1)
-    nearest = np.argmax(held, axis=1)
-    rows = np.arange(len(held))
-    return np.where(regrowing[rows, nearest] & (held[rows, nearest] > 0), nearest, -1)
+    area = float(warped.sum())
+    touching = np.flatnonzero(inter > 0)
+    # Whole segments only when mostly inside, or when one holds most of it at its size (regrown after a
+    # partial view): any other would let the object grow without bound.
+    whole = (inter >= 0.5 * seg_area) | ((inter >= 0.4 * area) & (seg_area <= 1.5 * max(typical, area)))
+    inside = touching[whole[touching]]
+    order = inside[np.argsort(-(inter[inside] / np.maximum(seg_area[inside] - inter[inside], 0.5)), kind="stable")]
+    iou = np.cumsum(inter[order]) / (area + np.cumsum(seg_area[order] - inter[order]))
+    chosen = order[: int(np.argmax(iou)) + 1] if len(order) else order
+    mask = masks[chosen].any(axis=0) if len(chosen) else np.zeros(warped.shape, bool)
+    rest = warped & ~mask
+    others = np.setdiff1d(touching, chosen)
+    if rest.sum() >= 0.2 * area and len(others):
+        holder = others[np.argmax(masks[others][:, rest].sum(1))]
+        if (masks[holder] & rest).sum() >= _MERGE_SHARE * rest.sum():
+            mask = mask | (masks[holder] & warped)
+    # Confirmed by the segments alone; the gaps only complete a confirmed view.
+    union = float((mask | warped).sum())
+    return mask | gaps if union and (mask & warped).sum() / union >= confirm else None
 
 
-def _color_distance(objects: list[_Object], colors: np.ndarray | None, count: int) -> np.ndarray:
-    """(K, N) float RGB distance from object k's colour to segment n's; NaN where either is unknown."""
-    if colors is None:
-        return np.full((len(objects), count), np.nan)
-    known = np.array([o.color if o.color is not None else np.full(3, np.nan) for o in objects]).reshape(-1, 3)
-    return np.linalg.norm(known[:, None, :] - colors[None], axis=2)
+def _fill_box(masks: np.ndarray, box: np.ndarray, cues: FrameCues | None) -> np.ndarray:
+    """The object a box selects: the segments inside it that look like its inside, not its surroundings.
+
+    Without colours, FastSAM's choice: the segment with the highest IoU with the box.
+
+    Args:
+        masks: (N, h, w) bool segments.
+        box: (4,) float xyxy on the mask grid.
+        cues: the frame's colours, or None.
+    """
+    best = select_by_box(masks, box)  # raises PromptMiss when nothing overlaps the box
+    if cues is None:
+        return best
+    h, w = masks.shape[1:]
+    x1, y1 = np.clip(np.floor(box[:2]).astype(int), 0, [w, h])
+    x2, y2 = np.clip(np.ceil(box[2:]).astype(int), 0, [w, h])
+    inside = np.zeros((h, w), bool)
+    inside[y1:y2, x1:x2] = True
+    area = masks.sum(axis=(1, 2)).astype(float)
+    held = masks[:, inside].sum(1) / np.maximum(area, 1)
+    likelihood = _ratio(*_histograms(inside, cues.colors, ring=max(2, round(0.2 * max(x2 - x1, y2 - y1)))))
+    likeness = _objectness(masks, likelihood[cues.colors], area)
+    chosen = (held >= 0.8) & (likeness >= 0.5) & (area > 0)
+    if not chosen.any():
+        return best
+    union = masks[chosen].any(axis=0)
+    # The object touches the sides of a box drawn around it: a union that spans the box wins.
+    return union if _box_iou(union, (x1, y1, x2, y2)) >= _box_iou(best, (x1, y1, x2, y2)) else best
 
 
-def _anchor(prompt: Prompt, frame_shape: tuple[int, int], mask_shape: tuple[int, int]) -> np.ndarray:
+def _box_iou(mask: np.ndarray, box: tuple[int, int, int, int]) -> float:
+    """IoU of the box around an (h, w) bool mask with an (x1, y1, x2, y2) cell box."""
+    ys, xs = np.nonzero(mask)
+    if len(ys) == 0:
+        return 0.0
+    a = (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
+    inter = max(0, min(a[2], box[2]) - max(a[0], box[0])) * max(0, min(a[3], box[3]) - max(a[1], box[1]))
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (box[2] - box[0]) * (box[3] - box[1]) - inter
+    return inter / union if union else 0.0
+
+
+def _flat() -> np.ndarray:
+    return np.full(COLOR_BINS, 1.0 / COLOR_BINS)
+
+
+def _histograms(mask: np.ndarray, colors: np.ndarray, ring: int = _RING) -> tuple[np.ndarray, np.ndarray]:
+    """(COLOR_BINS,) normalised colour histograms of an (h, w) mask and of the ring of cells around it."""
+    around = _grow(mask, ring) & ~mask
+    inside = np.bincount(colors[mask], minlength=COLOR_BINS).astype(float)
+    outside = np.bincount(colors[around], minlength=COLOR_BINS).astype(float)
+    return inside / max(inside.sum(), 1.0), outside / max(outside.sum(), 1.0)
+
+
+def _ratio(inside: np.ndarray, around: np.ndarray) -> np.ndarray:
+    """(COLOR_BINS,) float in [0, 1]: how much more a colour belongs to the object than around it."""
+    return (inside + 1e-3) / (inside + around + 2e-3)
+
+
+def _likelihood(state: _Object, colors: np.ndarray) -> np.ndarray:
+    """(h, w) float: each cell's colour's share of the object against its surroundings."""
+    return _ratio(state.inside, state.around)[colors]
+
+
+def _objectness(masks: np.ndarray, likelihood: np.ndarray, area: np.ndarray) -> np.ndarray:
+    """(N,) float mean of an (h, w) likelihood over each of (N, h, w) masks."""
+    sums = masks.reshape(len(masks), -1).astype(np.float32) @ likelihood.reshape(-1).astype(np.float32)
+    return np.divide(sums, area, out=np.zeros_like(sums), where=area > 0)
+
+
+def _flow_at(flow: np.ndarray, points: np.ndarray, frame_shape: tuple[int, int], grid: tuple[int, ...]) -> np.ndarray:
+    """(K, 2) frame-pixel (dx, dy) of the backward flow at (K, 2) frame-pixel points."""
+    cells = np.clip(np.floor(to_grid(points, frame_shape, grid)).astype(int), 0, [grid[1] - 1, grid[0] - 1])
+    return flow[cells[:, 1], cells[:, 0]] * np.array([frame_shape[1] / grid[1], frame_shape[0] / grid[0]])
+
+
+def _anchor(prompt: Prompt, frame_shape: tuple[int, int], mask_shape: tuple[int, ...]) -> np.ndarray:
     """(2,) float (y, x) grid position of a prompt: its foreground points' mean, its box's centre
     or its mask's centroid (NaN for a prompt without a position)."""
     if isinstance(prompt, PointPrompt):
@@ -431,7 +454,7 @@ def _anchor(prompt: Prompt, frame_shape: tuple[int, int], mask_shape: tuple[int,
     elif isinstance(prompt, BoxPrompt):
         xy = to_grid(prompt.box.reshape(2, 2), frame_shape, mask_shape)
     elif isinstance(prompt, MaskPrompt) and prompt.mask.any():
-        return np.argwhere(prompt.mask).mean(0) + 0.5
+        return _centroid(prompt.mask) + 0.5
     else:
         return np.full(2, np.nan)
     return xy.mean(0)[::-1] if len(xy) else np.full(2, np.nan)

@@ -1,7 +1,8 @@
 """Everything-mode tracking: every segment gets an identity that persists across frames.
 
 Segments are matched to tracks by mask IoU at mask resolution, against each track's
-last mask moved by its velocity, solved as one linear assignment (lapx). Tracks are
+last mask moved by the frame's optical flow (``FrameFlow``; without it, by the track's
+velocity), solved as one linear assignment (lapx). Tracks are
 tentative until seen ``min_hits`` frames in a row,
 confirmed after, lost while unmatched, and forgotten after ``lost_buffer`` frames lost.
 Track state is held in columns (arrays), not per-track objects.
@@ -16,6 +17,7 @@ import numpy as np
 import supervision as sv
 
 from fastsam_track.trackers.association import assign, mask_iou
+from fastsam_track.trackers.flow import FrameCues, warp
 from fastsam_track.trackers.motion import centroids, shift
 
 __all__ = ["SegmentTracker", "TrackState"]
@@ -77,11 +79,13 @@ class SegmentTracker:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def update(self, segments: sv.Detections) -> sv.Detections:
+    def update(self, segments: sv.Detections, cues: FrameCues | None = None) -> sv.Detections:
         """Match this frame's segments to the tracks.
 
         Args:
             segments: N segments with ``mask`` (N, h, w) bool.
+            cues: the frame's optical flow (``FrameFlow.update``); without it tracks move by
+                their velocity.
 
         Returns:
             The same N rows with ``tracker_id`` (N,) int set and ``data["track_state"]``
@@ -90,7 +94,11 @@ class SegmentTracker:
         masks = np.asarray(segments.mask)
         if self.masks.shape[1:] != masks.shape[1:]:
             self._clear(masks.shape[1:])  # a new resolution is a new video; identities keep counting
-        matches, unmatched_tracks, new = assign(mask_iou(self._predicted(), masks), self.iou_threshold)
+        flow = cues.flow if cues is not None else None
+        if flow is not None:
+            self.masks = warp(self.masks, flow)  # lost tracks move with what is under them
+        predicted = self.masks if flow is not None else self._predicted()
+        matches, unmatched_tracks, new = assign(mask_iou(predicted, masks), self.iou_threshold)
         out_ids = np.zeros(len(masks), int)
         out_state = np.zeros(len(masks), int)
 

@@ -1,0 +1,116 @@
+"""What a frame tells the trackers beyond its segments: motion since the last frame, and colours.
+
+OpenCV's DIS optical flow runs on a small grey copy of each frame (320 pixels wide: about
+2 ms on one core) and is brought to the mask grid, where segments and objects live. The
+flow is backward (from the new frame to the last one), so warping a mask is one gather:
+each cell of the new frame takes the value of the cell it came from. Each cell's colour,
+quantised to ``COLOR_BINS`` bins, lets an object be told from what surrounds it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+__all__ = ["COLOR_BINS", "FlowError", "FrameCues", "FrameFlow", "warp"]
+
+_LEVELS = 8  # per BGR channel
+COLOR_BINS = _LEVELS**3
+
+
+@dataclass(frozen=True)
+class FrameCues:
+    """A frame's motion and colours on the mask grid.
+
+    Attributes:
+        flow: (h, w, 2) float32 backward flow (dx, dy) in cells: cell (y, x) of this frame was
+            at (y + dy, x + dx) on the last frame; None on a video's first frame.
+        colors: (h, w) int colour bin of each cell, in [0, ``COLOR_BINS``).
+    """
+
+    flow: np.ndarray | None
+    colors: np.ndarray
+
+
+class FlowError(ValueError):
+    """Frames that cannot be compared (different sizes)."""
+
+
+class FrameFlow:
+    """The motion of each mask cell since the last frame.
+
+    Args:
+        width: width in pixels of the grey copy the flow is computed on.
+
+    Example:
+        >>> image = np.zeros((90, 160, 3), np.uint8); image[30:60, 40:80] = 255
+        >>> flow = FrameFlow()
+        >>> flow.update(image, (45, 80)).flow is None  # the first frame has no motion yet
+        True
+        >>> flow.update(np.roll(image, 8, axis=1), (45, 80)).flow.shape
+        (45, 80, 2)
+    """
+
+    def __init__(self, width: int = 320):
+        self.width = width
+        self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
+        self._last: np.ndarray | None = None
+        self._frame_shape: tuple[int, int] | None = None
+
+    def reset(self) -> None:
+        """Forget the last frame (a new video starts)."""
+        self._last, self._frame_shape = None, None
+
+    def update(self, image: np.ndarray, grid: tuple[int, ...]) -> FrameCues:
+        """This frame's backward flow to the last one and its colours, on the mask grid.
+
+        Args:
+            image: (H, W, 3) uint8 BGR frame, the same size as the last one.
+            grid: (h, w) of the mask grid.
+
+        Raises:
+            FlowError: the frame's size differs from the last frame's.
+        """
+        frame_shape = (int(image.shape[0]), int(image.shape[1]))
+        if self._frame_shape is not None and frame_shape != self._frame_shape:
+            raise FlowError(
+                f"frame is {frame_shape[1]}x{frame_shape[0]} but the last one was "
+                f"{self._frame_shape[1]}x{self._frame_shape[0]}: call reset() before a new video"
+            )
+        height = max(round(self.width * frame_shape[0] / frame_shape[1]), 8)
+        grey = cv2.cvtColor(cv2.resize(image, (self.width, height), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY)
+        last, self._last, self._frame_shape = self._last, grey, frame_shape
+        h, w = int(grid[0]), int(grid[1])
+        levels = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA) // (256 // _LEVELS)
+        colors = (levels[..., 0].astype(np.intp) * _LEVELS + levels[..., 1]) * _LEVELS + levels[..., 2]
+        if last is None:
+            return FrameCues(None, colors)
+        flow = self._dis.calc(grey, last, None)  # (height, width, 2) pixels of the small copy
+        cells = cv2.resize(flow, (w, h), interpolation=cv2.INTER_AREA)
+        return FrameCues(cells * np.array([w / self.width, h / height], np.float32), colors)
+
+
+def warp(masks: np.ndarray, flow: np.ndarray | None) -> np.ndarray:
+    """(N, h, w) bool masks moved by a backward flow; what comes from outside the grid is empty.
+
+    Args:
+        masks: (N, h, w) bool.
+        flow: (h, w, 2) float (dx, dy) from ``FrameFlow.update``, or None (no motion).
+
+    Example:
+        >>> m = np.zeros((1, 3, 4), bool); m[0, 1, 1] = True
+        >>> flow = np.zeros((3, 4, 2), np.float32); flow[..., 0] = -1  # everything moved one cell right
+        >>> warp(m, flow)[0].astype(int).tolist()
+        [[0, 0, 0, 0], [0, 0, 1, 0], [0, 0, 0, 0]]
+    """
+    if flow is None or len(masks) == 0:
+        return masks
+    h, w = masks.shape[1:]
+    ys, xs = np.mgrid[0:h, 0:w]
+    src_x = np.rint(xs + flow[..., 0]).astype(np.intp)
+    src_y = np.rint(ys + flow[..., 1]).astype(np.intp)
+    inside = (src_x >= 0) & (src_x < w) & (src_y >= 0) & (src_y < h)
+    flat = (np.clip(src_y, 0, h - 1) * w + np.clip(src_x, 0, w - 1)).ravel()
+    return masks.reshape(len(masks), -1)[:, flat].reshape(masks.shape) & inside
