@@ -4,7 +4,7 @@
 
 For each scenario of ``vos_sim`` and each seed: objects 1 and 2 are prompted with one
 foreground point on frame 0, then followed through the clip by
-- ours: ``ObjectTracker`` (segments mostly inside the motion-predicted object mask);
+- ours: ``ObjectTracker`` with the optical flow of the rendered frames (``FrameFlow``);
 - re-apply: the frame-0 point prompt resolved again on every frame (ultralytics' way);
 - ByteTrack: box-IoU ByteTrack (roboflow's ``trackers``, where supervision's moved) over all segments; the object is the
   tracks its frame-0 segments started;
@@ -32,6 +32,7 @@ from vos_sim import FRAME, GRID, SCENARIOS, Scenario, SegmenterSimulator, make_s
 
 from fastsam_track.masks import upsample_masks
 from fastsam_track.trackers.association import mask_coverage, mask_iou
+from fastsam_track.trackers.flow import FrameFlow
 from fastsam_track.trackers.objects import ObjectTracker
 from fastsam_track.trackers.prompting import PromptMiss, select_by_points, to_grid
 from fastsam_track.trackers.segment_tracker import SegmentTracker, TrackState
@@ -79,10 +80,11 @@ def propagate(scenario: Scenario, frames_segments: list[tuple[np.ndarray, np.nda
     points = {i: _prompt_point(scenario.truth[0], i) for i in ids}
     out = {m: np.zeros((frames, *GRID), np.int32) for m in METHODS}
 
-    tracker, segment_tracker = ObjectTracker(), SegmentTracker()
+    flow, tracker, segment_tracker = FrameFlow(), ObjectTracker(), SegmentTracker()
     for f, frame_segments in enumerate(frames_segments):
         prompts = [PointPrompt(0, i, points[i], np.array([1])) for i in ids] if f == 0 else []
-        objects = tracker.update(segment_tracker.update(_detections(frame_segments)), FRAME, prompts)
+        cues = flow.update(scenario.images[f], GRID)
+        objects = tracker.update(segment_tracker.update(_detections(frame_segments), cues), FRAME, prompts, cues)
         for object_id, mask in zip(objects.tracker_id, objects.mask, strict=True):
             out["ours"][f][mask] = object_id
 
@@ -144,13 +146,19 @@ def j_and_f(scenario: Scenario, labels: np.ndarray) -> tuple[float, float]:
 
 
 def everything_tracks(
-    segments: list[tuple[np.ndarray, np.ndarray]], method: str
+    scenario: Scenario, segments: list[tuple[np.ndarray, np.ndarray]], method: str
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per frame (ids (N,), masks (N, h, w)) of everything-mode tracks."""
     out = []
-    tracker = SegmentTracker() if method == "ours" else ByteTrackTracker(minimum_consecutive_frames=1)
-    for frame_segments in segments:
-        tracked = tracker.update(_detections(frame_segments))
+    ours, byte = SegmentTracker(), ByteTrackTracker(minimum_consecutive_frames=1)
+    flow = FrameFlow()
+    for image, frame_segments in zip(scenario.images, segments, strict=True):
+        cues = flow.update(image, GRID)
+        tracked = (
+            ours.update(_detections(frame_segments), cues)
+            if method == "ours"
+            else byte.update(_detections(frame_segments))
+        )
         # Each tracker's output: ByteTrack marks unconfirmed tracks -1, ours by their state.
         if "track_state" in tracked.data:
             tracked = tracked[tracked.data["track_state"] == TrackState.CONFIRMED]
@@ -207,7 +215,7 @@ def main() -> None:
                 scores[name][f"J {method}"].append(j)
                 scores[name][f"J&F {method}"].append((j + f) / 2)
             for method in ("ours", "ByteTrack"):
-                hota, idf1 = hota_idf1(scenario, everything_tracks(segments, method))
+                hota, idf1 = hota_idf1(scenario, everything_tracks(scenario, segments, method))
                 scores[name][f"HOTA {method}"].append(hota)
                 scores[name][f"IDF1 {method}"].append(idf1)
 

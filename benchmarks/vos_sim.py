@@ -32,6 +32,7 @@ class Scenario:
         grid_truth: (T, h, w) int32 the same on the mask grid.
         prompted: ids (labels) of the objects prompted on frame 0.
         colors: (L + 1, 3) float mean colour of the background (0) and each label.
+        images: (T, H, W, 3) uint8 the rendered frames (what the optical flow sees).
     """
 
     name: str
@@ -39,6 +40,7 @@ class Scenario:
     grid_truth: np.ndarray
     prompted: tuple[int, ...]
     colors: np.ndarray
+    images: np.ndarray
 
 
 def _bounce(start: float, speed: float, t: np.ndarray, low: float, high: float) -> np.ndarray:
@@ -100,11 +102,12 @@ def make_scenario(name: str, seed: int, frames: int = 60) -> Scenario:
         raise ValueError(f"unknown scenario {name!r}; known: {', '.join(SCENARIOS)}")
 
     truth = np.zeros((frames, h, w), np.int32)
+    images = np.zeros((frames, h, w, 3), np.uint8)
     for f in range(frames):
-        _, visible = render_scene(background, [track[f] for track in tracks], min_area=0)
+        images[f], visible = render_scene(background, [track[f] for track in tracks], min_area=0)
         truth[f] = (visible * np.arange(1, len(tracks) + 1)[:, None, None]).max(0)
     colors = np.array([background.reshape(-1, 3).mean(0)] + [track[0].colors.mean(0) for track in tracks])
-    return Scenario(name, truth, downsample_labels(truth), prompted, colors)
+    return Scenario(name, truth, downsample_labels(truth), prompted, colors, images)
 
 
 def downsample_labels(labels: np.ndarray) -> np.ndarray:

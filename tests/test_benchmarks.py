@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,3 +75,74 @@ def test_a_2000_frame_soak_holds_memory_and_frees_lost_tracks():
     assert figures["growth"] < 50, figures  # MB from the end of the warm-up to the end
     assert figures["age_p95"] < 2000, figures  # frames wait in bounded queues, never pile up
     assert figures["tracks_end"] <= figures["tracks_max"] < 200, figures  # lost tracks are freed
+
+
+def _davis_like(root: Path, names: list[str], frames: int) -> None:
+    """A folder laid out as DAVIS 2016 (480p JPEG frames, PNG masks) made from synthetic clips."""
+    import cv2
+
+    from fastsam_track.synthetic import SyntheticClip
+
+    for seed, name in enumerate(names):
+        clip = SyntheticClip(480, 854, num_shapes=4, seed=seed)
+        (root / "JPEGImages/480p" / name).mkdir(parents=True)
+        (root / "Annotations/480p" / name).mkdir(parents=True)
+        for t in range(frames):
+            image, visible = clip.frame(t)
+            cv2.imwrite(str(root / "JPEGImages/480p" / name / f"{t:05d}.jpg"), image)
+            cv2.imwrite(str(root / "Annotations/480p" / name / f"{t:05d}.png"), visible[0].astype("uint8") * 255)
+
+
+def test_real_footage_benchmark_runs_on_a_davis_layout_and_its_streams_replay(tmp_path):
+    for module in ("vos_benchmark", "trackers", "skimage"):
+        pytest.importorskip(module, reason='the benchmark extra is not installed: pip install -e ".[bench]"')
+    _davis_like(tmp_path, ["one", "two"], frames=6)
+    names = _table_rows("real_footage.py", "--data", str(tmp_path), "--workers", "1")
+    assert names == ["one", "one", "two", "two", "**mean**", "**mean**"]
+    # The streams are segments caches: the CLI replays one onto its frames.
+    stream = tmp_path / "streams" / "one-seed0.jsonl"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "fastsam_track.cli",
+            "run",
+            str(tmp_path / "JPEGImages/480p/one"),
+            "--segments",
+            str(stream),
+            "--point",
+            "100,100",
+            "--save-masks",
+            str(tmp_path / "masks"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert len(list((tmp_path / "masks").glob("*.png"))) == 6
+
+
+def test_real_footage_streams_show_fastsam_failure_modes():
+    pytest.importorskip("skimage", reason='the benchmark extra is not installed: pip install -e ".[bench]"')
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from davis_streams import StreamMaker, to_grid
+
+    from fastsam_track.synthetic import SyntheticClip
+
+    clip = SyntheticClip(480, 854, num_shapes=4, seed=3)
+    images, truths = zip(*((image, visible[0]) for image, visible in map(clip.frame, range(40))), strict=True)
+    maker = StreamMaker(split=0.3, merge=0.3, miss=0.2)
+    stacks, states = maker.stream(list(images), list(truths), seed=1)
+    assert {"whole", "split", "missed"} <= set(states) and any("merged" in s for s in states)
+    for stack, state, truth in zip(stacks, states, truths, strict=True):
+        assert stack.shape[1:] == (90, 160)
+        grid_truth = to_grid(truth, (90, 160))
+        inside = stack[:, grid_truth].sum(1) / np.maximum(stack.sum((1, 2)), 1)
+        if state == "missed":  # nothing of the object is segmented
+            assert not stack[:, grid_truth].any()
+        if state == "split":  # two or more segments lie inside the object
+            assert (inside > 0.9).sum() >= 2
+    # Clutter tiles the frame as an everything-mode run does.
+    assert np.mean([s.any(0).mean() for s in stacks]) > 0.6

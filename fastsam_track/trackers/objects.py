@@ -22,8 +22,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import supervision as sv
+from scipy import sparse
 
-from fastsam_track.trackers.association import mask_overlaps
+from fastsam_track.trackers.association import overlaps_of, sparse_rows
 from fastsam_track.trackers.flow import COLOR_BINS, FrameCues, warp
 from fastsam_track.trackers.motion import centroid as _centroid
 from fastsam_track.trackers.motion import grow as _grow
@@ -131,17 +132,18 @@ class ObjectTracker:
                 ``pending_frames`` frames later (the message names the object and frame).
         """
         masks = np.asarray(segments.mask)
-        mask_shape = masks.shape[1:]
+        mask_shape = (int(masks.shape[1]), int(masks.shape[2]))
         if cues is not None and cues.colors.shape != mask_shape:
             raise ValueError(f"cues are for a {cues.colors.shape} grid, the segments' masks are {mask_shape}")
-        rows, propagated = self._follow(masks, cues)
+        cells = sparse_rows(masks)  # every overlap of this frame's segments is a product with these
+        rows, propagated = self._follow(masks, cells, cues)
         rows.update(self._prompted(masks, frame_shape, prompts, cues))
         rows = {i: mask for i, mask in rows.items() if i in self.objects}  # removed by a prompt
         for object_id in rows.keys() - propagated:
             self._learn(self.objects[object_id], rows[object_id], cues)
         ids = np.array(sorted(rows), int)
         stack = np.array([rows[i] for i in ids], bool).reshape(len(ids), *mask_shape)
-        inter, _, seg_areas = mask_overlaps(stack, masks)
+        inter, _, seg_areas = overlaps_of(sparse_rows(stack), cells)
         part_of = np.divide(inter, seg_areas[None], out=np.zeros_like(inter), where=seg_areas[None] > 0) >= 0.5
         return sv.Detections(
             xyxy=_boxes(stack, frame_shape),
@@ -152,16 +154,19 @@ class ObjectTracker:
 
     # Following objects from frame to frame.
 
-    def _follow(self, masks: np.ndarray, cues: FrameCues | None) -> tuple[dict[int, np.ndarray], set[int]]:
+    def _follow(
+        self, masks: np.ndarray, cells: sparse.csr_matrix, cues: FrameCues | None
+    ) -> tuple[dict[int, np.ndarray], set[int]]:
         """Each object's mask on this frame (seen or propagated), and the ids of the propagated ones."""
         flow = cues.flow if cues is not None else None
         ids = list(self.objects)
         objects = [self.objects[i] for i in ids]
         warped = warp(np.array([o.mask for o in objects], bool).reshape(len(ids), *masks.shape[1:]), flow)
-        inter, warped_area, seg_area = mask_overlaps(warped, masks)
+        inter, warped_area, seg_area = overlaps_of(sparse_rows(warped), cells)
         # A segment goes to the object that holds most of it.
         owner = np.argmax(inter, axis=0) if len(ids) else np.zeros(len(masks), int)
-        covered = masks.any(axis=0) if len(masks) else np.zeros(masks.shape[1:], bool)
+        covered = np.zeros(masks.shape[1:], bool)
+        covered.reshape(-1)[cells.indices] = True
         rows: dict[int, np.ndarray] = {}
         propagated: set[int] = set()
         for k, (object_id, state) in enumerate(zip(ids, objects, strict=True)):
@@ -175,11 +180,11 @@ class ObjectTracker:
             # Colours tell the object from its surroundings: segments and uncovered cells that look
             # like the surroundings stay out.
             likely = _likelihood(state, cues.colors) if cues is not None else np.ones(masks.shape[1:])
-            alike = _objectness(masks, likely, seg_area) >= _ALIKE
+            alike = _objectness(cells, likely, seg_area) >= _ALIKE
             gaps = warped[k] & ~covered & (likely >= 0.5)
             # A mask carried by the flow alone drifts: the segments need to agree less with it.
             confirm = _CONFIRM_IOU if not state.propagated else _PROPAGATED_CONFIRM_IOU
-            mask = _explain(warped[k], masks, np.where(alike, mine, 0.0), seg_area, gaps, state.area, confirm)
+            mask = _explain(warped[k], masks, cells, np.where(alike, mine, 0.0), seg_area, gaps, state.area, confirm)
             if mask is None:
                 if state.propagated >= self.max_propagated:
                     self._lose(object_id, state)
@@ -189,21 +194,23 @@ class ObjectTracker:
             else:
                 state.propagated = 0
             state.mask = rows[object_id] = mask
-        self._reacquire(masks, cues, rows)
+        self._reacquire(masks, cells, cues, rows)
         return rows, propagated
 
     def _lose(self, object_id: int, state: _Object) -> None:
         state.lost, state.last_seen, state.propagated = 1, state.mask, 0
 
-    def _reacquire(self, masks: np.ndarray, cues: FrameCues | None, rows: dict[int, np.ndarray]) -> None:
+    def _reacquire(
+        self, masks: np.ndarray, cells: sparse.csr_matrix, cues: FrameCues | None, rows: dict[int, np.ndarray]
+    ) -> None:
         """Take lost objects back where segments that no object holds agree with their colours."""
         lost = [i for i, o in self.objects.items() if o.lost]
         if not lost:
             return
-        held = np.array(list(rows.values()), bool).reshape(-1, *masks.shape[1:]).any(axis=0)
+        held = np.asarray(np.array(list(rows.values()), bool).reshape(-1, *masks.shape[1:]).any(axis=0))
         for object_id in lost:
             state = self.objects[object_id]
-            found = None if cues is None else self._search(state, masks, cues, held)
+            found = None if cues is None else self._search(state, masks, cells, cues, held)
             if found is None:
                 state.lost += 1
                 if state.lost > self.max_lost:
@@ -213,24 +220,26 @@ class ObjectTracker:
             rows[object_id] = found
             held |= found
 
-    def _search(self, state: _Object, masks: np.ndarray, cues: FrameCues, held: np.ndarray) -> np.ndarray | None:
+    def _search(
+        self, state: _Object, masks: np.ndarray, cells: sparse.csr_matrix, cues: FrameCues, held: np.ndarray
+    ) -> np.ndarray | None:
         """The lost object on this frame: free segments that look like it, near where it was (None: not found)."""
         if len(masks) == 0:
             return None
-        inter, _, area = mask_overlaps(held[None], masks)
+        inter, _, area = overlaps_of(sparse_rows(held[None]), cells)
         free = (inter[0] < 0.5 * area) & (area > 0)
-        likeness = _objectness(masks, _likelihood(state, cues.colors), area)
+        likeness = _objectness(cells, _likelihood(state, cues.colors), area)
         # The search widens the longer the object has been gone, from where it was last seen.
         assert state.last_seen is not None
         reach = np.sqrt(state.area) * (1.0 + 0.25 * state.lost)
         near = _grow(state.last_seen, int(np.ceil(reach)))
-        close = mask_overlaps(near[None], masks)[0][0] > 0.5 * area
+        close = overlaps_of(sparse_rows(near[None]), cells)[0][0] > 0.5 * area
         seeds = np.flatnonzero(free & close & (likeness >= _OBJECTNESS) & (area <= 1.5 * state.area))
         if len(seeds) == 0:
             return None
         # The seed that looks most like it, and the like segments that touch it.
         seed = seeds[np.argmax(likeness[seeds])]
-        touching = mask_overlaps(_grow(masks[seed], 1)[None], masks[seeds])[0][0] > 0
+        touching = overlaps_of(sparse_rows(_grow(masks[seed], 1)[None]), cells[seeds])[0][0] > 0
         found = masks[seeds[touching]].any(axis=0) | masks[seed]
         return found if found.sum() >= _GONE_AREA * state.area else None
 
@@ -282,7 +291,7 @@ class ObjectTracker:
             rows[object_id] = mask
         return rows
 
-    def _carry_pending(self, frame_shape: tuple[int, int], grid: tuple[int, ...], cues: FrameCues | None) -> None:
+    def _carry_pending(self, frame_shape: tuple[int, int], grid: tuple[int, int], cues: FrameCues | None) -> None:
         """Move pending point prompts with the flow; give up on those out of frames."""
         for object_id, pending in list(self._pending.items()):
             if pending.frames_left == 0:
@@ -327,6 +336,7 @@ class ObjectTracker:
 def _explain(
     warped: np.ndarray,
     masks: np.ndarray,
+    cells: sparse.csr_matrix,
     inter: np.ndarray,
     seg_area: np.ndarray,
     gaps: np.ndarray,
@@ -338,6 +348,7 @@ def _explain(
     Args:
         warped: (h, w) bool the object's last mask moved by the flow.
         masks: (N, h, w) bool the frame's segments.
+        cells: the same as ``sparse_rows``.
         inter: (N,) float cells each segment shares with ``warped`` (0 for segments another object holds).
         seg_area: (N,) float cells of each segment.
         gaps: (h, w) bool cells of ``warped`` that no segment covers and that may be the object's.
@@ -363,7 +374,7 @@ def _explain(
     rest = warped & ~mask
     others = np.setdiff1d(touching, chosen)
     if rest.sum() >= 0.2 * area and len(others):
-        holder = others[np.argmax(masks[others][:, rest].sum(1))]
+        holder = others[np.argmax(cells[others] @ rest.reshape(-1).astype(np.float32))]
         if (masks[holder] & rest).sum() >= _MERGE_SHARE * rest.sum():
             mask = mask | (masks[holder] & warped)
     # Confirmed by the segments alone; the gaps only complete a confirmed view.
@@ -392,7 +403,7 @@ def _fill_box(masks: np.ndarray, box: np.ndarray, cues: FrameCues | None) -> np.
     area = masks.sum(axis=(1, 2)).astype(float)
     held = masks[:, inside].sum(1) / np.maximum(area, 1)
     likelihood = _ratio(*_histograms(inside, cues.colors, ring=max(2, round(0.2 * max(x2 - x1, y2 - y1)))))
-    likeness = _objectness(masks, likelihood[cues.colors], area)
+    likeness = _objectness(sparse_rows(masks), likelihood[cues.colors], area)
     chosen = (held >= 0.8) & (likeness >= 0.5) & (area > 0)
     if not chosen.any():
         return best
@@ -434,19 +445,19 @@ def _likelihood(state: _Object, colors: np.ndarray) -> np.ndarray:
     return _ratio(state.inside, state.around)[colors]
 
 
-def _objectness(masks: np.ndarray, likelihood: np.ndarray, area: np.ndarray) -> np.ndarray:
-    """(N,) float mean of an (h, w) likelihood over each of (N, h, w) masks."""
-    sums = masks.reshape(len(masks), -1).astype(np.float32) @ likelihood.reshape(-1).astype(np.float32)
+def _objectness(cells: sparse.csr_matrix, likelihood: np.ndarray, area: np.ndarray) -> np.ndarray:
+    """(N,) float mean of an (h, w) likelihood over each of N masks given as ``sparse_rows``."""
+    sums = np.asarray(cells @ likelihood.reshape(-1).astype(np.float32), np.float32)
     return np.divide(sums, area, out=np.zeros_like(sums), where=area > 0)
 
 
-def _flow_at(flow: np.ndarray, points: np.ndarray, frame_shape: tuple[int, int], grid: tuple[int, ...]) -> np.ndarray:
+def _flow_at(flow: np.ndarray, points: np.ndarray, frame_shape: tuple[int, int], grid: tuple[int, int]) -> np.ndarray:
     """(K, 2) frame-pixel (dx, dy) of the backward flow at (K, 2) frame-pixel points."""
     cells = np.clip(np.floor(to_grid(points, frame_shape, grid)).astype(int), 0, [grid[1] - 1, grid[0] - 1])
     return flow[cells[:, 1], cells[:, 0]] * np.array([frame_shape[1] / grid[1], frame_shape[0] / grid[0]])
 
 
-def _anchor(prompt: Prompt, frame_shape: tuple[int, int], mask_shape: tuple[int, ...]) -> np.ndarray:
+def _anchor(prompt: Prompt, frame_shape: tuple[int, int], mask_shape: tuple[int, int]) -> np.ndarray:
     """(2,) float (y, x) grid position of a prompt: its foreground points' mean, its box's centre
     or its mask's centroid (NaN for a prompt without a position)."""
     if isinstance(prompt, PointPrompt):

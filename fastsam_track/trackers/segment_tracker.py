@@ -5,7 +5,8 @@ last mask moved by the frame's optical flow (``FrameFlow``; without it, by the t
 velocity), solved as one linear assignment (lapx). Tracks are
 tentative until seen ``min_hits`` frames in a row,
 confirmed after, lost while unmatched, and forgotten after ``lost_buffer`` frames lost.
-Track state is held in columns (arrays), not per-track objects.
+Track state is held in columns (arrays), not per-track objects; track masks are sparse
+rows of their cells, so hundreds of tracks (lost ones included) cost what their cells do.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from enum import IntEnum
 
 import numpy as np
 import supervision as sv
+from scipy import sparse
 
-from fastsam_track.trackers.association import assign, mask_iou
-from fastsam_track.trackers.flow import FrameCues, warp
-from fastsam_track.trackers.motion import centroids, shift
+from fastsam_track.trackers.association import assign, iou_of, sparse_rows
+from fastsam_track.trackers.flow import FrameCues
+from fastsam_track.trackers.motion import centroids_of, move_cells
 
 __all__ = ["SegmentTracker", "TrackState"]
 
@@ -69,7 +71,8 @@ class SegmentTracker:
         self._clear((0, 0))
 
     def _clear(self, mask_shape: tuple[int, ...]) -> None:
-        self.masks = np.zeros((0, *mask_shape), bool)  # (T, h, w) last mask of each track
+        self.grid = (int(mask_shape[0]), int(mask_shape[1]))
+        self.cells = sparse_rows(np.zeros((0, *self.grid), bool))  # (T, h * w) each track's last mask, moved
         self.ids = np.zeros(0, int)  # (T,)
         self.state = np.zeros(0, int)  # (T,) TrackState
         self.hits = np.zeros(0, int)  # (T,) frames seen in a row
@@ -92,25 +95,29 @@ class SegmentTracker:
             (N,) int (a ``TrackState``): new segments get new identities.
         """
         masks = np.asarray(segments.mask)
-        if self.masks.shape[1:] != masks.shape[1:]:
+        if self.grid != masks.shape[1:]:
             self._clear(masks.shape[1:])  # a new resolution is a new video; identities keep counting
         flow = cues.flow if cues is not None else None
-        if flow is not None:
-            self.masks = warp(self.masks, flow)  # lost tracks move with what is under them
-        predicted = self.masks if flow is not None else self._predicted()
-        matches, unmatched_tracks, new = assign(mask_iou(predicted, masks), self.iou_threshold)
+        before = centroids_of(self.cells, self.grid)
+        # Every track, lost ones too, moves with what is under it (or its velocity) to this frame.
+        self.cells = move_cells(self.cells, self.grid, flow, None if flow is not None else self.velocity)
+        rows = sparse_rows(masks)
+        matches, unmatched_tracks, new = assign(iou_of(self.cells, rows), self.iou_threshold)
         out_ids = np.zeros(len(masks), int)
         out_state = np.zeros(len(masks), int)
 
-        tracks, rows = matches[:, 0], matches[:, 1]
-        moved = (centroids(masks[rows]) - centroids(self.masks[tracks])) / (self.missed[tracks, None] + 1)
+        tracks, seen = matches[:, 0], matches[:, 1]
+        moved = (centroids_of(rows, self.grid)[seen] - before[tracks]) / (self.missed[tracks, None] + 1)
         self.velocity[tracks] = 0.5 * self.velocity[tracks] + 0.5 * moved
-        self.masks[tracks] = masks[rows]
         self.hits[tracks] = np.where(self.state[tracks] == TrackState.LOST, 1, self.hits[tracks] + 1)
         self.missed[tracks] = 0
         confirmed = (self.hits[tracks] >= self.min_hits) | (self.state[tracks] != TrackState.TENTATIVE)
         self.state[tracks] = np.where(confirmed, TrackState.CONFIRMED, TrackState.TENTATIVE)
-        out_ids[rows], out_state[rows] = self.ids[tracks], self.state[tracks]
+        out_ids[seen], out_state[seen] = self.ids[tracks], self.state[tracks]
+        # Matched tracks take their segment's cells: one gather from tracks and segments stacked.
+        source = np.arange(len(self))
+        source[tracks] = len(self) + seen
+        self.cells = sparse.vstack([self.cells, rows], format="csr")[np.concatenate([source, len(self) + new])]
 
         # A tentative track that misses a frame was noise: it goes at once; others wait as lost.
         keep = np.ones(len(self), bool)
@@ -118,34 +125,23 @@ class SegmentTracker:
         self.missed[unmatched_tracks] += 1
         self.hits[unmatched_tracks] = 0
         self.state[unmatched_tracks] = TrackState.LOST
-        self._keep(keep & (self.missed <= self.lost_buffer))
-
         new_ids = np.arange(self._next_id, self._next_id + len(new))
         self._next_id += len(new)
-        self._append(masks[new], new_ids)
+        self._append(new_ids)
+        self._keep(np.concatenate([keep & (self.missed[: len(keep)] <= self.lost_buffer), np.ones(len(new), bool)]))
         out_ids[new], out_state[new] = new_ids, self.state[len(self) - len(new) :]
         self._bound_lost()
 
         # A new Detections sharing the arrays: the input is not modified.
         return dataclasses.replace(segments, tracker_id=out_ids, data={**segments.data, "track_state": out_state})
 
-    def _predicted(self) -> np.ndarray:
-        """(T, h, w) each track's last mask moved by its velocity to this frame."""
-        steps = self.velocity * (self.missed[:, None] + 1)
-        moving = np.flatnonzero(np.abs(steps).max(axis=1) >= 0.5) if len(self) else np.zeros(0, int)
-        if len(moving) == 0:
-            return self.masks
-        predicted = self.masks.copy()
-        for t in moving:  # one slice copy per moving track
-            predicted[t] = shift(self.masks[t], *steps[t])
-        return predicted
-
     def _keep(self, keep: np.ndarray) -> None:
-        self.masks, self.ids, self.state = self.masks[keep], self.ids[keep], self.state[keep]
+        self.cells = self.cells[np.flatnonzero(keep)]
+        self.ids, self.state = self.ids[keep], self.state[keep]
         self.hits, self.missed, self.velocity = self.hits[keep], self.missed[keep], self.velocity[keep]
 
-    def _append(self, masks: np.ndarray, ids: np.ndarray) -> None:
-        self.masks = np.concatenate([self.masks, masks])
+    def _append(self, ids: np.ndarray) -> None:
+        """Columns for new tracks whose cells are already the last rows of ``cells``."""
         self.ids = np.concatenate([self.ids, ids])
         first = TrackState.CONFIRMED if self.min_hits <= 1 else TrackState.TENTATIVE
         self.state = np.concatenate([self.state, np.full(len(ids), first)])
