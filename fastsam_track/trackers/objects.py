@@ -40,8 +40,8 @@ from fastsam_track.types import BoxPrompt, MaskPrompt, PointPrompt, Prompt, Remo
 
 __all__ = ["ObjectTracker"]
 
-_CONFIRM_IOU = 0.5  # the segments explain the warped mask when their union has this IoU with it
-_PROPAGATED_CONFIRM_IOU = 0.35  # the same for a mask the flow alone has carried
+_CONFIRM = 0.5  # the segments explain the warped mask when they cover this share of it
+_PROPAGATED_CONFIRM = 0.35  # the same for a mask the flow alone has carried
 _MERGE_SHARE = 0.5  # a segment holding this share of the unexplained rest is the object merged: clipped
 _GONE_AREA = 0.25  # a warped mask below this share of the object's typical area has left or vanished
 _OBJECTNESS = 0.6  # colour agreement a segment needs to bring a lost object back
@@ -183,8 +183,14 @@ class ObjectTracker:
             alike = _objectness(cells, likely, seg_area) >= _ALIKE
             gaps = warped[k] & ~covered & (likely >= 0.5)
             # A mask carried by the flow alone drifts: the segments need to agree less with it.
-            confirm = _CONFIRM_IOU if not state.propagated else _PROPAGATED_CONFIRM_IOU
+            confirm = _CONFIRM if not state.propagated else _PROPAGATED_CONFIRM
             mask = _explain(warped[k], masks, cells, np.where(alike, mine, 0.0), seg_area, gaps, state.area, confirm)
+            if mask is None and cues is not None:
+                # The flow lost it (fast, small, or a drifted mask): look for it close by, by its colours.
+                others = np.delete(warped, k, axis=0).any(axis=0) if len(ids) > 1 else np.zeros_like(warped[k])
+                mask = self._search(
+                    state, masks, cells, cues, others, _grow(warped[k], int(np.sqrt(state.area) / 2) + 1)
+                )
             if mask is None:
                 if state.propagated >= self.max_propagated:
                     self._lose(object_id, state)
@@ -210,7 +216,12 @@ class ObjectTracker:
         held = np.asarray(np.array(list(rows.values()), bool).reshape(-1, *masks.shape[1:]).any(axis=0))
         for object_id in lost:
             state = self.objects[object_id]
-            found = None if cues is None else self._search(state, masks, cells, cues, held)
+            # The search widens the longer the object has been gone, from where it was last seen.
+            assert state.last_seen is not None
+            reach = int(np.ceil(np.sqrt(state.area) * (1.0 + 0.25 * state.lost)))
+            found = (
+                None if cues is None else self._search(state, masks, cells, cues, held, _grow(state.last_seen, reach))
+            )
             if found is None:
                 state.lost += 1
                 if state.lost > self.max_lost:
@@ -220,20 +231,30 @@ class ObjectTracker:
             rows[object_id] = found
             held |= found
 
+    @staticmethod
     def _search(
-        self, state: _Object, masks: np.ndarray, cells: sparse.csr_matrix, cues: FrameCues, held: np.ndarray
+        state: _Object,
+        masks: np.ndarray,
+        cells: sparse.csr_matrix,
+        cues: FrameCues,
+        held: np.ndarray,
+        near: np.ndarray,
     ) -> np.ndarray | None:
-        """The lost object on this frame: free segments that look like it, near where it was (None: not found)."""
+        """The object among free segments that look like it, mostly inside ``near`` (None: not there).
+
+        Args:
+            state: the object.
+            masks: (N, h, w) bool the frame's segments; ``cells`` the same as ``sparse_rows``.
+            cues: the frame's colours.
+            held: (h, w) bool cells other objects hold.
+            near: (h, w) bool where to look.
+        """
         if len(masks) == 0:
             return None
-        inter, _, area = overlaps_of(sparse_rows(held[None]), cells)
+        inter, _, area = overlaps_of(sparse_rows(np.array([held, near])), cells)
         free = (inter[0] < 0.5 * area) & (area > 0)
         likeness = _objectness(cells, _likelihood(state, cues.colors), area)
-        # The search widens the longer the object has been gone, from where it was last seen.
-        assert state.last_seen is not None
-        reach = np.sqrt(state.area) * (1.0 + 0.25 * state.lost)
-        near = _grow(state.last_seen, int(np.ceil(reach)))
-        close = overlaps_of(sparse_rows(near[None]), cells)[0][0] > 0.5 * area
+        close = inter[1] > 0.5 * area
         seeds = np.flatnonzero(free & close & (likeness >= _OBJECTNESS) & (area <= 1.5 * state.area))
         if len(seeds) == 0:
             return None
@@ -341,7 +362,7 @@ def _explain(
     seg_area: np.ndarray,
     gaps: np.ndarray,
     typical: float,
-    confirm: float = _CONFIRM_IOU,
+    confirm: float = _CONFIRM,
 ) -> np.ndarray | None:
     """The object's mask: the segments that best explain where the flow says it is (None: they do not).
 
@@ -363,9 +384,11 @@ def _explain(
     """
     area = float(warped.sum())
     touching = np.flatnonzero(inter > 0)
-    # Whole segments only when mostly inside, or when one holds most of it at its size (regrown after a
-    # partial view): any other would let the object grow without bound.
-    whole = (inter >= 0.5 * seg_area) | ((inter >= 0.4 * area) & (seg_area <= 1.5 * max(typical, area)))
+    # Whole segments only when mostly inside with little outside, or when one holds much of it at about
+    # its size (regrown after a partial view): any other would let the object grow without bound.
+    size = max(typical, area)
+    outside = seg_area - inter
+    whole = ((outside <= inter) & (outside <= 0.25 * size)) | ((inter >= 0.4 * area) & (seg_area <= 1.25 * size))
     inside = touching[whole[touching]]
     order = inside[np.argsort(-(inter[inside] / np.maximum(seg_area[inside] - inter[inside], 0.5)), kind="stable")]
     iou = np.cumsum(inter[order]) / (area + np.cumsum(seg_area[order] - inter[order]))
@@ -376,10 +399,10 @@ def _explain(
     if rest.sum() >= 0.2 * area and len(others):
         holder = others[np.argmax(cells[others] @ rest.reshape(-1).astype(np.float32))]
         if (masks[holder] & rest).sum() >= _MERGE_SHARE * rest.sum():
-            mask = mask | (masks[holder] & warped)
-    # Confirmed by the segments alone; the gaps only complete a confirmed view.
-    union = float((mask | warped).sum())
-    return mask | gaps if union and (mask & warped).sum() / union >= confirm else None
+            # Clipped to where it should be; a ring wider while it is smaller than it was (growing back).
+            mask = mask | (masks[holder] & (_grow(warped, 1) if area < typical else warped))
+    # Confirmed by the segments alone (they explain enough of it); the gaps only complete a confirmed view.
+    return mask | gaps if (mask & warped).sum() >= confirm * area else None
 
 
 def _fill_box(masks: np.ndarray, box: np.ndarray, cues: FrameCues | None) -> np.ndarray:
