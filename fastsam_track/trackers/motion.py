@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import sparse
 
-__all__ = ["centroid", "centroids_of", "grow", "move_cells"]
+__all__ = ["centroid", "centroids_of", "grow", "move_cells", "shift"]
 
 
 def move_cells(
@@ -63,6 +63,24 @@ def centroids_of(cells: sparse.csr_matrix, grid: tuple[int, int]) -> np.ndarray:
     ys, xs = np.divmod(np.arange(grid[0] * grid[1]), grid[1])
     area = np.maximum(np.diff(cells.indptr), 1).astype(float)
     return np.stack([cells @ ys.astype(np.float32), cells @ xs.astype(np.float32)], axis=1) / area[:, None]
+
+
+def shift(mask: np.ndarray, dy: float, dx: float) -> np.ndarray:
+    """(h, w) bool mask moved by whole cells; what leaves the grid is gone.
+
+    Example:
+        >>> shift(np.eye(3, dtype=bool), 0, 1).astype(int).tolist()
+        [[0, 1, 0], [0, 0, 1], [0, 0, 0]]
+    """
+    dy, dx = round(dy), round(dx)
+    h, w = mask.shape
+    out = np.zeros_like(mask)
+    if abs(dy) >= h or abs(dx) >= w:
+        return out
+    out[max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = mask[
+        max(-dy, 0) : h + min(-dy, 0), max(-dx, 0) : w + min(-dx, 0)
+    ]
+    return out
 
 
 def centroid(mask: np.ndarray) -> np.ndarray:

@@ -18,7 +18,7 @@ surroundings, learnt while it was seen) near where it was last seen.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import supervision as sv
@@ -28,6 +28,7 @@ from fastsam_track.trackers.association import overlaps_of, sparse_rows
 from fastsam_track.trackers.flow import COLOR_BINS, FrameCues, warp
 from fastsam_track.trackers.motion import centroid as _centroid
 from fastsam_track.trackers.motion import grow as _grow
+from fastsam_track.trackers.motion import shift as _shift
 from fastsam_track.trackers.prompting import (
     PromptMiss,
     PromptWarning,
@@ -60,6 +61,9 @@ class _Object:
     propagated: int = 0  # frames in a row carried by the flow alone
     lost: int = 0  # frames since it was lost (0: not lost)
     last_seen: np.ndarray | None = None  # (h, w) bool: where it was when it was lost
+    velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))  # (2,) (dy, dx) cells per frame
+    seen_at: np.ndarray | None = None  # (2,) (y, x) centre when it was last seen
+    unseen: int = 0  # frames since it was last seen (propagated or lost)
 
 
 @dataclass
@@ -139,8 +143,11 @@ class ObjectTracker:
         rows, propagated = self._follow(masks, cells, cues)
         rows.update(self._prompted(masks, frame_shape, prompts, cues))
         rows = {i: mask for i, mask in rows.items() if i in self.objects}  # removed by a prompt
-        for object_id in rows.keys() - propagated:
-            self._learn(self.objects[object_id], rows[object_id], cues)
+        for object_id, state in self.objects.items():
+            if object_id in rows and object_id not in propagated:
+                self._learn(state, rows[object_id], cues)
+            else:
+                state.unseen += 1
         ids = np.array(sorted(rows), int)
         stack = np.array([rows[i] for i in ids], bool).reshape(len(ids), *mask_shape)
         inter, _, seg_areas = overlaps_of(sparse_rows(stack), cells)
@@ -188,9 +195,10 @@ class ObjectTracker:
             if mask is None and cues is not None:
                 # The flow lost it (fast, small, or a drifted mask): look for it close by, by its colours.
                 others = np.delete(warped, k, axis=0).any(axis=0) if len(ids) > 1 else np.zeros_like(warped[k])
-                mask = self._search(
-                    state, masks, cells, cues, others, _grow(warped[k], int(np.sqrt(state.area) / 2) + 1)
-                )
+                # Also where its own motion would have taken it: the flow misses fast, small objects.
+                ahead = warped[k] | _shift(state.mask, *state.velocity)
+                reach = int(np.sqrt(state.area) / 2 + np.hypot(*state.velocity)) + 1
+                mask = self._search(state, masks, cells, cues, others, _grow(ahead, reach))
             if mask is None:
                 if state.propagated >= self.max_propagated:
                     self._lose(object_id, state)
@@ -219,9 +227,9 @@ class ObjectTracker:
             # The search widens the longer the object has been gone, from where it was last seen.
             assert state.last_seen is not None
             reach = int(np.ceil(np.sqrt(state.area) * (1.0 + 0.25 * state.lost)))
-            found = (
-                None if cues is None else self._search(state, masks, cells, cues, held, _grow(state.last_seen, reach))
-            )
+            # Also where its motion would have taken it.
+            ahead = state.last_seen | _shift(state.last_seen, *(state.velocity * state.lost))
+            found = None if cues is None else self._search(state, masks, cells, cues, held, _grow(ahead, reach))
             if found is None:
                 state.lost += 1
                 if state.lost > self.max_lost:
@@ -266,7 +274,11 @@ class ObjectTracker:
 
     @staticmethod
     def _learn(state: _Object, mask: np.ndarray, cues: FrameCues | None) -> None:
-        """Update an object seen on this frame: its typical area and colours."""
+        """Update an object seen on this frame: its typical area, colours and velocity."""
+        centre = _centroid(mask)
+        if state.seen_at is not None:
+            state.velocity = 0.5 * state.velocity + 0.5 * (centre - state.seen_at) / (state.unseen + 1)
+        state.seen_at, state.unseen = centre, 0
         # Slowly: partial views (parts missed, occlusions) must not make it forget its size.
         state.area = 0.9 * state.area + 0.1 * float(mask.sum())
         if cues is not None:
