@@ -41,8 +41,8 @@ from fastsam_track.types import BoxPrompt, MaskPrompt, PointPrompt, Prompt, Remo
 
 __all__ = ["ObjectTracker"]
 
-_CONFIRM = 0.5  # the segments explain the warped mask when they cover this share of it
-_PROPAGATED_CONFIRM = 0.35  # the same for a mask the flow alone has carried
+_CONFIRM = 0.4  # the segments explain the warped mask when they cover this share of it
+_PROPAGATED_CONFIRM = 0.3  # the same for a mask the flow alone has carried
 _MERGE_SHARE = 0.5  # a segment holding this share of the unexplained rest is the object merged: clipped
 _GONE_AREA = 0.25  # a warped mask below this share of the object's typical area has left or vanished
 _OBJECTNESS = 0.6  # colour agreement a segment needs to bring a lost object back
@@ -198,7 +198,7 @@ class ObjectTracker:
                 # Also where its own motion would have taken it: the flow misses fast, small objects.
                 ahead = warped[k] | _shift(state.mask, *state.velocity)
                 reach = int(np.sqrt(state.area) / 2 + np.hypot(*state.velocity)) + 1
-                mask = self._search(state, masks, cells, cues, others, _grow(ahead, reach))
+                mask = self._search(state, masks, cells, cues, others, _grow(ahead, reach), warped[k])
             if mask is None:
                 if state.propagated >= self.max_propagated:
                     self._lose(object_id, state)
@@ -229,7 +229,7 @@ class ObjectTracker:
             reach = int(np.ceil(np.sqrt(state.area) * (1.0 + 0.25 * state.lost)))
             # Also where its motion would have taken it.
             ahead = state.last_seen | _shift(state.last_seen, *(state.velocity * state.lost))
-            found = None if cues is None else self._search(state, masks, cells, cues, held, _grow(ahead, reach))
+            found = None if cues is None else self._search(state, masks, cells, cues, held, _grow(ahead, reach), ahead)
             if found is None:
                 state.lost += 1
                 if state.lost > self.max_lost:
@@ -247,6 +247,7 @@ class ObjectTracker:
         cues: FrameCues,
         held: np.ndarray,
         near: np.ndarray,
+        expected: np.ndarray,
     ) -> np.ndarray | None:
         """The object among free segments that look like it, mostly inside ``near`` (None: not there).
 
@@ -256,18 +257,20 @@ class ObjectTracker:
             cues: the frame's colours.
             held: (h, w) bool cells other objects hold.
             near: (h, w) bool where to look.
+            expected: (h, w) bool where it should be: of two alike segments, the one more inside it wins.
         """
         if len(masks) == 0:
             return None
-        inter, _, area = overlaps_of(sparse_rows(np.array([held, near])), cells)
+        inter, _, area = overlaps_of(sparse_rows(np.array([held, near, expected])), cells)
         free = (inter[0] < 0.5 * area) & (area > 0)
         likeness = _objectness(cells, _likelihood(state, cues.colors), area)
         close = inter[1] > 0.5 * area
-        seeds = np.flatnonzero(free & close & (likeness >= _OBJECTNESS) & (area <= 1.5 * state.area))
+        size = 1.5 * max(state.area, float(expected.sum()))
+        seeds = np.flatnonzero(free & close & (likeness >= _OBJECTNESS) & (area <= size))
         if len(seeds) == 0:
             return None
-        # The seed that looks most like it, and the like segments that touch it.
-        seed = seeds[np.argmax(likeness[seeds])]
+        # The seed that looks most like it and lies most where it should be, and the like segments that touch it.
+        seed = seeds[np.argmax(likeness[seeds] + 0.5 * inter[2, seeds] / area[seeds])]
         touching = overlaps_of(sparse_rows(_grow(masks[seed], 1)[None]), cells[seeds])[0][0] > 0
         found = masks[seeds[touching]].any(axis=0) | masks[seed]
         return found if found.sum() >= _GONE_AREA * state.area else None
