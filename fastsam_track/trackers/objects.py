@@ -46,7 +46,7 @@ _PROPAGATED_CONFIRM = 0.3  # the same for a mask the flow alone has carried
 _MERGE_SHARE = 0.5  # a segment holding this share of the unexplained rest is the object merged: clipped
 _GONE_AREA = 0.25  # a warped mask below this share of the object's typical area has left or vanished
 _OBJECTNESS = 0.6  # colour agreement a segment needs to bring a lost object back
-_ALIKE = 0.35  # colour agreement below which a segment is the object's surroundings, not a part of it
+_ALIKE = 0.45  # colour agreement below which a segment is the object's surroundings, not a part of it
 _RING = 4  # cells around an object whose colours stand for its surroundings
 
 
@@ -191,7 +191,7 @@ class ObjectTracker:
             gaps = warped[k] & ~covered & (likely >= 0.5)
             # A mask carried by the flow alone drifts: the segments need to agree less with it.
             confirm = _CONFIRM if not state.propagated else _PROPAGATED_CONFIRM
-            mask = _explain(warped[k], masks, cells, np.where(alike, mine, 0.0), seg_area, gaps, state.area, confirm)
+            mask = _explain(warped[k], masks, cells, mine, alike, likely, seg_area, gaps, state.area, confirm)
             if mask is None and cues is not None:
                 # The flow lost it (fast, small, or a drifted mask): look for it close by, by its colours.
                 others = np.delete(warped, k, axis=0).any(axis=0) if len(ids) > 1 else np.zeros_like(warped[k])
@@ -265,7 +265,7 @@ class ObjectTracker:
         free = (inter[0] < 0.5 * area) & (area > 0)
         likeness = _objectness(cells, _likelihood(state, cues.colors), area)
         close = inter[1] > 0.5 * area
-        size = 1.5 * max(state.area, float(expected.sum()))
+        size = 2.0 * max(state.area, float(expected.sum()))
         seeds = np.flatnonzero(free & close & (likeness >= _OBJECTNESS) & (area <= size))
         if len(seeds) == 0:
             return None
@@ -374,6 +374,8 @@ def _explain(
     masks: np.ndarray,
     cells: sparse.csr_matrix,
     inter: np.ndarray,
+    alike: np.ndarray,
+    likely: np.ndarray,
     seg_area: np.ndarray,
     gaps: np.ndarray,
     typical: float,
@@ -386,6 +388,9 @@ def _explain(
         masks: (N, h, w) bool the frame's segments.
         cells: the same as ``sparse_rows``.
         inter: (N,) float cells each segment shares with ``warped`` (0 for segments another object holds).
+        alike: (N,) bool segments whose colours may be the object's: only they are taken whole.
+        likely: (h, w) float how much each cell's colour is the object's: a merged segment is clipped
+            only when its part inside ``warped`` looks like the object.
         seg_area: (N,) float cells of each segment.
         gaps: (h, w) bool cells of ``warped`` that no segment covers and that may be the object's.
         typical: the object's typical area in cells.
@@ -404,7 +409,7 @@ def _explain(
     size = max(typical, area)
     outside = seg_area - inter
     whole = ((outside <= inter) & (outside <= 0.25 * size)) | ((inter >= 0.4 * area) & (seg_area <= 1.25 * size))
-    inside = touching[whole[touching]]
+    inside = touching[(whole & alike)[touching]]
     order = inside[np.argsort(-(inter[inside] / np.maximum(seg_area[inside] - inter[inside], 0.5)), kind="stable")]
     iou = np.cumsum(inter[order]) / (area + np.cumsum(seg_area[order] - inter[order]))
     chosen = order[: int(np.argmax(iou)) + 1] if len(order) else order
@@ -413,9 +418,11 @@ def _explain(
     others = np.setdiff1d(touching, chosen)
     if rest.sum() >= 0.2 * area and len(others):
         holder = others[np.argmax(cells[others] @ rest.reshape(-1).astype(np.float32))]
-        if (masks[holder] & rest).sum() >= _MERGE_SHARE * rest.sum():
-            # Clipped to where it should be; a ring wider while it is smaller than it was (growing back).
-            mask = mask | (masks[holder] & (_grow(warped, 1) if area < typical else warped))
+        clipped = masks[holder] & (_grow(warped, 1) if area < typical else warped)
+        # Clipped to where it should be (a ring wider while it is smaller than it was: growing back),
+        # if what is clipped looks like the object.
+        if (clipped & rest).sum() >= _MERGE_SHARE * rest.sum() and likely[clipped].mean() >= _ALIKE:
+            mask = mask | clipped
     # Confirmed by the segments alone (they explain enough of it); the gaps only complete a confirmed view.
     return mask | gaps if (mask & warped).sum() >= confirm * area else None
 
