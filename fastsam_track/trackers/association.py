@@ -41,9 +41,10 @@ def mask_overlaps(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray,
 
 def sparse_rows(masks: np.ndarray) -> sparse.csr_matrix:
     """(N, h * w) float32 CSR matrix of (N, h, w) bool masks: one row per mask, 1 at its cells."""
-    flat = masks.reshape(len(masks), int(np.prod(masks.shape[1:])))
-    rows, cols = np.nonzero(flat)
-    return sparse.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=flat.shape)
+    count, cells = len(masks), int(np.prod(masks.shape[1:]))
+    found = np.flatnonzero(masks)  # in row order; several times faster than a 2-D nonzero
+    indptr = np.searchsorted(found, np.arange(count + 1) * cells)
+    return sparse.csr_matrix((np.ones(len(found), np.float32), found % cells, indptr), shape=(count, cells))
 
 
 def overlaps_of(a: sparse.csr_matrix, b: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

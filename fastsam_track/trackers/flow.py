@@ -80,10 +80,11 @@ class FrameFlow:
                 f"{self._frame_shape[1]}x{self._frame_shape[0]}: call reset() before a new video"
             )
         height = max(round(self.width * frame_shape[0] / frame_shape[1]), 8)
-        grey = cv2.cvtColor(cv2.resize(image, (self.width, height), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY)
+        small = cv2.resize(image, (self.width, height), interpolation=cv2.INTER_AREA)  # the one full-size pass
+        grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
         last, self._last, self._frame_shape = self._last, grey, frame_shape
         h, w = int(grid[0]), int(grid[1])
-        levels = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA) // (256 // _LEVELS)
+        levels = cv2.resize(small, (w, h), interpolation=cv2.INTER_AREA) // (256 // _LEVELS)
         colors = (levels[..., 0].astype(np.intp) * _LEVELS + levels[..., 1]) * _LEVELS + levels[..., 2]
         if last is None:
             return FrameCues(None, colors)

@@ -194,11 +194,12 @@ class ObjectTracker:
             mask = _explain(warped[k], masks, cells, mine, alike, likely, seg_area, gaps, state.area, confirm)
             if mask is None and cues is not None:
                 # The flow lost it (fast, small, or a drifted mask): look for it close by, by its colours.
-                others = np.delete(warped, k, axis=0).any(axis=0) if len(ids) > 1 else np.zeros_like(warped[k])
+                others = np.asarray(np.delete(warped, k, axis=0).any(axis=0))
                 # Also where its own motion would have taken it: the flow misses fast, small objects.
                 ahead = warped[k] | _shift(state.mask, *state.velocity)
                 reach = int(np.sqrt(state.area) / 2 + np.hypot(*state.velocity)) + 1
-                mask = self._search(state, masks, cells, cues, others, _grow(ahead, reach), warped[k])
+                size = float(state.mask.sum())
+                mask = self._search(state, masks, cells, cues, others, _grow(ahead, reach), warped[k], size)
             if mask is None:
                 if state.propagated >= self.max_propagated:
                     self._lose(object_id, state)
@@ -229,7 +230,12 @@ class ObjectTracker:
             reach = int(np.ceil(np.sqrt(state.area) * (1.0 + 0.25 * state.lost)))
             # Also where its motion would have taken it.
             ahead = state.last_seen | _shift(state.last_seen, *(state.velocity * state.lost))
-            found = None if cues is None else self._search(state, masks, cells, cues, held, _grow(ahead, reach), ahead)
+            seen = float(state.last_seen.sum())
+            found = (
+                None
+                if cues is None
+                else self._search(state, masks, cells, cues, held, _grow(ahead, reach), ahead, seen)
+            )
             if found is None:
                 state.lost += 1
                 if state.lost > self.max_lost:
@@ -248,6 +254,7 @@ class ObjectTracker:
         held: np.ndarray,
         near: np.ndarray,
         expected: np.ndarray,
+        size: float,
     ) -> np.ndarray | None:
         """The object among free segments that look like it, mostly inside ``near`` (None: not there).
 
@@ -258,6 +265,8 @@ class ObjectTracker:
             held: (h, w) bool cells other objects hold.
             near: (h, w) bool where to look.
             expected: (h, w) bool where it should be: of two alike segments, the one more inside it wins.
+            size: its last size in cells: what is found must be half to twice that (a look-alike part
+                of the scene is not taken for it).
         """
         if len(masks) == 0:
             return None
@@ -265,15 +274,14 @@ class ObjectTracker:
         free = (inter[0] < 0.5 * area) & (area > 0)
         likeness = _objectness(cells, _likelihood(state, cues.colors), area)
         close = inter[1] > 0.5 * area
-        size = 2.0 * max(state.area, float(expected.sum()))
-        seeds = np.flatnonzero(free & close & (likeness >= _OBJECTNESS) & (area <= size))
+        seeds = np.flatnonzero(free & close & (likeness >= _OBJECTNESS) & (area <= 2 * size))
         if len(seeds) == 0:
             return None
         # The seed that looks most like it and lies most where it should be, and the like segments that touch it.
         seed = seeds[np.argmax(likeness[seeds] + 0.5 * inter[2, seeds] / area[seeds])]
         touching = overlaps_of(sparse_rows(_grow(masks[seed], 1)[None]), cells[seeds])[0][0] > 0
         found = masks[seeds[touching]].any(axis=0) | masks[seed]
-        return found if found.sum() >= _GONE_AREA * state.area else None
+        return found if 0.5 * size <= found.sum() <= 2 * size else None
 
     @staticmethod
     def _learn(state: _Object, mask: np.ndarray, cues: FrameCues | None) -> None:
