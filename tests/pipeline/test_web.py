@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import threading
 import time
 import urllib.parse
@@ -23,8 +22,8 @@ from fastsam_track.synthetic import SyntheticClip
 from fastsam_track.trackers.objects import ObjectTracker
 from fastsam_track.trackers.segment_tracker import SegmentTracker
 from fastsam_track.types import BoxPrompt, Frame, PointPrompt, RemovePrompt, SegmentedFrame
+from tests.support.system import CHROMIUM
 
-CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -522,10 +521,10 @@ class _Page:
 
 
 @pytest.mark.slow
+@pytest.mark.needs("chromium")
 def test_click_to_prompt_in_a_real_browser(segmenter: Callable[[np.ndarray], sv.Detections]) -> None:
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed: pip install playwright")
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium")
+    from playwright import sync_api
+
     clip = SyntheticClip(height=360, width=640, num_shapes=6, seed=3)
     inbox = PromptInbox()
     server = WebServer(inbox=inbox)
