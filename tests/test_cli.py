@@ -1,6 +1,7 @@
 """The ``fastsam-track`` command end to end, as a user runs it (a subprocess)."""
 
 import ctypes
+import json
 import os
 import shutil
 import signal
@@ -14,6 +15,7 @@ import av
 import pytest
 
 from tests.conftest import write_clip
+from tests.support.waiting import wait_until
 
 
 def _cli(*args, cwd=None):
@@ -86,6 +88,22 @@ def test_demo_writes_an_annotated_clip(tmp_path):
         (["run", "{clip}", "--model", "fastsam-tiny", "--serve", "nohost"], "--serve 'nohost'"),
         (["run", "{clip}", "--model", "fastsam-tiny", "--rtsp-out", "http://x"], "needs an rtsp:// URL"),
         (["run", "{clip}", "-o", "out.mp4", "--reconnect-limit", "-1"], "--reconnect-limit must be 0"),
+        # Outputs are checked before the model loads (the default model, offline, would fail otherwise).
+        (["run", "{clip}", "-o", "out"], "cannot write video 'out': it has no extension; give a name ending in .mp4"),
+        (["run", "{clip}", "-o", "out.webm"], "its extension '.webm' is not a video container for H.264"),
+        (["demo", "-o", "out"], "cannot write video 'out': it has no extension"),  # not after the demo's run
+        (["run", "{clip}", "-o", "out.mp4", "--stats", "/proc/1/no/stats.json"], "cannot write --stats file"),
+        (["run", "{clip}", "-o", "{clip}"], "-o '{clip}' is the source '{clip}': give the output another name"),
+        (["run", "{clip}", "-o", "{link}"], "-o '{link}' is the source '{clip}'"),  # a symlink to the source
+        (["run", "{clip}", "-o", "out.mp4", "--save-tracks", "t.txt", "--save-proposals", "t.txt"], "name the same"),
+        (["run", "{clip}", "--point", "5,5", "--save-masks", "{used}"], "--save-masks folder '{used}' is not empty"),
+        # Object ids fit the 8-bit PNGs of --save-masks; 0 is the background.
+        (
+            ["run", "{clip}", "--prompts", "{id_300}", "--save-masks", "m"],
+            "object 300 on frame 0: ids must be 1 to 255",
+        ),
+        (["run", "{clip}", "--prompts", "{id_0}", "--save-masks", "m"], "'object' must be an integer >= 1, got 0"),
+        (["run", "{clip}", "--prompts", "{id_-1}", "--save-masks", "m"], "'object' must be an integer >= 1, got -1"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, clip_path, args, message):
@@ -96,13 +114,25 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, clip_path, args, message):
     (tmp_path / "unreadable" / "0001.jpg").write_text("not a JPEG")
     os.mkfifo(tmp_path / "pipe.mp4")  # opening it to read would wait for a writer for ever
     folders = {"empty": tmp_path / "empty", "unreadable": tmp_path / "unreadable", "fifo": tmp_path / "pipe.mp4"}
-    args = [a.format(clip=clip_path, bad_config=bad_config, **folders) for a in args]
+    (tmp_path / "link.mp4").symlink_to(clip_path)
+    (tmp_path / "used").mkdir()
+    (tmp_path / "used" / "00000.png").write_bytes(b"an earlier run's mask")
+    for object_id in (300, 0, -1):
+        prompt = {"object": object_id, "frame": 0, "box": [1, 1, 9, 9]}
+        (tmp_path / f"id_{object_id}.json").write_text(json.dumps({"prompts": [prompt]}))
+    names = {"link": tmp_path / "link.mp4", "used": tmp_path / "used"}
+    names.update({f"id_{i}": tmp_path / f"id_{i}.json" for i in (300, 0, -1)})
+    before = clip_path.read_bytes()
+    args = [a.format(clip=clip_path, bad_config=bad_config, **folders, **names) for a in args]
     result = _cli(*args, cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0, result.stderr
-    assert result.stderr.startswith("fastsam-track: error: ") and message in result.stderr
+    message = message.format(clip=clip_path, **names)
+    assert result.stderr.startswith("fastsam-track: error: ") and message in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "out.mp4").exists()
+    assert clip_path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.endswith((".lock", ".part"))) == []
 
 
 _PR_CAPBSET_DROP, _CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH = 24, 1, 2
@@ -290,10 +320,9 @@ def test_a_stopped_run_leaves_a_playable_mp4_and_complete_exports(tmp_path, sign
     )
     lines, reader = _timed_lines(process.stderr)
     try:
-        deadline = time.monotonic() + 120
-        while not (output.exists() and output.stat().st_size > 0) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        time.sleep(1.0)  # a few frames into the run
+        # A few frames into the run (the MP4 itself appears only when finalised).
+        wait_until(lambda: len(list((tmp_path / "masks").glob("*.png"))) >= 3, "3 frames")
+        assert not output.exists()
         sent = time.monotonic()
         process.send_signal(signum)
         process.wait(timeout=30)
@@ -463,3 +492,46 @@ def test_several_sources_write_one_video_each(tmp_path):
     assert [s["frames"] for s in json.loads((tmp_path / "s.json").read_text())] == [10, 6, 10]
     refused = _cli("run", a, "--source", b, "--model", "fastsam-tiny", "-o", tmp_path / "o2", "--point", "5,5")
     assert refused.returncode == 2 and "with several sources" in refused.stderr
+
+
+def test_a_second_run_on_an_output_being_written_is_refused_unless_overwrite(tmp_path, clip_path):
+    clip = write_clip(tmp_path / "long.mp4", frames=300, height=180, width=320)
+    output, tracks = tmp_path / "out.mp4", tmp_path / "tracks.txt"
+    common = ("--model", "fastsam-tiny", "--imgsz", "320", "--threads", "1", "--no-progress")
+    first = subprocess.Popen(
+        [*(sys.executable, "-m", "fastsam_track.cli", "run", clip, "-o", output, "--save-tracks", tracks), *common],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_until(lambda: (tmp_path / ".tracks.txt.lock").exists(), "the first run's locks")
+        refused = _cli("run", clip_path, "-o", output, *common)
+        assert refused.returncode == 2 and refused.stderr == (
+            f"fastsam-track: error: output {str(output)!r} is being written by another run (process {first.pid}): "
+            "wait for it, give another name, or --overwrite\n"
+        )
+        forced = _cli("run", clip_path, "-o", output, *common, "--overwrite")  # 12 frames: done before the first
+        assert forced.returncode == 0, forced.stderr
+        assert _probe(output)[0] == 12
+        first.send_signal(signal.SIGINT)
+        stderr = first.communicate(timeout=30)[1]
+    finally:
+        first.kill()
+    assert first.returncode == 130, stderr
+    assert 0 < _probe(output)[0] < 300  # the first run's, whole: each run renames a whole file into place
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["long.mp4", "out.mp4", "tracks.txt"]
+
+
+def test_overwrite_replaces_the_frame_pngs_of_a_used_mask_folder(tmp_path, clip_path):
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    for index in (0, 11, 12, 299):  # an earlier, longer run's
+        (masks / f"{index:05d}.png").write_text("old")
+    (masks / "notes.txt").write_text("mine")
+    args = ("run", clip_path, "--point", "160,90", "--save-masks", masks, "--model", "fastsam-tiny", "--imgsz", 320)
+    refused = _cli(*args)
+    assert refused.returncode == 2 and "is not empty (5 entries)" in refused.stderr
+    result = _cli(*args, "--overwrite")
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in masks.iterdir()) == [f"{i:05d}.png" for i in range(12)] + ["notes.txt"]

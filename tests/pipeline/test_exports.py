@@ -99,3 +99,16 @@ def test_unwritable_exports(tmp_path):
         MotsWriter(tmp_path / "file" / "t.txt")
     with pytest.raises(SegmentsCacheError, match="cannot write segments file"):
         SegmentsWriter(tmp_path / "file" / "s.jsonl")
+
+
+def test_a_lines_file_appears_whole_and_a_run_failing_before_its_first_line_keeps_the_old_one(tmp_path):
+    path = tmp_path / "tracks.txt"
+    path.write_text("an earlier run\n")
+    with pytest.raises(RuntimeError, match="model"), MotsWriter(path):
+        raise RuntimeError("the model failed to load")
+    assert path.read_text() == "an earlier run\n"
+    with MotsWriter(path) as writer:
+        writer.write(_frame(0))
+        assert path.read_text() == "an earlier run\n"  # a reader meanwhile sees the previous file, whole
+    assert path.read_text().startswith("0 7 1 80 128 ")
+    assert [p.name for p in tmp_path.iterdir()] == ["tracks.txt"]
