@@ -163,8 +163,15 @@ class VideoFileSource(Source):
 class ImageFolderSource(Source):
     """Images of a folder in name order, as frames of a video at ``fps``.
 
+    An image that cannot be read (empty, cut short, not an image) is skipped and counted, as
+    a corrupt packet of a video is; its frame index stays unused, so later frames keep the
+    index of their position in the folder.
+
+    Attributes:
+        unreadable: names of the images the last iteration skipped.
+
     Raises:
-        SourceError: the folder cannot be listed, holds no images or they differ in size.
+        SourceError: the folder cannot be listed, holds no readable images or they differ in size.
     """
 
     def __init__(self, path: str | Path, fps: float = 30.0, vid_stride: int = 1):
@@ -176,26 +183,48 @@ class ImageFolderSource(Source):
         self.files = sorted(p for p in names if p.suffix.lower() in IMAGE_SUFFIXES)[::vid_stride]
         if not self.files:
             raise SourceError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in folder {str(self.path)!r}")
-        first = self._read(self.files[0])
+        first = next((image for path in self.files if (image := self._read(path)) is not None), None)
+        if first is None:
+            others = f" (nor the other {len(self.files) - 1})" if len(self.files) > 1 else ""
+            raise SourceError(f"cannot read image {str(self.files[0])!r}{others}")
         self.size = (first.shape[1], first.shape[0])
         self.fps = Fraction(fps).limit_denominator(1001) / vid_stride
         self.frame_count = len(self.files)
         self.vid_stride = vid_stride
+        self.unreadable: list[str] = []
 
     @staticmethod
-    def _read(path: Path) -> np.ndarray:
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if image is None:
-            raise SourceError(f"cannot read image {str(path)!r}")
-        return image
+    def _read(path: Path) -> np.ndarray | None:
+        """The image as (H, W, 3) uint8 BGR, or None when it cannot be read."""
+        try:
+            data = np.fromfile(path, np.uint8)
+        except OSError:
+            return None
+        # imdecode, not imread: an empty or damaged file is None here, not a warning on stderr.
+        return cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
 
     def __iter__(self) -> Iterator[Frame]:
+        self.unreadable = []
         for position, path in enumerate(self.files):
             image = self._read(path)
+            if image is None:
+                self.unreadable.append(path.name)
+                continue
             if (image.shape[1], image.shape[0]) != self.size:
                 raise SourceError(f"{path.name} is {image.shape[1]}x{image.shape[0]}, the first image {self.size}")
             index = position * self.vid_stride
             yield Frame(index=index, image=image, timestamp=index / float(self.fps * self.vid_stride))
+
+    def damage_report(self) -> str | None:
+        """One line on the images the last iteration could not read, or None when it read them all."""
+        if not self.unreadable:
+            return None
+        shown = ", ".join(self.unreadable[:3]) + (", ..." if len(self.unreadable) > 3 else "")
+        used = len(self.files) - len(self.unreadable)
+        return (
+            f"{self.path.name}: {len(self.unreadable)} of {len(self.files)} images could not be read ({shown}); "
+            f"the run used the {used} that could"
+        )
 
 
 def open_source(
