@@ -38,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("-o", "--output", type=Path, help="annotated H.264 MP4 to write")
     run.add_argument("--config", help=f"YAML file or preset ({', '.join(PRESETS)}); flags override it")
     run.add_argument("--model", help="FastSAM-s (default), FastSAM-x, fastsam-tiny (built in) or a checkpoint path")
-    run.add_argument("--imgsz", type=int, help="longer side of the network input, a multiple of 32 (640)")
+    run.add_argument("--imgsz", type=int, help="longer side of the network input, a multiple of 32 up to 4096 (640)")
     run.add_argument("--conf", type=float, help="minimum segment confidence (0.4)")
     run.add_argument("--iou", type=float, help="NMS IoU threshold (0.9)")
     run.add_argument("--max-det", type=int, help="most segments per frame (300)")

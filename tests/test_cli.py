@@ -78,6 +78,7 @@ def test_demo_writes_an_annotated_clip(tmp_path):
         (["run", "{unreadable}", "-o", "out.mp4"], "cannot read image"),  # a picture that is not one
         (["run", "{fifo}", "-o", "out.mp4"], "is not a regular file: give a video file or a folder"),  # not a file
         (["run", "{clip}", "-o", "out.mp4", "--imgsz", "500"], "imgsz must be a positive multiple of 32"),
+        (["run", "{clip}", "-o", "out.mp4", "--imgsz", "100000"], "imgsz must be a positive multiple of 32 up to 4096"),
         (["run", "{clip}", "-o", "out.mp4", "--config", "{bad_config}"], "unknown config key 'imgs'; valid keys:"),
         (["run", "{clip}", "-o", "out.mp4", "--model", "nope.pt"], "model 'nope.pt' not found"),
         (["run", "{clip}", "-o", "out.mp4"], "could not download FastSAM-s.pt"),  # the default real model, offline
