@@ -172,7 +172,7 @@ def permissions_apply(tmp_path):
 @pytest.mark.parametrize(
     ("case", "message"),
     [
-        ("no-read.mp4", "cannot read video '{path}': [Errno 13] Permission denied: '{path}'"),  # the file
+        ("no-read.mp4", "cannot read video '{path}': Permission denied"),  # the file (no errno, the path once)
         ("locked/clip.mp4", "cannot read source '{path}': Permission denied"),  # a folder on the way
         ("pictures", "cannot read folder '{path}': Permission denied"),  # a folder of pictures
     ],

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from fastsam_track.pipeline.output_files import OutputError, check_writable, finalise, staging_path, video_format
+from fastsam_track.pipeline.sources import io_reason
 
 __all__ = ["RtspSink", "SinkError", "VideoFileSink"]
 
@@ -73,7 +74,7 @@ class VideoFileSink:
         try:
             self._container = av.open(str(self._staged), mode="w", format=self._format)
         except (OSError, av.error.FFmpegError) as error:
-            raise SinkError(f"cannot write {str(self.path)!r}: {error}") from error
+            raise SinkError(f"cannot write {str(self.path)!r}: {io_reason(error)}") from error
         stream = self._container.add_stream("libx264", rate=self.fps)
         stream.width, stream.height = width, height
         # 4:2:0 is what players expect, but needs even sizes; odd sizes keep every pixel in 4:4:4.
@@ -188,7 +189,7 @@ class RtspSink:
 
     def _lost(self, error: BaseException) -> None:
         self._abandon()
-        self._on_event(f"{self.url}: {type(error).__name__}: {error}; retrying in {self._delay:.1f} s")
+        self._on_event(f"{self.url}: {type(error).__name__}: {io_reason(error)}; retrying in {self._delay:.1f} s")
         self._next_try = time.monotonic() + self._delay
         self._delay = min(self._delay * 2, self.retry_max)
 

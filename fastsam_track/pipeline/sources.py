@@ -19,7 +19,15 @@ if TYPE_CHECKING:
 
     from fastsam_track.pipeline.live import Reconnect
 
-__all__ = ["IMAGE_SUFFIXES", "ImageFolderSource", "Source", "SourceError", "VideoFileSource", "open_source"]
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "ImageFolderSource",
+    "Source",
+    "SourceError",
+    "VideoFileSource",
+    "io_reason",
+    "open_source",
+]
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -29,6 +37,21 @@ _DECODE_THREADS = 2
 
 class SourceError(ValueError):
     """A source that cannot be opened or read."""
+
+
+def io_reason(error: BaseException) -> str:
+    """One line on why an I/O call failed: the system's or FFmpeg's words, without the error number or the path.
+
+    PyAV's own text is ``[Errno 1094995529] Invalid data found when processing input: 'x.mp4'``;
+    the number is FFmpeg's tag for the error and the path (which may be a URL with
+    credentials) is in the caller's message already.
+
+    Example:
+        >>> io_reason(PermissionError(13, "Permission denied", "x.mp4"))
+        'Permission denied'
+    """
+    text = getattr(error, "strerror", None) or str(error) or type(error).__name__
+    return str(text).splitlines()[0]
 
 
 def _status(path: Path) -> os.stat_result:
@@ -105,7 +128,7 @@ class VideoFileSource(Source):
                 frames = stream.frames or None
                 self.frame_count = -(-frames // vid_stride) if frames else None
         except av.error.FFmpegError as error:
-            raise SourceError(f"cannot read video {str(self.path)!r}: {error}") from error
+            raise SourceError(f"cannot read video {str(self.path)!r}: {io_reason(error)}") from error
 
     def __iter__(self) -> Iterator[Frame]:
         """Decode packet by packet: a corrupt packet is skipped and counted, a truncated file ends the frames."""

@@ -113,9 +113,10 @@ def test_intact_clip_has_no_damage(clip):
 def test_not_a_video_is_a_one_line_source_error(tmp_path, content):
     path = tmp_path / "clip.mp4"
     path.write_bytes(content)
-    with pytest.raises(SourceError, match=r"clip\.mp4") as error:
+    with pytest.raises(SourceError, match=rf"^cannot read video '{path}': [A-Z][a-z ]+$") as error:
         VideoFileSource(path)
-    assert "\n" not in str(error.value)
+    # FFmpeg's words once, without PyAV's "[Errno 1094995529]" nor the path again
+    assert "Errno" not in str(error.value) and str(error.value).count("clip.mp4") == 1
 
 
 def test_cli_runs_a_corrupt_file_and_reports_the_loss(clip, tmp_path):
