@@ -395,6 +395,7 @@ def _claim_outputs(args: argparse.Namespace, specs: list[str]) -> Any:
         check_distinct,
         check_frame_folder,
         check_writable,
+        check_writable_folder,
         video_format,
     )
 
@@ -403,11 +404,7 @@ def _claim_outputs(args: argparse.Namespace, specs: list[str]) -> Any:
     folders = {name: path for name, path in outputs.items() if name in ("--save-masks", "--save-edges")}
     for name, path in outputs.items():
         if name in folders:
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as error:
-                what = "mask folder" if name == "--save-masks" else "edge folder"
-                raise _CliError(f"cannot create {what} {str(path)!r}: {error.strerror}") from None
+            check_writable_folder(path, "mask folder" if name == "--save-masks" else "edge folder")
         elif name.startswith("-o"):
             check_writable(path, "video")
             video_format(path)

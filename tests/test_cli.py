@@ -536,3 +536,28 @@ def test_overwrite_replaces_the_frame_pngs_of_a_used_mask_folder(tmp_path, clip_
     result = _cli(*args, "--overwrite")
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in masks.iterdir()) == [f"{i:05d}.png" for i in range(12)] + ["notes.txt"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-o", "ro/out.mp4"], "cannot write video 'ro/out.mp4': Permission denied"),
+        (["-o", "out.mp4", "--stats", "ro/stats.json"], "cannot write --stats file 'ro/stats.json': Permission denied"),
+        (["--point", "5,5", "--save-masks", "ro"], "cannot write in mask folder 'ro': Permission denied"),
+        (["--save-edges", "ro/edges"], "cannot create edge folder 'ro/edges': Permission denied"),
+    ],
+)
+def test_an_output_in_a_read_only_folder_is_refused_before_the_model_loads(
+    tmp_path, clip_path, permissions_apply, args, message
+):
+    (tmp_path / "ro").mkdir(mode=0o555)
+    result = subprocess.run(
+        [sys.executable, "-m", "fastsam_track.cli", "run", str(clip_path), *args],  # the default model cannot load
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+        preexec_fn=_obey_file_permissions,
+    )
+    assert result.returncode == 2 and result.stderr == f"fastsam-track: error: {message}\n"
+    assert list((tmp_path / "ro").iterdir()) == []

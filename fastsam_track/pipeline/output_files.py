@@ -28,6 +28,7 @@ __all__ = [
     "check_distinct",
     "check_frame_folder",
     "check_writable",
+    "check_writable_folder",
     "discard",
     "finalise",
     "same_path",
@@ -94,6 +95,21 @@ def check_writable(path: str | Path, what: str) -> None:
         probe.unlink()
     except OSError as error:
         raise OutputError(f"cannot write {what} {str(path)!r}: {error.strerror}") from error
+
+
+def check_writable_folder(folder: str | Path, what: str) -> None:
+    """Raise ``OutputError`` unless files can be created in ``folder``; it is created (with its parents)."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(f"cannot create {what} {str(folder)!r}: {error.strerror}") from error
+    try:
+        probe = staging_path(folder / "probe")
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        probe.unlink()
+    except OSError as error:
+        raise OutputError(f"cannot write in {what} {str(folder)!r}: {error.strerror}") from error
 
 
 def video_format(path: str | Path) -> str:
