@@ -11,11 +11,14 @@ import tempfile
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastsam_track.configs import PRESETS, ConfigError, RunConfig, load_config
 from fastsam_track.pipeline.backends import BACKENDS
 from fastsam_track.types import TextPrompt
+
+if TYPE_CHECKING:
+    from fastsam_track.pipeline.output_files import OutputLocks
 
 __all__ = ["main"]
 
@@ -383,8 +386,8 @@ def _inputs(args: argparse.Namespace, specs: list[str]) -> dict[str, Path]:
     return {name: path for name, path in named.items() if path is not None and os.path.exists(path)}
 
 
-def _claim_outputs(args: argparse.Namespace, specs: list[str]) -> Any:
-    """Check every output before anything loads, and lock it for this run; the locks (``OutputLocks``) to hold.
+def _claim_outputs(args: argparse.Namespace, specs: list[str]) -> OutputLocks:
+    """Check every output before anything loads, and lock it for this run; the locks to hold while it runs.
 
     An output must not be an input or another output; file outputs must be writable (a
     video also needs a container for H.264); frame folders must be empty. A second run on
