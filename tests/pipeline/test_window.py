@@ -80,8 +80,8 @@ def test_a_click_in_the_window_selects_an_object_and_q_ends_the_run(xvfb, tmp_pa
         largest = truth[np.argmax(truth.sum(axis=(1, 2)))].astype(np.uint8)
         y, x = np.unravel_index(np.argmax(cv2.distanceTransform(largest, cv2.DIST_L2, 5)), largest.shape)
         _xdotool(xvfb, "mousemove", "--window", window[0], str(x), str(y), "click", "1")
-        # The click has selected the object (on a finished frame: the newest may be half written), then 10 more.
-        wait_until(lambda: len(names := written()) > 1 and 1 in np.array(Image.open(names[-2])), "the selection")
+        # The click has selected the object (each PNG appears whole), then 10 more frames.
+        wait_until(lambda: 1 in np.array(Image.open(written()[-1])), "the selection")
         done = len(written())
         wait_until(lambda: len(written()) > max(done + 10, 20), "frames after the selection")
         _xdotool(xvfb, "windowfocus", window[0])  # no window manager here: focus by hand, then type
