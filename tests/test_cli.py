@@ -561,3 +561,21 @@ def test_an_output_in_a_read_only_folder_is_refused_before_the_model_loads(
     )
     assert result.returncode == 2 and result.stderr == f"fastsam-track: error: {message}\n"
     assert list((tmp_path / "ro").iterdir()) == []
+
+
+def test_a_writable_mask_folder_inside_a_read_only_one_is_used(tmp_path, clip_path, permissions_apply):
+    (tmp_path / "ro" / "masks").mkdir(parents=True)
+    (tmp_path / "ro").chmod(0o555)  # no lock file can go beside the masks folder: it is used unlocked
+    result = subprocess.run(
+        [
+            *(sys.executable, "-m", "fastsam_track.cli", "run", clip_path, "--point", "160,90"),
+            *("--save-masks", "ro/masks", "--model", "fastsam-tiny", "--imgsz", "320"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+        preexec_fn=_obey_file_permissions,
+    )
+    assert result.returncode == 0, result.stderr
+    assert len(list((tmp_path / "ro" / "masks").glob("*.png"))) == 12

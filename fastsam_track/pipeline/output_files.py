@@ -181,7 +181,8 @@ class OutputLocks:
 
     Each lock is a file beside its output, ``.<name>.lock``, holding the process id; an
     ``flock`` on it is the lock, so a run killed outright does not leave a stale one. The
-    file is removed on release.
+    file is removed on release. An output folder inside a folder no one may write in is
+    not locked (no run can lock it).
 
     Args:
         paths: the outputs (files or folders; their folders must exist).
@@ -206,6 +207,8 @@ class OutputLocks:
         while True:
             try:
                 fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+            except PermissionError:  # a writable folder in a read-only one: no run can lock it, so none is refused
+                return
             except OSError as error:
                 raise OutputError(f"cannot lock output {str(path)!r}: {error.strerror}") from error
             try:
