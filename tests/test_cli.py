@@ -351,6 +351,92 @@ def test_a_stopped_run_leaves_a_playable_mp4_and_complete_exports(tmp_path, sign
     assert tracks.endswith("\n") and max(int(t.split()[0]) for t in tracks.splitlines()) < frames
 
 
+def test_a_second_run_on_an_output_being_written_is_refused_unless_overwrite(tmp_path, clip_path):
+    clip = write_clip(tmp_path / "long.mp4", frames=300, height=180, width=320)
+    output, tracks = tmp_path / "out.mp4", tmp_path / "tracks.txt"
+    common = ("--model", "fastsam-tiny", "--imgsz", "320", "--threads", "1", "--no-progress")
+    first = subprocess.Popen(
+        [*(sys.executable, "-m", "fastsam_track.cli", "run", clip, "-o", output, "--save-tracks", tracks), *common],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_until(lambda: (tmp_path / ".tracks.txt.lock").exists(), "the first run's locks")
+        refused = _cli("run", clip_path, "-o", output, *common)
+        assert refused.returncode == 2 and refused.stderr == (
+            f"fastsam-track: error: output {str(output)!r} is being written by another run (process {first.pid}): "
+            "wait for it, give another name, or --overwrite\n"
+        )
+        forced = _cli("run", clip_path, "-o", output, *common, "--overwrite")  # 12 frames: done before the first
+        assert forced.returncode == 0, forced.stderr
+        assert _probe(output)[0] == 12
+        first.send_signal(signal.SIGINT)
+        stderr = first.communicate(timeout=30)[1]
+    finally:
+        first.kill()
+    assert first.returncode == 130, stderr
+    assert 0 < _probe(output)[0] < 300  # the first run's, whole: each run renames a whole file into place
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["long.mp4", "out.mp4", "tracks.txt"]
+
+
+def test_overwrite_replaces_the_frame_pngs_of_a_used_mask_folder(tmp_path, clip_path):
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    for index in (0, 11, 12, 299):  # an earlier, longer run's
+        (masks / f"{index:05d}.png").write_text("old")
+    (masks / "notes.txt").write_text("mine")
+    args = ("run", clip_path, "--point", "160,90", "--save-masks", masks, "--model", "fastsam-tiny", "--imgsz", 320)
+    refused = _cli(*args)
+    assert refused.returncode == 2 and "is not empty (5 entries)" in refused.stderr
+    result = _cli(*args, "--overwrite")
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in masks.iterdir()) == [f"{i:05d}.png" for i in range(12)] + ["notes.txt"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-o", "ro/out.mp4"], "cannot write video 'ro/out.mp4': Permission denied"),
+        (["-o", "out.mp4", "--stats", "ro/stats.json"], "cannot write --stats file 'ro/stats.json': Permission denied"),
+        (["--point", "5,5", "--save-masks", "ro"], "cannot write in mask folder 'ro': Permission denied"),
+        (["--save-edges", "ro/edges"], "cannot create edge folder 'ro/edges': Permission denied"),
+    ],
+)
+def test_an_output_in_a_read_only_folder_is_refused_before_the_model_loads(
+    tmp_path, clip_path, permissions_apply, args, message
+):
+    (tmp_path / "ro").mkdir(mode=0o555)
+    result = subprocess.run(
+        [sys.executable, "-m", "fastsam_track.cli", "run", str(clip_path), *args],  # the default model cannot load
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+        preexec_fn=_obey_file_permissions,
+    )
+    assert result.returncode == 2 and result.stderr == f"fastsam-track: error: {message}\n"
+    assert list((tmp_path / "ro").iterdir()) == []
+
+
+def test_a_writable_mask_folder_inside_a_read_only_one_is_used(tmp_path, clip_path, permissions_apply):
+    (tmp_path / "ro" / "masks").mkdir(parents=True)
+    (tmp_path / "ro").chmod(0o555)  # no lock file can go beside the masks folder: it is used unlocked
+    result = subprocess.run(
+        [
+            *(sys.executable, "-m", "fastsam_track.cli", "run", clip_path, "--point", "160,90"),
+            *("--save-masks", "ro/masks", "--model", "fastsam-tiny", "--imgsz", "320"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+        preexec_fn=_obey_file_permissions,
+    )
+    assert result.returncode == 0, result.stderr
+    assert len(list((tmp_path / "ro" / "masks").glob("*.png"))) == 12
+
+
 def test_a_run_that_fails_before_its_first_frame_leaves_no_files(tmp_path, clip_path):
     result = _cli(
         "run",
@@ -493,89 +579,3 @@ def test_several_sources_write_one_video_each(tmp_path):
     assert [s["frames"] for s in json.loads((tmp_path / "s.json").read_text())] == [10, 6, 10]
     refused = _cli("run", a, "--source", b, "--model", "fastsam-tiny", "-o", tmp_path / "o2", "--point", "5,5")
     assert refused.returncode == 2 and "with several sources" in refused.stderr
-
-
-def test_a_second_run_on_an_output_being_written_is_refused_unless_overwrite(tmp_path, clip_path):
-    clip = write_clip(tmp_path / "long.mp4", frames=300, height=180, width=320)
-    output, tracks = tmp_path / "out.mp4", tmp_path / "tracks.txt"
-    common = ("--model", "fastsam-tiny", "--imgsz", "320", "--threads", "1", "--no-progress")
-    first = subprocess.Popen(
-        [*(sys.executable, "-m", "fastsam_track.cli", "run", clip, "-o", output, "--save-tracks", tracks), *common],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        wait_until(lambda: (tmp_path / ".tracks.txt.lock").exists(), "the first run's locks")
-        refused = _cli("run", clip_path, "-o", output, *common)
-        assert refused.returncode == 2 and refused.stderr == (
-            f"fastsam-track: error: output {str(output)!r} is being written by another run (process {first.pid}): "
-            "wait for it, give another name, or --overwrite\n"
-        )
-        forced = _cli("run", clip_path, "-o", output, *common, "--overwrite")  # 12 frames: done before the first
-        assert forced.returncode == 0, forced.stderr
-        assert _probe(output)[0] == 12
-        first.send_signal(signal.SIGINT)
-        stderr = first.communicate(timeout=30)[1]
-    finally:
-        first.kill()
-    assert first.returncode == 130, stderr
-    assert 0 < _probe(output)[0] < 300  # the first run's, whole: each run renames a whole file into place
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["long.mp4", "out.mp4", "tracks.txt"]
-
-
-def test_overwrite_replaces_the_frame_pngs_of_a_used_mask_folder(tmp_path, clip_path):
-    masks = tmp_path / "masks"
-    masks.mkdir()
-    for index in (0, 11, 12, 299):  # an earlier, longer run's
-        (masks / f"{index:05d}.png").write_text("old")
-    (masks / "notes.txt").write_text("mine")
-    args = ("run", clip_path, "--point", "160,90", "--save-masks", masks, "--model", "fastsam-tiny", "--imgsz", 320)
-    refused = _cli(*args)
-    assert refused.returncode == 2 and "is not empty (5 entries)" in refused.stderr
-    result = _cli(*args, "--overwrite")
-    assert result.returncode == 0, result.stderr
-    assert sorted(p.name for p in masks.iterdir()) == [f"{i:05d}.png" for i in range(12)] + ["notes.txt"]
-
-
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["-o", "ro/out.mp4"], "cannot write video 'ro/out.mp4': Permission denied"),
-        (["-o", "out.mp4", "--stats", "ro/stats.json"], "cannot write --stats file 'ro/stats.json': Permission denied"),
-        (["--point", "5,5", "--save-masks", "ro"], "cannot write in mask folder 'ro': Permission denied"),
-        (["--save-edges", "ro/edges"], "cannot create edge folder 'ro/edges': Permission denied"),
-    ],
-)
-def test_an_output_in_a_read_only_folder_is_refused_before_the_model_loads(
-    tmp_path, clip_path, permissions_apply, args, message
-):
-    (tmp_path / "ro").mkdir(mode=0o555)
-    result = subprocess.run(
-        [sys.executable, "-m", "fastsam_track.cli", "run", str(clip_path), *args],  # the default model cannot load
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=120,
-        preexec_fn=_obey_file_permissions,
-    )
-    assert result.returncode == 2 and result.stderr == f"fastsam-track: error: {message}\n"
-    assert list((tmp_path / "ro").iterdir()) == []
-
-
-def test_a_writable_mask_folder_inside_a_read_only_one_is_used(tmp_path, clip_path, permissions_apply):
-    (tmp_path / "ro" / "masks").mkdir(parents=True)
-    (tmp_path / "ro").chmod(0o555)  # no lock file can go beside the masks folder: it is used unlocked
-    result = subprocess.run(
-        [
-            *(sys.executable, "-m", "fastsam_track.cli", "run", clip_path, "--point", "160,90"),
-            *("--save-masks", "ro/masks", "--model", "fastsam-tiny", "--imgsz", "320"),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=300,
-        preexec_fn=_obey_file_permissions,
-    )
-    assert result.returncode == 0, result.stderr
-    assert len(list((tmp_path / "ro" / "masks").glob("*.png"))) == 12
