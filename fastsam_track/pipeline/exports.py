@@ -75,7 +75,7 @@ class _PngFolder:
         """Where this frame's PNG goes."""
         return self.folder / f"{segmented.frame.index:05d}.png"
 
-    def _save(self, segmented: SegmentedFrame, write: Callable[[Path], None]) -> None:
+    def _save(self, segmented: SegmentedFrame, write: Callable[[Path], object]) -> None:
         """Write this frame's PNG with ``write(a staged path)``, then rename it into place."""
         path = self.path(segmented)
         staged = staging_path(path)
