@@ -11,11 +11,14 @@ import tempfile
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastsam_track.configs import PRESETS, ConfigError, RunConfig, load_config
 from fastsam_track.pipeline.backends import BACKENDS
 from fastsam_track.types import TextPrompt
+
+if TYPE_CHECKING:
+    from fastsam_track.pipeline.output_files import OutputLocks
 
 __all__ = ["main"]
 
@@ -38,7 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("-o", "--output", type=Path, help="annotated H.264 MP4 to write")
     run.add_argument("--config", help=f"YAML file or preset ({', '.join(PRESETS)}); flags override it")
     run.add_argument("--model", help="FastSAM-s (default), FastSAM-x, fastsam-tiny (built in) or a checkpoint path")
-    run.add_argument("--imgsz", type=int, help="longer side of the network input, a multiple of 32 (640)")
+    run.add_argument("--imgsz", type=int, help="longer side of the network input, a multiple of 32 up to 4096 (640)")
     run.add_argument("--conf", type=float, help="minimum segment confidence (0.4)")
     run.add_argument("--iou", type=float, help="NMS IoU threshold (0.9)")
     run.add_argument("--max-det", type=int, help="most segments per frame (300)")
@@ -52,6 +55,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--threads", type=int, help="CPU threads of the network runtime (all cores)")
     run.add_argument("--vid-stride", type=int, help="process every n-th frame (1)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="write outputs another run is writing, and replace the frame PNGs in a used --save-masks/--save-edges "
+        "folder (a finished output is always replaced, whole)",
+    )
     prompts = run.add_argument_group("prompts (pixel coordinates of the source, frames from 0)")
     prompts.add_argument(
         "--point",
@@ -148,6 +157,7 @@ def _segment_to_outputs(
 ) -> None:
     from tqdm import tqdm
 
+    from fastsam_track.pipeline.output_files import write_text
     from fastsam_track.pipeline.render import SegmentRenderer
     from fastsam_track.pipeline.runner import run
     from fastsam_track.pipeline.segments_cache import SegmentsReplay
@@ -200,7 +210,7 @@ def _segment_to_outputs(
             )
         finally:
             if stats_path is not None and latest:  # also when the run was stopped or failed midway
-                stats_path.write_text(json.dumps(latest[0].as_dict(), indent=2) + "\n")
+                write_text(stats_path, json.dumps(latest[0].as_dict(), indent=2) + "\n")
     damage = getattr(source, "damage_report", None)
     if damage is not None and (message := damage()):
         _warn(message)
@@ -279,11 +289,6 @@ def _warn(message: str) -> None:
 
 
 def _run(args: argparse.Namespace) -> None:
-    from fastsam_track.pipeline.exports import DavisMaskWriter, EdgeWriter, MotsWriter, ProposalWriter
-    from fastsam_track.pipeline.prompts import check_in_frame, load_prompts, prompts_from_cli
-    from fastsam_track.pipeline.segments_cache import SegmentsWriter
-    from fastsam_track.pipeline.sources import open_source
-
     written = (args.output, args.save_segments, args.save_masks, args.save_tracks, args.save_edges, args.save_proposals)
     if not any(written) and not (args.show or args.serve or args.rtsp_out):
         raise _CliError(
@@ -296,10 +301,7 @@ def _run(args: argparse.Namespace) -> None:
         raise _CliError(
             "--save-masks writes prompted objects: give --point, --box, --text, --prompts, --show or --serve"
         )
-    if args.segments and args.save_segments and args.segments.resolve() == args.save_segments.resolve():
-        raise _CliError("--segments and --save-segments name the same file")
     config = _config_from(args)
-    from fastsam_track.pipeline.interactive import PromptInbox
     from fastsam_track.pipeline.live import Reconnect
 
     limit = 10 if args.reconnect_limit is None else (args.reconnect_limit or None)
@@ -307,11 +309,24 @@ def _run(args: argparse.Namespace) -> None:
     if len(specs) > 1:
         _run_several(args, config, specs, Reconnect(limit=limit))
         return
-    source = open_source(specs[0], vid_stride=config.vid_stride, reconnect=Reconnect(limit=limit), on_event=_note)
+    with _claim_outputs(args, specs):
+        _run_one(args, config, specs[0], Reconnect(limit=limit))
+
+
+def _run_one(args: argparse.Namespace, config: RunConfig, spec: str, reconnect: Any) -> None:
+    """One source into the outputs asked for (checked and locked by the caller)."""
+    from fastsam_track.pipeline.exports import DavisMaskWriter, EdgeWriter, MotsWriter, ProposalWriter
+    from fastsam_track.pipeline.interactive import PromptInbox
+    from fastsam_track.pipeline.prompts import check_in_frame, check_object_ids, load_prompts, prompts_from_cli
+    from fastsam_track.pipeline.segments_cache import SegmentsWriter
+    from fastsam_track.pipeline.sources import open_source
+
+    source = open_source(spec, vid_stride=config.vid_stride, reconnect=reconnect, on_event=_note)
     prompts = load_prompts(args.prompts) if args.prompts else []
     first_free = max((p.object_id for p in prompts), default=0) + 1
     prompts += prompts_from_cli(args.point, args.box, first_object=first_free, texts=args.text)
     check_in_frame(prompts, source.size)
+    check_object_ids(prompts, maximum=255 if args.save_masks else None)
     exports: list[Any] = []
     if args.save_segments:
         exports.append(SegmentsWriter(args.save_segments))
@@ -344,6 +359,70 @@ def _run(args: argparse.Namespace) -> None:
     )
 
 
+def _outputs(args: argparse.Namespace, specs: list[str]) -> dict[str, Path]:
+    """Every path the run writes, by the option that names it (``-o`` is a folder of files with several sources)."""
+    named = {
+        "--stats": args.stats,
+        "--save-segments": args.save_segments,
+        "--save-masks": args.save_masks,
+        "--save-tracks": args.save_tracks,
+        "--save-edges": args.save_edges,
+        "--save-proposals": args.save_proposals,
+    }
+    if args.output and len(specs) > 1:
+        named.update({f"-o (source {n})": args.output / f"source-{n}.mp4" for n in range(len(specs))})
+    else:
+        named["-o"] = args.output
+    return {name: path for name, path in named.items() if path is not None}
+
+
+def _inputs(args: argparse.Namespace, specs: list[str]) -> dict[str, Path]:
+    """Every local file or folder the run reads, by what it is."""
+    named = {"source list": Path(args.source)} if len(specs) > 1 or specs[0] != args.source else {}
+    named.update({"source" if len(specs) == 1 else f"source {n}": Path(spec) for n, spec in enumerate(specs)})
+    named.update({"--segments file": args.segments, "--prompts file": args.prompts})
+    named.update({"--config file": args.config and Path(args.config), "--model file": args.model and Path(args.model)})
+    # os.path.exists: False, not an error, for a path behind a folder this user cannot enter
+    return {name: path for name, path in named.items() if path is not None and os.path.exists(path)}
+
+
+def _claim_outputs(args: argparse.Namespace, specs: list[str]) -> OutputLocks:
+    """Check every output before anything loads, and lock it for this run; the locks to hold while it runs.
+
+    An output must not be an input or another output; file outputs must be writable (a
+    video also needs a container for H.264); frame folders must be empty. A second run on
+    the same output is refused (``--overwrite``: it goes on, and empties the frame folders).
+    """
+    from fastsam_track.pipeline.output_files import (
+        OutputLocks,
+        check_distinct,
+        check_frame_folder,
+        check_writable,
+        check_writable_folder,
+        video_format,
+    )
+
+    outputs = _outputs(args, specs)
+    check_distinct(outputs, _inputs(args, specs))
+    folders = {name: path for name, path in outputs.items() if name in ("--save-masks", "--save-edges")}
+    for name, path in outputs.items():
+        if name in folders:
+            check_writable_folder(path, "mask folder" if name == "--save-masks" else "edge folder")
+        elif name.startswith("-o"):
+            check_writable(path, "video")
+            video_format(path)
+        else:
+            check_writable(path, f"{name} file")
+    locks = OutputLocks(outputs.values(), overwrite=args.overwrite)
+    try:
+        for name, path in folders.items():
+            check_frame_folder(path, f"{name} folder", args.overwrite)
+    except BaseException:
+        locks.release()
+        raise
+    return locks
+
+
 def _source_specs(first: str, more: list[str]) -> list[str]:
     """The sources of a run: the positional one (a ``.txt`` file lists sources, one a line) and ``--source``."""
     specs = [first, *more]
@@ -361,13 +440,6 @@ def _source_specs(first: str, more: list[str]) -> list[str]:
 
 def _run_several(args: argparse.Namespace, config: RunConfig, specs: list[str], reconnect: Any) -> None:
     """Several sources through one model; each writes ``<output folder>/source-<n>.mp4``."""
-    from tqdm import tqdm
-
-    from fastsam_track.pipeline.multi import run_sources
-    from fastsam_track.pipeline.render import SegmentRenderer
-    from fastsam_track.pipeline.sinks import VideoFileSink
-    from fastsam_track.pipeline.sources import open_source
-
     single_only = {
         "--point/--box/--text/--prompts": args.point or args.box or args.text or args.prompts,
         "--show": args.show,
@@ -386,6 +458,20 @@ def _run_several(args: argparse.Namespace, config: RunConfig, specs: list[str], 
         raise _CliError(f"with several sources, -o FOLDER and --stats are supported; not {', '.join(refused)}")
     if not args.output or args.output.suffix:
         raise _CliError("with several sources, -o names a folder (each source writes source-<n>.mp4 into it)")
+    with _claim_outputs(args, specs):
+        _run_sources(args, config, specs, reconnect)
+
+
+def _run_sources(args: argparse.Namespace, config: RunConfig, specs: list[str], reconnect: Any) -> None:
+    """Several sources through one model (outputs checked and locked by the caller)."""
+    from tqdm import tqdm
+
+    from fastsam_track.pipeline.multi import run_sources
+    from fastsam_track.pipeline.output_files import write_text
+    from fastsam_track.pipeline.render import SegmentRenderer
+    from fastsam_track.pipeline.sinks import VideoFileSink
+    from fastsam_track.pipeline.sources import open_source
+
     sources = [open_source(spec, vid_stride=config.vid_stride, reconnect=reconnect, on_event=_note) for spec in specs]
     sinks = [
         [VideoFileSink(args.output / f"source-{n}.mp4", fps=s.fps, crf=config.crf, preset=config.preset)]
@@ -398,18 +484,21 @@ def _run_several(args: argparse.Namespace, config: RunConfig, specs: list[str], 
     with tqdm(total=total, unit="frame", disable=args.no_progress, dynamic_ncols=True) as bar:
         stats = run_sources(sources, segmenter, sinks=sinks, renderer=renderer, on_frame=lambda *_: bar.update(1))
     if args.stats:
-        args.stats.write_text(json.dumps([s.as_dict() for s in stats], indent=2) + "\n")
+        write_text(args.stats, json.dumps([s.as_dict() for s in stats], indent=2) + "\n")
     for n, (spec, s) in enumerate(zip(specs, stats, strict=True)):
         print(f"source {n} ({spec}): {s.frames} frames to {args.output / f'source-{n}.mp4'} ({s.fps:.1f} fps)")
 
 
 def _demo(args: argparse.Namespace) -> None:
+    from fastsam_track.pipeline.output_files import video_format
     from fastsam_track.pipeline.sinks import VideoFileSink
     from fastsam_track.pipeline.sources import VideoFileSource
     from fastsam_track.synthetic import SyntheticClip
 
     if args.frames < 1:
         raise _CliError(f"--frames must be 1 or more, got {args.frames}")
+    if args.output:
+        video_format(args.output)  # before the clip is made, not after the run
     output = args.output or Path(tempfile.mkdtemp(prefix="fastsam-track-demo-")) / "demo.mp4"
     clip_path = output.with_name(output.stem + "-input.mp4")
     clip = SyntheticClip(height=360, width=640, num_shapes=8, seed=0)
@@ -434,6 +523,7 @@ def main(argv: list[str] | None = None) -> int:
     from fastsam_track.pipeline.clip_text import ClipError
     from fastsam_track.pipeline.exports import ExportError
     from fastsam_track.pipeline.models import ModelError
+    from fastsam_track.pipeline.output_files import OutputError
     from fastsam_track.pipeline.prompts import PromptError
     from fastsam_track.pipeline.segments_cache import SegmentsCacheError
     from fastsam_track.pipeline.sinks import SinkError
@@ -453,6 +543,7 @@ def main(argv: list[str] | None = None) -> int:
         ConfigError,
         ExportError,
         ModelError,
+        OutputError,
         PromptError,
         SegmentsCacheError,
         SinkError,

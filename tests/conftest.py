@@ -8,6 +8,23 @@ import pytest
 
 from fastsam_track.pipeline.sinks import VideoFileSink
 from fastsam_track.synthetic import SyntheticClip
+from tests.support.system import missing
+
+# Fixtures that start a real component: a test using one needs that component.
+_FIXTURE_NEEDS = {"start_camera": "gstreamer", "xvfb": "x11"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests that use a component's fixture ``needs(component)`` (``-m needs`` selects them all),
+    and skip, with what to install, those that need a component this machine lacks."""
+    for item in items:
+        for fixture, component in _FIXTURE_NEEDS.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(pytest.mark.needs(component))
+        for mark in item.iter_markers("needs"):
+            reasons = [reason for component in mark.args if (reason := missing(component))]
+            if reasons:
+                item.add_marker(pytest.mark.skip(reason="; ".join(reasons)))
 
 
 def write_clip(

@@ -1,6 +1,7 @@
 """The ``fastsam-track`` command end to end, as a user runs it (a subprocess)."""
 
 import ctypes
+import json
 import os
 import shutil
 import signal
@@ -14,6 +15,7 @@ import av
 import pytest
 
 from tests.conftest import write_clip
+from tests.support.waiting import wait_until
 
 
 def _cli(*args, cwd=None):
@@ -76,6 +78,7 @@ def test_demo_writes_an_annotated_clip(tmp_path):
         (["run", "{unreadable}", "-o", "out.mp4"], "cannot read image"),  # a picture that is not one
         (["run", "{fifo}", "-o", "out.mp4"], "is not a regular file: give a video file or a folder"),  # not a file
         (["run", "{clip}", "-o", "out.mp4", "--imgsz", "500"], "imgsz must be a positive multiple of 32"),
+        (["run", "{clip}", "-o", "out.mp4", "--imgsz", "100000"], "imgsz must be a positive multiple of 32 up to 4096"),
         (["run", "{clip}", "-o", "out.mp4", "--config", "{bad_config}"], "unknown config key 'imgs'; valid keys:"),
         (["run", "{clip}", "-o", "out.mp4", "--model", "nope.pt"], "model 'nope.pt' not found"),
         (["run", "{clip}", "-o", "out.mp4"], "could not download FastSAM-s.pt"),  # the default real model, offline
@@ -86,6 +89,22 @@ def test_demo_writes_an_annotated_clip(tmp_path):
         (["run", "{clip}", "--model", "fastsam-tiny", "--serve", "nohost"], "--serve 'nohost'"),
         (["run", "{clip}", "--model", "fastsam-tiny", "--rtsp-out", "http://x"], "needs an rtsp:// URL"),
         (["run", "{clip}", "-o", "out.mp4", "--reconnect-limit", "-1"], "--reconnect-limit must be 0"),
+        # Outputs are checked before the model loads (the default model, offline, would fail otherwise).
+        (["run", "{clip}", "-o", "out"], "cannot write video 'out': it has no extension; give a name ending in .mp4"),
+        (["run", "{clip}", "-o", "out.webm"], "its extension '.webm' is not a video container for H.264"),
+        (["demo", "-o", "out"], "cannot write video 'out': it has no extension"),  # not after the demo's run
+        (["run", "{clip}", "-o", "out.mp4", "--stats", "/proc/1/no/stats.json"], "cannot write --stats file"),
+        (["run", "{clip}", "-o", "{clip}"], "-o '{clip}' is the source '{clip}': give the output another name"),
+        (["run", "{clip}", "-o", "{link}"], "-o '{link}' is the source '{clip}'"),  # a symlink to the source
+        (["run", "{clip}", "-o", "out.mp4", "--save-tracks", "t.txt", "--save-proposals", "t.txt"], "name the same"),
+        (["run", "{clip}", "--point", "5,5", "--save-masks", "{used}"], "--save-masks folder '{used}' is not empty"),
+        # Object ids fit the 8-bit PNGs of --save-masks; 0 is the background.
+        (
+            ["run", "{clip}", "--prompts", "{id_300}", "--save-masks", "m"],
+            "object 300 on frame 0: ids must be 1 to 255",
+        ),
+        (["run", "{clip}", "--prompts", "{id_0}", "--save-masks", "m"], "'object' must be an integer >= 1, got 0"),
+        (["run", "{clip}", "--prompts", "{id_-1}", "--save-masks", "m"], "'object' must be an integer >= 1, got -1"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, clip_path, args, message):
@@ -96,13 +115,25 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, clip_path, args, message):
     (tmp_path / "unreadable" / "0001.jpg").write_text("not a JPEG")
     os.mkfifo(tmp_path / "pipe.mp4")  # opening it to read would wait for a writer for ever
     folders = {"empty": tmp_path / "empty", "unreadable": tmp_path / "unreadable", "fifo": tmp_path / "pipe.mp4"}
-    args = [a.format(clip=clip_path, bad_config=bad_config, **folders) for a in args]
+    (tmp_path / "link.mp4").symlink_to(clip_path)
+    (tmp_path / "used").mkdir()
+    (tmp_path / "used" / "00000.png").write_bytes(b"an earlier run's mask")
+    for object_id in (300, 0, -1):
+        prompt = {"object": object_id, "frame": 0, "box": [1, 1, 9, 9]}
+        (tmp_path / f"id_{object_id}.json").write_text(json.dumps({"prompts": [prompt]}))
+    names = {"link": tmp_path / "link.mp4", "used": tmp_path / "used"}
+    names.update({f"id_{i}": tmp_path / f"id_{i}.json" for i in (300, 0, -1)})
+    before = clip_path.read_bytes()
+    args = [a.format(clip=clip_path, bad_config=bad_config, **folders, **names) for a in args]
     result = _cli(*args, cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0, result.stderr
-    assert result.stderr.startswith("fastsam-track: error: ") and message in result.stderr
+    message = message.format(clip=clip_path, **names)
+    assert result.stderr.startswith("fastsam-track: error: ") and message in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "out.mp4").exists()
+    assert clip_path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.endswith((".lock", ".part"))) == []
 
 
 _PR_CAPBSET_DROP, _CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH = 24, 1, 2
@@ -141,7 +172,7 @@ def permissions_apply(tmp_path):
 @pytest.mark.parametrize(
     ("case", "message"),
     [
-        ("no-read.mp4", "cannot read video '{path}': [Errno 13] Permission denied: '{path}'"),  # the file
+        ("no-read.mp4", "cannot read video '{path}': Permission denied"),  # the file (no errno, the path once)
         ("locked/clip.mp4", "cannot read source '{path}': Permission denied"),  # a folder on the way
         ("pictures", "cannot read folder '{path}': Permission denied"),  # a folder of pictures
     ],
@@ -290,10 +321,9 @@ def test_a_stopped_run_leaves_a_playable_mp4_and_complete_exports(tmp_path, sign
     )
     lines, reader = _timed_lines(process.stderr)
     try:
-        deadline = time.monotonic() + 120
-        while not (output.exists() and output.stat().st_size > 0) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        time.sleep(1.0)  # a few frames into the run
+        # A few frames into the run (the MP4 itself appears only when finalised).
+        wait_until(lambda: len(list((tmp_path / "masks").glob("*.png"))) >= 3, "3 frames")
+        assert not output.exists()
         sent = time.monotonic()
         process.send_signal(signum)
         process.wait(timeout=30)
@@ -319,6 +349,87 @@ def test_a_stopped_run_leaves_a_playable_mp4_and_complete_exports(tmp_path, sign
         decode_rle([s["rle"] for s in record["segments"]], tuple(record["mask_size"]))
     tracks = (tmp_path / "tracks.txt").read_text()
     assert tracks.endswith("\n") and max(int(t.split()[0]) for t in tracks.splitlines()) < frames
+
+
+def test_a_second_run_on_an_output_being_written_is_refused_unless_overwrite(tmp_path, clip_path):
+    output = tmp_path / "out.mp4"
+    # Another run writing out.mp4: a process holding its lock for as long as this test needs (a real run
+    # could finish first on a fast machine).
+    hold = f"from fastsam_track.pipeline.output_files import OutputLocks; OutputLocks([{str(output)!r}]); print(1)"
+    other = subprocess.Popen([sys.executable, "-c", hold + "; input()"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    args = ("run", clip_path, "-o", output, "--model", "fastsam-tiny", "--imgsz", "320", "--no-progress")
+    try:
+        assert other.stdout is not None and other.stdout.readline() == b"1\n"
+        refused = _cli(*args)
+        assert refused.returncode == 2 and refused.stderr == (
+            f"fastsam-track: error: output {str(output)!r} is being written by another run (process {other.pid}): "
+            "wait for it, give another name, or --overwrite\n"
+        )
+        forced = _cli(*args, "--overwrite")
+        assert forced.returncode == 0, forced.stderr
+        assert _probe(output)[0] == 12
+    finally:
+        other.kill()  # like a run killed outright: its lock dies with it
+        other.wait()
+    assert _cli(*args).returncode == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["out.mp4"]  # the killed one's lock file taken over, removed
+
+
+def test_overwrite_replaces_the_frame_pngs_of_a_used_mask_folder(tmp_path, clip_path):
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    for index in (0, 11, 12, 299):  # an earlier, longer run's
+        (masks / f"{index:05d}.png").write_text("old")
+    (masks / "notes.txt").write_text("mine")
+    args = ("run", clip_path, "--point", "160,90", "--save-masks", masks, "--model", "fastsam-tiny", "--imgsz", 320)
+    refused = _cli(*args)
+    assert refused.returncode == 2 and "is not empty (5 entries)" in refused.stderr
+    result = _cli(*args, "--overwrite")
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in masks.iterdir()) == [f"{i:05d}.png" for i in range(12)] + ["notes.txt"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-o", "ro/out.mp4"], "cannot write video 'ro/out.mp4': Permission denied"),
+        (["-o", "out.mp4", "--stats", "ro/stats.json"], "cannot write --stats file 'ro/stats.json': Permission denied"),
+        (["--point", "5,5", "--save-masks", "ro"], "cannot write in mask folder 'ro': Permission denied"),
+        (["--save-edges", "ro/edges"], "cannot create edge folder 'ro/edges': Permission denied"),
+    ],
+)
+def test_an_output_in_a_read_only_folder_is_refused_before_the_model_loads(
+    tmp_path, clip_path, permissions_apply, args, message
+):
+    (tmp_path / "ro").mkdir(mode=0o555)
+    result = subprocess.run(
+        [sys.executable, "-m", "fastsam_track.cli", "run", str(clip_path), *args],  # the default model cannot load
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+        preexec_fn=_obey_file_permissions,
+    )
+    assert result.returncode == 2 and result.stderr == f"fastsam-track: error: {message}\n"
+    assert list((tmp_path / "ro").iterdir()) == []
+
+
+def test_a_writable_mask_folder_inside_a_read_only_one_is_used(tmp_path, clip_path, permissions_apply):
+    (tmp_path / "ro" / "masks").mkdir(parents=True)
+    (tmp_path / "ro").chmod(0o555)  # no lock file can go beside the masks folder: it is used unlocked
+    result = subprocess.run(
+        [
+            *(sys.executable, "-m", "fastsam_track.cli", "run", clip_path, "--point", "160,90"),
+            *("--save-masks", "ro/masks", "--model", "fastsam-tiny", "--imgsz", "320"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+        preexec_fn=_obey_file_permissions,
+    )
+    assert result.returncode == 0, result.stderr
+    assert len(list((tmp_path / "ro" / "masks").glob("*.png"))) == 12
 
 
 def test_a_run_that_fails_before_its_first_frame_leaves_no_files(tmp_path, clip_path):

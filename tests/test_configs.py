@@ -28,7 +28,9 @@ def test_overrides_win_and_none_is_ignored(tmp_path):
     ("text", "message"),
     [
         ("imgs: 640\n", "unknown config key 'imgs'; valid keys: model, imgsz"),  # a typo
-        ("imgsz: 500\n", "imgsz must be a positive multiple of 32, got 500"),  # not a multiple of 32
+        ("imgsz: 500\n", "imgsz must be a positive multiple of 32 up to 4096, got 500"),  # not a multiple of 32
+        ("imgsz: 100000\n", "imgsz must be a positive multiple of 32 up to 4096, got 100000"),  # 67 GB of input
+        ("imgsz: 4128\n", "up to 4096, got 4128"),  # the first multiple of 32 past the bound
         ("imgsz: '640'\n", "imgsz must be int, got str '640'"),  # quoted number
         ("imgsz: true\n", "imgsz must be int, got bool True"),  # bool is not an int here
         ("conf: 1.5\n", "conf must be between 0 and 1, got 1.5"),  # out of range

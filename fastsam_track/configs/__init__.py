@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from fastsam_track.pipeline.backends import BACKENDS as _BACKENDS
+from fastsam_track.pipeline.backends import MAX_IMGSZ
 from fastsam_track.pipeline.clip_text import DEFAULT_MODEL, DEFAULT_PRETRAINED
 
 __all__ = ["PRESETS", "ConfigError", "RunConfig", "load_config"]
@@ -81,7 +82,8 @@ class RunConfig:
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
             _check_type(field.name, getattr(self, field.name), field.type)
-        _check(self.imgsz > 0 and self.imgsz % 32 == 0, "imgsz", self.imgsz, "a positive multiple of 32")
+        imgsz_ok = 0 < self.imgsz <= MAX_IMGSZ and self.imgsz % 32 == 0
+        _check(imgsz_ok, "imgsz", self.imgsz, f"a positive multiple of 32 up to {MAX_IMGSZ}")
         _check(0.0 <= self.conf <= 1.0, "conf", self.conf, "between 0 and 1")
         _check(0.0 <= self.iou <= 1.0, "iou", self.iou, "between 0 and 1")
         _check(self.max_det >= 1, "max_det", self.max_det, "1 or more")

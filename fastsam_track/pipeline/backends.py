@@ -27,9 +27,12 @@ import numpy as np
 
 from fastsam_track.pipeline.models import ModelError
 
-__all__ = ["BACKENDS", "ExportCache", "Network", "choose_backend", "load_network"]
+__all__ = ["BACKENDS", "MAX_IMGSZ", "ExportCache", "Network", "choose_backend", "load_network"]
 
 BACKENDS = ("auto", "torch", "openvino", "onnx", "tensorrt")
+# The longest network input side accepted: past a 4K frame's 3840 (FastSAM was trained at 1024).
+# Larger values would be checked only when the network allocates them: 100000 asks for 67 GB.
+MAX_IMGSZ = 4096
 # backend: (ultralytics export format, the module it runs on, the pip extra that installs it)
 _EXPORTED = {
     "openvino": ("openvino", "openvino", "openvino"),

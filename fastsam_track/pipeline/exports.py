@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -23,6 +24,7 @@ import numpy as np
 
 from fastsam_track.masks import label_map
 from fastsam_track.pipeline.line_files import LineFileWriter
+from fastsam_track.pipeline.output_files import discard, finalise, staging_path
 from fastsam_track.pipeline.segments_cache import encode_rle
 from fastsam_track.trackers.segment_tracker import TrackState
 from fastsam_track.types import SegmentedFrame
@@ -46,7 +48,11 @@ def davis_palette() -> np.ndarray:
 
 
 class _PngFolder:
-    """A folder of per-frame PNGs, named by frame index (``00000.png``...); created at once."""
+    """A folder of per-frame PNGs, named by frame index (``00000.png``...); created at once.
+
+    Each PNG is written under a hidden name and renamed into place, so a reader of the
+    folder (while the run goes on) never opens half of one.
+    """
 
     what = "folder"
 
@@ -68,6 +74,18 @@ class _PngFolder:
     def path(self, segmented: SegmentedFrame) -> Path:
         """Where this frame's PNG goes."""
         return self.folder / f"{segmented.frame.index:05d}.png"
+
+    def _save(self, segmented: SegmentedFrame, write: Callable[[Path], object]) -> None:
+        """Write this frame's PNG with ``write(a staged path)``, then rename it into place."""
+        path = self.path(segmented)
+        staged = staging_path(path)
+        try:
+            write(staged)
+            finalise(staged, path)
+        except OSError as error:
+            raise ExportError(f"cannot write {str(path)!r}: {error.strerror}") from error
+        finally:
+            discard(staged)
 
 
 class DavisMaskWriter(_PngFolder):
@@ -111,7 +129,7 @@ class DavisMaskWriter(_PngFolder):
             labels = label_map(np.asarray(objects.mask), (height, width), ids).astype(np.uint8)
         image = Image.fromarray(labels, mode="P")
         image.putpalette(self._palette)
-        image.save(self.path(segmented), pnginfo=info)
+        self._save(segmented, lambda staged: image.save(staged, format="PNG", pnginfo=info))
 
 
 class EdgeWriter(_PngFolder):
@@ -127,8 +145,10 @@ class EdgeWriter(_PngFolder):
         """Write ``<frame index>.png``; the run must compute edges (``run(..., edges=True)``)."""
         if segmented.edges is None:
             raise ExportError("edge maps were not computed: run with edges=True")
-        if not cv2.imwrite(str(self.path(segmented)), segmented.edges):
-            raise ExportError(f"cannot write {self.path(segmented)}")
+        encoded, png = cv2.imencode(".png", segmented.edges)
+        if not encoded:
+            raise ExportError(f"cannot encode the edge map of frame {segmented.frame.index} as PNG")
+        self._save(segmented, lambda staged: staged.write_bytes(png.tobytes()))
 
 
 class MotsWriter(LineFileWriter):

@@ -1,12 +1,17 @@
 """Text outputs written a frame at a time: each frame's lines are flushed at once, so a run
-that stops midway leaves every finished frame complete on disk."""
+that stops midway leaves every finished frame complete on disk.
+
+The file is written under a hidden name beside its path and renamed into place when it is
+closed (``output_files``): a reader or another run never sees half of it, and a run that
+fails before its first frame leaves the previous file as it was."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from types import TracebackType
 from typing import IO
+
+from fastsam_track.pipeline.output_files import OutputError, check_writable, discard, finalise, staging_path
 
 __all__ = ["LineFileWriter"]
 
@@ -14,9 +19,10 @@ __all__ = ["LineFileWriter"]
 class LineFileWriter:
     """A text file checked at construction, opened on entering ``with``, appended to per frame.
 
-    Checking early (before a model loads) reports an unwritable path at once; opening late
-    leaves no empty file behind when the run fails before its first frame. Subclasses name
-    what they write (``what``) and the error they raise (``error``).
+    Checking early (before a model loads) reports an unwritable path at once. On leaving
+    ``with`` the file is renamed into place, unless the block failed before any line was
+    written: then nothing is left behind. Subclasses name what they write (``what``) and the
+    error they raise (``error``).
 
     Args:
         path: the file to write; its folder is created.
@@ -28,19 +34,25 @@ class LineFileWriter:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self._file: IO[str] | None = None
+        self._staged = staging_path(self.path)
+        self._lines = 0
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise self._cannot(error.strerror) from error
-        if self.path.is_dir() or not os.access(self.path.parent, os.W_OK):
-            raise self._cannot("it is a folder" if self.path.is_dir() else "its folder is not writable")
+        if self.path.is_dir():
+            raise self._cannot("it is a folder")
+        try:
+            check_writable(self.path, self.what)
+        except OutputError as error:
+            raise self.error(str(error)) from None
 
     def _cannot(self, why: str | None) -> ValueError:
         return self.error(f"cannot write {self.what} {str(self.path)!r}: {why}")
 
     def __enter__(self) -> LineFileWriter:
         try:
-            self._file = self.path.open("w")
+            self._file = self._staged.open("w")
         except OSError as error:
             raise self._cannot(error.strerror) from error
         return self
@@ -50,14 +62,20 @@ class LineFileWriter:
         assert self._file is not None, "the writer is closed"
         self._file.writelines(lines)
         self._file.flush()
+        self._lines += len(lines)
 
-    def close(self) -> None:
-        """Close the file; safe to call twice."""
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+    def close(self, keep: bool = True) -> None:
+        """Close the file and rename it into place (``keep``) or remove it; safe to call twice."""
+        if self._file is None:
+            return
+        self._file.close()
+        self._file = None
+        if keep:
+            finalise(self._staged, self.path)
+        else:
+            discard(self._staged)
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self.close()
+        self.close(keep=exc_type is None or self._lines > 0)

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 import cv2
 import numpy as np
 
-from fastsam_track.pipeline.sources import Source, SourceError
+from fastsam_track.pipeline.sources import Source, SourceError, io_reason
 from fastsam_track.types import Frame
 
 __all__ = ["STREAM_SCHEMES", "Reconnect", "StreamSource", "WebcamSource", "is_stream_url", "mask_credentials"]
@@ -276,7 +276,7 @@ class StreamSource(_LiveSource):
         except (av.error.FFmpegError, OSError) as error:
             if time.monotonic() - started >= self.open_timeout:
                 raise _Lost(f"no answer within {self.open_timeout:g} s") from None
-            raise _Lost(_reason(error)) from None
+            raise _Lost(io_reason(error)) from None
         if not container.streams.video:
             container.close()
             raise _Lost("no video stream")
@@ -292,16 +292,10 @@ class StreamSource(_LiveSource):
             # PyAV's read timeout interrupts FFmpeg, which reports only "Immediate exit requested".
             raise _Lost(f"no data for {self.read_timeout:g} s") from None
         except (av.error.FFmpegError, OSError) as error:
-            raise _Lost(_reason(error)) from None
+            raise _Lost(io_reason(error)) from None
 
     def _close(self, handle: Any) -> None:
         handle.close()
-
-
-def _reason(error: Exception) -> str:
-    """One line on why an I/O call failed, without the URL (which may hold credentials)."""
-    text = getattr(error, "strerror", None) or str(error) or type(error).__name__
-    return str(text).splitlines()[0]
 
 
 class WebcamSource(_LiveSource):

@@ -28,6 +28,7 @@ from fastsam_track.types import BoxPrompt, PointPrompt, Prompt, RemovePrompt, Te
 __all__ = [
     "PromptError",
     "check_in_frame",
+    "check_object_ids",
     "load_prompts",
     "parse_box",
     "parse_point",
@@ -231,3 +232,21 @@ def check_in_frame(prompts: list[Prompt], size: tuple[int, int]) -> None:
         if (xy < 0).any() or (xy[:, 0] > width).any() or (xy[:, 1] > height).any():
             where = f"object {prompt.object_id} on frame {prompt.frame}"
             raise PromptError(f"{where}: {xy.tolist()} is outside the {width}x{height} frame")
+
+
+def check_object_ids(prompts: Sequence[Prompt], maximum: int | None = None) -> None:
+    """Raise ``PromptError`` for an object id below 1 or, when given, above ``maximum``.
+
+    An 8-bit mask export (``--save-masks``) holds ids 1-255 (0 is the background); checked
+    here, before a model loads, rather than on the frame where the object first shows.
+
+    Example:
+        >>> check_object_ids([RemovePrompt(0, 300)], maximum=255)
+        Traceback (most recent call last):
+        ...
+        fastsam_track.pipeline.prompts.PromptError: object 300 on frame 0: ids must be 1 to 255 (8-bit masks)
+    """
+    for prompt in prompts:
+        if prompt.object_id < 1 or (maximum is not None and prompt.object_id > maximum):
+            bound = f"1 to {maximum} (8-bit masks)" if maximum is not None else "1 or more"
+            raise PromptError(f"object {prompt.object_id} on frame {prompt.frame}: ids must be {bound}")

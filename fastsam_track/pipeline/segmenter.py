@@ -22,7 +22,7 @@ import supervision as sv
 from threadpoolctl import threadpool_limits
 
 from fastsam_track.masks import mean_colors
-from fastsam_track.pipeline.backends import ExportCache, choose_backend, load_network
+from fastsam_track.pipeline.backends import MAX_IMGSZ, ExportCache, choose_backend, load_network
 from fastsam_track.pipeline.models import ModelError, resolve_weights
 
 __all__ = ["Letterbox", "Segmenter", "select_device"]
@@ -140,7 +140,7 @@ class Segmenter:
 
     Args:
         model: ``fastsam-tiny`` (built in), ``FastSAM-s``, ``FastSAM-x`` or a checkpoint path.
-        imgsz: longer side of the network input in pixels (a multiple of 32).
+        imgsz: longer side of the network input in pixels (a multiple of 32, at most ``MAX_IMGSZ``, 4096).
         conf: minimum confidence of a segment.
         iou: NMS IoU threshold.
         max_det: most segments per frame.
@@ -174,8 +174,8 @@ class Segmenter:
         probabilities: bool = False,
         export_cache: ExportCache | None = None,
     ):
-        if imgsz <= 0 or imgsz % 32:
-            raise ModelError(f"imgsz must be a positive multiple of 32, got {imgsz}")
+        if imgsz <= 0 or imgsz % 32 or imgsz > MAX_IMGSZ:
+            raise ModelError(f"imgsz must be a positive multiple of 32 up to {MAX_IMGSZ}, got {imgsz}")
         import torch
         from ultralytics.nn.tasks import load_checkpoint
 

@@ -11,6 +11,9 @@ from typing import Any
 
 import numpy as np
 
+from fastsam_track.pipeline.output_files import OutputError, check_writable, finalise, staging_path, video_format
+from fastsam_track.pipeline.sources import io_reason
+
 __all__ = ["RtspSink", "SinkError", "VideoFileSink"]
 
 
@@ -22,10 +25,13 @@ class VideoFileSink:
     """Write BGR frames to an H.264 MP4 with PyAV (OpenCV's bundled FFmpeg has no libx264).
 
     The encoder is flushed and the file closed on leaving the ``with`` block, also when it
-    is left by an exception or Ctrl-C, so the frames written so far stay playable.
+    is left by an exception or Ctrl-C, so the frames written so far stay playable. It is
+    written under a hidden name beside ``path`` and renamed into place then: until then a
+    previous file at ``path`` stays whole (``output_files``). The name and the folder are
+    checked at construction; nothing is written before the first frame.
 
     Args:
-        path: the ``.mp4`` file to write; its folder is created.
+        path: the file to write (``.mp4``, or ``.mkv``, ``.mov``, ``.m4v``); its folder is created.
         fps: frame rate.
         crf: x264 quality (lower is better, 23 is its default).
         preset: x264 speed preset; ``veryfast`` costs about 7 ms per 720p frame here.
@@ -46,12 +52,18 @@ class VideoFileSink:
         self.frames_written = 0
         self._container: Any = None
         self._stream: Any = None
+        self._staged = staging_path(self.path)
         if self.path.is_dir():
             raise SinkError(f"output {str(self.path)!r} is a folder: give a file name ending in .mp4")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise SinkError(f"cannot create the folder of {str(self.path)!r}: {error.strerror}") from error
+        try:
+            self._format = video_format(self.path)
+            check_writable(self.path, "video")
+        except OutputError as error:
+            raise SinkError(str(error)) from None
 
     def __enter__(self) -> VideoFileSink:
         return self
@@ -60,9 +72,9 @@ class VideoFileSink:
         import av
 
         try:
-            self._container = av.open(str(self.path), mode="w")
+            self._container = av.open(str(self._staged), mode="w", format=self._format)
         except (OSError, av.error.FFmpegError) as error:
-            raise SinkError(f"cannot write {str(self.path)!r}: {error}") from error
+            raise SinkError(f"cannot write {str(self.path)!r}: {io_reason(error)}") from error
         stream = self._container.add_stream("libx264", rate=self.fps)
         stream.width, stream.height = width, height
         # 4:2:0 is what players expect, but needs even sizes; odd sizes keep every pixel in 4:4:4.
@@ -81,7 +93,7 @@ class VideoFileSink:
         self.frames_written += 1
 
     def close(self) -> None:
-        """Flush the encoder and close the file; safe to call twice."""
+        """Flush the encoder, close the file and rename it into place; safe to call twice."""
         if self._container is None:
             return
         container, self._container = self._container, None
@@ -89,6 +101,7 @@ class VideoFileSink:
             container.mux(self._stream.encode(None))
         finally:
             container.close()
+            finalise(self._staged, self.path)
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -176,7 +189,7 @@ class RtspSink:
 
     def _lost(self, error: BaseException) -> None:
         self._abandon()
-        self._on_event(f"{self.url}: {type(error).__name__}: {error}; retrying in {self._delay:.1f} s")
+        self._on_event(f"{self.url}: {type(error).__name__}: {io_reason(error)}; retrying in {self._delay:.1f} s")
         self._next_try = time.monotonic() + self._delay
         self._delay = min(self._delay * 2, self.retry_max)
 

@@ -19,7 +19,15 @@ if TYPE_CHECKING:
 
     from fastsam_track.pipeline.live import Reconnect
 
-__all__ = ["IMAGE_SUFFIXES", "ImageFolderSource", "Source", "SourceError", "VideoFileSource", "open_source"]
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "ImageFolderSource",
+    "Source",
+    "SourceError",
+    "VideoFileSource",
+    "io_reason",
+    "open_source",
+]
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -29,6 +37,21 @@ _DECODE_THREADS = 2
 
 class SourceError(ValueError):
     """A source that cannot be opened or read."""
+
+
+def io_reason(error: BaseException) -> str:
+    """One line on why an I/O call failed: the system's or FFmpeg's words, without the error number or the path.
+
+    PyAV's own text is ``[Errno 1094995529] Invalid data found when processing input: 'x.mp4'``;
+    the number is FFmpeg's tag for the error and the path (which may be a URL with
+    credentials) is in the caller's message already.
+
+    Example:
+        >>> io_reason(PermissionError(13, "Permission denied", "x.mp4"))
+        'Permission denied'
+    """
+    text = getattr(error, "strerror", None) or str(error) or type(error).__name__
+    return str(text).splitlines()[0]
 
 
 def _status(path: Path) -> os.stat_result:
@@ -105,7 +128,7 @@ class VideoFileSource(Source):
                 frames = stream.frames or None
                 self.frame_count = -(-frames // vid_stride) if frames else None
         except av.error.FFmpegError as error:
-            raise SourceError(f"cannot read video {str(self.path)!r}: {error}") from error
+            raise SourceError(f"cannot read video {str(self.path)!r}: {io_reason(error)}") from error
 
     def __iter__(self) -> Iterator[Frame]:
         """Decode packet by packet: a corrupt packet is skipped and counted, a truncated file ends the frames."""
@@ -163,8 +186,15 @@ class VideoFileSource(Source):
 class ImageFolderSource(Source):
     """Images of a folder in name order, as frames of a video at ``fps``.
 
+    An image that cannot be read (empty, cut short, not an image) is skipped and counted, as
+    a corrupt packet of a video is; its frame index stays unused, so later frames keep the
+    index of their position in the folder.
+
+    Attributes:
+        unreadable: names of the images the last iteration skipped.
+
     Raises:
-        SourceError: the folder cannot be listed, holds no images or they differ in size.
+        SourceError: the folder cannot be listed, holds no readable images or they differ in size.
     """
 
     def __init__(self, path: str | Path, fps: float = 30.0, vid_stride: int = 1):
@@ -176,26 +206,48 @@ class ImageFolderSource(Source):
         self.files = sorted(p for p in names if p.suffix.lower() in IMAGE_SUFFIXES)[::vid_stride]
         if not self.files:
             raise SourceError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in folder {str(self.path)!r}")
-        first = self._read(self.files[0])
+        first = next((image for path in self.files if (image := self._read(path)) is not None), None)
+        if first is None:
+            others = f" (nor the other {len(self.files) - 1})" if len(self.files) > 1 else ""
+            raise SourceError(f"cannot read image {str(self.files[0])!r}{others}")
         self.size = (first.shape[1], first.shape[0])
         self.fps = Fraction(fps).limit_denominator(1001) / vid_stride
         self.frame_count = len(self.files)
         self.vid_stride = vid_stride
+        self.unreadable: list[str] = []
 
     @staticmethod
-    def _read(path: Path) -> np.ndarray:
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if image is None:
-            raise SourceError(f"cannot read image {str(path)!r}")
-        return image
+    def _read(path: Path) -> np.ndarray | None:
+        """The image as (H, W, 3) uint8 BGR, or None when it cannot be read."""
+        try:
+            data = np.fromfile(path, np.uint8)
+        except OSError:
+            return None
+        # imdecode, not imread: an empty or damaged file is None here, not a warning on stderr.
+        return cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
 
     def __iter__(self) -> Iterator[Frame]:
+        self.unreadable = []
         for position, path in enumerate(self.files):
             image = self._read(path)
+            if image is None:
+                self.unreadable.append(path.name)
+                continue
             if (image.shape[1], image.shape[0]) != self.size:
                 raise SourceError(f"{path.name} is {image.shape[1]}x{image.shape[0]}, the first image {self.size}")
             index = position * self.vid_stride
             yield Frame(index=index, image=image, timestamp=index / float(self.fps * self.vid_stride))
+
+    def damage_report(self) -> str | None:
+        """One line on the images the last iteration could not read, or None when it read them all."""
+        if not self.unreadable:
+            return None
+        shown = ", ".join(self.unreadable[:3]) + (", ..." if len(self.unreadable) > 3 else "")
+        used = len(self.files) - len(self.unreadable)
+        return (
+            f"{self.path.name}: {len(self.unreadable)} of {len(self.files)} images could not be read ({shown}); "
+            f"the run used the {used} that could"
+        )
 
 
 def open_source(

@@ -11,23 +11,10 @@ from pathlib import Path
 
 import pytest
 
-SYSTEM_PYTHON = "/usr/bin/python3"
+from tests.support.system import SYSTEM_PYTHON
+
 CAMERA_SCRIPT = Path(__file__).parents[1] / "support" / "rtsp_camera.py"
 READY_TIMEOUT = 10.0
-
-
-def _gstreamer_missing() -> str | None:
-    """Why the camera cannot run here, or None when it can."""
-    check = "import gi; gi.require_version('GstRtspServer', '1.0'); from gi.repository import GstRtspServer"
-    try:
-        result = subprocess.run([SYSTEM_PYTHON, "-c", check], capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired) as error:
-        return f"{SYSTEM_PYTHON} cannot run: {error}"
-    if result.returncode:
-        last = (result.stderr.strip().splitlines() or ["?"])[-1]
-        packages = "python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp"
-        return f"GStreamer RTSP server bindings missing for {SYSTEM_PYTHON} ({last}); apt-get install {packages}"
-    return None
 
 
 class RtspCamera:
@@ -90,17 +77,12 @@ class RtspCamera:
             os.kill(self.process.pid, number)
 
 
-@pytest.fixture(scope="session")
-def gstreamer() -> None:
-    """Skip when Debian's Python lacks the GStreamer RTSP server bindings."""
-    reason = _gstreamer_missing()
-    if reason:
-        pytest.skip(reason)
-
-
 @pytest.fixture
-def start_camera(gstreamer: None, tmp_path: Path) -> Iterator[Callable[..., RtspCamera]]:
-    """Start RTSP cameras with extra script arguments; every one is thawed and killed at teardown."""
+def start_camera(tmp_path: Path) -> Iterator[Callable[..., RtspCamera]]:
+    """Start RTSP cameras with extra script arguments; every one is thawed and killed at teardown.
+
+    A test using it needs GStreamer (``tests/conftest.py`` marks it, and skips it when absent).
+    """
     cameras: list[RtspCamera] = []
 
     def start(*args: str) -> RtspCamera:

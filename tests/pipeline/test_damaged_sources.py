@@ -5,10 +5,11 @@ import sys
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
 
-from fastsam_track.pipeline.sources import SourceError, VideoFileSource
+from fastsam_track.pipeline.sources import SourceError, VideoFileSource, open_source
 from tests.conftest import write_clip
 
 FRAMES = 60
@@ -112,9 +113,10 @@ def test_intact_clip_has_no_damage(clip):
 def test_not_a_video_is_a_one_line_source_error(tmp_path, content):
     path = tmp_path / "clip.mp4"
     path.write_bytes(content)
-    with pytest.raises(SourceError, match=r"clip\.mp4") as error:
+    with pytest.raises(SourceError, match=rf"^cannot read video '{path}': [A-Z][a-z ]+$") as error:
         VideoFileSource(path)
-    assert "\n" not in str(error.value)
+    # FFmpeg's words once, without PyAV's "[Errno 1094995529]" nor the path again
+    assert "Errno" not in str(error.value) and str(error.value).count("clip.mp4") == 1
 
 
 def test_cli_runs_a_corrupt_file_and_reports_the_loss(clip, tmp_path):
@@ -132,3 +134,57 @@ def test_cli_runs_a_corrupt_file_and_reports_the_loss(clip, tmp_path):
     assert result.returncode == 0, result.stderr
     assert f"fastsam-track: warning: {source.damage_report()}" in result.stderr.splitlines()
     assert len(_decode_all(output)) == decoded
+
+
+def _folder(path, count=6):
+    path.mkdir()
+    for index in range(count):
+        cv2.imwrite(str(path / f"{index:04d}.png"), np.full((48, 64, 3), index * 40, np.uint8))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("damage", "skipped"),
+    [
+        ({"0002.png": b""}, ["0002.png"]),  # an empty file (a copy that failed)
+        ({"0002.png": b"\x89PNG cut short"}, ["0002.png"]),  # a cut PNG
+        ({"0000.png": b"", "0004.png": b"not an image"}, ["0000.png", "0004.png"]),  # the first too
+        ({}, []),  # intact
+    ],
+)
+def test_an_unreadable_image_in_a_folder_is_skipped_and_counted(tmp_path, damage, skipped):
+    folder = _folder(tmp_path / "frames")
+    for name, content in damage.items():
+        (folder / name).write_bytes(content)
+    source = open_source(folder)
+    frames = list(source)
+    assert [f.index for f in frames] == [i for i in range(6) if f"{i:04d}.png" not in skipped]  # indices kept
+    assert source.size == (64, 48) and source.unreadable == skipped
+    if skipped:
+        assert source.damage_report() == (
+            f"frames: {len(skipped)} of 6 images could not be read ({', '.join(skipped)}); "
+            f"the run used the {6 - len(skipped)} that could"
+        )
+    else:
+        assert source.damage_report() is None
+
+
+def test_a_folder_without_one_readable_image_is_a_source_error(tmp_path):
+    folder = _folder(tmp_path / "frames", count=2)
+    for path in folder.iterdir():
+        path.write_bytes(b"")
+    with pytest.raises(SourceError, match=r"^cannot read image '.*0000.png' \(nor the other 1\)$"):
+        open_source(folder)
+
+
+def test_cli_runs_a_folder_with_an_empty_image_and_reports_it(tmp_path):
+    folder = _folder(tmp_path / "frames")
+    (folder / "0003.png").write_bytes(b"")
+    output = tmp_path / "out.mp4"
+    command = ["run", folder, "--model", "fastsam-tiny", "--imgsz", "320", "-o", output, "--no-progress"]
+    result = subprocess.run(
+        [sys.executable, "-m", "fastsam_track.cli", *map(str, command)], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    assert "fastsam-track: warning: frames: 1 of 6 images could not be read (0003.png)" in result.stderr
+    assert len(_decode_all(output)) == 5

@@ -4,10 +4,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import av
+
+from tests.support.waiting import Lines
 
 DEMOS = Path(__file__).resolve().parents[2] / "demos"
 
@@ -32,12 +33,16 @@ def test_the_rtsp_demo_follows_a_box_on_a_real_camera(rtsp_camera, tmp_path):
         stderr=subprocess.PIPE,
         text=True,
     )
+    stdout, stderr = Lines(demo.stdout), Lines(demo.stderr)
     try:
-        time.sleep(10)
+        # Loading the model and exporting it for the stream take seconds to minutes: wait for frames, not a time.
+        stdout.wait_for(r"^25 frames")
         demo.send_signal(signal.SIGINT)
-        stdout, stderr = demo.communicate(timeout=30)
+        demo.wait(timeout=30)
+        stdout.join()
+        stderr.join()
     finally:
         demo.kill()
-    assert demo.returncode == 0 and "stopped" in stdout, stderr
+    assert demo.returncode == 0 and "stopped" in stdout.text, stderr.text
     with av.open(str(tmp_path / "out.mp4")) as container:
-        assert sum(1 for _ in container.decode(video=0)) >= 3  # a few on a busy machine; about 100 on a quiet one
+        assert sum(1 for _ in container.decode(video=0)) >= 25  # each frame reported is written before the end

@@ -99,3 +99,33 @@ def test_unwritable_exports(tmp_path):
         MotsWriter(tmp_path / "file" / "t.txt")
     with pytest.raises(SegmentsCacheError, match="cannot write segments file"):
         SegmentsWriter(tmp_path / "file" / "s.jsonl")
+
+
+def test_a_lines_file_appears_whole_and_a_run_failing_before_its_first_line_keeps_the_old_one(tmp_path):
+    path = tmp_path / "tracks.txt"
+    path.write_text("an earlier run\n")
+    with pytest.raises(RuntimeError, match="model"), MotsWriter(path):
+        raise RuntimeError("the model failed to load")
+    assert path.read_text() == "an earlier run\n"
+    with MotsWriter(path) as writer:
+        writer.write(_frame(0))
+        assert path.read_text() == "an earlier run\n"  # a reader meanwhile sees the previous file, whole
+    assert path.read_text().startswith("0 7 1 80 128 ")
+    assert [p.name for p in tmp_path.iterdir()] == ["tracks.txt"]
+
+
+def test_a_mask_png_that_fails_midway_is_not_left_half_written(tmp_path, monkeypatch):
+    from PIL import Image as PilImage
+
+    def half_then_full_disk(image, path, *args, **kwargs):
+        with open(path, "wb") as file:
+            file.write(b"\x89PNG\r\n\x1a\n")  # the signature, then the disk is full
+        raise OSError(28, "No space left on device")
+
+    writer = DavisMaskWriter(tmp_path / "masks")
+    writer.write(_frame(0))
+    monkeypatch.setattr(PilImage.Image, "save", half_then_full_disk)
+    with pytest.raises(ExportError, match=r"cannot write '.*00001.png': No space left on device"):
+        writer.write(_frame(1))
+    assert [p.name for p in (tmp_path / "masks").iterdir()] == ["00000.png"]  # whole, or not there
+    assert np.array(Image.open(tmp_path / "masks" / "00000.png")).max() == 3

@@ -12,6 +12,7 @@ from PIL import Image
 
 from fastsam_track.synthetic import SyntheticClip
 from tests.conftest import write_clip
+from tests.support.waiting import Lines, wait_until
 
 
 def _prompt_point(clip: SyntheticClip) -> tuple[int, int]:
@@ -58,21 +59,35 @@ def test_a_run_survives_kill_restart_and_freeze_and_keeps_the_selected_object(st
         stdout=subprocess.PIPE,
         text=True,
     )
+    stderr = Lines(run.stderr)
+    masks = tmp_path / "masks"
+
+    def frames_past(count: int) -> bool:
+        return masks.is_dir() and len(list(masks.iterdir())) > count
+
     try:
-        time.sleep(6)
+        # Each fault comes once the run has got somewhere (model loaded, frames out), however long that takes.
+        wait_until(lambda: frames_past(20), "20 frames before the gaps")
         camera.kill()
-        time.sleep(1.5)
+        time.sleep(1.5)  # the camera is away for a while
         camera.restart()
-        time.sleep(4)
+        stderr.wait_for("reconnected")
+        done = len(list(masks.iterdir()))
+        wait_until(lambda: frames_past(done + 10), "10 frames after the restart")
+        seen = len(stderr.timed)
         camera.freeze()
-        time.sleep(5)
+        time.sleep(5)  # longer than the 2 s read timeout
         camera.thaw()
-        time.sleep(6)
-        assert run.poll() is None, run.communicate()[1]  # still running through all of it
+        stderr.wait_for("reconnected", after=seen)
+        done = len(list(masks.iterdir()))
+        wait_until(lambda: frames_past(done + 30), "30 frames after the freeze")
+        assert run.poll() is None, stderr.text  # still running through all of it
         run.send_signal(signal.SIGINT)
-        _, stderr = run.communicate(timeout=30)
+        run.wait(timeout=30)
+        stderr.join()
     finally:
         run.kill()
+    stderr = stderr.text
     assert run.returncode == 130, stderr
     assert stderr.count("reconnected") >= 2, stderr  # after the kill and after the freeze
     names = sorted((tmp_path / "masks").iterdir())

@@ -1,5 +1,6 @@
 """``--rtsp-out``: the annotated stream pushed to a real RTSP receiver that goes away and comes back."""
 
+import select
 import socket
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 
 from fastsam_track.pipeline.sinks import RtspSink, SinkError
+from tests.support.waiting import CEILING
 
 RECEIVER = Path(__file__).resolve().parents[1] / "support" / "rtsp_receiver.py"
 
@@ -22,7 +24,10 @@ def _free_port() -> int:
 
 def _receiver(url: str, frames: int) -> subprocess.Popen:
     process = subprocess.Popen([sys.executable, str(RECEIVER), url, str(frames)], stdout=subprocess.PIPE, text=True)
-    time.sleep(1.0)  # listening
+    assert process.stdout is not None
+    # Starting Python and importing PyAV takes a machine-dependent while: wait for the line, not a time.
+    readable, _, _ = select.select([process.stdout], [], [], CEILING)
+    assert readable and process.stdout.readline() == "LISTENING\n"
     return process
 
 

@@ -148,7 +148,7 @@ def test_corrupt_checkpoint_is_refused(tmp_path):
         Segmenter(bad, device="cpu")
 
 
-@pytest.mark.parametrize("imgsz", [0, 100, -32])
+@pytest.mark.parametrize("imgsz", [0, 100, -32, 100_000])  # 100000: 67 GB of input, refused before any of it
 def test_bad_imgsz(imgsz):
     with pytest.raises(ModelError, match="multiple of 32"):
         Segmenter("fastsam-tiny", imgsz=imgsz)

@@ -65,3 +65,40 @@ def test_unwritable_output(tmp_path, make_path, message):
     (tmp_path / "file.txt").write_text("x")
     with pytest.raises(SinkError, match=message):
         VideoFileSink(make_path(tmp_path), fps=25)
+
+
+@pytest.mark.parametrize("name", ["out.mp4", "out.MKV", "out.mov"])
+def test_a_video_appears_whole_when_finalised_and_the_old_one_stays_until_then(tmp_path, name):
+    path = tmp_path / name
+    with VideoFileSink(path, fps=25) as sink:
+        for _ in range(3):
+            sink.write(np.zeros((64, 96, 3), np.uint8))
+    with VideoFileSink(path, fps=25) as sink:
+        for _ in range(60):  # past the encoder's look-ahead: packets are written
+            sink.write(np.full((64, 96, 3), 200, np.uint8))
+        assert _probe(path)[0] == 3  # a reader meanwhile sees the previous file, whole
+        assert [p.name.startswith(f".{name}.") and p.suffix == ".part" for p in tmp_path.iterdir()].count(True) == 1
+    assert _probe(path)[0] == 60
+    assert [p.name for p in tmp_path.iterdir()] == [name]
+
+
+def test_a_symlinked_output_writes_its_target(tmp_path):
+    (tmp_path / "videos").mkdir()
+    (tmp_path / "latest.mp4").symlink_to(tmp_path / "videos" / "take.mp4")
+    with VideoFileSink(tmp_path / "latest.mp4", fps=25) as sink:
+        sink.write(np.zeros((64, 96, 3), np.uint8))
+    assert (tmp_path / "latest.mp4").is_symlink() and _probe(tmp_path / "videos" / "take.mp4")[0] == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("out", "it has no extension; give a name ending in .mp4"),  # PyAV cannot tell the format
+        ("out.webm", "its extension '.webm' is not a video container for H.264"),  # WebM takes no H.264
+        ("out.txt", "its extension '.txt' is not a video container"),
+    ],
+)
+def test_a_video_name_without_a_container_is_refused_at_construction(tmp_path, name, message):
+    with pytest.raises(SinkError, match=message):
+        VideoFileSink(tmp_path / name, fps=25)
+    assert list(tmp_path.iterdir()) == []

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import threading
 import time
 import urllib.parse
@@ -23,8 +22,9 @@ from fastsam_track.synthetic import SyntheticClip
 from fastsam_track.trackers.objects import ObjectTracker
 from fastsam_track.trackers.segment_tracker import SegmentTracker
 from fastsam_track.types import BoxPrompt, Frame, PointPrompt, RemovePrompt, SegmentedFrame
+from tests.support.system import CHROMIUM
+from tests.support.waiting import CEILING
 
-CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -460,7 +460,7 @@ class _Run:
         self.wait(lambda: len(self.ids_after(index)) >= count, f"{count} frames after frame {index}")
         return self.ids_after(index)
 
-    def wait(self, done: Callable[[], object], what: str, timeout: float = 30.0) -> None:
+    def wait(self, done: Callable[[], object], what: str, timeout: float = CEILING) -> None:
         """Poll ``done()`` until true; fail if the pipeline stops or ``timeout`` seconds pass."""
         deadline = time.monotonic() + timeout
         while not done():
@@ -481,7 +481,7 @@ class _Page:
     def __init__(self, page: Any, frame_size: tuple[int, int]):  # a playwright Page: playwright is optional
         self.page = page
         page.wait_for_function(
-            "(width) => document.getElementById('stream').naturalWidth === width", arg=frame_size[0], timeout=15000
+            "(width) => document.getElementById('stream').naturalWidth === width", arg=frame_size[0], timeout=60_000
         )
         view = page.locator("#stream").bounding_box()
         self._origin = (view["x"], view["y"])
@@ -522,10 +522,10 @@ class _Page:
 
 
 @pytest.mark.slow
+@pytest.mark.needs("chromium")
 def test_click_to_prompt_in_a_real_browser(segmenter: Callable[[np.ndarray], sv.Detections]) -> None:
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed: pip install playwright")
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium")
+    from playwright import sync_api
+
     clip = SyntheticClip(height=360, width=640, num_shapes=6, seed=3)
     inbox = PromptInbox()
     server = WebServer(inbox=inbox)
@@ -550,7 +550,7 @@ def test_click_to_prompt_in_a_real_browser(segmenter: Callable[[np.ndarray], sv.
             x1, y1, x2, y2 = objects.xyxy[np.asarray(objects.tracker_id).tolist().index(first)]
             assert x1 <= point[0] <= x2 and y1 <= point[1] <= y2
             assert _iou_with_shape(objects, first, clip.frame(seen_on)[1], masks[clicked]) > 0.5
-            page.listed(first).wait_for(timeout=5000)
+            page.listed(first).wait_for(timeout=60_000)
 
             # Right click on the background: a background point for the same object, which stays.
             background = _deepest_point(clip.frame(pipeline.newest)[1].sum(axis=0) == 0)[0]
@@ -572,10 +572,10 @@ def test_click_to_prompt_in_a_real_browser(segmenter: Callable[[np.ndarray], sv.
             assert page.press(f'#objects li[data-object="{first}"] button', "remove") == {"object": first}
             later = pipeline.frames_after(inbox.frame_index + 1)  # the frame in progress may have taken its prompts
             assert all(first not in ids and second in ids for ids in later)
-            page.listed(first).wait_for(state="detached", timeout=5000)
+            page.listed(first).wait_for(state="detached", timeout=60_000)
             assert page.press("#clear", "clear") == {"cleared": True}
             assert all(ids == [] for ids in pipeline.frames_after(inbox.frame_index + 1))
-            page.listed(second).wait_for(state="detached", timeout=5000)
+            page.listed(second).wait_for(state="detached", timeout=60_000)
             assert chromium.locator("#status").text_content() == ""
             browser.close()
     finally:

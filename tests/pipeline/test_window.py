@@ -1,10 +1,9 @@
 """``--show``: a real OpenCV window on a virtual X display, clicked with xdotool."""
 
 import os
-import shutil
 import subprocess
 import sys
-import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -14,24 +13,26 @@ from PIL import Image
 from fastsam_track.pipeline.window import WindowError, WindowSink, display_available
 from fastsam_track.synthetic import SyntheticClip
 from tests.conftest import write_clip
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture
 def xvfb():
-    """A private X display (Xvfb) as ``DISPLAY`` value; stopped by its process id."""
-    missing = [tool for tool in ("Xvfb", "xdotool", "xdpyinfo") if shutil.which(tool) is None]
-    if missing:
-        pytest.skip(f"{', '.join(missing)} not installed: apt-get install xvfb xdotool x11-utils")
+    """A private X display (Xvfb) as ``DISPLAY`` value; stopped by its process id.
+
+    A test using it needs the X tools (``tests/conftest.py`` marks it, and skips it when absent).
+    """
     for number in range(90, 120):
         if not os.path.exists(f"/tmp/.X11-unix/X{number}"):
             break
     display = f":{number}"
     server = subprocess.Popen(["Xvfb", display, "-nolisten", "tcp", "-screen", "0", "1024x768x24"])
     try:
-        for _ in range(100):
-            if subprocess.run(["xdpyinfo", "-display", display], capture_output=True).returncode == 0:
-                break
-            time.sleep(0.1)
+        wait_until(
+            lambda: subprocess.run(["xdpyinfo", "-display", display], capture_output=True).returncode == 0,
+            "Xvfb to answer",
+            timeout=30,
+        )
         yield display
     finally:
         server.kill()
@@ -65,26 +66,24 @@ def test_a_click_in_the_window_selects_an_object_and_q_ends_the_run(xvfb, tmp_pa
         stderr=subprocess.PIPE,
         text=True,
     )
+    masks = tmp_path / "m"
+
+    def written() -> list[Path]:
+        return sorted(masks.glob("*.png")) if masks.is_dir() else []
+
     try:
-        window = ""
-        for _ in range(100):
-            window = _xdotool(xvfb, "search", "--name", "fastsam-track").stdout.split()
-            if window:
-                break
-            time.sleep(0.2)
-        assert window, "no window appeared"
-        # The window opens before the first frame, which waits for the model's export (seconds).
-        for _ in range(300):
-            done = len(list((tmp_path / "m").glob("*.png")))
-            if done >= 5:
-                break
-            time.sleep(0.2)
+        # The window opens once the model is loaded and exported, the first frames come after: waits, not times.
+        window = wait_until(lambda: _xdotool(xvfb, "search", "--name", "fastsam-track").stdout.split(), "the window")
+        done = len(wait_until(lambda: written()[4:], "5 frames"))
         # Click the largest shape where it is now (frames are processed as fast as they decode).
         _, truth = clip.frame(done + 10)
         largest = truth[np.argmax(truth.sum(axis=(1, 2)))].astype(np.uint8)
         y, x = np.unravel_index(np.argmax(cv2.distanceTransform(largest, cv2.DIST_L2, 5)), largest.shape)
         _xdotool(xvfb, "mousemove", "--window", window[0], str(x), str(y), "click", "1")
-        time.sleep(2.0)
+        # The click has selected the object (each PNG appears whole), then 10 more frames.
+        wait_until(lambda: 1 in np.array(Image.open(written()[-1])), "the selection")
+        done = len(written())
+        wait_until(lambda: len(written()) > max(done + 10, 20), "frames after the selection")
         _xdotool(xvfb, "windowfocus", window[0])  # no window manager here: focus by hand, then type
         _xdotool(xvfb, "key", "q")
         _, stderr = run.communicate(timeout=30)

@@ -1,6 +1,6 @@
 """An RTSP receiver for tests of ``--rtsp-out``: FFmpeg's listen mode (through PyAV) takes one
-publish, prints CONNECTED, then ``GOT <frames> <width>x<height>`` when the stream ends or
-after ``frames`` frames.
+publish. It prints LISTENING just before it listens, CONNECTED, then
+``GOT <frames> <width>x<height>`` when the stream ends or after ``frames`` frames.
 
 A process of its own: PyAV's listening ``av.open`` does not let other Python threads run.
 
@@ -16,6 +16,7 @@ def main() -> None:
     url, wanted = sys.argv[1], int(sys.argv[2])
     options = {"rtsp_flags": "listen", "listen_timeout": "30", "rtsp_transport": "tcp"}
     count, size = 0, "0x0"
+    print("LISTENING", flush=True)  # av is imported: the socket is bound next
     with av.open(url, options=options, timeout=30) as container:
         print("CONNECTED", flush=True)
         try:

@@ -1,0 +1,249 @@
+"""Output files that are never half written and never destroy what they should not.
+
+- Staged: a file output is written under a hidden name in its own folder
+  (``.out.mp4.<pid>-<n>.part``) and renamed into place when it is finalised, so a reader,
+  a player or a second run sees the previous file or the whole new one, never half of one.
+  A process killed outright leaves its ``.part`` file beside the output.
+- Checked up front (before a model loads): the folder can be written (a file is created
+  and removed there), a video name has a container PyAV muxes H.264 into, an output is
+  not an input and not another output, a frame folder is empty.
+- Locked: a run holds a lock on each output (``.out.mp4.lock`` beside it, ``flock``, so a
+  killed run's lock dies with it); a second run on the same output is refused.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import itertools
+import os
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from types import TracebackType
+
+__all__ = [
+    "VIDEO_FORMATS",
+    "OutputError",
+    "OutputLocks",
+    "check_distinct",
+    "check_frame_folder",
+    "check_writable",
+    "check_writable_folder",
+    "discard",
+    "finalise",
+    "same_path",
+    "staging_path",
+    "video_format",
+    "write_text",
+]
+
+# Containers that take H.264 from PyAV, by file extension: the muxer named explicitly, since a staged name has none.
+VIDEO_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
+
+_FRAME_FILE = re.compile(r"^\d+\.png$")
+_counter = itertools.count()
+
+
+class OutputError(ValueError):
+    """An output that cannot, or must not, be written."""
+
+
+def staging_path(path: str | Path) -> Path:
+    """A fresh hidden name beside ``path`` (symlinks followed) to write it under until it is finalised.
+
+    Example:
+        >>> staging_path("/tmp/out.mp4").name.startswith(".out.mp4.")
+        True
+    """
+    target = Path(os.path.realpath(path))
+    return target.with_name(f".{target.name}.{os.getpid()}-{next(_counter)}.part")
+
+
+def finalise(staged: Path, path: str | Path) -> None:
+    """Rename the staged file into place (atomic: readers see the old file or the new one)."""
+    os.replace(staged, os.path.realpath(path))
+
+
+def discard(staged: Path) -> None:
+    """Remove a staged file that is not wanted (the run failed before writing anything)."""
+    staged.unlink(missing_ok=True)
+
+
+def write_text(path: str | Path, text: str) -> None:
+    """Write a whole text file, staged and renamed into place."""
+    staged = staging_path(path)
+    try:
+        staged.write_text(text)
+        finalise(staged, path)
+    finally:
+        discard(staged)
+
+
+def check_writable(path: str | Path, what: str) -> None:
+    """Raise ``OutputError`` unless a file can be created beside ``path``; its folder is created.
+
+    A file is created there and removed: this answers for read-only file systems and for
+    root alike, where permission bits alone would not.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise OutputError(f"{what} {str(path)!r} is a folder: give a file name")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        probe = staging_path(path)
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        probe.unlink()
+    except OSError as error:
+        raise OutputError(f"cannot write {what} {str(path)!r}: {error.strerror}") from error
+
+
+def check_writable_folder(folder: str | Path, what: str) -> None:
+    """Raise ``OutputError`` unless files can be created in ``folder``; it is created (with its parents)."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(f"cannot create {what} {str(folder)!r}: {error.strerror}") from error
+    try:
+        probe = staging_path(folder / "probe")
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        probe.unlink()
+    except OSError as error:
+        raise OutputError(f"cannot write in {what} {str(folder)!r}: {error.strerror}") from error
+
+
+def video_format(path: str | Path) -> str:
+    """The muxer for a video file name, from its extension; ``OutputError`` for one PyAV cannot write H.264 into.
+
+    Example:
+        >>> video_format("out.MP4")
+        'mp4'
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix in VIDEO_FORMATS:
+        return VIDEO_FORMATS[suffix]
+    valid = ", ".join(VIDEO_FORMATS)
+    why = f"its extension {suffix!r} is not a video container for H.264" if suffix else "it has no extension"
+    raise OutputError(f"cannot write video {str(path)!r}: {why}; give a name ending in {valid}")
+
+
+def same_path(a: str | Path, b: str | Path) -> bool:
+    """Whether two paths name one file or folder (symlinks and hard links included), existing or not."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one does not exist (yet)
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+def check_distinct(outputs: dict[str, Path], inputs: dict[str, Path]) -> None:
+    """Raise ``OutputError`` when an output is an input, or two outputs are one path.
+
+    Args:
+        outputs: what each output is called (``"-o"``, ``"--stats"``) to its path.
+        inputs: the same for the files and folders read.
+    """
+    for name, path in outputs.items():
+        for source, read in inputs.items():
+            if same_path(path, read):
+                raise OutputError(f"{name} {str(path)!r} is the {source} {str(read)!r}: give the output another name")
+    named = list(outputs.items())
+    for i, (name, path) in enumerate(named):
+        for other, second in named[i + 1 :]:
+            if same_path(path, second):
+                raise OutputError(f"{name} and {other} name the same path {str(path)!r}: give each its own")
+
+
+def check_frame_folder(folder: str | Path, what: str, overwrite: bool) -> None:
+    """Refuse a non-empty folder of per-frame PNGs, unless ``overwrite``: then its old frame PNGs are removed.
+
+    Old frames left beside new ones would mix two runs (a shorter run leaves the other's tail).
+    Only files named like frames (``00012.png``) are removed; anything else stays.
+    """
+    folder = Path(folder)
+    try:
+        entries = list(folder.iterdir()) if folder.is_dir() else []
+    except OSError as error:
+        raise OutputError(f"cannot read {what} {str(folder)!r}: {error.strerror}") from error
+    if not entries:
+        return
+    if not overwrite:
+        raise OutputError(
+            f"{what} {str(folder)!r} is not empty ({len(entries)} entries): give an empty or new folder, "
+            "or --overwrite to replace its frame PNGs"
+        )
+    for entry in entries:
+        if _FRAME_FILE.match(entry.name) and entry.is_file():
+            entry.unlink()
+
+
+class OutputLocks:
+    """Locks on outputs, held until ``release`` (or the process ends): one run per output.
+
+    Each lock is a file beside its output, ``.<name>.lock``, holding the process id; an
+    ``flock`` on it is the lock, so a run killed outright does not leave a stale one. The
+    file is removed on release. An output folder inside a folder no one may write in is
+    not locked (no run can lock it).
+
+    Args:
+        paths: the outputs (files or folders; their folders must exist).
+        overwrite: take the locks that are free and go on past the held ones, instead of refusing.
+
+    Raises:
+        OutputError: an output is locked by another run (and not ``overwrite``).
+    """
+
+    def __init__(self, paths: Iterable[str | Path], *, overwrite: bool = False):
+        self._held: list[tuple[Path, int]] = []
+        try:
+            for path in paths:
+                self._lock(Path(path), overwrite)
+        except BaseException:
+            self.release()
+            raise
+
+    def _lock(self, path: Path, overwrite: bool) -> None:
+        target = Path(os.path.realpath(path))
+        lock = target.with_name(f".{target.name}.lock")
+        while True:
+            try:
+                fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+            except PermissionError:  # a writable folder in a read-only one: no run can lock it, so none is refused
+                return
+            except OSError as error:
+                raise OutputError(f"cannot lock output {str(path)!r}: {error.strerror}") from error
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+                os.close(fd)
+                if overwrite:
+                    return
+                raise OutputError(
+                    f"output {str(path)!r} is being written by another run (process {holder}): "
+                    "wait for it, give another name, or --overwrite"
+                ) from None
+            try:
+                current = os.stat(lock).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                current = False
+            if current:  # not a lock file its holder removed while this run waited for it
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+                self._held.append((lock, fd))
+                return
+            os.close(fd)
+
+    def release(self) -> None:
+        """Remove the lock files and unlock; safe to call twice."""
+        while self._held:
+            lock, fd = self._held.pop()
+            lock.unlink(missing_ok=True)
+            os.close(fd)
+
+    def __enter__(self) -> OutputLocks:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.release()
