@@ -192,8 +192,9 @@ class ObjectTracker:
             # A mask carried by the flow alone drifts: the segments need to agree less with it.
             confirm = _CONFIRM if not state.propagated else _PROPAGATED_CONFIRM
             mask = _explain(warped[k], masks, cells, mine, alike, likely, seg_area, gaps, state.area, confirm)
-            if mask is None and cues is not None:
-                # The flow lost it (fast, small, or a drifted mask): look for it close by, by its colours.
+            if mask is None and cues is not None and likely[warped[k]].mean() < _OBJECTNESS:
+                # The moved mask lies on what does not look like the object: the flow lost it (fast, small,
+                # or drifted), rather than the segmenter missing it. Look for it close by, by its colours.
                 others = np.asarray(np.delete(warped, k, axis=0).any(axis=0))
                 # Also where its own motion would have taken it: the flow misses fast, small objects.
                 ahead = warped[k] | _shift(state.mask, *state.velocity)
