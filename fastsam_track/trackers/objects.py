@@ -414,10 +414,20 @@ def _explain(
     area = float(warped.sum())
     touching = np.flatnonzero(inter > 0)
     # Whole segments only when mostly inside with little outside, or when one holds much of it at about
-    # its size (regrown after a partial view): any other would let the object grow without bound.
+    # its size (regrown after a partial view), or larger when what lies outside has the object's colours
+    # (it is coming closer; a merged neighbour has its own): any other would let it grow without bound.
     size = max(typical, area)
     outside = seg_area - inter
-    whole = ((outside <= inter) & (outside <= 0.25 * size)) | ((inter >= 0.4 * area) & (seg_area <= 1.25 * size))
+    weights = likely.reshape(-1).astype(np.float32)
+    outside_like = np.divide(
+        cells @ weights - cells @ (weights * warped.reshape(-1)), outside, out=np.zeros_like(outside), where=outside > 0
+    )
+    holds = inter >= 0.4 * area
+    whole = (
+        ((outside <= inter) & (outside <= 0.25 * size))
+        | (holds & (seg_area <= 1.25 * size))
+        | (holds & (seg_area <= 2.5 * size) & (outside_like >= 0.5))
+    )
     inside = touching[(whole & alike)[touching]]
     order = inside[np.argsort(-(inter[inside] / np.maximum(seg_area[inside] - inter[inside], 0.5)), kind="stable")]
     iou = np.cumsum(inter[order]) / (area + np.cumsum(seg_area[order] - inter[order]))
