@@ -125,8 +125,12 @@ class TextPrompter:
         return found
 
     def observe(self, objects: sv.Detections | None) -> None:
-        """Note which text-selected objects the object tracker saw on this frame."""
-        seen = set() if objects is None or objects.tracker_id is None else set(objects.tracker_id.tolist())
+        """Note which text-selected objects the object tracker saw on this frame (a mask the optical flow
+        carried because no segment confirmed it, ``data["propagated"]``, is not a sighting)."""
+        seen: set[int] = set()
+        if objects is not None and objects.tracker_id is not None:
+            carried = np.asarray(objects.data.get("propagated", np.zeros(len(objects), bool)), bool)
+            seen = set(objects.tracker_id[~carried].tolist())
         for object_id, query in self.queries.items():
             if object_id in seen:
                 query.missed = query.tries = 0

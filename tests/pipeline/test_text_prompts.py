@@ -94,7 +94,7 @@ def test_a_text_with_no_candidate_is_a_warning():
 def _follow(frames_visible, total, prompter, prompts=(), changed=(None, (2, 32))):
     """Run the object tracker and the prompter over ``total`` frames of the scene, where the
     blue square is visible on ``frames_visible`` and from frame ``changed[0]`` on has the slot
-    and width ``changed[1]``; returns the frames object 1 was seen on."""
+    and width ``changed[1]``; returns the frames object 1 was seen on (not merely propagated)."""
     objects, seen = ObjectTracker(), []
     pending = [TextPrompt(0, 1, "blue"), *prompts]
     changed_at, blue = changed
@@ -110,7 +110,7 @@ def _follow(frames_visible, total, prompter, prompts=(), changed=(None, (2, 32))
         found = prompter.prompts(Frame(index, image, 0.0), segments, words)
         followed = objects.update(segments, image.shape[:2], others + found)
         prompter.observe(followed)
-        if 1 in followed.tracker_id:
+        if 1 in followed.tracker_id[~followed.data["propagated"]]:
             seen.append(index)
     return seen
 
