@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import itertools
 import os
 import statistics
 import sys
@@ -163,15 +164,23 @@ def network_ms(segmenter: Segmenter, image: np.ndarray, calls: int) -> list[floa
     return times
 
 
-def ours(segmenter: Segmenter, clip: Path, out: Path, prompted: bool, preset: str, peak: PeakRss) -> dict[str, float]:
-    """One end-to-end run: ms per frame, per-stage ms, masks per frame, peak RSS."""
-    prompts = [BoxPrompt(0, n + 1, np.array(box)) for n, box in enumerate(PROMPT_BOXES)] if prompted else []
+def ours(
+    segment: Callable[[np.ndarray], sv.Detections],
+    clip: Path,
+    out: Path,
+    boxes: list[np.ndarray],
+    preset: str,
+    peak: PeakRss,
+) -> dict[str, float]:
+    """One end-to-end run (objects prompted by ``boxes`` on frame 0): ms per frame, per-stage ms, masks per
+    frame, peak RSS."""
+    prompts = [BoxPrompt(0, n + 1, box) for n, box in enumerate(boxes)]
     with peak.watch(), VideoFileSink(out, fps=30, preset=preset) as sink:
         stats = run(
             open_source(clip),
-            segmenter,
+            segment,
             tracker=SegmentTracker(),
-            objects=ObjectTracker() if prompted else None,
+            objects=ObjectTracker() if prompts else None,
             prompts=prompts,
             renderer=SegmentRenderer(),
             sinks=[sink],
@@ -246,13 +255,13 @@ def ultralytics_track(weights: Path, clip: Path, settings: dict, threads: int, p
 
 def realistic_rows(clip: Path, args: argparse.Namespace, work: Path) -> list[str]:
     """Ours on segments that tile the frame (no network): everything mode and four prompted objects."""
-    from davis_streams import StreamMaker, grid_shape
+    from davis_streams import StreamMaker
 
     synthetic = SyntheticClip(height=720, width=1280, num_shapes=12, seed=5)
     views = [synthetic.frame(index) for index in range(args.frames + 1)]
     images = [image for image, _ in views]
     stacks, _ = StreamMaker(scale=80.0).stream(images, [visible[0] for _, visible in views], seed=0)
-    grid = grid_shape(images[0].shape[:2], args.imgsz)
+    grid = stacks[0].shape[1:]  # imgsz 640's mask grid, whatever --imgsz
     scale = np.array([1280 / grid[1], 720 / grid[0]] * 2, np.float32)
     frames = [
         sv.Detections(
@@ -266,32 +275,10 @@ def realistic_rows(clip: Path, args: argparse.Namespace, work: Path) -> list[str
     peak = PeakRss()
     rows = []
     for prompted in (False, True):
-
-        def once(prompted: bool = prompted) -> dict[str, float]:
-            replay = iter(frames)
-            prompts = [BoxPrompt(0, k + 1, box) for k, box in enumerate(boxes)] if prompted else []
-            with peak.watch(), VideoFileSink(work / "out.mp4", fps=30, preset=args.preset) as sink:
-                stats = run(
-                    open_source(clip),
-                    lambda image: next(replay),
-                    tracker=SegmentTracker(),
-                    objects=ObjectTracker() if prompted else None,
-                    prompts=prompts,
-                    renderer=SegmentRenderer(),
-                    sinks=[sink],
-                )
-            stages = stats.mean_ms()
-            return {
-                "ms": stats.seconds * 1000 / stats.frames,
-                "masks": stats.segments / stats.frames,
-                "segment": stages["segment"],
-                "track": stages["track"],
-                "render": stages["render"],
-                "rss": peak.peak_mb,
-            }
-
+        replay = functools.partial(next, itertools.cycle(frames))
+        run_once = functools.partial(ours, replay, clip, work / "out.mp4", boxes if prompted else [], args.preset, peak)
         label = "four prompted objects" if prompted else "everything mode"
-        figures = repeat(once, args.repeats)
+        figures = repeat(run_once, args.repeats)
         rows.append(_row("realistic masks, replayed", f"**ours**, {label}, no network", "none", figures, ""))
     return rows
 
@@ -329,7 +316,8 @@ def model_rows(name: str, weights: Path | str, clip: Path, args: argparse.Namesp
     ours_ms = {}
     for backend in ("torch", fastest):
         for prompted in (False, True):
-            run_once = functools.partial(ours, segmenters[backend], clip, work / "out.mp4", prompted, args.preset, peak)
+            boxes = [np.array(box) for box in PROMPT_BOXES] if prompted else []
+            run_once = functools.partial(ours, segmenters[backend], clip, work / "out.mp4", boxes, args.preset, peak)
             figures = repeat(run_once, args.repeats)
             ours_ms[backend, prompted] = statistics.median(figures["ms"])
             label = "two prompted objects" if prompted else "everything mode"
