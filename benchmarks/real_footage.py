@@ -257,6 +257,7 @@ def main() -> None:
 def table(results: dict[str, dict[str, dict[str, float]]], args: argparse.Namespace) -> str:
     """Markdown: per sequence and prompt kind, J of each method, ours / oracle, held after a miss, wrong runs."""
     columns = [*(f"J {m}" for m in METHODS), "F ours", "ours / oracle", "held after miss", "longest wrong run"]
+    counts = {"longest wrong run"}
     lines = []
     means: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for name, by_key in results.items():
@@ -269,28 +270,31 @@ def table(results: dict[str, dict[str, dict[str, float]]], args: argparse.Namesp
             for c in columns:
                 means[kind][c].append(row[c])
             below = [m for m in ("fixed prompt", "plain IoU") if row["J ours"] < row[f"J {m}"]]
-            flag = f" (below {', '.join(below)})" if below else ""
-            lines.append(f"| {name} | {kind} | " + " | ".join(_cell(row[c]) for c in columns) + f" |{flag}")
+            cells = [f"{row[c]:.0f}" if c in counts else _cell(row[c]) for c in columns]
+            lines.append(f"| {name} | {kind} | " + " | ".join(cells) + f" | {', '.join(below)} |")
     for kind in PROMPTS:
         values = {c: _nanmean(means[kind][c]) for c in columns}
         values["ours / oracle"] = values["J ours"] / values["J oracle"]
         values["longest wrong run"] = max(means[kind]["longest wrong run"])
-        lines.append(f"| **mean** | **{kind}** | " + " | ".join(f"**{_cell(values[c])}**" for c in columns) + " |")
+        cells = [f"**{values[c]:.0f}**" if c in counts else f"**{_cell(values[c])}**" for c in columns]
+        below = sum(1 for line in lines if f"| {kind} |" in line and not line.endswith("|  |"))
+        lines.append(f"| **mean** | **{kind}** | " + " | ".join(cells) + f" | {below} sequences |")
     return "\n".join(
         [
             f"`python benchmarks/real_footage.py --data DAVIS --seed {args.seed}`: {len(results)} DAVIS 2016 training "
             "sequences, 854x480, segments on a 160x90 grid; J and F from vos-benchmark, frames 1 to the end. "
-            "Ours / oracle is the ratio of mean J; the mean row's longest wrong run is the maximum.",
+            "Ours / oracle is the ratio of mean J; the mean row's longest wrong run is the maximum; "
+            "*ours below* names the baselines (fixed prompt, plain IoU) ours is below on that row.",
             "",
-            "| sequence | prompt | " + " | ".join(columns) + " |",
-            "|---" * (len(columns) + 2) + "|",
+            "| sequence | prompt | " + " | ".join(columns) + " | ours below |",
+            "|---" * (len(columns) + 3) + "|",
             *lines,
         ]
     )
 
 
 def _cell(value: float) -> str:
-    return "-" if value != value else (f"{value:.0f}" if value >= 2 or value == 0 else f"{value:.3f}")
+    return "-" if value != value else f"{value:.3f}"
 
 
 def _nanmean(values: list[float]) -> float:
