@@ -64,6 +64,7 @@ class _Object:
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))  # (2,) (dy, dx) cells per frame
     seen_at: np.ndarray | None = None  # (2,) (y, x) centre when it was last seen
     unseen: int = 0  # frames since it was last seen (propagated or lost)
+    tracks: set[int] = field(default_factory=set)  # segment track ids it was made of on its last frame
 
 
 @dataclass
@@ -102,11 +103,13 @@ class ObjectTracker:
         self.pending_frames, self.smooth = pending_frames, smooth
         self.objects: dict[int, _Object] = {}
         self._pending: dict[int, _Pending] = {}
+        self._areas: dict[int, float] = {}  # segment track id: its area on the last frame
 
     def reset(self) -> None:
         """Forget every object and pending prompt."""
         self.objects.clear()
         self._pending.clear()
+        self._areas.clear()
 
     def update(
         self,
@@ -140,7 +143,8 @@ class ObjectTracker:
         if cues is not None and cues.colors.shape != mask_shape:
             raise ValueError(f"cues are for a {cues.colors.shape} grid, the segments' masks are {mask_shape}")
         cells = sparse_rows(masks)  # every overlap of this frame's segments is a product with these
-        rows, propagated = self._follow(masks, cells, cues)
+        track_ids = np.asarray(segments.tracker_id) if segments.tracker_id is not None else np.full(len(masks), -1)
+        rows, propagated = self._follow(masks, cells, track_ids, cues)
         rows.update(self._prompted(masks, frame_shape, prompts, cues))
         rows = {i: mask for i, mask in rows.items() if i in self.objects}  # removed by a prompt
         for object_id, state in self.objects.items():
@@ -152,6 +156,12 @@ class ObjectTracker:
         stack = np.array([rows[i] for i in ids], bool).reshape(len(ids), *mask_shape)
         inter, _, seg_areas = overlaps_of(sparse_rows(stack), cells)
         part_of = np.divide(inter, seg_areas[None], out=np.zeros_like(inter), where=seg_areas[None] > 0) >= 0.5
+        # The segments it is made of: its parts, and one that holds most of it (a merge it was clipped from).
+        holds = inter >= 0.5 * stack.sum(axis=(1, 2))[:, None]
+        for object_id, made_of in zip(ids, part_of | holds, strict=True):
+            self.objects[object_id].tracks = set(track_ids[made_of & (track_ids >= 0)].tolist())
+        known = track_ids >= 0
+        self._areas = dict(zip(track_ids[known].tolist(), seg_areas[known].tolist(), strict=True))
         return sv.Detections(
             xyxy=_boxes(stack, frame_shape),
             mask=stack,
@@ -162,9 +172,12 @@ class ObjectTracker:
     # Following objects from frame to frame.
 
     def _follow(
-        self, masks: np.ndarray, cells: sparse.csr_matrix, cues: FrameCues | None
+        self, masks: np.ndarray, cells: sparse.csr_matrix, track_ids: np.ndarray, cues: FrameCues | None
     ) -> tuple[dict[int, np.ndarray], set[int]]:
-        """Each object's mask on this frame (seen or propagated), and the ids of the propagated ones."""
+        """Each object's mask on this frame (seen or propagated), and the ids of the propagated ones.
+
+        ``track_ids`` (N,) are the segments' track ids from a ``SegmentTracker`` (-1: none).
+        """
         flow = cues.flow if cues is not None else None
         ids = list(self.objects)
         objects = [self.objects[i] for i in ids]
@@ -174,6 +187,7 @@ class ObjectTracker:
         owner = np.argmax(inter, axis=0) if len(ids) else np.zeros(len(masks), int)
         covered = np.zeros(masks.shape[1:], bool)
         covered.reshape(-1)[cells.indices] = True
+        before = np.array([self._areas.get(t, np.nan) for t in track_ids.tolist()], float).reshape(len(masks))
         rows: dict[int, np.ndarray] = {}
         propagated: set[int] = set()
         for k, (object_id, state) in enumerate(zip(ids, objects, strict=True)):
@@ -191,7 +205,12 @@ class ObjectTracker:
             gaps = warped[k] & ~covered & (likely >= 0.5)
             # A mask carried by the flow alone drifts: the segments need to agree less with it.
             confirm = _CONFIRM if not state.propagated else _PROPAGATED_CONFIRM
-            mask = _explain(warped[k], masks, cells, mine, alike, likely, seg_area, gaps, state.area, confirm)
+            # A segment that holds it merged with a neighbour took it in: it is new, or was part of it, or grew
+            # by a good part of it. One that was there before and did not grow passed in front of it.
+            took_in = (
+                np.isnan(before) | np.isin(track_ids, list(state.tracks)) | (seg_area - before >= 0.3 * warped_area[k])
+            )
+            mask = _explain(warped[k], masks, cells, mine, alike, took_in, likely, seg_area, gaps, state.area, confirm)
             if mask is None and cues is not None and likely[warped[k]].mean() < _OBJECTNESS:
                 # The moved mask lies on what does not look like the object: the flow lost it (fast, small,
                 # or drifted), rather than the segmenter missing it. Look for it close by, by its colours.
@@ -384,6 +403,7 @@ def _explain(
     cells: sparse.csr_matrix,
     inter: np.ndarray,
     alike: np.ndarray,
+    took_in: np.ndarray,
     likely: np.ndarray,
     seg_area: np.ndarray,
     gaps: np.ndarray,
@@ -398,6 +418,7 @@ def _explain(
         cells: the same as ``sparse_rows``.
         inter: (N,) float cells each segment shares with ``warped`` (0 for segments another object holds).
         alike: (N,) bool segments whose colours may be the object's: only they are taken whole.
+        took_in: (N,) bool segments that may hold it merged with a neighbour: only they are clipped.
         likely: (h, w) float how much each cell's colour is the object's: a merged segment is clipped
             only when its part inside ``warped`` looks like the object.
         seg_area: (N,) float cells of each segment.
@@ -440,7 +461,8 @@ def _explain(
         clipped = masks[holder] & (_grow(warped, 1) if area < typical else warped)
         # Clipped to where it should be (a ring wider while it is smaller than it was: growing back),
         # if what is clipped looks like the object.
-        if (clipped & rest).sum() >= _MERGE_SHARE * rest.sum() and likely[clipped].mean() >= _ALIKE:
+        merged = took_in[holder] and (clipped & rest).sum() >= _MERGE_SHARE * rest.sum()
+        if merged and likely[clipped].mean() >= _ALIKE:
             mask = mask | clipped
     # Confirmed by the segments alone (they explain enough of it); the gaps only complete a confirmed view.
     return mask | gaps if (mask & warped).sum() >= confirm * area else None
