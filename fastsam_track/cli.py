@@ -165,8 +165,10 @@ def _segment_to_outputs(
     from fastsam_track.trackers.objects import ObjectTracker
     from fastsam_track.trackers.segment_tracker import SegmentTracker
 
+    frames: Any = source
     if replay is not None:
-        segment: Any = SegmentsReplay(replay)
+        segment: Any = SegmentsReplay(replay, _cached_source(source, config))
+        frames = segment.follow(source)  # each image's frame index, for the record of that frame
     else:
         segment = _segmenter(config, probabilities=edges)
         width, height = source.size
@@ -195,8 +197,9 @@ def _segment_to_outputs(
 
         try:
             stats = run(
-                source,
+                frames,
                 segment,
+                live=bool(getattr(source, "live", False)),
                 tracker=SegmentTracker(),
                 objects=objects,
                 prompts=prompts,
@@ -223,6 +226,14 @@ def _segment_to_outputs(
         f"processed {stats.frames} frames{where} ({stats.fps:.1f} fps; ms per frame: {timings}; "
         f"frame age median {age['median']:.0f} ms, p95 {age['p95']:.0f} ms; {stats.dropped} dropped)"
     )
+
+
+def _cached_source(source: Any, config: RunConfig) -> Any:
+    """What a segments file records of ``source``: its size, frame count and stride."""
+    from fastsam_track.pipeline.segments_cache import CachedSource
+
+    width, height = source.size
+    return CachedSource(width, height, source.frame_count, config.vid_stride)
 
 
 def _segmenter(config: RunConfig, probabilities: bool = False) -> Any:
@@ -329,7 +340,7 @@ def _run_one(args: argparse.Namespace, config: RunConfig, spec: str, reconnect: 
     check_object_ids(prompts, maximum=255 if args.save_masks else None)
     exports: list[Any] = []
     if args.save_segments:
-        exports.append(SegmentsWriter(args.save_segments))
+        exports.append(SegmentsWriter(args.save_segments, _cached_source(source, config)))
     if args.save_masks:
         exports.append(DavisMaskWriter(args.save_masks))
     if args.save_tracks:
