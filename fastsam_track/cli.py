@@ -165,6 +165,8 @@ def _segment_to_outputs(
     from fastsam_track.trackers.objects import ObjectTracker
     from fastsam_track.trackers.segment_tracker import SegmentTracker
 
+    # CLIP before the segmenter: missing weights are said before a model loads.
+    text = _text_prompter(config) if any(isinstance(p, TextPrompt) for p in prompts) else None
     frames: Any = source
     if replay is not None:
         segment: Any = SegmentsReplay(replay, _cached_source(source, config))
@@ -175,7 +177,6 @@ def _segment_to_outputs(
         segment.prepare((height, width))  # an export happens now, before a window or page opens
     renderer = SegmentRenderer(opacity=config.opacity, contour_thickness=config.contour_thickness, edges=draw_edges)
     objects = ObjectTracker(smooth=config.smooth) if prompts or inbox is not None else None
-    text = _text_prompter(config) if any(isinstance(p, TextPrompt) for p in prompts) else None
     latest: list[Any] = []
     with tqdm(total=source.frame_count, unit="frame", disable=not progress, dynamic_ncols=True) as bar:
 
