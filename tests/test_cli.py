@@ -246,7 +246,15 @@ def test_prompts_masks_and_replay_give_the_same_masks(tmp_path, clip_path):
         assert np.array_equal(a, b)
     first = np.array(Image.open(tmp_path / "live" / "00000.png"))
     assert first[int(ys.mean()), int(xs.mean())] == 1  # the prompted object is selected
-    assert len((tmp_path / "s.jsonl").read_text().splitlines()) == 12
+    header, *records = (tmp_path / "s.jsonl").read_text().splitlines()
+    assert json.loads(header) == {
+        "fastsam_track_segments": 1,
+        "width": 320,
+        "height": 180,
+        "frames": 12,
+        "vid_stride": 1,
+    }
+    assert len(records) == 12
     assert (tmp_path / "t.txt").read_text().count("\n") > 12
 
 
@@ -342,7 +350,7 @@ def test_a_stopped_run_leaves_a_playable_mp4_and_complete_exports(tmp_path, sign
     assert 0 < frames < 300
     # Every export holds exactly the frames the video holds, each one whole.
     assert sorted(p.name for p in (tmp_path / "masks").iterdir()) == [f"{i:05d}.png" for i in range(frames)]
-    lines = (tmp_path / "segments.jsonl").read_text().splitlines()
+    lines = (tmp_path / "segments.jsonl").read_text().splitlines()[1:]  # after the line naming the source
     assert [json.loads(line)["frame"] for line in lines] == list(range(frames))
     for line in lines[-1:]:
         record = json.loads(line)
