@@ -148,7 +148,7 @@ def test_a_live_recording_keeps_real_time_and_plays_after_sigkill(rtsp_camera, t
         # The file plays while it is written: its first fragment is out (a keyframe every 2 s).
         before = len(wait_until(recording, "the first fragment of the recording"))
         rtsp_camera.freeze()
-        time.sleep(4)  # the camera is away: past the 2 s read timeout, then a reconnection
+        time.sleep(6)  # the camera is away: past the 2 s read timeout, then a reconnection
         rtsp_camera.thaw()
         stderr.wait_for("reconnected")
         wait_until(lambda: len(recording()) > before + 100, "two fragments after the gap")
@@ -163,7 +163,7 @@ def test_a_live_recording_keeps_real_time_and_plays_after_sigkill(rtsp_camera, t
     assert len(times) > before + 100, stderr.text
     steps = np.diff(times)
     assert (steps > 0).all()
-    # The 4 s freeze shows as a gap (less the frames buffered before it, read late); at the
-    # nominal rate every step would be 0.04 s.
-    assert steps.max() > 2.0, steps.max()
+    # The 6 s freeze shows as a gap (less the frames buffered before it, read late: a 4 s
+    # freeze gave 2.8 s); at the nominal rate every step would be 0.04 s.
+    assert steps.max() > 3.0, steps.max()
     assert np.median(steps) < 0.5  # among frames at the rate they were processed
