@@ -161,19 +161,30 @@ def _segment_to_outputs(
     from fastsam_track.pipeline.render import SegmentRenderer
     from fastsam_track.pipeline.runner import run
     from fastsam_track.pipeline.segments_cache import SegmentsReplay
+    from fastsam_track.pipeline.sinks import CaptureTimes, VideoFileSink
     from fastsam_track.pipeline.web import WebServer
     from fastsam_track.trackers.objects import ObjectTracker
     from fastsam_track.trackers.segment_tracker import SegmentTracker
 
+    # CLIP before the segmenter: missing weights are said before a model loads.
+    text = _text_prompter(config) if any(isinstance(p, TextPrompt) for p in prompts) else None
+    frames: Any = source
     if replay is not None:
-        segment: Any = SegmentsReplay(replay)
+        segment: Any = SegmentsReplay(replay, _cached_source(source, config))
+        frames = segment.follow(source)  # each image's frame index, for the record of that frame
     else:
         segment = _segmenter(config, probabilities=edges)
         width, height = source.size
         segment.prepare((height, width))  # an export happens now, before a window or page opens
-    renderer = SegmentRenderer(opacity=config.opacity, contour_thickness=config.contour_thickness, edges=draw_edges)
+    renderer: Any = SegmentRenderer(
+        opacity=config.opacity, contour_thickness=config.contour_thickness, edges=draw_edges
+    )
+    live_files = [sink for sink in sinks if isinstance(sink, VideoFileSink) and sink.live]
+    if live_files:  # a live recording presents each frame at its capture time
+        renderer = CaptureTimes(renderer)
+        for sink in live_files:
+            sink.capture_time = renderer
     objects = ObjectTracker(smooth=config.smooth) if prompts or inbox is not None else None
-    text = _text_prompter(config) if any(isinstance(p, TextPrompt) for p in prompts) else None
     latest: list[Any] = []
     with tqdm(total=source.frame_count, unit="frame", disable=not progress, dynamic_ncols=True) as bar:
 
@@ -195,8 +206,9 @@ def _segment_to_outputs(
 
         try:
             stats = run(
-                source,
+                frames,
                 segment,
+                live=bool(getattr(source, "live", False)),
                 tracker=SegmentTracker(),
                 objects=objects,
                 prompts=prompts,
@@ -223,6 +235,14 @@ def _segment_to_outputs(
         f"processed {stats.frames} frames{where} ({stats.fps:.1f} fps; ms per frame: {timings}; "
         f"frame age median {age['median']:.0f} ms, p95 {age['p95']:.0f} ms; {stats.dropped} dropped)"
     )
+
+
+def _cached_source(source: Any, config: RunConfig) -> Any:
+    """What a segments file records of ``source``: its size, frame count and stride."""
+    from fastsam_track.pipeline.segments_cache import CachedSource
+
+    width, height = source.size
+    return CachedSource(width, height, source.frame_count, config.vid_stride)
 
 
 def _segmenter(config: RunConfig, probabilities: bool = False) -> Any:
@@ -253,7 +273,8 @@ def _sinks(args: argparse.Namespace, source: Any, config: RunConfig, inbox: Any)
 
     sinks: list[Any] = []
     if args.output:
-        sinks.append(VideoFileSink(args.output, fps=source.fps, crf=config.crf, preset=config.preset))
+        live = bool(getattr(source, "live", False))
+        sinks.append(VideoFileSink(args.output, fps=source.fps, crf=config.crf, preset=config.preset, live=live))
     if args.show:
         sinks.append(WindowSink(inbox))
     if args.serve:
@@ -329,7 +350,7 @@ def _run_one(args: argparse.Namespace, config: RunConfig, spec: str, reconnect: 
     check_object_ids(prompts, maximum=255 if args.save_masks else None)
     exports: list[Any] = []
     if args.save_segments:
-        exports.append(SegmentsWriter(args.save_segments))
+        exports.append(SegmentsWriter(args.save_segments, _cached_source(source, config)))
     if args.save_masks:
         exports.append(DavisMaskWriter(args.save_masks))
     if args.save_tracks:

@@ -246,7 +246,15 @@ def test_prompts_masks_and_replay_give_the_same_masks(tmp_path, clip_path):
         assert np.array_equal(a, b)
     first = np.array(Image.open(tmp_path / "live" / "00000.png"))
     assert first[int(ys.mean()), int(xs.mean())] == 1  # the prompted object is selected
-    assert len((tmp_path / "s.jsonl").read_text().splitlines()) == 12
+    header, *records = (tmp_path / "s.jsonl").read_text().splitlines()
+    assert json.loads(header) == {
+        "fastsam_track_segments": 1,
+        "width": 320,
+        "height": 180,
+        "frames": 12,
+        "vid_stride": 1,
+    }
+    assert len(records) == 12
     assert (tmp_path / "t.txt").read_text().count("\n") > 12
 
 
@@ -342,7 +350,7 @@ def test_a_stopped_run_leaves_a_playable_mp4_and_complete_exports(tmp_path, sign
     assert 0 < frames < 300
     # Every export holds exactly the frames the video holds, each one whole.
     assert sorted(p.name for p in (tmp_path / "masks").iterdir()) == [f"{i:05d}.png" for i in range(frames)]
-    lines = (tmp_path / "segments.jsonl").read_text().splitlines()
+    lines = (tmp_path / "segments.jsonl").read_text().splitlines()[1:]  # after the line naming the source
     assert [json.loads(line)["frame"] for line in lines] == list(range(frames))
     for line in lines[-1:]:
         record = json.loads(line)
@@ -610,3 +618,35 @@ def test_an_object_the_segmenter_misses_is_carried_and_marked_propagated_in_the_
     # The carried mask moved with the square: on frame 4 it covers the square's pixels.
     labels = np.array(Image.open(tmp_path / "m" / "00004.png"))
     assert (labels[48:96, 72:120] == 1).mean() > 0.7
+
+
+def test_a_segments_replay_with_another_stride_is_one_line_and_exit_2(tmp_path):
+    # Used to replay silently, each record onto the wrong frame.
+    import cv2
+    import numpy as np
+    import supervision as sv
+
+    from fastsam_track.pipeline.segments_cache import CachedSource, SegmentsWriter
+    from fastsam_track.types import Frame, SegmentedFrame
+
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    with SegmentsWriter(tmp_path / "s.jsonl", CachedSource(64, 48, 4, 1)) as writer:
+        for t in range(4):
+            image = np.full((48, 64, 3), 40 * t, np.uint8)
+            cv2.imwrite(str(frames / f"{t:03d}.png"), image)
+            mask = np.zeros((1, 12, 16), bool)
+            mask[0, 2:6, 2:6] = True
+            writer.write(
+                SegmentedFrame(Frame(t, image, t / 25), sv.Detections(xyxy=sv.mask_to_xyxy(mask) * 4.0, mask=mask))
+            )
+    args = ("run", frames, "--segments", tmp_path / "s.jsonl", "--save-tracks", tmp_path / "t.txt")
+    refused = _cli(*args, "--vid-stride", "2")
+    assert refused.returncode == 2, refused.stderr
+    assert refused.stderr.splitlines() == [
+        "fastsam-track: error: s.jsonl was saved with vid_stride 1, the run uses 2: replay it with the source and "
+        "--vid-stride it was saved from, or save it again with --save-segments"
+    ]
+    assert not (tmp_path / "t.txt").exists()
+    replayed = _cli(*args)
+    assert replayed.returncode == 0, replayed.stderr

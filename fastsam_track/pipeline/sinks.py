@@ -7,14 +7,67 @@ from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from fastsam_track.pipeline.output_files import OutputError, check_writable, finalise, staging_path, video_format
 from fastsam_track.pipeline.sources import io_reason
 
-__all__ = ["RtspSink", "SinkError", "VideoFileSink"]
+if TYPE_CHECKING:
+    from fastsam_track.types import SegmentedFrame
+
+__all__ = ["CaptureTimes", "RtspSink", "SinkError", "VideoFileSink"]
+
+# Live recordings: fragments start at keyframes, one every this many seconds of the nominal rate,
+# so a recording killed outright (SIGKILL, power loss) loses at most about this much.
+_LIVE_KEYFRAME_SECONDS = 2
+_LIVE_TIME_BASE = Fraction(1, 1000)  # presentation times in milliseconds of the capture clock
+# The index first (empty), then a fragment per keyframe: every fragment written is playable.
+_FRAGMENTED = {"movflags": "frag_keyframe+empty_moov+default_base_moof", "flush_packets": "1"}
+
+
+class _Annotator(Protocol):
+    def annotate(self, segmented: SegmentedFrame) -> np.ndarray: ...
+
+
+class CaptureTimes:
+    """Carry each frame's capture time from the renderer to a video sink.
+
+    Sinks are given images only; a ``VideoFileSink`` recording a live source asks this for
+    the capture time of the image it is given. Both run on the runner's encode thread, one
+    frame at a time: the image the sink gets is the one the renderer last drew.
+
+    Args:
+        renderer: draws the frames (a ``SegmentRenderer``); pass this object as the run's renderer.
+
+    Example:
+        >>> from fastsam_track.types import Frame
+        >>> class Plain:
+        ...     def annotate(self, segmented):
+        ...         return segmented.frame.image.copy()
+        >>> times = CaptureTimes(Plain())
+        >>> class Drawn:
+        ...     frame = Frame(7, np.zeros((2, 2, 3), np.uint8), 12.5)
+        >>> image = times.annotate(Drawn())
+        >>> times(image), times(image.copy())
+        (12.5, None)
+    """
+
+    def __init__(self, renderer: _Annotator):
+        self._renderer = renderer
+        self._image: np.ndarray | None = None
+        self._time = 0.0
+
+    def annotate(self, segmented: SegmentedFrame) -> np.ndarray:
+        """Draw the frame with the renderer and note its capture time (``Frame.timestamp``)."""
+        image = self._renderer.annotate(segmented)
+        self._image, self._time = image, segmented.frame.timestamp
+        return image
+
+    def __call__(self, image: np.ndarray) -> float | None:
+        """Seconds since the source began of the capture of ``image``; None for an image not drawn last."""
+        return self._time if image is self._image else None
 
 
 class SinkError(ValueError):
@@ -30,11 +83,19 @@ class VideoFileSink:
     previous file at ``path`` stays whole (``output_files``). The name and the folder are
     checked at construction; nothing is written before the first frame.
 
+    A live recording (``live``) is a fragmented MP4: its index comes first and a fragment
+    follows each keyframe (one every 2 s), so a recording killed outright plays up to its
+    last fragment. With ``capture_time`` each frame is presented at its capture time: the
+    file plays as long as the recording took, and a gap (a reconnection) stays a gap.
+
     Args:
         path: the file to write (``.mp4``, or ``.mkv``, ``.mov``, ``.m4v``); its folder is created.
-        fps: frame rate.
+        fps: frame rate (nominal, with ``capture_time``).
         crf: x264 quality (lower is better, 23 is its default).
         preset: x264 speed preset; ``veryfast`` costs about 7 ms per 720p frame here.
+        live: write a fragmented MP4 (MP4, MOV, M4V; a Matroska file needs no index to play).
+        capture_time: seconds of an image's capture on the source's clock (a ``CaptureTimes``),
+            or None for an image it does not know (then it is placed one frame after the last).
 
     Example:
         >>> import tempfile, os
@@ -45,11 +106,23 @@ class VideoFileSink:
         1
     """
 
-    def __init__(self, path: str | Path, fps: float | Fraction, *, crf: int = 23, preset: str = "veryfast"):
+    def __init__(
+        self,
+        path: str | Path,
+        fps: float | Fraction,
+        *,
+        crf: int = 23,
+        preset: str = "veryfast",
+        live: bool = False,
+        capture_time: Callable[[np.ndarray], float | None] | None = None,
+    ):
         self.path = Path(path)
         self.fps = Fraction(fps).limit_denominator(1001)
         self.crf, self.preset = crf, preset
+        self.live, self.capture_time = live, capture_time
         self.frames_written = 0
+        self._first: float | None = None  # capture time of the first frame: presentation time 0
+        self._pts = -1
         self._container: Any = None
         self._stream: Any = None
         self._staged = staging_path(self.path)
@@ -71,8 +144,11 @@ class VideoFileSink:
     def _open(self, height: int, width: int) -> None:
         import av
 
+        fragmented = self.live and self._format in ("mp4", "mov")
         try:
-            self._container = av.open(str(self._staged), mode="w", format=self._format)
+            self._container = av.open(
+                str(self._staged), mode="w", format=self._format, options=_FRAGMENTED if fragmented else None
+            )
         except (OSError, av.error.FFmpegError) as error:
             raise SinkError(f"cannot write {str(self.path)!r}: {io_reason(error)}") from error
         stream = self._container.add_stream("libx264", rate=self.fps)
@@ -80,7 +156,23 @@ class VideoFileSink:
         # 4:2:0 is what players expect, but needs even sizes; odd sizes keep every pixel in 4:4:4.
         stream.pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
         stream.options = {"crf": str(self.crf), "preset": self.preset}
+        if self.live:
+            stream.codec_context.gop_size = max(round(self.fps * _LIVE_KEYFRAME_SECONDS), 1)
+        if self.capture_time is not None:
+            stream.codec_context.time_base = _LIVE_TIME_BASE
         self._stream = stream
+
+    def _stamp(self, frame: Any, image: np.ndarray) -> None:
+        """Set ``frame``'s presentation time from ``image``'s capture time, after the last one."""
+        assert self.capture_time is not None
+        captured = self.capture_time(image)
+        if captured is None:
+            pts = self._pts + round(1 / (self.fps * _LIVE_TIME_BASE))
+        else:
+            self._first = captured if self._first is None else self._first
+            pts = round((captured - self._first) / _LIVE_TIME_BASE)
+        self._pts = max(pts, self._pts + 1)
+        frame.pts, frame.time_base = self._pts, _LIVE_TIME_BASE
 
     def write(self, image: np.ndarray) -> None:
         """Encode one (H, W, 3) uint8 BGR frame; the first frame fixes the size."""
@@ -89,6 +181,8 @@ class VideoFileSink:
         if self._container is None:
             self._open(*image.shape[:2])
         frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+        if self.capture_time is not None:
+            self._stamp(frame, image)
         self._container.mux(self._stream.encode(frame))
         self.frames_written += 1
 

@@ -1,5 +1,7 @@
 """Segments cache and exports, read back with the libraries that define their formats."""
 
+import json
+
 import numpy as np
 import pytest
 import supervision as sv
@@ -7,7 +9,7 @@ from PIL import Image
 from pycocotools import mask as mask_util
 
 from fastsam_track.pipeline.exports import DavisMaskWriter, ExportError, MotsWriter, davis_palette
-from fastsam_track.pipeline.segments_cache import SegmentsCacheError, SegmentsReplay, SegmentsWriter
+from fastsam_track.pipeline.segments_cache import CachedSource, SegmentsCacheError, SegmentsReplay, SegmentsWriter
 from fastsam_track.types import Frame, SegmentedFrame
 
 
@@ -39,6 +41,62 @@ def test_segments_round_trip(tmp_path):
         np.testing.assert_allclose(back.confidence, frame.segments.confidence, atol=1e-4)
     with pytest.raises(SegmentsCacheError, match="fewer frames than the source"):
         replay(frames[0].frame.image)
+
+
+def _cache(path, indices, source=None):
+    with SegmentsWriter(path, source) as writer:
+        for index in indices:
+            writer.write(_frame(index, count=1 + index % 3))
+    return path
+
+
+def test_a_replay_matches_records_by_their_frame_field(tmp_path):
+    path = _cache(tmp_path / "s.jsonl", [0, 1, 2, 3])
+    frames = [_frame(0).frame, _frame(2).frame, _frame(3).frame]  # frame 1 dropped, as a live source drops
+    replay = SegmentsReplay(path)
+    counts = [len(replay(frame.image)) for frame in replay.follow(frames)]
+    assert counts == [1, 3, 1]  # each frame's own record, not the next line's
+    # Called with images alone, the n-th call is frame n: a record missing from the file is an error.
+    gappy = _cache(tmp_path / "gappy.jsonl", [0, 2])
+    replay = SegmentsReplay(gappy)
+    replay(_frame(0).frame.image)
+    with pytest.raises(SegmentsCacheError, match=r"no record for frame 1 \(line 3 is frame 2\)"):
+        replay(_frame(1).frame.image)
+
+
+@pytest.mark.parametrize(
+    ("run", "message"),
+    [
+        (CachedSource(128, 80, 2, 2), "saved with vid_stride 1, the run uses 2"),  # another stride
+        (CachedSource(128, 80, 9, 1), "saved with 4 frames, the source gives 9"),  # another clip of the same size
+        (CachedSource(64, 40, 4, 1), "saved with 128x80 frames, the source gives 64x40"),  # another size
+    ],
+)
+def test_a_replay_refuses_another_source_or_stride(tmp_path, run, message):
+    path = _cache(tmp_path / "s.jsonl", range(4), CachedSource(128, 80, 4, 1))
+    with pytest.raises(SegmentsCacheError, match=message):
+        SegmentsReplay(path, run)
+    assert SegmentsReplay(path, CachedSource(128, 80, None, 1)).header == CachedSource(128, 80, 4, 1)  # live: no count
+
+
+def test_the_header_names_the_source_and_defaults_to_the_first_frame(tmp_path):
+    lines = _cache(tmp_path / "s.jsonl", range(2)).read_text().splitlines()
+    assert json.loads(lines[0]) == {
+        "fastsam_track_segments": 1,
+        "width": 128,
+        "height": 80,
+        "frames": None,
+        "vid_stride": 1,
+    }
+    assert [json.loads(line)["frame"] for line in lines[1:]] == [0, 1]
+
+
+def test_a_cache_without_header_still_replays(tmp_path):
+    path = _cache(tmp_path / "s.jsonl", range(3))
+    path.write_text("".join(path.read_text().splitlines(keepends=True)[1:]))  # as written before the header
+    replay = SegmentsReplay(path, CachedSource(128, 80, 3, 2))  # nothing to check up front
+    assert replay.header is None
+    assert [len(replay(_frame(i).frame.image)) for i in range(3)] == [1, 2, 3]
 
 
 @pytest.mark.parametrize(

@@ -102,3 +102,38 @@ def test_a_video_name_without_a_container_is_refused_at_construction(tmp_path, n
     with pytest.raises(SinkError, match=message):
         VideoFileSink(tmp_path / name, fps=25)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_live_recording_is_stamped_with_capture_times_and_fragmented(tmp_path):
+    # A recording killed before it is closed (os._exit: no trailer, as SIGKILL) still plays,
+    # and its frames keep their capture times: a 2.6 s gap stays a gap.
+    import subprocess
+    import sys
+
+    code = """
+import os, sys
+import numpy as np
+from fastsam_track.pipeline.sinks import VideoFileSink
+times = [i * 0.04 for i in range(60)] + [5 + i * 0.04 for i in range(60)]
+sink = VideoFileSink(sys.argv[1], fps=25, live=True, capture_time=lambda image: times[int(image[0, 0, 0])])
+for n in range(len(times)):
+    sink.write(np.full((64, 96, 3), n, np.uint8))
+os._exit(9)
+"""
+    subprocess.run([sys.executable, "-c", code, str(tmp_path / "live.mp4")], check=False, timeout=300)
+    assert not (tmp_path / "live.mp4").exists()
+    (part,) = tmp_path.glob(".live.mp4.*.part")
+    with av.open(str(part)) as container:
+        times = [float(f.pts * f.time_base) for f in container.decode(container.streams.video[0])]
+    assert 60 < len(times) < 120  # every fragment before the last keyframe (one every 50 frames here)
+    steps = np.diff(times)
+    assert np.allclose(steps[:55], 0.04, atol=0.002) and steps.max() == pytest.approx(5 - 59 * 0.04, abs=0.002)
+
+
+def test_a_recording_of_a_file_keeps_its_nominal_rate(tmp_path):
+    with VideoFileSink(tmp_path / "out.mp4", fps=25) as sink:
+        for n in range(10):
+            sink.write(np.full((64, 96, 3), n, np.uint8))
+    with av.open(str(tmp_path / "out.mp4")) as container:
+        stream = container.streams.video[0]
+        assert stream.average_rate == 25 and stream.frames == 10

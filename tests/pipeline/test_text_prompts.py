@@ -200,6 +200,95 @@ def test_missing_weights_offline_name_the_model_and_the_cache(random_clip):
         ClipEmbedder("ViT-B-32", "openai")
 
 
+def _offline_env(tmp_path, offline_flag=False):
+    """A machine that never downloaded CLIP's weights (empty Hugging Face and open-clip caches) and
+    cannot reach the hub: its address is a closed port on loopback, so nothing is ever downloaded."""
+    import os
+
+    hidden = {"HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"}
+    env = {k: v for k, v in os.environ.items() if k not in hidden}  # the tests' conftest sets HF_HUB_OFFLINE
+    env.update(HF_HOME=str(tmp_path / "hf"), XDG_CACHE_HOME=str(tmp_path / "cache"), HF_ENDPOINT="http://127.0.0.1:9")
+    return {**env, "HF_HUB_OFFLINE": "1"} if offline_flag else env
+
+
+@pytest.mark.parametrize(
+    ("offline_flag", "why"),
+    [
+        (False, "the hub (127.0.0.1:9) cannot be reached"),  # no network: used to retry for about 50 s
+        (True, "HF_HUB_OFFLINE is set"),  # offline mode: the hub is not asked
+    ],
+)
+def test_missing_weights_are_found_missing_in_the_cache_at_once(tmp_path, offline_flag, why):
+    pytest.importorskip("open_clip", reason="the text extra (open-clip-torch) is not installed")
+    import subprocess
+    import sys
+
+    code = (
+        "import time, open_clip, torch\n"
+        "from fastsam_track.pipeline.clip_text import ClipEmbedder, ClipError\n"
+        "started = time.perf_counter()\n"
+        "try:\n"
+        "    ClipEmbedder('ViT-B-32', 'openai')\n"
+        "except ClipError as error:\n"
+        "    print(f'{time.perf_counter() - started:.3f} {error}')\n"
+    )
+    env = _offline_env(tmp_path, offline_flag)
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    seconds, message = done.stdout.split(" ", 1)
+    assert float(seconds) < 1.0, seconds  # a few ms: the cache folder is looked at, one connection tried
+    assert message.startswith(f"cannot load CLIP ViT-B-32 weights 'openai': not in the cache {tmp_path / 'hf'}")
+    assert why in message
+    assert done.stderr == ""  # no retry warnings
+
+
+def test_a_text_prompt_without_weights_offline_is_one_line_and_exit_2_before_the_model_loads(tmp_path, clip_path):
+    # Used to take about 60 s and print 44 lines of retry warnings before its error.
+    pytest.importorskip("open_clip", reason="the text extra (open-clip-torch) is not installed")
+    import subprocess
+    import sys
+    import time
+
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "fastsam_track.cli", "run", str(clip_path), "--text", "a cup", "-o", "out.mp4"],
+        env=_offline_env(tmp_path),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        f"fastsam-track: error: cannot load CLIP ViT-B-32 weights 'openai': not in the cache {tmp_path / 'hf' / 'hub'} "
+        "and the hub (127.0.0.1:9) cannot be reached; run once online, or give a weights file (--clip-pretrained FILE)"
+    ]
+    # The default model (FastSAM-s, not downloadable here) is not even looked for: CLIP is checked first.
+    assert time.monotonic() - started < 30  # the interpreter and torch's import; it was about 60 s
+    assert not (tmp_path / "out.mp4").exists()
+
+
+def test_cached_weights_are_found_and_load_without_asking_the_hub(tmp_path, monkeypatch):
+    open_clip = pytest.importorskip("open_clip", reason="the text extra (open-clip-torch) is not installed")
+    from huggingface_hub import constants
+
+    from fastsam_track.pipeline import clip_text
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    assert clip_text._cached_weights(open_clip, "ViT-B-32", "openai") is None
+    # The layout huggingface_hub leaves after a download: a ref to a snapshot holding the file.
+    repo = tmp_path / "models--timm--vit_base_patch32_clip_224.openai"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("0123abcd")
+    weights = repo / "snapshots" / "0123abcd" / "open_clip_model.safetensors"
+    weights.parent.mkdir(parents=True)
+    weights.write_bytes(b"")
+    assert clip_text._cached_weights(open_clip, "ViT-B-32", "openai") == str(weights)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    with clip_text._check_weights(open_clip, "ViT-B-32", "openai"):
+        assert constants.is_offline_mode()  # open-clip's hf_hub_download answers from the cache, no request
+    assert not constants.is_offline_mode()
+
+
 @pytest.mark.parametrize(
     ("model", "pretrained", "message"),
     [
