@@ -2,17 +2,27 @@
 
 Each frame, every object's last mask is warped by the dense optical flow between the two
 frames (``FrameFlow``): that is where the object should be now. The object on the new frame
-is the set of segments that best explains the warped mask (the union with the highest IoU
-with it), a segment that holds the object merged with a neighbour clipped to it, plus the
-cells of the warped mask that no segment covers (a part the segmenter left out). FastSAM
-splits an object into parts on some frames and merges it with a neighbour on others, so an
-object is never one segment.
+is what of this frame's segments best explains the warped mask. FastSAM splits an object
+into parts on some frames and merges it with a neighbour on others, so an object is never
+one segment:
 
-When the segments do not explain the warped mask (the segmenter missed the object), the
-object's output is the warped mask itself, marked ``propagated``, for at most
-``max_propagated`` frames; then the object is lost. A lost object, or one that left the
-frame, is taken back only by segments whose colours agree with it (object against
-surroundings, learnt while it was seen) near where it was last seen.
+- whole segments: those mostly inside the warped mask with little outside it, one that holds
+  much of it at about its size (regrown after a partial view), or a larger one whose part
+  outside has the object's colours (it is coming closer); their union is the prefix, by cells
+  inside over cells outside, with the best IoU against the warped mask;
+- a segment that holds the rest merged with a neighbour, clipped to the warped mask, if it took
+  the object in (a new segment track, one the object was made of, or one that grew by a good
+  part of it; one that was there and did not grow passed in front) and its clipped part has
+  the object's colours;
+- cells of the warped mask no segment covers whose colours are the object's (a part left out).
+
+Colours are a histogram of the object against the ring around it, learnt while it is seen.
+When the segments do not explain the warped mask, the object's output is the warped mask
+itself, marked ``propagated``, for at most ``max_propagated`` frames, unless the warped mask
+lies on colours unlike the object's (the flow lost a fast or small object): then segments that
+look like it are searched for close by and where its own velocity would have taken it. After
+that, or when it leaves the frame, it is lost, and taken back only by segments of its size
+whose colours agree with it, near where it was last seen.
 """
 
 from __future__ import annotations
