@@ -81,7 +81,7 @@ class RunStats:
     """What a run did and how long each stage took.
 
     Attributes:
-        frames: frames processed.
+        frames: frames out: written to every sink and export (all processed frames once the run ends).
         seconds: wall-clock time of the whole run.
         stage_ms: total milliseconds per stage, each measured on its own thread: decode (the
             model waiting for a decoded frame), segment (the network, and the masks assembled on
@@ -393,7 +393,6 @@ def run(
                     writer.put(segmented, captured)
                 else:
                     record_age(captured)
-                stats.frames += 1
                 stats.dropped = decoded.dropped
                 stats.segments += len(segmented.segments)
                 stats.seconds = time.perf_counter() - started
@@ -457,8 +456,15 @@ def _same(segments: sv.Detections) -> sv.Detections:
 
 
 def _age_recorder(stats: RunStats) -> Callable[[float], None]:
-    """Record a frame's age (capture to out) when the writer is done with it."""
-    return lambda captured: stats.ages_ms.append((time.monotonic() - captured) * 1000)
+    """Count a frame and record its age (capture to out) when the writer is done with it: counted where
+    it is written, a frame interrupted between tracking and the writer (Ctrl-C) is never counted
+    without its outputs, nor written without being counted."""
+
+    def record(captured: float) -> None:
+        stats.frames += 1
+        stats.ages_ms.append((time.monotonic() - captured) * 1000)
+
+    return record
 
 
 def _resolve_text(text: TextPrompter, frame: Frame, segments: sv.Detections, due: list[Prompt]) -> list[Prompt]:
