@@ -24,40 +24,30 @@ def _prompt_point(clip: SyntheticClip) -> tuple[int, int]:
     return int(x), int(y)
 
 
+def _live_run(url: str, *options: str) -> subprocess.Popen[str]:
+    """``fastsam-track run URL`` with the built-in model at imgsz 320 on one thread (steady on a busy
+    machine: a 2-thread forward waits on a preempted thread), never giving up on the camera."""
+    command = [sys.executable, "-m", "fastsam_track.cli", "run", url, "--model", "fastsam-tiny", "--imgsz", "320"]
+    command += ["--threads", "1", "--reconnect-limit", "0", "--no-progress", *options]
+    return subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+
+
 def test_a_run_survives_kill_restart_and_freeze_and_keeps_the_selected_object(start_camera, tmp_path):
     # A slow scene served as the camera: after each gap the object is near where it was.
     clip = SyntheticClip(height=180, width=320, num_shapes=6, seed=3, motion=0.3)
     source = write_clip(tmp_path / "scene.mp4", frames=900, height=180, width=320, fps=25, seed=3, motion=0.3)
     camera = start_camera("--file", str(source))
     x, y = _prompt_point(clip)
-    run = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "fastsam_track.cli",
-            "run",
-            camera.url,
-            "--model",
-            "fastsam-tiny",
-            "--imgsz",
-            "320",
-            "--conf",
-            "0.25",
-            "--threads",
-            "1",  # steady on a busy machine: a 2-thread forward waits on a preempted thread
-            "--point",
-            f"{x},{y}",
-            "--save-masks",
-            str(tmp_path / "masks"),
-            "--stats",
-            str(tmp_path / "stats.json"),
-            "--reconnect-limit",
-            "0",
-            "--no-progress",
-        ],
-        stderr=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
+    run = _live_run(
+        camera.url,
+        "--conf",
+        "0.25",
+        "--point",
+        f"{x},{y}",
+        "--save-masks",
+        str(tmp_path / "masks"),
+        "--stats",
+        str(tmp_path / "stats.json"),
     )
     stderr = Lines(run.stderr)
     masks = tmp_path / "masks"
@@ -115,29 +105,7 @@ def _decoded_times(path) -> list[float]:
 def test_a_live_recording_keeps_real_time_and_plays_after_sigkill(rtsp_camera, tmp_path):
     # Used to: stamp frames at the camera's nominal rate (a gap vanished, playback ran fast), and
     # leave an MP4 without its index when killed outright (unplayable).
-    run = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "fastsam_track.cli",
-            "run",
-            rtsp_camera.url,
-            "--model",
-            "fastsam-tiny",
-            "--imgsz",
-            "320",
-            "--threads",
-            "1",
-            "-o",
-            str(tmp_path / "live.mp4"),
-            "--reconnect-limit",
-            "0",
-            "--no-progress",
-        ],
-        stderr=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        text=True,
-    )
+    run = _live_run(rtsp_camera.url, "-o", str(tmp_path / "live.mp4"))
     stderr = Lines(run.stderr)
 
     def recording() -> list[float]:
