@@ -14,12 +14,25 @@ import supervision as sv
 from fastsam_track.masks import label_map
 from fastsam_track.types import SegmentedFrame
 
-__all__ = ["SegmentRenderer"]
+__all__ = ["SegmentRenderer", "palette_colors"]
 
 
 def _palette() -> np.ndarray:
     """(K, 3) uint8 BGR colours of supervision's default palette."""
     return np.array([c.as_bgr() for c in sv.ColorPalette.DEFAULT.colors], np.uint8)
+
+
+_PALETTE = _palette()
+
+
+def palette_colors(keys: np.ndarray) -> np.ndarray:
+    """(N, 3) uint8 BGR colour of each of (N,) int keys (track or object ids): the colour its mask is drawn with.
+
+    Example:
+        >>> palette_colors(np.array([1, 1 + len(_PALETTE)])).tolist() == [_PALETTE[1].tolist()] * 2
+        True
+    """
+    return _PALETTE[np.asarray(keys, int).reshape(-1) % len(_PALETTE)]
 
 
 class SegmentRenderer:
@@ -50,7 +63,6 @@ class SegmentRenderer:
         self.opacity = opacity
         self.contour_thickness = contour_thickness
         self.edges = edges
-        self.palette = _palette()
 
     def annotate(self, segmented: SegmentedFrame) -> np.ndarray:
         """The (H, W, 3) uint8 BGR frame with its segments drawn on a copy.
@@ -69,7 +81,7 @@ class SegmentRenderer:
             return image.copy()
         keys = segments.tracker_id if segments.tracker_id is not None else np.arange(len(segments))
         lut = np.zeros((len(segments) + 1, 3), np.uint8)
-        lut[1:] = self.palette[np.asarray(keys) % len(self.palette)]
+        lut[1:] = palette_colors(np.asarray(keys))
         labels = label_map(np.asarray(segments.mask), segmented.frame.shape, np.arange(1, len(segments) + 1))
         colour = _colour(labels, lut)
         inside = (labels > 0).view(np.uint8)

@@ -6,23 +6,36 @@
   a new object with a foreground point. Right click: a background point for the newest object.
   Drag: a new object with a box. It lists the objects seen, each with a remove button.
 - ``GET /stream.mjpg``: the newest frames as MJPEG (``multipart/x-mixed-replace``).
-- ``GET /objects``: ``{"frame": N, "size": [W, H], "objects": [{"id": 1, "box": [x1, y1, x2, y2]}]}``.
+- ``GET /objects``: ``{"frame": N, "size": [W, H], "objects": [{"id": 1, "box": [x1, y1, x2, y2],
+  "lost": false, "color": "#rrggbb"}], "notice": {"number": 1, "text": "..."} or null}``: every
+  object seen and not removed (a lost one keeps its last box), in the colour its mask is drawn
+  with, and the newest notice of a prompt that selected nothing.
 - ``POST /prompt`` ``{"kind": "point", "x": X, "y": Y, "label": 1}`` or
   ``{"kind": "box", "box": [x1, y1, x2, y2]}`` (source frame pixels) answers ``{"object": id}``;
   ``POST /remove`` ``{"object": id}``; ``POST /clear`` ``{}``.
 
 Every POST body must be a JSON object (``Content-Type: application/json``, which a page of
-another site cannot send without the browser asking first) with exactly the expected keys.
-Errors answer ``{"error": "one line"}``. With a ``token``, every request must carry it as
-``?token=...`` or ``Authorization: Bearer ...``.
+another site cannot send without the browser asking first) with exactly the expected keys,
+at most ``max_body`` bytes and nested at most ``_MAX_DEPTH`` levels. Errors answer
+``{"error": "one line"}``. With a ``token``, every request must carry it as ``?token=...``
+or ``Authorization: Bearer ...``; a server on an address other than loopback always has one
+(generated when none is given).
+
+Other sites are kept out (``check_host``): the ``Host`` header must name this server, or the
+request is refused with 421 (DNS rebinding: a page of another site whose name is made to
+point at this machine), and a request a page of another origin sends (``Origin``, or
+``Sec-Fetch-Site`` other than ``same-origin`` or ``none``) is refused with 403.
 """
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import json
 import math
 import re
+import secrets
+import socket
 import sys
 import threading
 from http import HTTPStatus
@@ -36,11 +49,15 @@ import numpy as np
 
 from fastsam_track.pipeline.interactive import PromptInbox
 from fastsam_track.pipeline.prompts import PromptError
+from fastsam_track.pipeline.render import palette_colors
 from fastsam_track.pipeline.sinks import SinkError
 
-__all__ = ["WebServer", "parse_address"]
+__all__ = ["WebServer", "check_host", "is_loopback", "parse_address"]
 
 _BOUNDARY = "frame"
+_MAX_DEPTH = 8  # JSON nesting a body may have; the prompts need 2
+_DRAIN = 1 << 20  # bytes of a refused body read and dropped, so the client gets the answer, not a reset
+_RETRY_AFTER = 2  # seconds a viewer turned away is told to wait
 _ROUTES = {"/": "GET", "/stream.mjpg": "GET", "/objects": "GET", "/prompt": "POST", "/remove": "POST", "/clear": "POST"}
 _PAGE_HEADERS = {
     # Inline script and style only; nothing from elsewhere, and no framing by other sites.
@@ -61,6 +78,10 @@ _PAGE = """<!doctype html>
   #stream { display: block; max-width: 100%; cursor: crosshair; user-select: none; }
   #status { color: #f88; min-height: 1.2em; }
   #objects li { margin: 0.2em 0; }
+  #objects li.lost { color: #999; }
+  .swatch { display: inline-block; width: 0.9em; height: 0.9em; margin-right: 0.4em; vertical-align: -0.1em;
+            border: 1px solid #eee; }
+  .state { margin: 0 0.4em; font-style: italic; }
 </style>
 </head>
 <body>
@@ -76,7 +97,30 @@ const withToken = (path) => token ? path + "?token=" + encodeURIComponent(token)
 const img = document.getElementById("stream");
 const status = document.getElementById("status");
 const list = document.getElementById("objects");
+const RETRY_MS = 2000;
 if (token) img.src = withToken("stream.mjpg");
+
+// The stream failed (all viewer slots taken, or the server gone): say why, and try again.
+let retries = 0;
+img.addEventListener("error", async () => {
+  let why = "the stream is not available";
+  try {
+    const response = await fetch(withToken("stream.mjpg"));
+    if (response.headers.get("Content-Type") === "application/json") why = (await response.json()).error;
+    else response.body.cancel();  // a slot was free after all: give it back at once
+  } catch (error) {
+    why = "the server is not answering";
+  }
+  status.textContent = why + "; retrying every " + RETRY_MS / 1000 + " s";
+  status.dataset.stream = "retrying";
+  setTimeout(() => {
+    retries += 1;
+    img.src = withToken("stream.mjpg") + (token ? "&" : "?") + "retry=" + retries;
+  }, RETRY_MS);
+});
+img.addEventListener("load", () => {
+  if (status.dataset.stream) { status.textContent = ""; delete status.dataset.stream; }
+});
 
 async function post(path, body) {
   try {
@@ -117,24 +161,38 @@ window.addEventListener("mouseup", (event) => {
 });
 document.getElementById("clear").addEventListener("click", () => post("clear", {}));
 
+// One object: a swatch of the colour its mask is drawn with, its box, "lost" while not seen, a remove button.
 function listItem(object) {
   const item = document.createElement("li");
   item.dataset.object = object.id;
-  item.textContent = "object " + object.id + " [" + object.box.map(Math.round).join(", ") + "] ";
+  item.className = object.lost ? "lost" : "";
+  const swatch = document.createElement("span");
+  swatch.className = "swatch";
+  swatch.style.backgroundColor = object.color;
+  const state = document.createElement("span");
+  state.className = "state";
+  state.textContent = object.lost ? "lost" : "";
   const remove = document.createElement("button");
   remove.type = "button";
   remove.textContent = "remove";
   remove.addEventListener("click", () => post("remove", {object: object.id}));
-  item.append(remove);
+  item.append(swatch, "object " + object.id + " [" + object.box.map(Math.round).join(", ") + "]", state, remove);
   return item;
 }
 
+let noticeShown = null;  // the number of the newest notice seen; those from before the page opened are not shown
 async function poll() {
   try {
     const response = await fetch(withToken("objects"));
     const reply = await response.json();
-    if (response.ok) list.replaceChildren(...reply.objects.map(listItem));
-    else status.textContent = reply.error;
+    if (response.ok) {
+      list.replaceChildren(...reply.objects.map(listItem));
+      const number = reply.notice ? reply.notice.number : 0;
+      if (noticeShown !== null && number > noticeShown) status.textContent = reply.notice.text;
+      noticeShown = number;
+    } else {
+      status.textContent = reply.error;
+    }
   } catch (error) {
     status.textContent = "the server is not answering";
   }
@@ -162,12 +220,80 @@ def parse_address(text: str) -> tuple[str, int]:
     return host or "127.0.0.1", int(port)
 
 
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is this machine only: ``localhost``, 127.0.0.0/8 or ::1.
+
+    Example:
+        >>> is_loopback("127.0.0.2"), is_loopback("localhost"), is_loopback("0.0.0.0"), is_loopback("cam.lan")
+        (True, True, False, False)
+    """
+    address = _ip(host)
+    return host.lower().rstrip(".") == "localhost" if address is None else address.is_loopback
+
+
+def _ip(name: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address ``name`` spells (``[::1]`` too), or None for a host name."""
+    try:
+        return ipaddress.ip_address(name.removeprefix("[").removesuffix("]"))
+    except ValueError:
+        return None
+
+
+def check_host(host_header: str | None, bind_host: str, local_address: str, hostname: str = "") -> str | None:
+    """Why a request's ``Host`` header does not name this server; None when it does.
+
+    DNS rebinding makes a name of another site point at this machine, so that a page of
+    that site can read this one: the browser then sends that name as ``Host``. Accepted:
+
+    - an address (``127.0.0.1``, ``[::1]``) on loopback binds and the address the request
+      arrived at; on a ``0.0.0.0`` bind, any address (only a typed address sends one, and every
+      address that reaches the machine is its own, port forwarding included);
+    - ``localhost`` on loopback and ``0.0.0.0`` binds;
+    - the host name bound (``--serve NAME:PORT``), and on a ``0.0.0.0`` bind the machine's own
+      name (``hostname``);
+    - no ``Host`` at all (HTTP/1.0 clients; every browser sends one).
+
+    The port is not compared: port forwarding changes it, and a rebinding page cannot choose
+    the name, which is what is checked.
+
+    Args:
+        host_header: the request's ``Host`` (None when absent).
+        bind_host: the address or name the server listens on ("" or 0.0.0.0: every address).
+        local_address: the address of this machine the connection arrived at.
+        hostname: this machine's name (``socket.gethostname()``).
+
+    Example:
+        >>> check_host("127.0.0.1:8080", "127.0.0.1", "127.0.0.1") is None
+        True
+        >>> check_host("evil.example:8080", "127.0.0.1", "127.0.0.1")
+        "the Host 'evil.example:8080' is not this server's name"
+    """
+    if host_header is None:
+        return None
+    match = re.fullmatch(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(?::\d{1,5})?", host_header.strip(), re.ASCII)
+    if match is None:
+        return f"the Host {host_header[:80]!r} is not a host name or an address with a port"
+    name = match.group(1).lower().rstrip(".")
+    wildcard = bind_host in ("", "0.0.0.0")
+    loopback = wildcard or is_loopback(bind_host)
+    address = _ip(name)
+    if address is not None:
+        here = _ip(local_address)
+        if wildcard or (loopback and address.is_loopback) or address == here or address == _ip(bind_host):
+            return None
+    elif name == bind_host.lower().rstrip(".") or (loopback and name == "localhost"):
+        return None
+    elif wildcard and hostname and name in (hostname.lower(), hostname.lower().split(".")[0]):
+        return None
+    return f"the Host {host_header[:80]!r} is not this server's name"
+
+
 class _HttpError(Exception):
     """A refused request: its status and a one-line message for the client."""
 
-    def __init__(self, status: HTTPStatus, message: str):
+    def __init__(self, status: HTTPStatus, message: str, headers: dict[str, str] | None = None):
         super().__init__(message)
-        self.status = status
+        self.status, self.headers = status, headers
 
 
 class WebServer:
@@ -183,8 +309,10 @@ class WebServer:
         inbox: where prompts from the page go; None serves the stream only (prompt
             endpoints answer 404).
         token: when given, every request must carry it (``?token=...`` or
-            ``Authorization: Bearer ...``), else 401.
-        max_clients: most streams at once; more are refused with 503.
+            ``Authorization: Bearer ...``), else 401. On an address other than loopback
+            (``is_loopback``) one is required: when None, one is generated
+            (``secrets.token_urlsafe``, see ``token`` and ``token_generated``).
+        max_clients: most streams at once; more are refused with 503 (and ``Retry-After``).
         jpeg_quality: 0 to 100.
         max_body: largest POST body in bytes; larger ones are refused with 413.
 
@@ -214,6 +342,10 @@ class WebServer:
             raise ValueError(f"max_clients and max_body must be at least 1, got {max_clients} and {max_body}")
         if token is not None and not token:
             raise ValueError("token must not be empty: give None to serve without one")
+        # Beyond this machine, anyone who reaches the address could watch and prompt.
+        self.token_generated = token is None and not is_loopback(host)
+        if self.token_generated:
+            token = secrets.token_urlsafe(16)
         self.host, self.port, self.inbox = host, port, inbox
         self.token, self.max_clients, self.jpeg_quality, self.max_body = token, max_clients, jpeg_quality, max_body
         self._frame = threading.Condition()
@@ -223,6 +355,7 @@ class WebServer:
         self._stopping = False
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self._hostname = socket.gethostname()
 
     @property
     def url(self) -> str:
@@ -310,9 +443,10 @@ class _Server(ThreadingHTTPServer):
         super().__init__(address, _Handler)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        """Closed and timed-out connections are normal for a stream; anything else is reported."""
-        if not isinstance(sys.exc_info()[1], OSError):
-            super().handle_error(request, client_address)
+        """Closed and timed-out connections are normal for a stream; anything else is one line on stderr."""
+        error = sys.exc_info()[1]
+        if not isinstance(error, OSError):
+            _log(f"a request failed: {type(error).__name__}: {error}")
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -329,6 +463,7 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         web = self.server.web
         try:
+            self._check_origin()
             if not web._authorized(parse_qs(url.query), self.headers.get("Authorization")):
                 raise _HttpError(HTTPStatus.UNAUTHORIZED, "a valid token is required: add ?token=... to the address")
             method = _ROUTES.get(url.path)
@@ -347,7 +482,27 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 self._send_json(HTTPStatus.OK, _post(web.inbox, url.path, self._read_json()))
         except _HttpError as error:
-            self._send_json(error.status, {"error": str(error)})
+            self._send_json(error.status, {"error": str(error)}, error.headers)
+        except Exception as error:  # a bug: one line in the run's terminal, a one-line answer, the server goes on
+            _log(f"{self.command} {url.path} failed: {type(error).__name__}: {error}")
+            self._send_json(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": f"the server failed: {type(error).__name__}"})
+
+    def _check_origin(self) -> None:
+        """Refuse requests for another site's name (421) and requests from another site's page (403)."""
+        web = self.server.web
+        hosts = self.headers.get_all("Host") or []
+        if len(hosts) > 1:
+            raise _HttpError(HTTPStatus.BAD_REQUEST, "more than one Host header")
+        host = hosts[0] if hosts else None
+        why = check_host(host, web.host, self.connection.getsockname()[0], web._hostname)
+        if why is not None:
+            raise _HttpError(HTTPStatus.MISDIRECTED_REQUEST, f"{why}: open {web.url}")
+        origin = self.headers.get("Origin")
+        if origin is not None and (host is None or origin.lower() != f"http://{host.strip().lower()}"):
+            raise _HttpError(HTTPStatus.FORBIDDEN, f"requests from another site's page are refused (Origin {origin[:80]!r})")
+        site = self.headers.get("Sec-Fetch-Site")
+        if site is not None and site not in ("same-origin", "none"):
+            raise _HttpError(HTTPStatus.FORBIDDEN, f"requests from another site's page are refused (Sec-Fetch-Site {site[:20]!r})")
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _dispatch
 
@@ -365,8 +520,8 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    def _send_json(self, status: HTTPStatus, data: dict[str, Any]) -> None:
-        self._send(status, json.dumps(data).encode(), "application/json")
+    def _send_json(self, status: HTTPStatus, data: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+        self._send(status, json.dumps(data).encode(), "application/json", headers)
 
     def _read_json(self) -> dict[str, Any]:
         """The request's body: a JSON object of at most ``max_body`` bytes."""
@@ -379,9 +534,17 @@ class _Handler(BaseHTTPRequestHandler):
             raise _HttpError(HTTPStatus.BAD_REQUEST, f"Content-Length must be a number of bytes, got {length[:20]!r}")
         if int(length) > self.server.web.max_body:
             limit = self.server.web.max_body
+            if int(length) <= _DRAIN:  # else the client may see a reset instead of the answer
+                self.rfile.read(int(length))
             raise _HttpError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"the body is {length} bytes; at most {limit}")
+        body = self.rfile.read(int(length))
+        if len(body) < int(length):
+            raise _HttpError(HTTPStatus.BAD_REQUEST, f"the body ended after {len(body)} of {length} bytes")
+        depth = _depth(body)
+        if depth > _MAX_DEPTH:
+            raise _HttpError(HTTPStatus.BAD_REQUEST, f"the body nests {depth} levels deep; at most {_MAX_DEPTH}")
         try:
-            data = json.loads(self.rfile.read(int(length)), parse_constant=_no_constant, object_pairs_hook=_no_repeats)
+            data = json.loads(body, parse_constant=_no_constant, object_pairs_hook=_no_repeats)
         except ValueError as error:
             raise _HttpError(HTTPStatus.BAD_REQUEST, f"the body is not valid JSON: {error}") from error
         if not isinstance(data, dict):
@@ -391,8 +554,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _stream(self) -> None:
         web = self.server.web
         if not web._open_stream():
-            self._send(HTTPStatus.SERVICE_UNAVAILABLE, b"too many viewers: try again later\n", "text/plain")
-            return
+            raise _HttpError(
+                HTTPStatus.SERVICE_UNAVAILABLE,
+                f"all {web.max_clients} viewer slots are taken: try again later",
+                {"Retry-After": str(_RETRY_AFTER)},
+            )
         try:
             self.send_response(HTTPStatus.OK)
             self.send_header("Content-Type", f"multipart/x-mixed-replace; boundary={_BOUNDARY}")
@@ -412,6 +578,25 @@ class _Handler(BaseHTTPRequestHandler):
             web._close_stream()
 
 
+def _log(message: str) -> None:
+    print(f"fastsam-track: web page: {' '.join(message.split())[:300]}", file=sys.stderr)
+
+
+def _depth(body: bytes) -> int:
+    """How deep the brackets of a JSON text nest (those inside strings not counted), without parsing it:
+    the parser recurses once per level, so a few kilobytes of ``[`` end in a RecursionError.
+
+    Example:
+        >>> _depth(b'{"box": [1, 2]}'), _depth(b'"[[["'), _depth(b"[" * 4096)
+        (2, 0, 4096)
+    """
+    # Strings (with their escapes) out first; then the running count of openers minus closers.
+    text = re.sub(rb'"(?:[^"\\]|\\.)*"?', b"", body, flags=re.DOTALL)
+    brackets = np.frombuffer(text, np.uint8)
+    steps = np.isin(brackets, (ord("["), ord("{"))).astype(np.int64) - np.isin(brackets, (ord("]"), ord("}")))
+    return int(np.cumsum(steps).max(initial=0))
+
+
 def _no_constant(name: str) -> None:
     raise ValueError(f"{name} is not a number JSON allows")
 
@@ -425,7 +610,17 @@ def _no_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _objects(inbox: PromptInbox) -> dict[str, Any]:
     size = inbox.frame_size
-    return {"frame": inbox.frame_index, "size": None if size is None else list(size), "objects": inbox.objects()}
+    objects = inbox.objects()
+    # The colours the renderer draws each object's mask with (its id into the palette), as CSS.
+    colours = palette_colors(np.array([o["id"] for o in objects], int))
+    for listed, (b, g, r) in zip(objects, colours.tolist(), strict=True):
+        listed["color"] = f"#{r:02x}{g:02x}{b:02x}"
+    return {
+        "frame": inbox.frame_index,
+        "size": None if size is None else list(size),
+        "objects": objects,
+        "notice": inbox.notice(),
+    }
 
 
 def _keys(body: dict[str, Any], expected: set[str], form: str) -> None:

@@ -16,8 +16,9 @@ import pytest
 import supervision as sv
 
 from fastsam_track.pipeline.interactive import PromptInbox
+from fastsam_track.pipeline.render import palette_colors
 from fastsam_track.pipeline.runner import run
-from fastsam_track.pipeline.web import WebServer, parse_address
+from fastsam_track.pipeline.web import WebServer, check_host, parse_address
 from fastsam_track.synthetic import SyntheticClip
 from fastsam_track.trackers.objects import ObjectTracker
 from fastsam_track.trackers.segment_tracker import SegmentTracker
@@ -161,8 +162,16 @@ def test_a_stream_ends_when_the_server_stops(inbox: PromptInbox) -> None:
 def test_at_most_max_clients_streams(server: WebServer) -> None:
     viewers = [_open_stream(server) for _ in range(2)]
     assert [v.status for v in viewers] == [200, 200]
-    status, content_type, body = _request(server, "GET", "/stream.mjpg")
-    assert (status, content_type) == (503, "text/plain") and b"too many viewers" in body
+    connection = _connect(server)
+    connection.request("GET", "/stream.mjpg")
+    refused = connection.getresponse()
+    assert (refused.status, refused.headers.get_content_type(), refused.headers["Retry-After"]) == (
+        503,
+        "application/json",
+        "2",
+    )
+    assert json.loads(refused.read()) == {"error": "all 2 viewer slots are taken: try again later"}
+    connection.close()
     viewers.pop().close()
     # The server notices a viewer left when it next writes to it: live frames keep coming.
     deadline = time.monotonic() + 5
@@ -195,7 +204,13 @@ def test_objects_lists_what_the_loop_published(server: WebServer, inbox: PromptI
     inbox.publish(5, FRAME_SHAPE, objects)
     status, content_type, body = _request(server, "GET", "/objects")
     assert (status, content_type) == (200, "application/json")
-    assert json.loads(body) == {"frame": 5, "size": [64, 48], "objects": [{"id": 3, "box": [1.0, 2.0, 30.0, 40.0]}]}
+    b, g, r = palette_colors(np.array([3]))[0].tolist()  # the colour object 3's mask is drawn with
+    assert json.loads(body) == {
+        "frame": 5,
+        "size": [64, 48],
+        "objects": [{"id": 3, "box": [1.0, 2.0, 30.0, 40.0], "lost": False, "color": f"#{r:02x}{g:02x}{b:02x}"}],
+        "notice": None,
+    }
 
 
 # --- prompts
@@ -303,6 +318,155 @@ def test_without_an_inbox_the_page_only_shows() -> None:
             )
 
 
+# --- other sites: DNS rebinding and cross-site requests
+
+
+@pytest.mark.parametrize(
+    ("headers", "status", "message"),
+    [
+        ({}, 200, None),  # http.client sends Host: 127.0.0.1:PORT
+        ({"Host": "localhost:{port}"}, 200, None),
+        ({"Host": "LOCALHOST."}, 200, None),  # no port: the name is what is checked
+        ({"Host": "[::1]:{port}"}, 200, None),
+        ({"Host": "127.0.0.1:9999"}, 200, None),  # port forwarding changes the port
+        ({"Host": "evil.example:{port}"}, 421, "the Host 'evil.example:{port}' is not this server's name: open http"),
+        ({"Host": "127.0.0.1.evil.example:{port}"}, 421, "is not this server's name"),
+        ({"Host": "10.1.2.3:{port}"}, 421, "is not this server's name"),  # not where the request arrived
+        ({"Host": "a b"}, 421, "is not a host name or an address"),
+        ({"Origin": "http://127.0.0.1:{port}"}, 200, None),  # the page's own requests
+        ({"Origin": "http://evil.example"}, 403, "requests from another site's page are refused (Origin"),
+        ({"Origin": "http://127.0.0.1:1"}, 403, "another site's page"),  # another local site
+        ({"Origin": "null"}, 403, "another site's page"),  # a sandboxed frame, a file
+        ({"Sec-Fetch-Site": "same-origin"}, 200, None),
+        ({"Sec-Fetch-Site": "none"}, 200, None),  # typed in the address bar
+        ({"Sec-Fetch-Site": "cross-site"}, 403, "(Sec-Fetch-Site 'cross-site')"),  # an <img> on another site
+        ({"Sec-Fetch-Site": "same-site"}, 403, "(Sec-Fetch-Site 'same-site')"),  # another port of this machine
+    ],
+)
+@pytest.mark.parametrize("path", ["/", "/objects", "/stream.mjpg?probe"])
+def test_requests_for_another_name_or_from_another_site_are_refused(
+    server: WebServer, headers: dict[str, str], status: int, message: str | None, path: str
+) -> None:
+    port = str(urllib.parse.urlsplit(server.url).port)
+    headers = {name: value.replace("{port}", port) for name, value in headers.items()}
+    connection = _connect(server)
+    connection.request("GET", path, headers=headers)
+    response = connection.getresponse()
+    assert response.status == status
+    if message is not None:
+        error = json.loads(response.read())
+        assert list(error) == ["error"] and message.replace("{port}", port) in error["error"]
+        assert "\n" not in error["error"]
+    connection.close()
+
+
+def test_a_prompt_from_another_site_is_refused_before_it_reaches_the_inbox(
+    server: WebServer, inbox: PromptInbox
+) -> None:
+    for headers in ({"Origin": "http://evil.example"}, {"Host": "evil.example"}):
+        status, _, _ = _request(server, "POST", "/prompt", _POINT, {**_JSON, **headers})
+        assert status in (403, 421)
+    assert inbox.take(1) == []
+    assert _request(server, "POST", "/prompt", _POINT, {**_JSON, "Origin": server.url.rstrip("/")})[0] == 200
+
+
+def test_two_host_headers_are_refused(server: WebServer) -> None:
+    connection = _connect(server)
+    connection.putrequest("GET", "/", skip_host=True)
+    connection.putheader("Host", urllib.parse.urlsplit(server.url).netloc)
+    connection.putheader("Host", "evil.example")
+    connection.endheaders()
+    response = connection.getresponse()
+    assert (response.status, json.loads(response.read())) == (400, {"error": "more than one Host header"})
+    connection.close()
+
+
+@pytest.mark.parametrize(
+    ("host", "bind", "arrived", "allowed"),
+    [
+        # a loopback bind: loopback names and addresses
+        ("127.0.0.1:8080", "127.0.0.1", "127.0.0.1", True),
+        ("127.0.0.2", "127.0.0.1", "127.0.0.1", True),
+        ("localhost:8080", "127.0.0.1", "127.0.0.1", True),
+        ("[::1]:8080", "127.0.0.1", "127.0.0.1", True),
+        ("localhost:8080", "localhost", "127.0.0.1", True),
+        ("myhost:8080", "127.0.0.1", "127.0.0.1", False),  # the machine's name, but the page is loopback only
+        ("evil.example:8080", "127.0.0.1", "127.0.0.1", False),
+        ("192.168.1.5:8080", "127.0.0.1", "127.0.0.1", False),
+        # one address of the machine
+        ("192.168.1.5:8080", "192.168.1.5", "192.168.1.5", True),
+        ("localhost:8080", "192.168.1.5", "192.168.1.5", False),  # cannot reach that bind anyway
+        ("evil.example", "192.168.1.5", "192.168.1.5", False),
+        # a name
+        ("cam-box.lan:8080", "cam-box.lan", "192.168.1.5", True),
+        ("192.168.1.5:8080", "cam-box.lan", "192.168.1.5", True),  # the address it arrived at
+        ("evil.example:8080", "cam-box.lan", "192.168.1.5", False),
+        # every address: any address (the machine's, forwarded or not), localhost and the machine's name
+        ("192.168.1.5:8080", "0.0.0.0", "192.168.1.5", True),
+        ("203.0.113.7:9000", "0.0.0.0", "172.17.0.2", True),  # a container's port forwarded to another
+        ("localhost:8080", "0.0.0.0", "127.0.0.1", True),
+        ("myhost:8080", "0.0.0.0", "192.168.1.5", True),
+        ("myhost.lan:8080", "0.0.0.0", "192.168.1.5", False),  # names past the machine's own are not guessed
+        ("evil.example:8080", "0.0.0.0", "192.168.1.5", False),  # DNS rebinding
+        ("myhost.evil.example", "0.0.0.0", "192.168.1.5", False),
+        # no Host: an HTTP/1.0 client, never a browser
+        (None, "127.0.0.1", "127.0.0.1", True),
+        # not a host
+        ("", "0.0.0.0", "127.0.0.1", False),
+        ("a/b", "0.0.0.0", "127.0.0.1", False),
+    ],
+)
+def test_check_host(host: str | None, bind: str, arrived: str, allowed: bool) -> None:
+    assert (check_host(host, bind, arrived, hostname="myhost") is None) == allowed
+
+
+# --- request bodies: bounded, and refused in one line
+
+
+def test_a_deeply_nested_body_is_one_400_and_no_traceback(
+    inbox: PromptInbox, capfd: pytest.CaptureFixture[str]
+) -> None:
+    with WebServer(inbox=inbox) as server:  # the default 4096-byte limit
+        for body in (b"[" * 4096, b'{"a":' * 580 + b"1" + b"}" * 580, b"[" * 2000 + b"]" * 2000):
+            assert len(body) <= server.max_body
+            connection = _connect(server)
+            connection.request("POST", "/prompt", body, _JSON)
+            response = connection.getresponse()  # an answer: the connection was not dropped
+            error = json.loads(response.read())
+            assert response.status == 400 and "levels deep; at most 8" in error["error"], error
+            connection.close()
+        # A body nested as deep as the prompts need still goes through.
+        assert _post(server, "/prompt", {"kind": "box", "box": [1, 2, 30, 40]}) == (200, {"object": 1})
+    assert capfd.readouterr() == ("", "")
+
+
+def test_a_64_kib_body_is_413(inbox: PromptInbox) -> None:
+    with WebServer(inbox=inbox) as server:
+        status, content_type, body = _request(server, "POST", "/prompt", b"[" * 65536, _JSON)
+    assert (status, content_type) == (413, "application/json")
+    assert json.loads(body) == {"error": "the body is 65536 bytes; at most 4096"}
+
+
+class _BrokenInbox(PromptInbox):
+    """An inbox with a bug: what the server does with an error it did not expect."""
+
+    def add_point(self, x: float, y: float, label: int = 1) -> int:
+        raise RuntimeError("a bug\nover two lines")
+
+
+def test_an_unexpected_error_is_a_500_and_one_log_line(capfd: pytest.CaptureFixture[str]) -> None:
+    inbox = _BrokenInbox()
+    inbox.publish(0, FRAME_SHAPE, None)
+    with WebServer(inbox=inbox) as server:
+        assert _request(server, "POST", "/prompt", _POINT, _JSON)[::2] == (
+            500,
+            b'{"error": "the server failed: RuntimeError"}',
+        )
+        assert _request(server, "GET", "/objects")[0] == 200  # it goes on serving
+    out, err = capfd.readouterr()
+    assert out == "" and err == "fastsam-track: web page: POST /prompt failed: RuntimeError: a bug over two lines\n"
+
+
 # --- the token
 
 
@@ -345,6 +509,29 @@ def test_requests_are_not_logged(server: WebServer, capfd: pytest.CaptureFixture
     server.write(_image(*FRAME_SHAPE))
     server.write(_image(*FRAME_SHAPE))
     assert capfd.readouterr() == ("", "")
+
+
+@pytest.mark.parametrize(
+    ("host", "token", "generated"),
+    [
+        ("127.0.0.1", None, False),  # this machine only: no token needed
+        ("127.0.0.2", None, False),
+        ("localhost", None, False),
+        ("0.0.0.0", None, True),  # every address: one is generated
+        ("", None, True),
+        ("192.168.1.5", None, True),
+        ("cam-box.lan", None, True),
+        ("0.0.0.0", "mine", False),  # the one given
+    ],
+)
+def test_beyond_loopback_a_token_is_required_and_generated(host: str, token: str | None, generated: bool) -> None:
+    server = WebServer(host, token=token)  # not entered: nothing listens
+    assert server.token_generated == generated
+    if generated:
+        assert server.token is not None and len(server.token) >= 20
+        assert server.token != WebServer(host).token  # a new one each time
+    else:
+        assert server.token == token
 
 
 @pytest.mark.parametrize(
