@@ -2,7 +2,9 @@
 
 A user interface thread adds clicks and boxes to a ``PromptInbox``; the frame loop takes
 them on its next frame, where they become ordinary prompts of that frame, and publishes the
-objects it sees so the interface can list them. Left click: a new object with a foreground
+objects it sees so the interface can list them: an object seen once stays listed, marked lost
+while it is not seen, until it is removed. A prompt that selects nothing is reported back
+(``missed``) as a notice the interface shows. Left click: a new object with a foreground
 point. Right click: a background point for the newest object, which is prompted again with
 all its points. Drag: a new object with a box.
 """
@@ -54,7 +56,10 @@ class PromptInbox:
         self._clicks: dict[int, _Clicks] = {}
         self._frame_shape: tuple[int, int] | None = None
         self._frame_index = -1
-        self._objects: list[dict[str, object]] = []
+        self._seen: dict[int, list[float]] = {}  # every object seen and not removed: its last box
+        self._visible: set[int] = set()  # those seen on the newest frame
+        self._notices = 0
+        self._notice: dict[str, object] | None = None
 
     @property
     def frame_index(self) -> int:
@@ -127,9 +132,10 @@ class PromptInbox:
     def remove(self, object_id: int) -> bool:
         """Stop following an object; False if there is no such object."""
         with self._lock:
-            known = object_id in self._clicks or any(o["id"] == object_id for o in self._objects)
+            known = object_id in self._clicks or object_id in self._seen
             if known:
                 self._clicks.pop(object_id, None)
+                self._seen.pop(object_id, None)
                 self._pending = [p for p in self._pending if p.object_id != object_id]
                 self._pending.append(RemovePrompt(-1, object_id))
             return known
@@ -137,14 +143,24 @@ class PromptInbox:
     def clear(self) -> None:
         """Stop following every object."""
         with self._lock:
-            ids = set(self._clicks) | {int(o["id"]) for o in self._objects}  # type: ignore[call-overload]
+            ids = set(self._clicks) | set(self._seen)
             self._clicks.clear()
+            self._seen.clear()
             self._pending = [RemovePrompt(-1, object_id) for object_id in sorted(ids)]
 
     def objects(self) -> list[dict[str, object]]:
-        """The objects seen on the newest frame: ``[{"id": 1, "box": [x1, y1, x2, y2]}, ...]``."""
+        """The objects seen and not removed, by id: ``[{"id": 1, "box": [x1, y1, x2, y2], "lost": False}, ...]``.
+
+        ``lost``: not seen on the newest frame (its box is the last one seen). A lost object stays
+        listed until it is removed, also once the tracker has stopped looking for it.
+        """
         with self._lock:
-            return list(self._objects)
+            return [{"id": i, "box": list(box), "lost": i not in self._visible} for i, box in sorted(self._seen.items())]
+
+    def notice(self) -> dict[str, object] | None:
+        """The newest notice for the user, ``{"number": n, "text": "..."}`` (numbered from 1), or None."""
+        with self._lock:
+            return None if self._notice is None else dict(self._notice)
 
     # The frame loop's side.
 
@@ -156,14 +172,30 @@ class PromptInbox:
 
     def publish(self, frame_index: int, frame_shape: tuple[int, int], objects: sv.Detections | None) -> None:
         """Record the newest frame's (H, W) and the objects seen on it."""
-        listed = []
+        seen: dict[int, list[float]] = {}
         if objects is not None and objects.tracker_id is not None:
-            listed = [
-                {"id": int(i), "box": [round(float(v), 1) for v in box]}
-                for i, box in zip(objects.tracker_id, objects.xyxy, strict=True)
-            ]
+            seen = {
+                int(i): [round(float(v), 1) for v in box] for i, box in zip(objects.tracker_id, objects.xyxy, strict=True)
+            }
         with self._lock:
-            self._frame_index, self._frame_shape, self._objects = frame_index, frame_shape, listed
+            self._frame_index, self._frame_shape = frame_index, frame_shape
+            # A prompt taken but not yet applied may remove an object still seen on this frame: it stays removed.
+            removed = {p.object_id for p in self._pending if isinstance(p, RemovePrompt)}
+            seen = {i: box for i, box in seen.items() if i not in removed}
+            self._seen.update(seen)
+            self._visible = set(seen)
+
+    def missed(self, object_id: int, reason: str) -> None:
+        """Report that the prompt of ``object_id`` selected nothing (``reason`` says why): it is forgotten, and
+        a notice tells the user."""
+        with self._lock:
+            if object_id in self._seen:  # a refinement that failed: the object goes on as it was
+                text = f"object {object_id}: the last click selected nothing ({reason}); it goes on as before"
+            else:
+                self._clicks.pop(object_id, None)
+                text = f"object {object_id} selected nothing ({reason}): click inside a shape, or drag a box around it"
+            self._notices += 1
+            self._notice = {"number": self._notices, "text": text}
 
 
 def _on_frame(prompt: Prompt, frame_index: int) -> Prompt:

@@ -13,8 +13,10 @@ from __future__ import annotations
 import atexit
 import functools
 import queue
+import re
 import threading
 import time
+import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
@@ -27,6 +29,7 @@ import supervision as sv
 from fastsam_track.edges import edge_map
 from fastsam_track.pipeline.render import SegmentRenderer
 from fastsam_track.trackers.flow import FlowError, FrameCues, FrameFlow
+from fastsam_track.trackers.prompting import PromptWarning
 from fastsam_track.types import Frame, Prompt, RemovePrompt, SegmentedFrame, TextPrompt
 
 if TYPE_CHECKING:
@@ -379,7 +382,10 @@ def run(
                     due += inbox.take(frame.index)
                 if text is not None:
                     due = _resolve_text(text, frame, segments, due)
-                followed = objects.update(segments, frame.shape, due, cues) if objects is not None else None
+                if inbox is not None and objects is not None:
+                    followed = _update_telling(inbox, objects, segments, frame.shape, due, cues)
+                else:
+                    followed = objects.update(segments, frame.shape, due, cues) if objects is not None else None
                 if text is not None:
                     text.observe(followed)
                 if inbox is not None:
@@ -408,6 +414,29 @@ def run(
     stats.seconds = time.perf_counter() - started
     stats.unused_prompts = pending
     return stats
+
+
+def _update_telling(
+    inbox: PromptInbox,
+    objects: ObjectFollower,
+    segments: sv.Detections,
+    frame_shape: tuple[int, int],
+    due: list[Prompt],
+    cues: FrameCues | None,
+) -> sv.Detections:
+    """``objects.update``, telling the inbox of each prompt that selected nothing (a ``PromptWarning``
+    naming its object), so the window or page that gave it can say so. Every warning is still shown
+    as usual (the terminal's line), after the update."""
+    # The tracker reports a miss only as a warning; this is the tracking thread, and warnings other
+    # threads give meanwhile are caught too and shown the same way.
+    with warnings.catch_warnings(record=True) as caught:
+        followed = objects.update(segments, frame_shape, due, cues)
+    for warning in caught:
+        if issubclass(warning.category, PromptWarning):
+            if (miss := re.match(r"object (\d+)(?: on frame -?\d+)?: (.*)", str(warning.message))) is not None:
+                inbox.missed(int(miss.group(1)), miss.group(2))
+        warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
+    return followed
 
 
 def _join(stages: list[_Prefetch[Any]]) -> None:
