@@ -95,7 +95,16 @@ def _parser() -> argparse.ArgumentParser:
     live.add_argument("--show", action="store_true", help="a window; click: object, right click: background, drag: box")
     live.add_argument("--serve", metavar="HOST:PORT", help="a web page with the stream and click prompts (:8080)")
     live.add_argument(
-        "--serve-token", metavar="TOKEN", help="require this token on every request (or $FASTSAM_TRACK_TOKEN)"
+        "--serve-token",
+        metavar="TOKEN",
+        help="require this token on every request (or $FASTSAM_TRACK_TOKEN); an address other than loopback "
+        "gets a generated one when none is given",
+    )
+    live.add_argument(
+        "--no-pace",
+        action="store_true",
+        help="with --serve, process a file as fast as the model goes (default: at its own frame rate, so the "
+        "page plays it in real time; cameras and streams are always real time)",
     )
     live.add_argument("--rtsp-out", metavar="URL", help="push the annotated stream to an RTSP server")
     live.add_argument("--stats", type=Path, metavar="FILE", help="write run figures (fps, stage ms, frame age) as JSON")
@@ -154,6 +163,7 @@ def _segment_to_outputs(
     inbox: Any = None,
     stats_path: Path | None = None,
     output: Path | None = None,
+    pace: bool = False,
 ) -> None:
     from tqdm import tqdm
 
@@ -162,6 +172,7 @@ def _segment_to_outputs(
     from fastsam_track.pipeline.runner import run
     from fastsam_track.pipeline.segments_cache import SegmentsReplay
     from fastsam_track.pipeline.sinks import CaptureTimes, VideoFileSink
+    from fastsam_track.pipeline.sources import paced
     from fastsam_track.pipeline.web import WebServer
     from fastsam_track.trackers.objects import ObjectTracker
     from fastsam_track.trackers.segment_tracker import SegmentTracker
@@ -176,6 +187,8 @@ def _segment_to_outputs(
         segment = _segmenter(config, probabilities=edges)
         width, height = source.size
         segment.prepare((height, width))  # an export happens now, before a window or page opens
+    if pace:
+        frames = paced(frames)
     renderer: Any = SegmentRenderer(
         opacity=config.opacity, contour_thickness=config.contour_thickness, edges=draw_edges
     )
@@ -193,6 +206,11 @@ def _segment_to_outputs(
                 for sink in sinks:
                     if isinstance(sink, WebServer):
                         bar.write(f"serving {_with_token(sink.url, sink.token)}")
+                        if sink.token_generated:
+                            bar.write(
+                                f"  (on {sink.host}, every request needs a token: this one was generated for this run; "
+                                "from another machine, use this machine's address with the same port and token)"
+                            )
                 latest.append(stats)
             bar.update(1)
             age = stats.age_ms()
@@ -282,9 +300,8 @@ def _sinks(args: argparse.Namespace, source: Any, config: RunConfig, inbox: Any)
             host, port = parse_address(args.serve)
         except ValueError as error:
             raise _CliError(str(error)) from None
+        # Without a token, an address other than loopback gets a generated one (WebServer), printed with the URL.
         token = args.serve_token or os.environ.get("FASTSAM_TRACK_TOKEN") or None
-        if host not in ("127.0.0.1", "localhost") and not token:
-            _warn(f"serving on {host} without --serve-token: anyone who reaches the page can watch and prompt")
         sinks.append(WebServer(host, port, inbox, token=token))
     if args.rtsp_out:
         sinks.append(RtspSink(args.rtsp_out, fps=source.fps, on_event=_note))
@@ -377,7 +394,14 @@ def _run_one(args: argparse.Namespace, config: RunConfig, spec: str, reconnect: 
         exports=exports,
         edges=args.edges or bool(args.save_edges),
         draw_edges=args.edges,
+        pace=_paced(args, source),
     )
+
+
+def _paced(args: argparse.Namespace, source: Any) -> bool:
+    """Whether frames go at the source's own rate: a file (or folder) served to a page, unless ``--no-pace``.
+    Cameras and streams come in real time already; a run without a page goes as fast as it can."""
+    return bool(args.serve) and not args.no_pace and not getattr(source, "live", False)
 
 
 def _outputs(args: argparse.Namespace, specs: list[str]) -> dict[str, Path]:
