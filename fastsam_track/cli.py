@@ -172,7 +172,6 @@ def _segment_to_outputs(
     from fastsam_track.pipeline.runner import run
     from fastsam_track.pipeline.segments_cache import SegmentsReplay
     from fastsam_track.pipeline.sinks import CaptureTimes, VideoFileSink
-    from fastsam_track.pipeline.sources import paced
     from fastsam_track.pipeline.web import WebServer
     from fastsam_track.trackers.objects import ObjectTracker
     from fastsam_track.trackers.segment_tracker import SegmentTracker
@@ -187,8 +186,6 @@ def _segment_to_outputs(
         segment = _segmenter(config, probabilities=edges)
         width, height = source.size
         segment.prepare((height, width))  # an export happens now, before a window or page opens
-    if pace:
-        frames = paced(frames)
     renderer: Any = SegmentRenderer(
         opacity=config.opacity, contour_thickness=config.contour_thickness, edges=draw_edges
     )
@@ -237,6 +234,7 @@ def _segment_to_outputs(
                 sinks=sinks,
                 exports=exports,
                 on_frame=report,
+                pace=pace,
             )
         finally:
             if stats_path is not None and latest:  # also when the run was stopped or failed midway

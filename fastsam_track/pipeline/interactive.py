@@ -155,7 +155,9 @@ class PromptInbox:
         listed until it is removed, also once the tracker has stopped looking for it.
         """
         with self._lock:
-            return [{"id": i, "box": list(box), "lost": i not in self._visible} for i, box in sorted(self._seen.items())]
+            return [
+                {"id": i, "box": list(box), "lost": i not in self._visible} for i, box in sorted(self._seen.items())
+            ]
 
     def notice(self) -> dict[str, object] | None:
         """The newest notice for the user, ``{"number": n, "text": "..."}`` (numbered from 1), or None."""
@@ -175,7 +177,8 @@ class PromptInbox:
         seen: dict[int, list[float]] = {}
         if objects is not None and objects.tracker_id is not None:
             seen = {
-                int(i): [round(float(v), 1) for v in box] for i, box in zip(objects.tracker_id, objects.xyxy, strict=True)
+                int(i): [round(float(v), 1) for v in box]
+                for i, box in zip(objects.tracker_id, objects.xyxy, strict=True)
             }
         with self._lock:
             self._frame_index, self._frame_shape = frame_index, frame_shape

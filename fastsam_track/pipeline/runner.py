@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from fastsam_track.pipeline.interactive import PromptInbox
     from fastsam_track.pipeline.text_prompts import TextPrompter
 
-__all__ = ["Exporter", "FrameSink", "ObjectFollower", "RunStats", "StopRun", "Tracker", "run"]
+__all__ = ["Exporter", "FrameSink", "ObjectFollower", "RunStats", "StopRun", "Tracker", "paced", "run"]
 
 T = TypeVar("T")
 _DONE = object()
@@ -302,6 +302,7 @@ def run(
     on_frame: Callable[[SegmentedFrame, RunStats], None] | None = None,
     queue_size: int = 4,
     live: bool | None = None,
+    pace: bool = False,
 ) -> RunStats:
     """Run every frame through the pipeline and into the sinks and exports.
 
@@ -334,6 +335,9 @@ def run(
         live: keep only the newest decoded frame and drop older ones (counted in
             ``RunStats.dropped``), so latency stays bounded when the source is faster than
             the model; default: the source's ``live`` attribute (cameras and streams).
+        pace: hold each frame until its time (``Frame.timestamp`` after the first frame's)
+            before tracking and writing it, so a file shown as it is processed (a web page)
+            plays at its own rate instead of as fast as the model goes (see ``paced``).
 
     Returns:
         Counts and per-stage timings; ``unused_prompts`` lists prompts for frames past the end.
@@ -366,8 +370,11 @@ def run(
         stages += [decoded, model]
         # The trackers follow segments with the optical flow between the frames they see.
         flow = FrameFlow() if tracker is not None or objects is not None else None
+        segmented_frames: Iterable[tuple[tuple[Frame, Callable[[], sv.Detections], float], float]] = model
+        if pace:  # here, after the queues: frames held before them would come out in a burst after a slow pass
+            segmented_frames = paced(model, timestamp=lambda item: item[0][0].timestamp)
         try:
-            for (frame, assemble, captured), _ in model:
+            for (frame, assemble, captured), _ in segmented_frames:
                 if writer is not None and writer.stopped.is_set():
                     break
                 assembled = time.perf_counter()
@@ -382,10 +389,11 @@ def run(
                     due += inbox.take(frame.index)
                 if text is not None:
                     due = _resolve_text(text, frame, segments, due)
+                followed: sv.Detections | None = None
                 if inbox is not None and objects is not None:
                     followed = _update_telling(inbox, objects, segments, frame.shape, due, cues)
-                else:
-                    followed = objects.update(segments, frame.shape, due, cues) if objects is not None else None
+                elif objects is not None:
+                    followed = objects.update(segments, frame.shape, due, cues)
                 if text is not None:
                     text.observe(followed)
                 if inbox is not None:
@@ -414,6 +422,41 @@ def run(
     stats.seconds = time.perf_counter() - started
     stats.unused_prompts = pending
     return stats
+
+
+def paced(
+    items: Iterable[T],
+    timestamp: Callable[[T], float] = lambda frame: frame.timestamp,  # type: ignore[attr-defined]
+    *,
+    longest_wait: float = 1.0,
+    late: float = 0.5,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Iterator[T]:
+    """``items`` (frames) no faster than their timestamps (seconds) say: a file plays at its own rate.
+
+    An item that comes more than ``late`` s after its time (the model was slower than the
+    clip) starts the clock again from it, so late items never come in a burst to catch up; a
+    jump in the timestamps waits at most ``longest_wait`` s.
+
+    Example:
+        >>> waits = []
+        >>> frames = [Frame(i, np.zeros((2, 2, 3), np.uint8), i / 10) for i in range(3)]
+        >>> [f.index for f in paced(frames, clock=lambda: 0.0, sleep=waits.append)], waits
+        ([0, 1, 2], [0.1, 0.2])
+    """
+    start: tuple[float, float] | None = None  # (clock, timestamp) the schedule counts from
+    for item in items:
+        seconds = float(timestamp(item))
+        if start is None:
+            start = (clock(), seconds)
+        else:
+            wait = start[0] + seconds - start[1] - clock()
+            if wait > 0:
+                sleep(min(wait, longest_wait))
+            if wait > longest_wait or wait < -late:
+                start = (clock(), seconds)
+        yield item
 
 
 def _update_telling(

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
-import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,7 +27,6 @@ __all__ = [
     "VideoFileSource",
     "io_reason",
     "open_source",
-    "paced",
 ]
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
@@ -286,38 +284,3 @@ def open_source(
     if stat.S_ISDIR(_status(path).st_mode):
         return ImageFolderSource(path, fps=fps, vid_stride=vid_stride)
     return VideoFileSource(path, vid_stride=vid_stride)
-
-
-def paced(
-    frames: Iterable[Frame],
-    *,
-    longest_wait: float = 1.0,
-    late: float = 0.5,
-    clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
-) -> Iterator[Frame]:
-    """``frames`` no faster than their timestamps say: a file plays at its own frame rate.
-
-    For a file shown as it is processed (a web page): read as fast as it decodes, a clip is
-    over in seconds. A frame that comes more than ``late`` s after its time (the model was
-    slower than the clip) starts the clock again from it, so late frames never come in a
-    burst to catch up; a jump in the timestamps waits at most ``longest_wait`` s.
-
-    Example:
-        >>> waits = []
-        >>> frames = [Frame(i, np.zeros((2, 2, 3), np.uint8), i / 10) for i in range(3)]
-        >>> [f.index for f in paced(frames, clock=lambda: 0.0, sleep=waits.append)], waits
-        ([0, 1, 2], [0.1, 0.2])
-    """
-    start: tuple[float, float] | None = None  # (clock, timestamp) the schedule counts from
-    for frame in frames:
-        timestamp = float(frame.timestamp)
-        if start is None:
-            start = (clock(), timestamp)
-        else:
-            wait = start[0] + timestamp - start[1] - clock()
-            if wait > 0:
-                sleep(min(wait, longest_wait))
-            if wait > longest_wait or wait < -late:
-                start = (clock(), timestamp)
-        yield frame

@@ -76,7 +76,7 @@ _PAGE = """<!doctype html>
 <style>
   body { font: 14px system-ui, sans-serif; margin: 1em; background: #111; color: #eee; }
   #stream { display: block; max-width: 100%; cursor: crosshair; user-select: none; }
-  #status { color: #f88; min-height: 1.2em; }
+  #status, #stream-status { color: #f88; min-height: 1.2em; }
   #objects li { margin: 0.2em 0; }
   #objects li.lost { color: #999; }
   .swatch { display: inline-block; width: 0.9em; height: 0.9em; margin-right: 0.4em; vertical-align: -0.1em;
@@ -86,6 +86,7 @@ _PAGE = """<!doctype html>
 </head>
 <body>
 <img id="stream" src="stream.mjpg" alt="the annotated stream" draggable="false">
+<p id="stream-status"></p>
 <p>Left click: a new object. Right click: a background point for the newest object. Drag: a box.</p>
 <p id="status"></p>
 <ul id="objects"></ul>
@@ -97,6 +98,7 @@ const withToken = (path) => token ? path + "?token=" + encodeURIComponent(token)
 const img = document.getElementById("stream");
 const status = document.getElementById("status");
 const list = document.getElementById("objects");
+const streamStatus = document.getElementById("stream-status");
 const RETRY_MS = 2000;
 if (token) img.src = withToken("stream.mjpg");
 
@@ -111,16 +113,13 @@ img.addEventListener("error", async () => {
   } catch (error) {
     why = "the server is not answering";
   }
-  status.textContent = why + "; retrying every " + RETRY_MS / 1000 + " s";
-  status.dataset.stream = "retrying";
+  streamStatus.textContent = why + "; retrying every " + RETRY_MS / 1000 + " s";
   setTimeout(() => {
     retries += 1;
     img.src = withToken("stream.mjpg") + (token ? "&" : "?") + "retry=" + retries;
   }, RETRY_MS);
 });
-img.addEventListener("load", () => {
-  if (status.dataset.stream) { status.textContent = ""; delete status.dataset.stream; }
-});
+img.addEventListener("load", () => { streamStatus.textContent = ""; });
 
 async function post(path, body) {
   try {
@@ -162,9 +161,10 @@ window.addEventListener("mouseup", (event) => {
 document.getElementById("clear").addEventListener("click", () => post("clear", {}));
 
 // One object: a swatch of the colour its mask is drawn with, its box, "lost" while not seen, a remove button.
-function listItem(object) {
+function listItem(object, key) {
   const item = document.createElement("li");
   item.dataset.object = object.id;
+  item.dataset.key = key;
   item.className = object.lost ? "lost" : "";
   const swatch = document.createElement("span");
   swatch.className = "swatch";
@@ -176,8 +176,24 @@ function listItem(object) {
   remove.type = "button";
   remove.textContent = "remove";
   remove.addEventListener("click", () => post("remove", {object: object.id}));
-  item.append(swatch, "object " + object.id + " [" + object.box.map(Math.round).join(", ") + "]", state, remove);
+  const box = document.createElement("span");
+  box.className = "box";
+  item.append(swatch, "object " + object.id + " ", box, state, remove);
   return item;
+}
+
+// The list is changed in place: an entry stays the same element while its object is, so a click on it lands.
+function showObjects(objects) {
+  const items = objects.map((object) => {
+    const key = object.id + " " + object.lost + " " + object.color;
+    let item = list.querySelector(`li[data-object="${object.id}"]`);
+    if (!item || item.dataset.key !== key) item = listItem(object, key);
+    item.querySelector(".box").textContent = "[" + object.box.map(Math.round).join(", ") + "]";
+    return item;
+  });
+  if (items.length !== list.children.length || items.some((item, i) => list.children[i] !== item)) {
+    list.replaceChildren(...items);
+  }
 }
 
 let noticeShown = null;  // the number of the newest notice seen; those from before the page opened are not shown
@@ -186,7 +202,7 @@ async function poll() {
     const response = await fetch(withToken("objects"));
     const reply = await response.json();
     if (response.ok) {
-      list.replaceChildren(...reply.objects.map(listItem));
+      showObjects(reply.objects);
       const number = reply.notice ? reply.notice.number : 0;
       if (noticeShown !== null && number > noticeShown) status.textContent = reply.notice.text;
       noticeShown = number;
@@ -499,10 +515,14 @@ class _Handler(BaseHTTPRequestHandler):
             raise _HttpError(HTTPStatus.MISDIRECTED_REQUEST, f"{why}: open {web.url}")
         origin = self.headers.get("Origin")
         if origin is not None and (host is None or origin.lower() != f"http://{host.strip().lower()}"):
-            raise _HttpError(HTTPStatus.FORBIDDEN, f"requests from another site's page are refused (Origin {origin[:80]!r})")
+            raise _HttpError(
+                HTTPStatus.FORBIDDEN, f"requests from another site's page are refused (Origin {origin[:80]!r})"
+            )
         site = self.headers.get("Sec-Fetch-Site")
         if site is not None and site not in ("same-origin", "none"):
-            raise _HttpError(HTTPStatus.FORBIDDEN, f"requests from another site's page are refused (Sec-Fetch-Site {site[:20]!r})")
+            raise _HttpError(
+                HTTPStatus.FORBIDDEN, f"requests from another site's page are refused (Sec-Fetch-Site {site[:20]!r})"
+            )
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _dispatch
 
@@ -556,7 +576,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not web._open_stream():
             raise _HttpError(
                 HTTPStatus.SERVICE_UNAVAILABLE,
-                f"all {web.max_clients} viewer slots are taken: try again later",
+                f"every viewer slot is taken ({web.max_clients} at once): try again later",
                 {"Retry-After": str(_RETRY_AFTER)},
             )
         try:

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import argparse
 import http.client
 import json
+import os
+import shutil
+import subprocess
+import sys
 import threading
 import time
 import urllib.parse
+import urllib.request
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -15,16 +22,19 @@ import numpy as np
 import pytest
 import supervision as sv
 
+from fastsam_track.cli import _paced
 from fastsam_track.pipeline.interactive import PromptInbox
 from fastsam_track.pipeline.render import palette_colors
-from fastsam_track.pipeline.runner import run
+from fastsam_track.pipeline.runner import paced, run
+from fastsam_track.pipeline.sources import VideoFileSource
 from fastsam_track.pipeline.web import WebServer, check_host, parse_address
 from fastsam_track.synthetic import SyntheticClip
 from fastsam_track.trackers.objects import ObjectTracker
 from fastsam_track.trackers.segment_tracker import SegmentTracker
 from fastsam_track.types import BoxPrompt, Frame, PointPrompt, RemovePrompt, SegmentedFrame
+from tests.conftest import write_clip
 from tests.support.system import CHROMIUM
-from tests.support.waiting import CEILING
+from tests.support.waiting import CEILING, Lines
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -170,7 +180,7 @@ def test_at_most_max_clients_streams(server: WebServer) -> None:
         "application/json",
         "2",
     )
-    assert json.loads(refused.read()) == {"error": "all 2 viewer slots are taken: try again later"}
+    assert json.loads(refused.read()) == {"error": "every viewer slot is taken (2 at once): try again later"}
     connection.close()
     viewers.pop().close()
     # The server notices a viewer left when it next writes to it: live frames keep coming.
@@ -550,12 +560,14 @@ def test_bad_settings(kwargs: dict, message: str) -> None:
 # --- a real browser on the real pipeline
 
 
-def _live(clip: SyntheticClip, stop: threading.Event, fps: float = 15.0, limit: int = 3000) -> Iterator[Frame]:
-    """The clip as a live source: frames paced at ``fps`` until ``stop`` is set."""
+def _live(
+    image_at: Callable[[int], np.ndarray], stop: threading.Event, fps: float = 15.0, limit: int = 3000
+) -> Iterator[Frame]:
+    """Frame ``image_at(index)`` of a live source: frames paced at ``fps`` (a camera's clock) until ``stop`` is set."""
     for index in range(limit):
         if stop.is_set():
             return
-        yield Frame(index, clip.frame(index)[0], index / fps)
+        yield Frame(index, image_at(index), index / fps)
         time.sleep(1 / fps)
 
 
@@ -589,21 +601,29 @@ class _Run:
     """The pipeline running in a background thread, recording the objects of every frame."""
 
     def __init__(
-        self, segment: Callable[[np.ndarray], sv.Detections], server: WebServer, inbox: PromptInbox, clip: SyntheticClip
+        self,
+        segment: Callable[[np.ndarray], sv.Detections],
+        server: WebServer,
+        inbox: PromptInbox,
+        image_at: Callable[[int], np.ndarray],
     ):
         self.errors: list[BaseException] = []
         self._objects: dict[int, sv.Detections | None] = {}  # frame index -> the objects seen on it, None for none
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(segment, server, inbox, clip), daemon=True)
+        self._thread = threading.Thread(target=self._run, args=(segment, server, inbox, image_at), daemon=True)
         self._thread.start()
 
     def _run(
-        self, segment: Callable[[np.ndarray], sv.Detections], server: WebServer, inbox: PromptInbox, clip: SyntheticClip
+        self,
+        segment: Callable[[np.ndarray], sv.Detections],
+        server: WebServer,
+        inbox: PromptInbox,
+        image_at: Callable[[int], np.ndarray],
     ) -> None:
         try:
             run(
-                _live(clip, self._stop),
+                _live(image_at, self._stop),
                 segment,
                 tracker=SegmentTracker(),
                 objects=ObjectTracker(),
@@ -716,7 +736,7 @@ def test_click_to_prompt_in_a_real_browser(segmenter: Callable[[np.ndarray], sv.
     clip = SyntheticClip(height=360, width=640, num_shapes=6, seed=3)
     inbox = PromptInbox()
     server = WebServer(inbox=inbox)
-    pipeline = _Run(segmenter, server, inbox, clip)
+    pipeline = _Run(segmenter, server, inbox, lambda index: clip.frame(index)[0])
     try:
         pipeline.wait(lambda: pipeline.newest >= 0, "the first frame")  # the runner has entered the server by then
         with sync_api.sync_playwright() as playwright:
@@ -767,3 +787,290 @@ def test_click_to_prompt_in_a_real_browser(segmenter: Callable[[np.ndarray], sv.
             browser.close()
     finally:
         pipeline.stop()
+
+
+def _launch(playwright: Any) -> Any:
+    """Headless Chromium (a playwright Browser)."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+class _Squares:
+    """Three coloured squares on a textured background, each its own segment; one can be taken away.
+
+    A stand-in for the model whose segments are known exactly: a click inside a square selects
+    it, a click on the background selects nothing.
+    """
+
+    SHAPE = (240, 320)  # (H, W)
+    BOXES = ((30, 40, 90, 100), (130, 40, 190, 100), (230, 130, 290, 190))  # x1, y1, x2, y2
+    COLOURS = ((40, 40, 220), (40, 200, 40), (220, 120, 20))  # BGR
+
+    def __init__(self) -> None:
+        rng = np.random.default_rng(0)
+        self.background = rng.integers(90, 130, (*self.SHAPE, 3)).astype(np.uint8)
+        self.gone: set[int] = set()  # squares taken away: off the picture and out of the segments
+
+    def image(self, _index: int) -> np.ndarray:
+        image = self.background.copy()
+        for k, ((x1, y1, x2, y2), colour) in enumerate(zip(self.BOXES, self.COLOURS, strict=True)):
+            if k not in self.gone:
+                image[y1:y2, x1:x2] = colour
+        return image
+
+    def segment(self, _image: np.ndarray) -> sv.Detections:
+        kept = [k for k in range(len(self.BOXES)) if k not in self.gone]
+        masks = np.zeros((len(kept), *self.SHAPE), bool)
+        for row, k in enumerate(kept):
+            x1, y1, x2, y2 = self.BOXES[k]
+            masks[row, y1:y2, x1:x2] = True
+        boxes = np.array([self.BOXES[k] for k in kept], np.float32).reshape(-1, 4)
+        return sv.Detections(xyxy=boxes, mask=masks, confidence=np.ones(len(kept), np.float32))
+
+    def centre(self, k: int) -> tuple[int, int]:
+        x1, y1, x2, y2 = self.BOXES[k]
+        return (x1 + x2) // 2, (y1 + y2) // 2
+
+
+@pytest.mark.slow
+@pytest.mark.needs("chromium")
+def test_the_list_shows_colours_lost_objects_and_clicks_that_select_nothing() -> None:
+    from playwright import sync_api
+
+    squares = _Squares()
+    inbox = PromptInbox()
+    server = WebServer(inbox=inbox)
+    pipeline = _Run(squares.segment, server, inbox, squares.image)
+    try:
+        pipeline.wait(lambda: pipeline.newest >= 0, "the first frame")
+        with sync_api.sync_playwright() as playwright:
+            browser = _launch(playwright)
+            chromium = browser.new_page(viewport={"width": 800, "height": 800})
+            chromium.goto(server.url, wait_until="domcontentloaded")
+            page = _Page(chromium, (320, 240))
+
+            # Two squares: each listed with a swatch of the colour its mask is drawn with.
+            first = page.click(squares.centre(0))["object"]
+            second = page.click(squares.centre(1))["object"]
+            for object_id in (first, second):
+                page.listed(object_id).wait_for(timeout=60_000)
+                b, g, r = palette_colors(np.array([object_id]))[0].tolist()
+                swatch = page.listed(object_id).locator(".swatch")
+                assert swatch.evaluate("e => getComputedStyle(e).backgroundColor") == f"rgb({r}, {g}, {b})"
+            assert page.listed(first).get_attribute("class") == "" and "lost" not in page.listed(first).inner_text()
+            assert chromium.locator("#status").text_content() == ""
+
+            # A click on the background selects nothing: once the tracker gives up on it, the page says so.
+            missed = page.click((160, 200))["object"]
+            chromium.wait_for_function(
+                "(id) => document.getElementById('status').textContent.startsWith(`object ${id} selected nothing`)",
+                arg=missed,
+                timeout=60_000,
+            )
+            assert page.listed(missed).count() == 0
+
+            # The first square goes away: its object stays listed, marked lost, and can be removed.
+            squares.gone.add(0)
+            chromium.wait_for_selector(f'#objects li.lost[data-object="{first}"]', timeout=60_000)
+            assert "lost" in page.listed(first).locator(".state").inner_text()
+            assert page.listed(second).get_attribute("class") == ""  # the other is still seen
+            assert page.press(f'#objects li[data-object="{first}"] button', "remove") == {"object": first}
+            page.listed(first).wait_for(state="detached", timeout=60_000)
+            pipeline.frames_after(inbox.frame_index + 1)  # a few frames later it is still gone, the other still there
+            assert page.listed(first).count() == 0 and page.listed(second).count() == 1
+            browser.close()
+    finally:
+        pipeline.stop()
+
+
+@pytest.mark.slow
+@pytest.mark.needs("chromium")
+def test_a_page_turned_away_by_a_full_server_says_so_and_retries(inbox: PromptInbox) -> None:
+    from playwright import sync_api
+
+    stop = threading.Event()
+    with WebServer(inbox=inbox, max_clients=1) as server:
+
+        def camera() -> None:  # a live source's frames, 10 a second
+            while not stop.wait(0.1):
+                server.write(_image(*FRAME_SHAPE, 80))
+
+        thread = threading.Thread(target=camera, daemon=True)
+        thread.start()
+        try:
+            viewer = _open_stream(server)  # takes the only slot
+            assert viewer.status == 200 and _next_part(viewer) is not None
+            with sync_api.sync_playwright() as playwright:
+                browser = _launch(playwright)
+                page = browser.new_page()
+                page.goto(server.url, wait_until="domcontentloaded")
+                page.wait_for_function(
+                    "() => document.getElementById('stream-status').textContent.includes('every viewer slot is taken')",
+                    timeout=60_000,
+                )
+                assert "retrying every 2 s" in page.locator("#stream-status").text_content()
+                assert page.evaluate("document.getElementById('stream').naturalWidth") == 0
+                viewer.close()  # the slot is free at the next frame: the page's next try gets the stream
+                page.wait_for_function(
+                    "(width) => document.getElementById('stream').naturalWidth === width",
+                    arg=FRAME_SHAPE[1],
+                    timeout=60_000,
+                )
+                page.wait_for_function(
+                    "() => document.getElementById('stream-status').textContent === ''", timeout=60_000
+                )
+                browser.close()
+        finally:
+            stop.set()
+            thread.join()
+
+
+# --- the command: pacing a file, a token beyond loopback
+
+
+def _frames(timestamps: list[float]) -> list[Frame]:
+    return [Frame(i, np.zeros((2, 2, 3), np.uint8), t) for i, t in enumerate(timestamps)]
+
+
+class _Clock:
+    """A clock that moves only when slept on, or when the consumer takes ``busy`` seconds per frame."""
+
+    def __init__(self, busy: float = 0.0):
+        self.now, self.busy, self.sleeps = 0.0, busy, []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(round(seconds, 3))
+        self.now += seconds
+
+
+@pytest.mark.parametrize(
+    ("timestamps", "busy", "sleeps"),
+    [
+        ([0.0, 0.1, 0.2, 0.3], 0.0, [0.1, 0.1, 0.1]),  # a 10 fps file, a fast model: its own rate
+        ([0.0, 0.1, 0.2, 0.3], 0.25, []),  # a model slower than the clip: no waits at all
+        ([0.0, 0.1, 0.2, 0.3], 0.06, [0.04, 0.04, 0.04]),  # in between: waits what is left
+        ([0.0, 30.0, 30.1], 0.0, [1.0, 0.1]),  # a jump in the timestamps waits 1 s at most
+        ([], 0.0, []),  # no frames
+    ],
+)
+def test_paced_frames_keep_their_timestamps_rate(timestamps: list[float], busy: float, sleeps: list[float]) -> None:
+    clock = _Clock()
+    out = []
+    for frame in paced(_frames(timestamps), clock=clock, sleep=clock.sleep):
+        out.append(frame.index)
+        clock.now += busy  # the consumer's work on the frame
+    assert out == list(range(len(timestamps))) and clock.sleeps == sleeps
+
+
+def test_late_frames_do_not_come_in_a_burst() -> None:
+    # The model stalls 2 s on frame 1 (an export, a busy machine): the frames after it keep the
+    # clip's rate from there, instead of all coming at once to catch up.
+    clock = _Clock()
+    times = []
+    for frame in paced(_frames([i / 10 for i in range(6)]), clock=clock, sleep=clock.sleep):
+        times.append(round(clock.now, 3))
+        clock.now += 2.0 if frame.index == 1 else 0.0
+    assert times == [0.0, 0.1, 2.1, 2.2, 2.3, 2.4]  # frame 2 at once (it is late), then 0.1 s apart again
+
+
+@pytest.mark.parametrize(
+    ("serve", "no_pace", "live", "expected"),
+    [
+        ("127.0.0.1:8080", False, False, True),  # a file on a page: its own rate
+        ("127.0.0.1:8080", True, False, False),  # --no-pace
+        ("127.0.0.1:8080", False, True, False),  # a camera is real time already
+        (None, False, False, False),  # no page (a file to a file): as fast as it goes
+    ],
+)
+def test_which_runs_are_paced(serve: str | None, no_pace: bool, live: bool, expected: bool) -> None:
+    source = argparse.Namespace(live=live)
+    assert _paced(argparse.Namespace(serve=serve, no_pace=no_pace), source) == expected
+
+
+def _command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "fastsam_track.cli", "run", *args]
+
+
+def test_a_served_file_plays_at_its_frame_rate(tmp_path: Path) -> None:
+    # 16 frames at 5 fps: 3 s of video. Read as fast as the built-in model goes, it used to be over in
+    # about a second, the page then saying the server was not answering.
+    clip = write_clip(tmp_path / "slow.mp4", frames=16, height=180, width=320, fps=5.0)
+    command = _command(str(clip), "--model", "fastsam-tiny", "--imgsz", "320", "--threads", "1", "--no-progress")
+    command += ["--serve", "127.0.0.1:0", "--stats", str(tmp_path / "s.json")]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        lines = Lines(process.stdout)
+        url = lines.wait_for(r"^serving (http://127\.0\.0\.1:\d+/)$").group(1)
+        arrivals = []
+        with urllib.request.urlopen(url + "stream.mjpg", timeout=CEILING) as stream:
+            for line in stream:  # one Content-Type line per picture, until the run ends
+                if line.startswith(b"Content-Type: image/jpeg"):
+                    arrivals.append(time.monotonic())
+        assert process.wait(timeout=CEILING) == 0, process.stderr.read() if process.stderr else ""
+    finally:
+        process.kill()
+    assert json.loads((tmp_path / "s.json").read_text())["frames"] == 16
+    # The stream opened at the first frame: the 15 after it take 3 s of the clip's time (a lower
+    # bound, whatever the machine's speed; a viewer skips the pictures it is too slow for).
+    assert len(arrivals) >= 2 and arrivals[-1] - arrivals[0] >= 2.4, arrivals
+
+
+def test_a_file_without_a_page_is_not_paced(tmp_path: Path, clip_path: Path) -> None:
+    # 12 frames at 25 fps: paced, 0.44 s would be the least; the source is read as fast as it decodes.
+    started = time.monotonic()
+    frames = list(VideoFileSource(clip_path))
+    assert len(frames) == 12 and time.monotonic() - started < 5  # a generous ceiling for a 12-frame decode
+    assert _paced(argparse.Namespace(serve=None, no_pace=False), VideoFileSource(clip_path)) is False
+
+
+_PROBE = """
+import json, re, signal, subprocess, sys, urllib.error, urllib.request
+run = subprocess.Popen(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+lines = []
+for line in run.stdout:
+    lines.append(line)
+    if line.startswith("  ("):
+        break
+url, token = re.match(r"serving (http://127\\.0\\.0\\.1:\\d+/)\\?token=(\\S+)$", lines[0]).groups()
+
+def status(path, headers={}):
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url + path, headers=headers), timeout=30) as page:
+            return page.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+answers = {"no token": status(""), "token": status("?token=" + token),
+           "rebinding": status("?token=" + token, {"Host": "evil.example"})}
+run.send_signal(signal.SIGINT)
+_, err = run.communicate(timeout=60)
+print(json.dumps({"lines": lines, "token": token, "answers": answers, "code": run.returncode, "stderr": err}))
+"""
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("unshare") is None or shutil.which("ip") is None,
+    reason="needs root, unshare and ip: the run binds every address inside a network namespace of its own",
+)
+def test_serving_beyond_loopback_without_a_token_generates_one(tmp_path: Path, clip_path: Path) -> None:
+    # --serve 0.0.0.0 binds every address: in a network namespace that has only loopback, nothing leaves it.
+    clip = write_clip(tmp_path / "long.mp4", frames=600, height=180, width=320)
+    command = _command(str(clip), "--model", "fastsam-tiny", "--imgsz", "320", "--threads", "1", "--no-progress")
+    command += ["--serve", "0.0.0.0:0", "--no-pace"]
+    env = {k: v for k, v in os.environ.items() if k != "FASTSAM_TRACK_TOKEN"}
+    probe = subprocess.run(
+        ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$0" "$@"', sys.executable, "-c", _PROBE, *command],
+        capture_output=True,
+        text=True,
+        timeout=CEILING,
+        env=env,
+    )
+    assert probe.returncode == 0, probe.stderr
+    result = json.loads(probe.stdout)
+    assert len(result["token"]) >= 20, result
+    assert result["lines"][1].startswith("  (on 0.0.0.0, every request needs a token: this one was generated")
+    assert result["answers"] == {"no token": 401, "token": 200, "rebinding": 421}, result
+    assert result["code"] == 130 and "warning" not in result["stderr"], result
