@@ -77,6 +77,7 @@ _PAGE = """<!doctype html>
   body { font: 14px system-ui, sans-serif; margin: 1em; background: #111; color: #eee; }
   #stream { display: block; max-width: 100%; cursor: crosshair; user-select: none; }
   #status, #stream-status { color: #f88; min-height: 1.2em; }
+  #stream-status:empty { display: none; }
   #objects li { margin: 0.2em 0; }
   #objects li.lost { color: #999; }
   .swatch { display: inline-block; width: 0.9em; height: 0.9em; margin-right: 0.4em; vertical-align: -0.1em;

@@ -7,6 +7,7 @@ import http.client
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -448,6 +449,20 @@ def test_a_deeply_nested_body_is_one_400_and_no_traceback(
         # A body nested as deep as the prompts need still goes through.
         assert _post(server, "/prompt", {"kind": "box", "box": [1, 2, 30, 40]}) == (200, {"object": 1})
     assert capfd.readouterr() == ("", "")
+
+
+def test_a_body_shorter_than_its_length_is_400(server: WebServer, inbox: PromptInbox) -> None:
+    connection = _connect(server)
+    connection.putrequest("POST", "/prompt")
+    connection.putheader("Content-Type", "application/json")
+    connection.putheader("Content-Length", "100")
+    connection.endheaders(b'{"kind": "')
+    assert connection.sock is not None
+    connection.sock.shutdown(socket.SHUT_WR)  # the client sent all it will
+    response = connection.getresponse()
+    assert (response.status, json.loads(response.read())) == (400, {"error": "the body ended after 10 of 100 bytes"})
+    connection.close()
+    assert inbox.take(1) == []
 
 
 def test_a_64_kib_body_is_413(inbox: PromptInbox) -> None:
