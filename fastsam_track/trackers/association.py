@@ -106,11 +106,16 @@ def assign(score: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray,
         ([[0, 0], [1, 1]], [], [])
     """
     n, m = score.shape
-    if n == 0 or m == 0:
+    # Only rows and columns with a pair above the threshold can match: lost tracks far from every
+    # segment (most of them) stay out of the solver.
+    eligible = score >= threshold
+    rows, cols = np.flatnonzero(eligible.any(axis=1)), np.flatnonzero(eligible.any(axis=0))
+    if len(rows) == 0:
         return np.zeros((0, 2), int), np.arange(n), np.arange(m)
-    _, row_to_col, _ = lap.lapjv(1.0 - score, extend_cost=True, cost_limit=1.0 - threshold + 1e-9)
-    rows = np.flatnonzero(row_to_col >= 0)
-    matches = np.stack([rows, row_to_col[rows]], axis=1)
+    sub = score[np.ix_(rows, cols)]
+    _, row_to_col, _ = lap.lapjv(1.0 - sub, extend_cost=True, cost_limit=1.0 - threshold + 1e-9)
+    found = np.flatnonzero(row_to_col >= 0)
+    matches = np.stack([rows[found], cols[row_to_col[found]]], axis=1)
     matches = matches[score[matches[:, 0], matches[:, 1]] >= threshold]
     unmatched_rows = np.setdiff1d(np.arange(n), matches[:, 0])
     unmatched_cols = np.setdiff1d(np.arange(m), matches[:, 1])

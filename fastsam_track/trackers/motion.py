@@ -44,8 +44,10 @@ def move_cells(
         dy, dx = velocity[row, 0], velocity[row, 1]
     y2, x2 = np.rint(y + dy).astype(np.intp), np.rint(x + dx).astype(np.intp)
     inside = (y2 >= 0) & (y2 < h) & (x2 >= 0) & (x2 < w)
+    # Rows keep their order, so the moved cells are CSR rows already (unsorted, with duplicates).
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(row[inside], minlength=cells.shape[0]))])
     moved = sparse.csr_matrix(
-        (np.ones(int(inside.sum()), np.float32), (row[inside], (y2 * w + x2)[inside])), shape=cells.shape
+        (np.ones(int(inside.sum()), np.float32), (y2 * w + x2)[inside], indptr), shape=cells.shape
     )
     moved.sum_duplicates()
     moved.data[:] = 1.0

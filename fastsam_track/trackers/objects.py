@@ -6,23 +6,30 @@ is what of this frame's segments best explains the warped mask. FastSAM splits a
 into parts on some frames and merges it with a neighbour on others, so an object is never
 one segment:
 
-- whole segments: those mostly inside the warped mask with little outside it, one that holds
-  much of it at about its size (regrown after a partial view), or a larger one whose part
-  outside has the object's colours (it is coming closer); their union is the prefix, by cells
-  inside over cells outside, with the best IoU against the warped mask;
-- a segment that holds the rest merged with a neighbour, clipped to the warped mask, if it took
-  the object in (a new segment track, one the object was made of, or one that grew by a good
-  part of it; one that was there and did not grow passed in front) and its clipped part has
-  the object's colours;
+- whole segments: those mostly inside the warped mask with little outside it, one that took
+  the object in and holds much of it at about its size with the object's colours outside
+  (regrown after a partial view), or a larger one of the object's own segment tracks whose
+  part outside has the object's colours (it is coming closer; a neighbour's track that took it
+  in is a merge, however alike); their union is the prefix, by cells inside over cells
+  outside, with the best IoU against the warped mask;
+- a segment that holds the rest merged with a neighbour, clipped to the warped mask (and, while
+  the object is smaller than it was, the ring around it with its colours), if it took the
+  object in (a new segment track, one the object was made of, or one that grew by a good part
+  of it; one that was there and did not grow passed in front) and its clipped part has the
+  object's colours;
 - cells of the warped mask no segment covers whose colours are the object's (a part left out).
 
-Colours are a histogram of the object against the ring around it, learnt while it is seen.
-When the segments do not explain the warped mask, the object's output is the warped mask
-itself, marked ``propagated``, for at most ``max_propagated`` frames, unless the warped mask
-lies on colours unlike the object's (the flow lost a fast or small object): then segments that
-look like it are searched for close by and where its own velocity would have taken it. After
-that, or when it leaves the frame, it is lost, and taken back only by segments of its size
-whose colours agree with it, near where it was last seen.
+Colours are a histogram of the object against the ring around it, learnt while it is seen
+(not from a view with a clipped merge, which may hold some of the neighbour). Its velocity is
+the flow under it, kept as it was through partial views. When the segments do not explain the
+warped mask, the object's output is the warped mask itself, marked ``propagated``, for at most
+``max_propagated`` frames, unless the warped mask lies on colours unlike the object's (the flow
+lost a fast or small object, or it went behind something): then segments that look like it are
+searched for close by and where its own velocity would have taken it, and the output coasts
+with that velocity. After that, or when it leaves the frame, it is lost, and taken back only by
+segments near where it was last seen, of its typical size, whose colours agree with it and that
+appeared after it was lost (or were its parts): a look-alike in view all along is not it. One
+that left the frame comes back through the frame's edge.
 """
 
 from __future__ import annotations
@@ -58,6 +65,7 @@ _GONE_AREA = 0.25  # a warped mask below this share of the object's typical area
 _OBJECTNESS = 0.6  # colour agreement a segment needs to bring a lost object back
 _ALIKE = 0.45  # colour agreement below which a segment is the object's surroundings, not a part of it
 _RING = 4  # cells around an object whose colours stand for its surroundings
+_RECENT_TRACKS = 2000  # segment track ids whose last area is remembered, counted back from the newest
 
 
 @dataclass
@@ -75,6 +83,10 @@ class _Object:
     seen_at: np.ndarray | None = None  # (2,) (y, x) centre when it was last seen
     unseen: int = 0  # frames since it was last seen (propagated or lost)
     tracks: set[int] = field(default_factory=set)  # segment track ids it was made of on its last frame
+    parts: set[int] = field(default_factory=set)  # segment track ids of its parts when last seen unmerged
+    lost_after: int = -1  # the newest segment track id when it was lost
+    left: bool = False  # it was lost at the frame's edge: it left
+    clipped: bool = False  # its last output holds a part clipped from a merged segment
 
 
 @dataclass
@@ -113,13 +125,15 @@ class ObjectTracker:
         self.pending_frames, self.smooth = pending_frames, smooth
         self.objects: dict[int, _Object] = {}
         self._pending: dict[int, _Pending] = {}
-        self._areas: dict[int, float] = {}  # segment track id: its area on the last frame
+        self._areas: dict[int, float] = {}  # segment track id: its area when last seen (recent tracks)
+        self._newest = -1  # the newest segment track id seen
 
     def reset(self) -> None:
         """Forget every object and pending prompt."""
         self.objects.clear()
         self._pending.clear()
         self._areas.clear()
+        self._newest = -1
 
     def update(
         self,
@@ -154,12 +168,14 @@ class ObjectTracker:
             raise ValueError(f"cues are for a {cues.colors.shape} grid, the segments' masks are {mask_shape}")
         cells = sparse_rows(masks)  # every overlap of this frame's segments is a product with these
         track_ids = np.asarray(segments.tracker_id) if segments.tracker_id is not None else np.full(len(masks), -1)
+        self._newest = max(self._newest, int(track_ids.max(initial=-1)))
         rows, propagated = self._follow(masks, cells, track_ids, cues)
         rows.update(self._prompted(masks, frame_shape, prompts, cues))
         rows = {i: mask for i, mask in rows.items() if i in self.objects}  # removed by a prompt
         for object_id, state in self.objects.items():
             if object_id in rows and object_id not in propagated:
-                self._learn(state, rows[object_id], cues)
+                # A part clipped from a merge may hold some of the neighbour: its colours are not learnt.
+                self._learn(state, rows[object_id], cues, colors=not state.clipped)
             else:
                 state.unseen += 1
         ids = np.array(sorted(rows), int)
@@ -168,10 +184,15 @@ class ObjectTracker:
         part_of = np.divide(inter, seg_areas[None], out=np.zeros_like(inter), where=seg_areas[None] > 0) >= 0.5
         # The segments it is made of: its parts, and one that holds most of it (a merge it was clipped from).
         holds = inter >= 0.5 * stack.sum(axis=(1, 2))[:, None]
-        for object_id, made_of in zip(ids, part_of | holds, strict=True):
-            self.objects[object_id].tracks = set(track_ids[made_of & (track_ids >= 0)].tolist())
+        for object_id, parts, holders in zip(ids, part_of, holds, strict=True):
+            state = self.objects[object_id]
+            state.tracks = set(track_ids[(parts | holders) & (track_ids >= 0)].tolist())
+            if object_id not in propagated and not state.clipped:
+                state.parts = set(track_ids[parts & (track_ids >= 0)].tolist())
         known = track_ids >= 0
-        self._areas = dict(zip(track_ids[known].tolist(), seg_areas[known].tolist(), strict=True))
+        # Tracks the segment tracker takes back after a miss keep their last area: they are not new.
+        recent = {t: a for t, a in self._areas.items() if t > self._newest - _RECENT_TRACKS}
+        self._areas = recent | dict(zip(track_ids[known].tolist(), seg_areas[known].tolist(), strict=True))
         return sv.Detections(
             xyxy=_boxes(stack, frame_shape),
             mask=stack,
@@ -203,8 +224,8 @@ class ObjectTracker:
         for k, (object_id, state) in enumerate(zip(ids, objects, strict=True)):
             if state.lost:
                 continue
-            # Vanished under the flow, or mostly out of the frame: what is left at the edge is no view of it.
-            if warped_area[k] < (2 * _GONE_AREA if _touches_edge(warped[k]) else _GONE_AREA) * state.area:
+            # Vanished under the flow.
+            if warped_area[k] < _GONE_AREA * state.area:
                 self._lose(object_id, state)
                 continue
             mine = np.where(owner == k, inter[k], 0.0)
@@ -217,38 +238,57 @@ class ObjectTracker:
             confirm = _CONFIRM if not state.propagated else _PROPAGATED_CONFIRM
             # A segment that holds it merged with a neighbour took it in: it is new, or was part of it, or grew
             # by a good part of it. One that was there before and did not grow passed in front of it.
-            took_in = (
-                np.isnan(before) | np.isin(track_ids, list(state.tracks)) | (seg_area - before >= 0.3 * warped_area[k])
+            was_part = np.isin(track_ids, list(state.tracks | state.parts))
+            took_in = np.isnan(before) | was_part | (seg_area - before >= 0.3 * warped_area[k])
+            mask, clipped = _explain(
+                warped[k], masks, cells, mine, alike, was_part, took_in, likely, seg_area, gaps, state.area, confirm
             )
-            mask = _explain(warped[k], masks, cells, mine, alike, took_in, likely, seg_area, gaps, state.area, confirm)
-            if mask is None and cues is not None and likely[warped[k]].mean() < _OBJECTNESS:
-                # The moved mask lies on what does not look like the object: the flow lost it (fast, small,
-                # or drifted), rather than the segmenter missing it. Look for it close by, by its colours.
+            state.clipped = clipped and mask is not None
+            # The moved mask lies on what does not look like the object: the flow lost it (fast, small, or
+            # drifted) or it went behind something, rather than the segmenter missing it.
+            astray = cues is not None and likely[warped[k]].mean() < _OBJECTNESS
+            if mask is None and astray and cues is not None:
+                # Look for it close by, by its colours.
                 others = np.asarray(np.delete(warped, k, axis=0).any(axis=0))
                 # Also where its own motion would have taken it: the flow misses fast, small objects.
                 ahead = warped[k] | _shift(state.mask, *state.velocity)
                 reach = int(np.sqrt(state.area) / 2 + np.hypot(*state.velocity)) + 1
-                size = float(state.mask.sum())
-                mask = self._search(state, masks, cells, cues, others, _grow(ahead, reach), warped[k], size)
+                size = max(float(state.mask.sum()), state.area)
+                mask = self._search(state, masks, cells, cues, others, _grow(ahead, reach), warped[k], size, None)
             if mask is None:
-                if state.propagated >= self.max_propagated:
+                # Mostly out of the frame, unconfirmed: what the flow leaves at the edge is no view of it.
+                leaving = _touches_edge(warped[k]) and warped_area[k] < 2 * _GONE_AREA * state.area
+                if leaving or state.propagated >= self.max_propagated:
                     self._lose(object_id, state)
                     continue
-                mask, state.propagated = warped[k], state.propagated + 1
+                # Carried by the flow; where the flow has lost it, by its own motion (coasting behind an occluder).
+                mask = _shift(state.mask, *state.velocity) if astray else warped[k]
+                state.propagated += 1
                 propagated.add(object_id)
             else:
                 state.propagated = 0
             state.mask = rows[object_id] = mask
-        self._reacquire(masks, cells, cues, rows)
+        self._reacquire(masks, cells, track_ids, cues, rows)
         return rows, propagated
 
     def _lose(self, object_id: int, state: _Object) -> None:
-        state.lost, state.last_seen, state.propagated = 1, state.mask, 0
+        state.lost, state.last_seen, state.propagated, state.lost_after = 1, state.mask, 0, self._newest
+        state.left = _touches_edge(state.mask)
 
     def _reacquire(
-        self, masks: np.ndarray, cells: sparse.csr_matrix, cues: FrameCues | None, rows: dict[int, np.ndarray]
+        self,
+        masks: np.ndarray,
+        cells: sparse.csr_matrix,
+        track_ids: np.ndarray,
+        cues: FrameCues | None,
+        rows: dict[int, np.ndarray],
     ) -> None:
-        """Take lost objects back where segments that no object holds agree with their colours."""
+        """Take lost objects back where segments that no object holds agree with their colours.
+
+        Only segments that appeared after it was lost (a new segment track) or that were its parts
+        qualify, and for an object that left the frame, only those at its edge: a look-alike that was
+        in view all along is not it coming back.
+        """
         lost = [i for i, o in self.objects.items() if o.lost]
         if not lost:
             return
@@ -260,18 +300,22 @@ class ObjectTracker:
             reach = int(np.ceil(np.sqrt(state.area) * (1.0 + 0.25 * state.lost)))
             # Also where its motion would have taken it.
             ahead = state.last_seen | _shift(state.last_seen, *(state.velocity * state.lost))
-            seen = float(state.last_seen.sum())
+            # Its typical size: it was lost shrinking (going behind something, leaving), and comes back whole.
+            seen = max(float(state.last_seen.sum()), state.area)
+            back = (track_ids < 0) | (track_ids > state.lost_after) | np.isin(track_ids, list(state.parts))
+            if state.left:  # what left the frame comes back through its edge
+                back &= np.asarray(cells @ _border(masks.shape[1:])) > 0
             found = (
                 None
                 if cues is None
-                else self._search(state, masks, cells, cues, held, _grow(ahead, reach), ahead, seen)
+                else self._search(state, masks, cells, cues, held, _grow(ahead, reach), ahead, seen, back)
             )
             if found is None:
                 state.lost += 1
                 if state.lost > self.max_lost:
                     del self.objects[object_id]
                 continue
-            state.lost, state.mask, state.propagated = 0, found, 0
+            state.lost, state.mask, state.propagated, state.clipped = 0, found, 0, False
             rows[object_id] = found
             held |= found
 
@@ -285,6 +329,7 @@ class ObjectTracker:
         near: np.ndarray,
         expected: np.ndarray,
         size: float,
+        allowed: np.ndarray | None,
     ) -> np.ndarray | None:
         """The object among free segments that look like it, mostly inside ``near`` (None: not there).
 
@@ -297,6 +342,7 @@ class ObjectTracker:
             expected: (h, w) bool where it should be: of two alike segments, the one more inside it wins.
             size: its last size in cells: what is found must be half to twice that (a look-alike part
                 of the scene is not taken for it).
+            allowed: (N,) bool the segments it may be (None: any).
         """
         if len(masks) == 0:
             return None
@@ -304,7 +350,8 @@ class ObjectTracker:
         free = (inter[0] < 0.5 * area) & (area > 0)
         likeness = _objectness(cells, _likelihood(state, cues.colors), area)
         close = inter[1] > 0.5 * area
-        seeds = np.flatnonzero(free & close & (likeness >= _OBJECTNESS) & (area <= 2 * size))
+        seeds = free & close & (likeness >= _OBJECTNESS) & (area <= 2 * size)
+        seeds = np.flatnonzero(seeds if allowed is None else seeds & allowed)
         if len(seeds) == 0:
             return None
         # The seed that looks most like it and lies most where it should be, and the like segments that touch it.
@@ -314,15 +361,17 @@ class ObjectTracker:
         return found if 0.5 * size <= found.sum() <= 2 * size else None
 
     @staticmethod
-    def _learn(state: _Object, mask: np.ndarray, cues: FrameCues | None) -> None:
-        """Update an object seen on this frame: its typical area, colours and velocity."""
+    def _learn(state: _Object, mask: np.ndarray, cues: FrameCues | None, colors: bool = True) -> None:
+        """Update an object seen on this frame: its typical area, velocity and (with ``colors``) colours."""
         centre = _centroid(mask)
-        if state.seen_at is not None:
+        # The motion of its centre (the flow under-estimates small, fast objects), except over a partial
+        # view (going behind something, leaving), whose centre moves otherwise: kept as it was.
+        if state.seen_at is not None and float(mask.sum()) >= 0.75 * state.area:
             state.velocity = 0.5 * state.velocity + 0.5 * (centre - state.seen_at) / (state.unseen + 1)
         state.seen_at, state.unseen = centre, 0
         # Slowly: partial views (parts missed, occlusions) must not make it forget its size.
         state.area = 0.9 * state.area + 0.1 * float(mask.sum())
-        if cues is not None:
+        if cues is not None and colors:
             inside, around = _histograms(mask, cues.colors)
             state.inside = 0.8 * state.inside + 0.2 * inside
             state.around = 0.8 * state.around + 0.2 * around
@@ -413,13 +462,14 @@ def _explain(
     cells: sparse.csr_matrix,
     inter: np.ndarray,
     alike: np.ndarray,
+    was_part: np.ndarray,
     took_in: np.ndarray,
     likely: np.ndarray,
     seg_area: np.ndarray,
     gaps: np.ndarray,
     typical: float,
     confirm: float = _CONFIRM,
-) -> np.ndarray | None:
+) -> tuple[np.ndarray | None, bool]:
     """The object's mask: the segments that best explain where the flow says it is (None: they do not).
 
     Args:
@@ -428,6 +478,8 @@ def _explain(
         cells: the same as ``sparse_rows``.
         inter: (N,) float cells each segment shares with ``warped`` (0 for segments another object holds).
         alike: (N,) bool segments whose colours may be the object's: only they are taken whole.
+        was_part: (N,) bool segments whose track the object was made of on the last frame: only they
+            may grow into it (a neighbour's track that took it in is a merge, however alike).
         took_in: (N,) bool segments that may hold it merged with a neighbour: only they are clipped.
         likely: (h, w) float how much each cell's colour is the object's: a merged segment is clipped
             only when its part inside ``warped`` looks like the object.
@@ -440,7 +492,7 @@ def _explain(
         The union of segments mostly inside ``warped`` with the highest IoU with it (for disjoint
         segments, a prefix of them ordered by cells inside over cells outside), a segment holding
         most of the rest clipped to ``warped`` (a merge), and ``gaps``; None when that union's
-        IoU with ``warped`` is below ``confirm``.
+        IoU with ``warped`` is below ``confirm``; and whether a merged segment was clipped into it.
     """
     area = float(warped.sum())
     touching = np.flatnonzero(inter > 0)
@@ -450,14 +502,13 @@ def _explain(
     size = max(typical, area)
     outside = seg_area - inter
     weights = likely.reshape(-1).astype(np.float32)
-    outside_like = np.divide(
-        cells @ weights - cells @ (weights * warped.reshape(-1)), outside, out=np.zeros_like(outside), where=outside > 0
-    )
+    like_all, like_inside = (cells @ np.stack([weights, weights * warped.reshape(-1)], axis=1)).T
+    outside_like = np.divide(like_all - like_inside, outside, out=np.zeros_like(outside), where=outside > 0)
     holds = inter >= 0.4 * area
     whole = (
         ((outside <= inter) & (outside <= 0.25 * size))
-        | (holds & (seg_area <= 1.25 * size))
-        | (holds & (seg_area <= 2.5 * size) & (outside_like >= 0.5))
+        | (holds & (seg_area <= 1.25 * size) & (outside_like >= _ALIKE) & took_in)
+        | (holds & (seg_area <= 2.5 * size) & (outside_like >= 0.5) & was_part)
     )
     inside = touching[(whole & alike)[touching]]
     order = inside[np.argsort(-(inter[inside] / np.maximum(seg_area[inside] - inter[inside], 0.5)), kind="stable")]
@@ -465,17 +516,21 @@ def _explain(
     chosen = order[: int(np.argmax(iou)) + 1] if len(order) else order
     mask = masks[chosen].any(axis=0) if len(chosen) else np.zeros(warped.shape, bool)
     rest = warped & ~mask
-    others = np.setdiff1d(touching, chosen)
+    left = inter > 0
+    left[chosen] = False
+    others = np.flatnonzero(left)
+    took_part = False
     if rest.sum() >= 0.2 * area and len(others):
-        holder = others[np.argmax(cells[others] @ rest.reshape(-1).astype(np.float32))]
-        clipped = masks[holder] & (_grow(warped, 1) if area < typical else warped)
-        # Clipped to where it should be (a ring wider while it is smaller than it was: growing back),
-        # if what is clipped looks like the object.
+        holder = others[np.argmax((cells @ rest.reshape(-1).astype(np.float32))[others])]
+        # Clipped to where it should be, and while it is smaller than it was (growing back) the ring of
+        # cells around that with its colours; if what is clipped looks like the object.
+        reach = warped | (_grow(warped, 1) & (likely >= 0.5)) if area < typical else warped
+        clipped = masks[holder] & reach
         merged = took_in[holder] and (clipped & rest).sum() >= _MERGE_SHARE * rest.sum()
         if merged and likely[clipped].mean() >= _ALIKE:
-            mask = mask | clipped
+            mask, took_part = mask | clipped, True
     # Confirmed by the segments alone (they explain enough of it); the gaps only complete a confirmed view.
-    return mask | gaps if (mask & warped).sum() >= confirm * area else None
+    return (mask | gaps if (mask & warped).sum() >= confirm * area else None), took_part
 
 
 def _fill_box(masks: np.ndarray, box: np.ndarray, cues: FrameCues | None) -> np.ndarray:
@@ -587,6 +642,13 @@ def _share(masks: np.ndarray, anchors: np.ndarray) -> np.ndarray:
     distance = np.where(masks & ~np.isnan(distance), distance, np.inf)
     nearest = np.argmin(distance, axis=0)
     return masks & ((np.arange(len(masks))[:, None, None] == nearest[None]) | (masks.sum(0) == 1)[None])
+
+
+def _border(shape: tuple[int, ...]) -> np.ndarray:
+    """(h * w,) float32: 1 on the grid's outermost cells."""
+    border = np.ones(shape, np.float32)
+    border[1:-1, 1:-1] = 0
+    return border.reshape(-1)
 
 
 def _touches_edge(mask: np.ndarray) -> bool:

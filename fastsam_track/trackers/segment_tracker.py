@@ -114,21 +114,21 @@ class SegmentTracker:
         confirmed = (self.hits[tracks] >= self.min_hits) | (self.state[tracks] != TrackState.TENTATIVE)
         self.state[tracks] = np.where(confirmed, TrackState.CONFIRMED, TrackState.TENTATIVE)
         out_ids[seen], out_state[seen] = self.ids[tracks], self.state[tracks]
-        # Matched tracks take their segment's cells: one gather from tracks and segments stacked.
-        source = np.arange(len(self))
-        source[tracks] = len(self) + seen
-        self.cells = sparse.vstack([self.cells, rows], format="csr")[np.concatenate([source, len(self) + new])]
-
         # A tentative track that misses a frame was noise: it goes at once; others wait as lost.
         keep = np.ones(len(self), bool)
         keep[unmatched_tracks] = self.state[unmatched_tracks] != TrackState.TENTATIVE
         self.missed[unmatched_tracks] += 1
         self.hits[unmatched_tracks] = 0
         self.state[unmatched_tracks] = TrackState.LOST
+        keep &= self.missed <= self.lost_buffer
+        # Kept tracks (matched ones with their segment's cells), then new ones: one gather from both stacked.
+        source = np.arange(len(self))
+        source[tracks] = len(self) + seen
+        self.cells = sparse.vstack([self.cells, rows], format="csr")[np.concatenate([source[keep], len(self) + new])]
+        self._keep_columns(keep)
         new_ids = np.arange(self._next_id, self._next_id + len(new))
         self._next_id += len(new)
         self._append(new_ids)
-        self._keep(np.concatenate([keep & (self.missed[: len(keep)] <= self.lost_buffer), np.ones(len(new), bool)]))
         out_ids[new], out_state[new] = new_ids, self.state[len(self) - len(new) :]
         self._bound_lost()
 
@@ -136,7 +136,11 @@ class SegmentTracker:
         return dataclasses.replace(segments, tracker_id=out_ids, data={**segments.data, "track_state": out_state})
 
     def _keep(self, keep: np.ndarray) -> None:
+        """Keep the tracks where (T,) bool ``keep`` is True, cells and columns."""
         self.cells = self.cells[np.flatnonzero(keep)]
+        self._keep_columns(keep)
+
+    def _keep_columns(self, keep: np.ndarray) -> None:
         self.ids, self.state = self.ids[keep], self.state[keep]
         self.hits, self.missed, self.velocity = self.hits[keep], self.missed[keep], self.velocity[keep]
 
