@@ -292,7 +292,19 @@ def _sinks(args: argparse.Namespace, source: Any, config: RunConfig, inbox: Any)
 
 
 def _note(message: str) -> None:
-    print(f"fastsam-track: {message}", file=sys.stderr)
+    _say(f"fastsam-track: {message}")
+
+
+def _say(line: str) -> None:
+    """Print ``line`` on stderr on a line of its own, also while a progress bar is drawn.
+
+    Messages come from other threads (a camera reconnecting, an RTSP push retrying) while
+    the bar sits on the terminal's last line without a newline: printed plainly, a message
+    would go on after the bar's text. ``tqdm.write`` clears the bar, prints, and draws it again.
+    """
+    from tqdm import tqdm
+
+    tqdm.write(line, file=sys.stderr)
 
 
 def _text_prompter(config: RunConfig) -> Any:
@@ -306,7 +318,7 @@ def _text_prompter(config: RunConfig) -> Any:
 
 
 def _warn(message: str) -> None:
-    print(f"fastsam-track: warning: {message}", file=sys.stderr)
+    _say(f"fastsam-track: warning: {message}")
 
 
 def _run(args: argparse.Namespace) -> None:
