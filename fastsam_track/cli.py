@@ -161,7 +161,6 @@ def _segment_to_outputs(
     from fastsam_track.pipeline.render import SegmentRenderer
     from fastsam_track.pipeline.runner import run
     from fastsam_track.pipeline.segments_cache import SegmentsReplay
-    from fastsam_track.pipeline.sinks import CaptureTimes, VideoFileSink
     from fastsam_track.pipeline.web import WebServer
     from fastsam_track.trackers.objects import ObjectTracker
     from fastsam_track.trackers.segment_tracker import SegmentTracker
@@ -179,11 +178,6 @@ def _segment_to_outputs(
     renderer: Any = SegmentRenderer(
         opacity=config.opacity, contour_thickness=config.contour_thickness, edges=draw_edges
     )
-    live_files = [sink for sink in sinks if isinstance(sink, VideoFileSink) and sink.live]
-    if live_files:  # a live recording presents each frame at its capture time
-        renderer = CaptureTimes(renderer)
-        for sink in live_files:
-            sink.capture_time = renderer
     objects = ObjectTracker(smooth=config.smooth) if prompts or inbox is not None else None
     latest: list[Any] = []
     with tqdm(total=source.frame_count, unit="frame", disable=not progress, dynamic_ncols=True) as bar:
@@ -273,8 +267,8 @@ def _sinks(args: argparse.Namespace, source: Any, config: RunConfig, inbox: Any)
 
     sinks: list[Any] = []
     if args.output:
-        live = bool(getattr(source, "live", False))
-        sinks.append(VideoFileSink(args.output, fps=source.fps, crf=config.crf, preset=config.preset, live=live))
+        # a live source's recording is fragmented and stamped with capture times by the run
+        sinks.append(VideoFileSink(args.output, fps=source.fps, crf=config.crf, preset=config.preset))
     if args.show:
         sinks.append(WindowSink(inbox))
     if args.serve:

@@ -223,3 +223,48 @@ def test_reconnection_messages_start_on_their_own_line_beside_the_progress_bar(r
     glued = [line for line in messages if not line.startswith("fastsam-track:")]
     assert not glued, glued
     assert any("fps=" in line for line in lines)  # the bar was there, on lines of its own
+
+
+def test_a_several_source_live_recording_keeps_real_time_is_locked_and_plays_after_sigkill(start_camera, tmp_path):
+    # Used to: write each source's file at the camera's nominal rate without fragments (unplayable
+    # after a kill, a gap vanished), unlike the one-source run.
+    cameras = [start_camera(), start_camera()]
+    out = tmp_path / "out"
+    run = _live_run(cameras[0].url, "--source", cameras[1].url, "-o", str(out))
+    stderr = Lines(run.stderr)
+
+    def recording(n: int) -> list[float]:
+        parts = list(out.glob(f".source-{n}.mp4.*.part")) if out.is_dir() else []
+        return _decoded_times(parts[0]) if parts else []
+
+    try:
+        before = [len(wait_until(lambda n=n: recording(n), f"the first fragment of source {n}")) for n in (0, 1)]
+        cameras[0].freeze()
+        time.sleep(6)  # past the 2 s read timeout, then a reconnection; the other source goes on
+        cameras[0].thaw()
+        stderr.wait_for("reconnected")
+        wait_until(lambda: len(recording(0)) > before[0] + 50, "fragments of source 0 after the gap")
+        command = [sys.executable, "-m", "fastsam_track.cli", "run", cameras[0].url, "--source", cameras[1].url]
+        second = subprocess.run(
+            [*command, "-o", str(out), "--model", "fastsam-tiny", "--no-progress"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert run.poll() is None, stderr.text
+        run.send_signal(signal.SIGKILL)
+        run.wait(timeout=30)
+    finally:
+        run.kill()
+    assert second.returncode == 2, second.stderr
+    assert re.fullmatch(
+        rf"fastsam-track: error: output '{re.escape(str(out))}/source-0.mp4' is being written by another run "
+        rf"\(process {run.pid}\): wait for it, give another name, or --overwrite\n",
+        second.stderr,
+    ), second.stderr
+    assert not list(out.glob("source-*.mp4"))  # never finalised: each recording is its staged name
+    times = [recording(n) for n in (0, 1)]
+    assert len(times[0]) > before[0] + 50 and len(times[1]) > before[1], stderr.text
+    for steps in (np.diff(times[0]), np.diff(times[1])):
+        assert (steps > 0).all() and np.median(steps) < 0.5
+    assert np.diff(times[0]).max() > 3.0  # the 6 s freeze is a gap in source 0's recording
