@@ -366,7 +366,12 @@ def _run_one(args: argparse.Namespace, config: RunConfig, spec: str, reconnect: 
     if args.save_proposals:
         exports.append(ProposalWriter(args.save_proposals))
     inbox = (
-        PromptInbox(first_object=max((p.object_id for p in prompts), default=0) + 1)
+        PromptInbox(
+            first_object=max((p.object_id for p in prompts), default=0) + 1,
+            # ids of clicked objects stay within what a mask PNG holds, as the prompts' ids are checked to
+            max_id=255 if args.save_masks else None,
+            reserved={p.object_id for p in prompts},
+        )
         if args.show or args.serve
         else None
     )
