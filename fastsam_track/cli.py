@@ -171,7 +171,6 @@ def _segment_to_outputs(
     from fastsam_track.pipeline.render import SegmentRenderer
     from fastsam_track.pipeline.runner import run
     from fastsam_track.pipeline.segments_cache import SegmentsReplay
-    from fastsam_track.pipeline.sinks import CaptureTimes, VideoFileSink
     from fastsam_track.pipeline.web import WebServer
     from fastsam_track.trackers.objects import ObjectTracker
     from fastsam_track.trackers.segment_tracker import SegmentTracker
@@ -189,11 +188,6 @@ def _segment_to_outputs(
     renderer: Any = SegmentRenderer(
         opacity=config.opacity, contour_thickness=config.contour_thickness, edges=draw_edges
     )
-    live_files = [sink for sink in sinks if isinstance(sink, VideoFileSink) and sink.live]
-    if live_files:  # a live recording presents each frame at its capture time
-        renderer = CaptureTimes(renderer)
-        for sink in live_files:
-            sink.capture_time = renderer
     objects = ObjectTracker(smooth=config.smooth) if prompts or inbox is not None else None
     latest: list[Any] = []
     with tqdm(total=source.frame_count, unit="frame", disable=not progress, dynamic_ncols=True) as bar:
@@ -289,8 +283,8 @@ def _sinks(args: argparse.Namespace, source: Any, config: RunConfig, inbox: Any)
 
     sinks: list[Any] = []
     if args.output:
-        live = bool(getattr(source, "live", False))
-        sinks.append(VideoFileSink(args.output, fps=source.fps, crf=config.crf, preset=config.preset, live=live))
+        # a live source's recording is fragmented and stamped with capture times by the run
+        sinks.append(VideoFileSink(args.output, fps=source.fps, crf=config.crf, preset=config.preset))
     if args.show:
         sinks.append(WindowSink(inbox))
     if args.serve:
@@ -307,7 +301,19 @@ def _sinks(args: argparse.Namespace, source: Any, config: RunConfig, inbox: Any)
 
 
 def _note(message: str) -> None:
-    print(f"fastsam-track: {message}", file=sys.stderr)
+    _say(f"fastsam-track: {message}")
+
+
+def _say(line: str) -> None:
+    """Print ``line`` on stderr on a line of its own, also while a progress bar is drawn.
+
+    Messages come from other threads (a camera reconnecting, an RTSP push retrying) while
+    the bar sits on the terminal's last line without a newline: printed plainly, a message
+    would go on after the bar's text. ``tqdm.write`` clears the bar, prints, and draws it again.
+    """
+    from tqdm import tqdm
+
+    tqdm.write(line, file=sys.stderr)
 
 
 def _text_prompter(config: RunConfig) -> Any:
@@ -321,7 +327,7 @@ def _text_prompter(config: RunConfig) -> Any:
 
 
 def _warn(message: str) -> None:
-    print(f"fastsam-track: warning: {message}", file=sys.stderr)
+    _say(f"fastsam-track: warning: {message}")
 
 
 def _run(args: argparse.Namespace) -> None:
@@ -375,7 +381,12 @@ def _run_one(args: argparse.Namespace, config: RunConfig, spec: str, reconnect: 
     if args.save_proposals:
         exports.append(ProposalWriter(args.save_proposals))
     inbox = (
-        PromptInbox(first_object=max((p.object_id for p in prompts), default=0) + 1)
+        PromptInbox(
+            first_object=max((p.object_id for p in prompts), default=0) + 1,
+            # ids of clicked objects stay within what a mask PNG holds, as the prompts' ids are checked to
+            max_id=255 if args.save_masks else None,
+            reserved={p.object_id for p in prompts},
+        )
         if args.show or args.serve
         else None
     )

@@ -72,7 +72,10 @@ def test_a_2000_frame_soak_holds_memory_and_frees_lost_tracks():
     figures = soak(2000)
     assert figures["frames"] == 2000
     assert figures["growth"] < 50, figures  # MB from the end of the warm-up to the end
-    assert figures["age_p95"] < 2000, figures  # frames wait in bounded queues, never pile up
+    # Frames wait in bounded queues, never pile up: a dozen are in flight (decoded ahead, in the model,
+    # waiting for the encoder), so a frame's age is about a dozen frame times, on any machine. Counted in
+    # frame times, not milliseconds: a fixed 2 s was 5 times the age on this machine with both cores busy.
+    assert figures["age_p95"] < 40 * 1000 / figures["fps"], figures
     assert figures["tracks_end"] <= figures["tracks_max"] < 200, figures  # lost tracks are freed
 
 

@@ -12,6 +12,7 @@ all its points. Drag: a new object with a box.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -37,6 +38,11 @@ class PromptInbox:
     Args:
         first_object: the id of the first object created here; later ones count up.
         max_objects: most objects at once (a page open to many users stays bounded).
+        max_id: the largest id an object may have (255 with 8-bit mask PNGs), or None. Past
+            it, a new object takes the lowest id that no object holds (not one of
+            ``reserved``, not followed, not waiting in the inbox); when every id is held, a
+            new object is refused with a ``PromptError`` saying why.
+        reserved: ids this inbox never gives (the run's own prompts, which may start later).
 
     Example:
         >>> inbox = PromptInbox()
@@ -47,11 +53,28 @@ class PromptInbox:
         [('PointPrompt', 7, 1), ('BoxPrompt', 7, 2)]
         >>> inbox.take(8)
         []
+
+        With 8-bit masks and object 255 prompted from a file, a click takes a free id:
+
+        >>> inbox = PromptInbox(first_object=256, max_id=255, reserved={255})
+        >>> inbox.publish(0, (360, 640), None)
+        >>> inbox.add_point(100, 50), inbox.add_box(10, 10, 90, 90)
+        (1, 2)
     """
 
-    def __init__(self, first_object: int = 1, max_objects: int = 255):
+    def __init__(
+        self,
+        first_object: int = 1,
+        max_objects: int = 255,
+        *,
+        max_id: int | None = None,
+        reserved: Iterable[int] = (),
+    ):
+        if first_object < 1 or (max_id is not None and max_id < 1):
+            raise ValueError(f"object ids start at 1, got first_object={first_object}, max_id={max_id}")
         self._lock = threading.Lock()
         self._next_id, self._max_objects = first_object, max_objects
+        self._max_id, self._reserved = max_id, frozenset(reserved)
         self._pending: list[Prompt] = []
         self._clicks: dict[int, _Clicks] = {}
         self._frame_shape: tuple[int, int] | None = None
@@ -81,11 +104,25 @@ class PromptInbox:
             raise PromptError(f"{xy.tolist()} is outside the {width}x{height} frame")
 
     def _new_id(self) -> int:
+        """An id for a new object: the next one up while under ``max_id`` (ids stay unique as long as
+        they can), then the lowest free one."""
         if len(self._clicks) >= self._max_objects:
             raise PromptError(f"at most {self._max_objects} objects at once: remove one first")
-        object_id = self._next_id
-        self._next_id += 1
-        return object_id
+        while self._next_id in self._reserved:
+            self._next_id += 1
+        if self._max_id is None or self._next_id <= self._max_id:
+            object_id = self._next_id
+            self._next_id += 1
+            return object_id
+        held = self._reserved | set(self._clicks) | {int(o["id"]) for o in self._objects}  # type: ignore[call-overload]
+        held |= {p.object_id for p in self._pending}
+        free = next((i for i in range(1, self._max_id + 1) if i not in held), None)
+        if free is None:
+            raise PromptError(
+                f"no object id left: 8-bit mask PNGs (--save-masks) hold ids 1 to {self._max_id}, "
+                "and every one is taken: remove an object first"
+            )
+        return free
 
     def add_point(self, x: float, y: float, label: int = 1) -> int:
         """A foreground point (label 1) starts a new object; a background point (label 0)

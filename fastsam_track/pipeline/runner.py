@@ -28,6 +28,7 @@ import supervision as sv
 
 from fastsam_track.edges import edge_map
 from fastsam_track.pipeline.render import SegmentRenderer
+from fastsam_track.pipeline.sinks import CaptureTimes, stamp_capture_times
 from fastsam_track.trackers.flow import FlowError, FrameCues, FrameFlow
 from fastsam_track.trackers.prompting import PromptWarning
 from fastsam_track.types import Frame, Prompt, RemovePrompt, SegmentedFrame, TextPrompt
@@ -239,7 +240,7 @@ class _Writer:
         self,
         sinks: list[FrameSink],
         exports: list[Exporter],
-        renderer: SegmentRenderer,
+        renderer: SegmentRenderer | CaptureTimes,
         maxsize: int,
         written: Callable[[float], None],
         stage_ms: dict[str, float],
@@ -334,7 +335,9 @@ def run(
         queue_size: frames decoded ahead and frames waiting for the encoder.
         live: keep only the newest decoded frame and drop older ones (counted in
             ``RunStats.dropped``), so latency stays bounded when the source is faster than
-            the model; default: the source's ``live`` attribute (cameras and streams).
+            the model; default: the source's ``live`` attribute (cameras and streams). A
+            ``VideoFileSink`` recording a live source is fragmented and presents each frame
+            at its capture time (``stamp_capture_times``).
         pace: hold each frame until its time (``Frame.timestamp`` after the first frame's)
             before tracking and writing it, so a file shown as it is processed (a web page)
             plays at its own rate instead of as fast as the model goes (see ``paced``).
@@ -342,7 +345,9 @@ def run(
     Returns:
         Counts and per-stage timings; ``unused_prompts`` lists prompts for frames past the end.
     """
-    renderer = renderer or SegmentRenderer()
+    live = bool(getattr(frames, "live", False)) if live is None else live
+    sinks = list(sinks)
+    drawing = stamp_capture_times(renderer or SegmentRenderer(), sinks, live)
     pending = sorted(prompts, key=lambda p: p.frame)
     if (pending or inbox is not None) and objects is None:
         raise ValueError("prompts need an object tracker: pass objects=ObjectTracker()")
@@ -357,11 +362,10 @@ def run(
         export_list = [stack.enter_context(export) for export in exports]
         record_age = _age_recorder(stats)
         writer = (
-            _Writer(sink_list, export_list, renderer, queue_size, record_age, stats.stage_ms)
+            _Writer(sink_list, export_list, drawing, queue_size, record_age, stats.stage_ms)
             if sink_list or export_list
             else None
         )
-        live = bool(getattr(frames, "live", False)) if live is None else live
         decoded: _Prefetch[Frame] = _Latest(frames) if live else _Prefetch(frames, queue_size)
         # One frame waits between the model and tracking: the model never idles, the age stays low.
         model: _Prefetch[tuple[Frame, Callable[[], sv.Detections], float]] = _Prefetch(

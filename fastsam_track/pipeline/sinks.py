@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
@@ -17,7 +17,7 @@ from fastsam_track.pipeline.sources import io_reason
 if TYPE_CHECKING:
     from fastsam_track.types import SegmentedFrame
 
-__all__ = ["CaptureTimes", "RtspSink", "SinkError", "VideoFileSink"]
+__all__ = ["CaptureTimes", "RtspSink", "SinkError", "VideoFileSink", "stamp_capture_times"]
 
 # Live recordings: fragments start at keyframes, one every this many seconds of the nominal rate,
 # so a recording killed outright (SIGKILL, power loss) loses at most about this much.
@@ -55,19 +55,48 @@ class CaptureTimes:
     """
 
     def __init__(self, renderer: _Annotator):
-        self._renderer = renderer
+        self.renderer = renderer
         self._image: np.ndarray | None = None
         self._time = 0.0
 
     def annotate(self, segmented: SegmentedFrame) -> np.ndarray:
         """Draw the frame with the renderer and note its capture time (``Frame.timestamp``)."""
-        image = self._renderer.annotate(segmented)
+        image = self.renderer.annotate(segmented)
         self._image, self._time = image, segmented.frame.timestamp
         return image
 
     def __call__(self, image: np.ndarray) -> float | None:
         """Seconds since the source began of the capture of ``image``; None for an image not drawn last."""
         return self._time if image is self._image else None
+
+
+def stamp_capture_times(renderer: Any, sinks: Sequence[Any], live: bool) -> Any:
+    """Make the video files among ``sinks`` live recordings when the source is live; the renderer to use.
+
+    The one place where a recording of a camera or stream gets what it needs, whoever runs
+    it (one source, several, a demo): a ``VideoFileSink`` whose ``live`` is None takes the
+    source's, and each live one without a ``capture_time`` is given the capture time of the
+    frames ``renderer`` draws (a ``CaptureTimes`` around it, returned: draw with that one).
+    One ``CaptureTimes`` per run: it holds the last frame drawn, so runs never share one.
+
+    Example:
+        >>> import tempfile, os
+        >>> sink = VideoFileSink(os.path.join(tempfile.mkdtemp(), "cam.mp4"), fps=25)
+        >>> drawing = stamp_capture_times(object(), [sink], live=True)
+        >>> sink.live, sink.capture_time is drawing, type(drawing).__name__
+        (True, True, 'CaptureTimes')
+    """
+    files = [sink for sink in sinks if isinstance(sink, VideoFileSink)]
+    for sink in files:
+        if sink.live is None:
+            sink.live = live
+    stamped = [sink for sink in files if sink.live and sink.capture_time is None]
+    if not stamped:
+        return renderer
+    times = CaptureTimes(renderer)
+    for sink in stamped:
+        sink.capture_time = times
+    return times
 
 
 class SinkError(ValueError):
@@ -93,9 +122,11 @@ class VideoFileSink:
         fps: frame rate (nominal, with ``capture_time``).
         crf: x264 quality (lower is better, 23 is its default).
         preset: x264 speed preset; ``veryfast`` costs about 7 ms per 720p frame here.
-        live: write a fragmented MP4 (MP4, MOV, M4V; a Matroska file needs no index to play).
+        live: write a fragmented MP4 (MP4, MOV, M4V; a Matroska file needs no index to play);
+            None: as the run's source (``runner.run`` sets it, through ``stamp_capture_times``).
         capture_time: seconds of an image's capture on the source's clock (a ``CaptureTimes``),
-            or None for an image it does not know (then it is placed one frame after the last).
+            or None for an image it does not know (then it is placed one frame after the last);
+            ``runner.run`` sets it for a live recording.
 
     Example:
         >>> import tempfile, os
@@ -113,7 +144,7 @@ class VideoFileSink:
         *,
         crf: int = 23,
         preset: str = "veryfast",
-        live: bool = False,
+        live: bool | None = None,
         capture_time: Callable[[np.ndarray], float | None] | None = None,
     ):
         self.path = Path(path)

@@ -1,9 +1,15 @@
 """The command line on a real RTSP camera that is killed, restarted and frozen mid-run."""
 
+import fcntl
 import json
+import os
+import re
 import signal
+import struct
 import subprocess
 import sys
+import termios
+import threading
 import time
 
 import cv2
@@ -135,3 +141,130 @@ def test_a_live_recording_keeps_real_time_and_plays_after_sigkill(rtsp_camera, t
     # freeze gave 2.8 s); at the nominal rate every step would be 0.04 s.
     assert steps.max() > 3.0, steps.max()
     assert np.median(steps) < 0.5  # among frames at the rate they were processed
+
+
+class _Terminal:
+    """A pseudo-terminal of 120 columns for a child's stderr, and what it would show.
+
+    The child sees a terminal (a progress bar is drawn); what it writes is read by a thread.
+    """
+
+    def __init__(self) -> None:
+        self.master, self.slave = os.openpty()
+        fcntl.ioctl(self.slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+        self._output = bytearray()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                chunk = os.read(self.master, 4096)
+            except OSError:  # EIO: every writer has closed the terminal
+                return
+            if not chunk:
+                return
+            self._output += chunk
+
+    @property
+    def text(self) -> str:
+        return self._output.decode(errors="replace")
+
+    def lines(self) -> list[str]:
+        """The lines the terminal shows: a carriage return goes back to the start of the line, text overwrites."""
+        shown: list[str] = []
+        line: list[str] = []
+        column = 0
+        for char in self.text:
+            if char == "\n":
+                shown.append("".join(line).rstrip())
+                line, column = [], 0
+            elif char == "\r":
+                column = 0
+            else:
+                line[column : column + 1] = [char]
+                column += 1
+        return [*shown, "".join(line).rstrip()]
+
+    def close(self) -> None:
+        os.close(self.slave)
+        self._thread.join(timeout=10)
+        os.close(self.master)
+
+
+def test_reconnection_messages_start_on_their_own_line_beside_the_progress_bar(rtsp_camera, tmp_path):
+    # Used to: print "stream ... lost ..., reconnecting" straight after the progress bar's text on its line.
+    terminal = _Terminal()
+    command = [sys.executable, "-m", "fastsam_track.cli", "run", rtsp_camera.url, "--model", "fastsam-tiny"]
+    command += ["--imgsz", "320", "--threads", "1", "--reconnect-limit", "0", "-o", str(tmp_path / "live.mp4")]
+    run = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=terminal.slave)
+
+    def bar_drawn(after: int = 0) -> bool:
+        return "fps=" in terminal.text[after:]
+
+    try:
+        wait_until(bar_drawn, "the progress bar")
+        rtsp_camera.kill()
+        wait_until(lambda: "reconnecting" in terminal.text, "the loss to be reported")
+        rtsp_camera.restart()
+        wait_until(lambda: "reconnected" in terminal.text, "the reconnection")
+        seen = terminal.text.index("reconnected")
+        wait_until(lambda: bar_drawn(seen), "the progress bar after the reconnection")
+        run.send_signal(signal.SIGINT)
+        run.wait(timeout=30)
+    finally:
+        run.kill()
+        terminal.close()
+    assert run.returncode == 130, terminal.text
+    lines = terminal.lines()
+    messages = [line for line in lines if "fastsam-track:" in line]
+    assert any(re.match(r"fastsam-track: .* lost \(.*\), reconnecting$", m) for m in messages), lines
+    assert any(re.match(r"fastsam-track: .* reconnected after \d+ attempt\(s\)$", m) for m in messages), lines
+    glued = [line for line in messages if not line.startswith("fastsam-track:")]
+    assert not glued, glued
+    assert any("fps=" in line for line in lines)  # the bar was there, on lines of its own
+
+
+def test_a_several_source_live_recording_keeps_real_time_is_locked_and_plays_after_sigkill(start_camera, tmp_path):
+    # Used to: write each source's file at the camera's nominal rate without fragments (unplayable
+    # after a kill, a gap vanished), unlike the one-source run.
+    cameras = [start_camera(), start_camera()]
+    out = tmp_path / "out"
+    run = _live_run(cameras[0].url, "--source", cameras[1].url, "-o", str(out))
+    stderr = Lines(run.stderr)
+
+    def recording(n: int) -> list[float]:
+        parts = list(out.glob(f".source-{n}.mp4.*.part")) if out.is_dir() else []
+        return _decoded_times(parts[0]) if parts else []
+
+    try:
+        before = [len(wait_until(lambda n=n: recording(n), f"the first fragment of source {n}")) for n in (0, 1)]
+        cameras[0].freeze()
+        time.sleep(6)  # past the 2 s read timeout, then a reconnection; the other source goes on
+        cameras[0].thaw()
+        stderr.wait_for("reconnected")
+        wait_until(lambda: len(recording(0)) > before[0] + 50, "fragments of source 0 after the gap")
+        command = [sys.executable, "-m", "fastsam_track.cli", "run", cameras[0].url, "--source", cameras[1].url]
+        second = subprocess.run(
+            [*command, "-o", str(out), "--model", "fastsam-tiny", "--no-progress"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert run.poll() is None, stderr.text
+        run.send_signal(signal.SIGKILL)
+        run.wait(timeout=30)
+    finally:
+        run.kill()
+    assert second.returncode == 2, second.stderr
+    assert re.fullmatch(
+        rf"fastsam-track: error: output '{re.escape(str(out))}/source-0.mp4' is being written by another run "
+        rf"\(process {run.pid}\): wait for it, give another name, or --overwrite\n",
+        second.stderr,
+    ), second.stderr
+    assert not list(out.glob("source-*.mp4"))  # never finalised: each recording is its staged name
+    times = [recording(n) for n in (0, 1)]
+    assert len(times[0]) > before[0] + 50 and len(times[1]) > before[1], stderr.text
+    for steps in (np.diff(times[0]), np.diff(times[1])):
+        assert (steps > 0).all() and np.median(steps) < 0.5
+    assert np.diff(times[0]).max() > 3.0  # the 6 s freeze is a gap in source 0's recording

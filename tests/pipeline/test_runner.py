@@ -202,3 +202,31 @@ def test_a_stop_does_not_wait_for_a_frozen_camera(tmp_path):
         release.set()
     assert took < 0.5, f"the stop took {took:.2f} s"
     assert recorder.closed and recorder.frames[-1] == 2  # older frames of a live source may be dropped
+
+
+@pytest.mark.parametrize(
+    ("live", "fragmented"),
+    [
+        (True, True),  # a camera or stream: capture times, fragments
+        (False, False),  # a file: the nominal rate, one index at the end
+    ],
+)
+def test_the_run_makes_a_recording_of_a_live_source_a_live_recording(tmp_path, live, fragmented):
+    # Whoever runs it (one source, several, the RTSP demo), a VideoFileSink left at live=None
+    # records a live source the one way: fragmented, each frame at its capture time.
+    def camera():
+        for index in range(5):
+            time.sleep(0.1)  # a camera's pace: the newest frame is still taken (the others are dropped)
+            yield Frame(index, np.full((64, 96, 3), 40 * index, np.uint8), float(index))  # a frame a second
+
+    path = tmp_path / "cam.mp4"
+    run(camera(), lambda image: sv.Detections.empty(), sinks=[VideoFileSink(path, fps=25)], live=live)
+    with av.open(str(path)) as container:
+        times = [float(frame.pts * frame.time_base) for frame in container.decode(video=0)]
+    assert len(times) >= 2
+    steps = np.diff(times)
+    if live:  # capture times: steps of whole seconds, whichever frames were kept
+        assert np.allclose(steps, np.round(steps), atol=0.002) and (steps >= 1).all(), times
+    else:
+        assert np.allclose(steps, 1 / 25), times
+    assert (b"moof" in path.read_bytes()) is fragmented

@@ -246,9 +246,7 @@ def test_a_text_prompt_without_weights_offline_is_one_line_and_exit_2_before_the
     pytest.importorskip("open_clip", reason="the text extra (open-clip-torch) is not installed")
     import subprocess
     import sys
-    import time
 
-    started = time.monotonic()
     done = subprocess.run(
         [sys.executable, "-m", "fastsam_track.cli", "run", str(clip_path), "--text", "a cup", "-o", "out.mp4"],
         env=_offline_env(tmp_path),
@@ -263,7 +261,9 @@ def test_a_text_prompt_without_weights_offline_is_one_line_and_exit_2_before_the
         "and the hub (127.0.0.1:9) cannot be reached; run once online, or give a weights file (--clip-pretrained FILE)"
     ]
     # The default model (FastSAM-s, not downloadable here) is not even looked for: CLIP is checked first.
-    assert time.monotonic() - started < 30  # the interpreter and torch's import; it was about 60 s
+    # How long the command takes is the interpreter's start and torch's import, which depend on the
+    # machine (27 s with both cores busy, against a 30 s bound this test used to have): the lookup's own
+    # time is measured in-process, without them, by test_missing_weights_are_found_missing_in_the_cache_at_once.
     assert not (tmp_path / "out.mp4").exists()
 
 

@@ -46,6 +46,10 @@ def _xdotool(display, *args):
 def test_a_click_in_the_window_selects_an_object_and_q_ends_the_run(xvfb, tmp_path):
     clip = SyntheticClip(height=180, width=320, num_shapes=6, seed=3, motion=0.3)
     source = write_clip(tmp_path / "scene.mp4", frames=2000, height=180, width=320, fps=25, seed=3, motion=0.3)
+    # The prompts file uses id 255, the last an 8-bit mask PNG holds: the click's object takes the
+    # lowest free id, 1 (it used to be given 256, and the mask export failed on it mid-run).
+    prompts = tmp_path / "prompts.json"
+    prompts.write_text('{"prompts": [{"frame": 1990, "object": 255, "remove": true}]}')
     run = subprocess.Popen(
         [
             *(sys.executable, "-m", "fastsam_track.cli", "run", str(source), "--show", "--model", "fastsam-tiny"),
@@ -59,6 +63,8 @@ def test_a_click_in_the_window_selects_an_object_and_q_ends_the_run(xvfb, tmp_pa
                 "--no-progress",
                 "--save-masks",
                 str(tmp_path / "m"),
+                "--prompts",
+                str(prompts),
             ),
         ],
         env={**os.environ, "DISPLAY": xvfb},
