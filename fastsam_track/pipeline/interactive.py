@@ -114,7 +114,7 @@ class PromptInbox:
             object_id = self._next_id
             self._next_id += 1
             return object_id
-        held = self._reserved | set(self._clicks) | {int(o["id"]) for o in self._objects}  # type: ignore[call-overload]
+        held = self._reserved | set(self._clicks) | set(self._seen) | self._visible
         held |= {p.object_id for p in self._pending}
         free = next((i for i in range(1, self._max_id + 1) if i not in held), None)
         if free is None:
