@@ -257,6 +257,7 @@ def main() -> None:
     parser.add_argument("--imgsz", type=int, default=640)
     parser.add_argument("--calibration-frames", type=int, default=30)
     parser.add_argument("--frames", type=int, default=60, help="frames of each quality clip")
+    parser.add_argument("--scenes", type=int, default=len(SCENE_SEEDS), help="generated quality clips")
     parser.add_argument("--models", default="fastsam-s,fastsam-tiny", help="speed table models, comma-separated")
     parser.add_argument("--davis", type=Path, help="DAVIS 2016 root (JPEGImages/480p/<sequence>/): real clips")
     parser.add_argument("--no-onnx-int8", dest="onnx_int8", action="store_false", help="leave out ONNX Runtime int8")
@@ -277,7 +278,7 @@ def main() -> None:
             speed += speed_rows(f"{model.replace('fastsam', 'FastSAM')} arch.", weights, clip, args, cache)
     rows: list[str] = []
     scenes = []
-    for seed in SCENE_SEEDS:
+    for seed in SCENE_SEEDS[: args.scenes]:
         clip = write_clip(work / f"scene-{seed}.mp4", args.frames, 360, 640, seed=seed, shapes=8)
         scenes.append(quality(clip, args, cache))
         rows += quality_rows(f"generated scene, seed {seed}", scenes[-1])
