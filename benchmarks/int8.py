@@ -100,7 +100,8 @@ def networks(weights: Path | str, clip: Path, args: argparse.Namespace, cache: E
         str(path), "CPU", {**config, "INFERENCE_PRECISION_HINT": "f32"}
     )  # type: ignore[attr-defined]
     made["OpenVINO f32"] = (f32, seconds)
-    made[f"OpenVINO {vino.network.inference_precision} (auto)"] = (vino, seconds)  # type: ignore[attr-defined]
+    runs_in = "bf16" if "bf" in str(vino.network.inference_precision) else "f32"  # type: ignore[attr-defined]
+    made[f"OpenVINO {runs_in} (auto)"] = (vino, seconds)
     calibration = Calibration(clip, frames=args.calibration_frames, progress=False)
     int8 = segmenter(backend="openvino", precision="int8", calibration=calibration)
     made["OpenVINO int8 (ours)"] = (int8, seconds + _timed(lambda: int8.prepare(image.shape[:2]))[1])
