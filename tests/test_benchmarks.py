@@ -154,4 +154,4 @@ def test_int8_benchmark_runs_every_row():
     speed = ("--models", "fastsam-tiny", "--imgsz", "320", "--calls", "1", "--repeats", "1")
     names = _table_rows("int8.py", *speed, "--calibration-frames", "2", "--frames", "2", "--scenes", "1")
     scene = ["generated scene, seed 21"] * 2 + ["**all generated scenes**"] * 2
-    assert names == ["fastsam-tiny (built in)"] * 5 + scene
+    assert names == ["fastsam-tiny (built in)"] * 5 + ["clip"] + scene  # "clip": the quality table's header
