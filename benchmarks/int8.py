@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -135,7 +136,7 @@ def onnx_int8(
             return {name: np.ascontiguousarray(image.transpose(2, 0, 1)[None], np.float32) / 255}
 
     started = time.perf_counter()
-    work = Path(tempfile.mkdtemp(prefix="ort-int8-"))
+    work = Path(tempfile.mkdtemp(prefix="ort-int8-", dir=cache.root))
     quant_pre_process(str(source), str(work / "pre.onnx"))
     quantize_static(
         str(work / "pre.onnx"),
@@ -266,58 +267,61 @@ def main() -> None:
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="fastsam-int8-"))
-    cache = ExportCache(work / "exports", notify=lambda message: None)
-    speed = []
-    clip_frames = max(args.calibration_frames, 2)
-    for model in filter(None, args.models.split(",")):
-        if model == "fastsam-tiny":
-            clip = write_clip(work / "tiny.mp4", clip_frames, 720, 1280, seed=7, shapes=12)
-            speed += speed_rows("fastsam-tiny (built in)", "fastsam-tiny", clip, args, cache)
-        else:
-            clip = write_clip(work / "clip.mp4", clip_frames, 720, 1280, seed=5, shapes=12)
-            weights = save_untrained_checkpoint(model, work / f"{model}.pt", class_bias=CLASS_BIAS)
-            speed += speed_rows(f"{model.replace('fastsam', 'FastSAM')} arch.", weights, clip, args, cache)
-    rows: list[str] = []
-    scenes = []
-    for seed in SCENE_SEEDS[: args.scenes]:
-        clip = write_clip(work / f"scene-{seed}.mp4", args.frames, 360, 640, seed=seed, shapes=8)
-        scenes.append(quality(clip, args, cache))
-        rows += quality_rows(f"generated scene, seed {seed}", scenes[-1])
-    rows += quality_rows("**all generated scenes**", pooled(scenes))
-    if args.davis is not None:
-        real = []
-        for sequence in DAVIS_SEQUENCES:
-            folder = davis_clip(
-                args.davis.expanduser() / "JPEGImages" / "480p" / sequence, args.frames, work / sequence
-            )
-            real.append(quality(folder, args, cache))
-            rows += quality_rows(f"DAVIS train: {sequence}", real[-1])
-        rows += quality_rows("**all DAVIS clips**", pooled(real))
-    command = (
-        f"python benchmarks/int8.py --calls {args.calls} --repeats {args.repeats} --imgsz {args.imgsz} "
-        f"--calibration-frames {args.calibration_frames} --frames {args.frames}"
-        + (" --davis DAVIS" if args.davis is not None else "")
-    )
-    table = "\n".join(
-        [
-            f"`{command}` on {os.cpu_count()} CPU cores. The network alone: ms per call, median (min-max) over "
-            f"{args.repeats} interleaved rounds of {args.calls} calls; x fastest existing: over the fastest "
-            "precision that is not int8.",
-            "",
-            "| model | network | input | ms | fps | x fastest existing | one-time s |",
-            "|---|---|---|---|---|---|---|",
-            *speed,
-            "",
-            f"Quality, built-in model, conf 0.25, imgsz {args.imgsz}: against torch fp32 on the same frames, "
-            f"segments paired by mask IoU (matched at IoU >= {MATCH_IOU}); int8 calibrated on each clip's first "
-            f"{args.calibration_frames} frames.",
-            "",
-            "| clip | frames | network | fp32 segments/frame | mean matched IoU | matched | count difference "
-            "| mean abs. count difference |",
-            "|---|---|---|---|---|---|---|---|",
-            *rows,
-        ]
-    )
+    try:
+        cache = ExportCache(work / "exports", notify=lambda message: None)
+        speed = []
+        clip_frames = max(args.calibration_frames, 2)
+        for model in filter(None, args.models.split(",")):
+            if model == "fastsam-tiny":
+                clip = write_clip(work / "tiny.mp4", clip_frames, 720, 1280, seed=7, shapes=12)
+                speed += speed_rows("fastsam-tiny (built in)", "fastsam-tiny", clip, args, cache)
+            else:
+                clip = write_clip(work / "clip.mp4", clip_frames, 720, 1280, seed=5, shapes=12)
+                weights = save_untrained_checkpoint(model, work / f"{model}.pt", class_bias=CLASS_BIAS)
+                speed += speed_rows(f"{model.replace('fastsam', 'FastSAM')} arch.", weights, clip, args, cache)
+        rows: list[str] = []
+        scenes = []
+        for seed in SCENE_SEEDS[: args.scenes]:
+            clip = write_clip(work / f"scene-{seed}.mp4", args.frames, 360, 640, seed=seed, shapes=8)
+            scenes.append(quality(clip, args, cache))
+            rows += quality_rows(f"generated scene, seed {seed}", scenes[-1])
+        rows += quality_rows("**all generated scenes**", pooled(scenes))
+        if args.davis is not None:
+            real = []
+            for sequence in DAVIS_SEQUENCES:
+                folder = davis_clip(
+                    args.davis.expanduser() / "JPEGImages" / "480p" / sequence, args.frames, work / sequence
+                )
+                real.append(quality(folder, args, cache))
+                rows += quality_rows(f"DAVIS train: {sequence}", real[-1])
+            rows += quality_rows("**all DAVIS clips**", pooled(real))
+        command = (
+            f"python benchmarks/int8.py --calls {args.calls} --repeats {args.repeats} --imgsz {args.imgsz} "
+            f"--calibration-frames {args.calibration_frames} --frames {args.frames}"
+            + (" --davis DAVIS" if args.davis is not None else "")
+        )
+        table = "\n".join(
+            [
+                f"`{command}` on {os.cpu_count()} CPU cores. The network alone: ms per call, median (min-max) over "
+                f"{args.repeats} interleaved rounds of {args.calls} calls; x fastest existing: over the fastest "
+                "precision that is not int8.",
+                "",
+                "| model | network | input | ms | fps | x fastest existing | one-time s |",
+                "|---|---|---|---|---|---|---|",
+                *speed,
+                "",
+                f"Quality, built-in model, conf 0.25, imgsz {args.imgsz}: against torch fp32 on the same frames, "
+                f"segments paired by mask IoU (matched at IoU >= {MATCH_IOU}); int8 calibrated on each clip's first "
+                f"{args.calibration_frames} frames.",
+                "",
+                "| clip | frames | network | fp32 segments/frame | mean matched IoU | matched | count difference "
+                "| mean abs. count difference |",
+                "|---|---|---|---|---|---|---|---|",
+                *rows,
+            ]
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)  # exports and clips: hundreds of MB
     print(table)
     if not args.no_write:
         write_section("int8", table)
