@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fastsam_track.configs import PRESETS, ConfigError, RunConfig, load_config
-from fastsam_track.pipeline.backends import BACKENDS
+from fastsam_track.pipeline.backends import BACKENDS, PRECISIONS
 from fastsam_track.types import TextPrompt
 
 if TYPE_CHECKING:
@@ -51,6 +51,22 @@ def _parser() -> argparse.ArgumentParser:
         choices=BACKENDS,
         help="network runtime: auto (default: torch on CUDA, else OpenVINO when installed, else torch); "
         "exported models are made once and cached",
+    )
+    run.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        help="auto (default: each runtime's own, OpenVINO bf16 where the CPU has it) or int8 (OpenVINO quantized "
+        "with NNCF on calibration frames, made once per input shape and calibration set and cached; "
+        "needs the openvino extra)",
+    )
+    run.add_argument(
+        "--calibration",
+        metavar="VIDEO|DIR",
+        help="with --precision int8: a video file or folder of images to calibrate on (default: the source's "
+        "first frames)",
+    )
+    run.add_argument(
+        "--calibration-frames", type=int, metavar="N", help="with --precision int8: frames to calibrate on (30)"
     )
     run.add_argument("--threads", type=int, help="CPU threads of the network runtime (all cores)")
     run.add_argument("--vid-stride", type=int, help="process every n-th frame (1)")
@@ -140,6 +156,9 @@ def _config_from(args: argparse.Namespace) -> RunConfig:
         "max_det",
         "device",
         "backend",
+        "precision",
+        "calibration",
+        "calibration_frames",
         "threads",
         "vid_stride",
         "smooth",
@@ -182,7 +201,7 @@ def _segment_to_outputs(
         segment: Any = SegmentsReplay(replay, _cached_source(source, config))
         frames = segment.follow(source)  # each image's frame index, for the record of that frame
     else:
-        segment = _segmenter(config, probabilities=edges)
+        segment = _segmenter(config, probabilities=edges, calibrate_on=source, progress=progress)
         width, height = source.size
         segment.prepare((height, width))  # an export happens now, before a window or page opens
     renderer: Any = SegmentRenderer(
@@ -255,9 +274,16 @@ def _cached_source(source: Any, config: RunConfig) -> Any:
     return CachedSource(width, height, source.frame_count, config.vid_stride)
 
 
-def _segmenter(config: RunConfig, probabilities: bool = False) -> Any:
+def _segmenter(config: RunConfig, probabilities: bool = False, calibrate_on: Any = None, progress: bool = True) -> Any:
+    """The segmenter ``config`` asks for; with int8, calibrated on ``config.calibration`` or else the
+    first frames of ``calibrate_on`` (the run's source)."""
+    from fastsam_track.pipeline.quantize import Calibration
     from fastsam_track.pipeline.segmenter import Segmenter
 
+    calibration = None
+    if config.precision == "int8":
+        frames = config.calibration if config.calibration is not None else calibrate_on
+        calibration = Calibration(frames, frames=config.calibration_frames, progress=progress)
     return Segmenter(
         config.model,
         imgsz=config.imgsz,
@@ -268,6 +294,8 @@ def _segmenter(config: RunConfig, probabilities: bool = False) -> Any:
         backend=config.backend,
         threads=config.threads,
         probabilities=probabilities,
+        precision=config.precision,
+        calibration=calibration,
     )
 
 
@@ -344,6 +372,10 @@ def _run(args: argparse.Namespace) -> None:
             "--save-masks writes prompted objects: give --point, --box, --text, --prompts, --show or --serve"
         )
     config = _config_from(args)
+    if config.calibration is not None:
+        from fastsam_track.pipeline.quantize import check_calibration_path
+
+        check_calibration_path(config.calibration)  # before a source opens or a model loads
     from fastsam_track.pipeline.live import Reconnect
 
     limit = 10 if args.reconnect_limit is None else (args.reconnect_limit or None)
@@ -531,7 +563,7 @@ def _run_sources(args: argparse.Namespace, config: RunConfig, specs: list[str], 
         [VideoFileSink(args.output / f"source-{n}.mp4", fps=s.fps, crf=config.crf, preset=config.preset)]
         for n, s in enumerate(sources)
     ]
-    segmenter = _segmenter(config)
+    segmenter = _segmenter(config, calibrate_on=sources[0], progress=not args.no_progress)
     renderer = SegmentRenderer(opacity=config.opacity, contour_thickness=config.contour_thickness)
     counts = [s.frame_count for s in sources]
     total = sum(c for c in counts if c) if all(counts) else None

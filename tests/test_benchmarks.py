@@ -148,3 +148,13 @@ def test_real_footage_streams_show_fastsam_failure_modes():
             assert (inside > 0.9).sum() >= 2
     # Clutter tiles the frame as an everything-mode run does.
     assert np.mean([s.any(0).mean() for s in stacks]) > 0.6
+
+
+def test_int8_benchmark_runs_every_row():
+    reason = 'the openvino and onnx extras are not installed: pip install -e ".[openvino,onnx]"'
+    for module in ("openvino", "nncf", "onnxruntime"):
+        pytest.importorskip(module, reason=reason)
+    speed = ("--models", "fastsam-tiny", "--imgsz", "320", "--calls", "1", "--repeats", "1")
+    names = _table_rows("int8.py", *speed, "--calibration-frames", "2", "--frames", "2", "--scenes", "1")
+    scene = ["generated scene, seed 21"] * 2 + ["**all generated scenes**"] * 2
+    assert names == ["fastsam-tiny (built in)"] * 5 + ["clip"] + scene  # "clip": the quality table's header

@@ -21,6 +21,7 @@ import yaml
 
 from fastsam_track.pipeline.backends import BACKENDS as _BACKENDS
 from fastsam_track.pipeline.backends import MAX_IMGSZ
+from fastsam_track.pipeline.backends import PRECISIONS as _PRECISIONS
 from fastsam_track.pipeline.clip_text import DEFAULT_MODEL, DEFAULT_PRETRAINED
 
 __all__ = ["PRESETS", "ConfigError", "RunConfig", "load_config"]
@@ -47,6 +48,11 @@ class RunConfig:
         max_det: most segments per frame.
         device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
         backend: ``auto``, ``torch``, ``openvino``, ``onnx`` or ``tensorrt`` (see ``pipeline.backends``).
+        precision: ``auto`` (each runtime's own: OpenVINO bf16 where the CPU has it, else fp32)
+            or ``int8`` (OpenVINO quantized by NNCF on calibration frames, cached).
+        calibration: with int8, a video file or folder of images to calibrate on (null: the
+            first frames of the source).
+        calibration_frames: with int8, how many frames to calibrate on.
         threads: CPU threads of the network runtime (null: all cores).
         vid_stride: process every n-th frame.
         opacity: mask colour weight in the overlay, 0 to 1.
@@ -67,6 +73,9 @@ class RunConfig:
     max_det: int = 300
     device: str = "auto"
     backend: str = "auto"
+    precision: str = "auto"
+    calibration: str | None = None
+    calibration_frames: int = 30
     threads: int | None = None
     vid_stride: int = 1
     opacity: float = 0.5
@@ -88,6 +97,14 @@ class RunConfig:
         _check(0.0 <= self.iou <= 1.0, "iou", self.iou, "between 0 and 1")
         _check(self.max_det >= 1, "max_det", self.max_det, "1 or more")
         _check(self.backend in _BACKENDS, "backend", self.backend, f"one of {', '.join(_BACKENDS)}")
+        _check(self.precision in _PRECISIONS, "precision", self.precision, f"one of {', '.join(_PRECISIONS)}")
+        _check(self.calibration_frames >= 1, "calibration_frames", self.calibration_frames, "1 or more")
+        _check(
+            self.calibration is None or self.precision == "int8",
+            "calibration",
+            self.calibration,
+            "null unless precision is int8 (it calibrates the int8 network)",
+        )
         _check(self.threads is None or self.threads >= 1, "threads", self.threads, "1 or more, or null")
         _check(self.vid_stride >= 1, "vid_stride", self.vid_stride, "1 or more")
         _check(0.0 <= self.opacity <= 1.0, "opacity", self.opacity, "between 0 and 1")
@@ -99,7 +116,13 @@ class RunConfig:
         _check(self.preset in _X264_PRESETS, "preset", self.preset, f"one of {', '.join(_X264_PRESETS)}")
 
 
-_TYPES = {"str": (str,), "int": (int,), "float": (int, float), "int | None": (int, type(None))}
+_TYPES = {
+    "str": (str,),
+    "int": (int,),
+    "float": (int, float),
+    "int | None": (int, type(None)),
+    "str | None": (str, type(None)),
+}
 
 
 def _check_type(key: str, value: Any, annotation: Any) -> None:

@@ -4,7 +4,8 @@ Every backend answers the same call: a batch of letterboxed RGB frames in, the n
 raw outputs out (predictions and mask prototypes, as torch tensors for ultralytics' NMS).
 Exported backends run a model made by ultralytics' exporter for the exact input shape of
 the source (384x640 for 16:9 at imgsz 640: a 640x640 square is 1.7x the work), made once
-and cached on disk under a key of weights hash, format, shape and precision.
+and cached on disk under a key of weights hash, format, shape and precision. ``int8`` is the
+OpenVINO export quantized by NNCF on calibration frames (``quantize``), keyed by those too.
 
 On a 2-core CPU with bf16 instructions, FastSAM-s at 384x640 takes about 170 ms in torch
 fp32, 135 ms in ONNX Runtime and 65 ms in OpenVINO (which runs bf16 there by default).
@@ -27,9 +28,12 @@ import numpy as np
 
 from fastsam_track.pipeline.models import ModelError
 
-__all__ = ["BACKENDS", "MAX_IMGSZ", "ExportCache", "Network", "choose_backend", "load_network"]
+__all__ = ["BACKENDS", "MAX_IMGSZ", "PRECISIONS", "ExportCache", "Network", "choose_backend", "load_network"]
 
 BACKENDS = ("auto", "torch", "openvino", "onnx", "tensorrt")
+# auto: each runtime's own (torch fp32 on the CPU and fp16 on CUDA, ONNX Runtime fp32, OpenVINO
+# bf16 where the CPU has it, else f32); int8: OpenVINO quantized on calibration frames.
+PRECISIONS = ("auto", "int8")
 # The longest network input side accepted: past a 4K frame's 3840 (FastSAM was trained at 1024).
 # Larger values would be checked only when the network allocates them: 100000 asks for 67 GB.
 MAX_IMGSZ = 4096
@@ -56,16 +60,29 @@ class Network(Protocol):
         ...
 
 
-def choose_backend(backend: str, device: str) -> str:
-    """The backend to run: ``auto`` is torch on CUDA, else OpenVINO when installed, else torch.
+def choose_backend(backend: str, device: str, precision: str = "auto") -> str:
+    """The backend to run: ``auto`` is torch on CUDA, else OpenVINO when installed, else torch;
+    with ``precision="int8"``, OpenVINO.
 
     Raises:
-        ModelError: an unknown backend, a CPU backend asked to run on CUDA or the reverse, or
-            a runtime that is not installed (naming the extra that installs it).
+        ModelError: an unknown backend or precision, a CPU backend asked to run on CUDA or the
+            reverse, int8 on another backend, or a runtime that is not installed (naming the
+            extra that installs it).
     """
     if backend not in BACKENDS:
         raise ModelError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    if precision not in PRECISIONS:
+        raise ModelError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     cuda = device.startswith("cuda")
+    if precision == "int8":
+        if cuda:
+            raise ModelError("--precision int8 runs on the CPU (OpenVINO): use --device cpu")
+        if backend not in ("auto", "openvino"):
+            raise ModelError(f"--precision int8 runs on OpenVINO: use --backend openvino or auto, not {backend}")
+        for module in ("openvino", "nncf"):
+            if not _installed(module):
+                raise ModelError(f'--precision int8 needs the {module} package: pip install "fastsam-track[openvino]"')
+        return "openvino"
     if backend == "auto":
         return "torch" if cuda or not _installed("openvino") else "openvino"
     if backend == "tensorrt" and not cuda:
@@ -120,6 +137,32 @@ class ExportCache:
             self._export(weights, fmt, shape, precision, device, folder)
         return _model_in(folder, fmt)
 
+    def quantized(self, weights: Path, shape: tuple[int, int], inputs: list[np.ndarray], progress: bool = True) -> Path:
+        """The int8 OpenVINO model for (h, w) inputs calibrated on ``inputs``, quantizing it first when
+        it is not cached (from the fp32 export, itself cached).
+
+        Args:
+            inputs: (h, w, 3) uint8 RGB letterboxed calibration inputs; their hash is part of the key.
+            progress: a progress bar while calibrating.
+        """
+        from fastsam_track.pipeline.quantize import calibration_digest, quantize_openvino
+
+        folder = self.root / self.key(weights, "openvino", shape, f"int8-{calibration_digest(inputs)}")
+        if not folder.is_dir():
+            fp32 = self.get(weights, "openvino", shape, "fp32")
+            size = f"{shape[0]}x{shape[1]}"
+            self.notify(
+                f"quantizing {weights.name} to int8 at {size} on {len(inputs)} calibration frames "
+                f"(once; cached in {folder})"
+            )
+            work = Path(tempfile.mkdtemp(prefix=".export-", dir=self.root))
+            try:
+                quantize_openvino(fp32, work / "model_int8_openvino_model" / "model.xml", inputs, progress)
+                os.replace(work, folder)
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
+        return _model_in(folder, "openvino")
+
     def _export(
         self, weights: Path, fmt: str, shape: tuple[int, int], precision: str, device: str, folder: Path
     ) -> None:
@@ -167,6 +210,9 @@ def load_network(
     half: bool,
     threads: int,
     cache: ExportCache | None = None,
+    precision: str = "auto",
+    calibration: Callable[[tuple[int, int]], list[np.ndarray]] | None = None,
+    progress: bool = True,
 ) -> Network:
     """A network on ``backend`` (already chosen by ``choose_backend``).
 
@@ -175,10 +221,17 @@ def load_network(
         weights: its checkpoint, the source of exports.
         device, half: torch device and fp16 (CUDA).
         threads: CPU threads for the runtime.
+        precision: ``auto`` or ``int8`` (OpenVINO only).
+        calibration: with int8, the (h, w, 3) uint8 RGB calibration inputs for an (h, w) input shape.
+        progress: with int8, a progress bar while calibrating.
     """
     if backend == "torch":
         return TorchNetwork(module, device, half)
     cache = cache or ExportCache()
+    if precision == "int8":
+        if calibration is None:
+            raise ModelError("--precision int8 needs calibration frames")
+        return OpenVinoInt8Network(weights, cache, threads=threads, calibration=calibration, progress=progress)
     if backend == "openvino":
         return OpenVinoNetwork(weights, cache, threads=threads)
     if backend == "onnx":
@@ -279,6 +332,35 @@ class OpenVinoNetwork(_ExportedNetwork):
         for model in self._models.values():
             return str(model.get_property("INFERENCE_PRECISION_HINT"))
         return "not loaded"
+
+
+class OpenVinoInt8Network(OpenVinoNetwork):
+    """OpenVINO running the int8 model NNCF made from the fp32 export, calibrated per input shape.
+
+    Args:
+        calibration: the (h, w, 3) uint8 RGB calibration inputs for an (h, w) input shape.
+        progress: a progress bar while calibrating.
+    """
+
+    precision = "int8"
+
+    def __init__(
+        self,
+        weights: Path,
+        cache: ExportCache,
+        *,
+        threads: int = 1,
+        calibration: Callable[[tuple[int, int]], list[np.ndarray]],
+        progress: bool = True,
+    ):
+        super().__init__(weights, cache, threads=threads)
+        self.calibration, self.progress = calibration, progress
+
+    def _model_for(self, shape: tuple[int, int]) -> Any:
+        if shape not in self._models:
+            path = self.cache.quantized(self.weights, shape, self.calibration(shape), self.progress)
+            self._models[shape] = self._load(path)
+        return self._models[shape]
 
 
 class OnnxNetwork(_ExportedNetwork):

@@ -24,6 +24,7 @@ from threadpoolctl import threadpool_limits
 from fastsam_track.masks import mean_colors
 from fastsam_track.pipeline.backends import MAX_IMGSZ, ExportCache, choose_backend, load_network
 from fastsam_track.pipeline.models import ModelError, resolve_weights
+from fastsam_track.pipeline.quantize import Calibration
 
 __all__ = ["Letterbox", "Segmenter", "select_device"]
 
@@ -59,6 +60,19 @@ class Letterbox:
         in_h, in_w = (-(-new_h // stride) * stride, -(-new_w // stride) * stride)
         left, top = round((in_w - new_w) / 2 - 0.1), round((in_h - new_h) / 2 - 0.1)
         return cls(frame_shape, (in_h, in_w), ratio, (left, top))
+
+    @classmethod
+    def into(cls, frame_shape: tuple[int, int], input_shape: tuple[int, int]) -> Letterbox:
+        """The geometry that fits a frame of any (H, W) into a given (h, w) input, centred.
+
+        Example:
+            >>> Letterbox.into((480, 640), (192, 320)).pad
+            (32, 0)
+        """
+        ratio = min(input_shape[0] / frame_shape[0], input_shape[1] / frame_shape[1])
+        new_h, new_w = max(round(frame_shape[0] * ratio), 1), max(round(frame_shape[1] * ratio), 1)
+        left, top = round((input_shape[1] - new_w) / 2 - 0.1), round((input_shape[0] - new_h) / 2 - 0.1)
+        return cls(frame_shape, input_shape, ratio, (left, top))
 
     @property
     def resized_shape(self) -> tuple[int, int]:
@@ -147,6 +161,10 @@ class Segmenter:
         device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``; fp16 on CUDA.
         backend: ``auto`` (torch on CUDA, else OpenVINO when installed, else torch), ``torch``,
             ``openvino``, ``onnx`` or ``tensorrt``; see ``backends``.
+        precision: ``auto`` (the runtime's own) or ``int8`` (OpenVINO quantized by NNCF on
+            ``calibration``; see ``quantize``).
+        calibration: the frames int8 is calibrated on (``quantize.Calibration``), letterboxed
+            to each input shape as frames are.
         threads: CPU threads of the runtime (and of torch, which runs NMS); default all cores
             (importing ultralytics leaves 1). numpy's BLAS and OpenCV are limited to one thread
             each, so that they do not compete with the network.
@@ -173,6 +191,8 @@ class Segmenter:
         threads: int | None = None,
         probabilities: bool = False,
         export_cache: ExportCache | None = None,
+        precision: str = "auto",
+        calibration: Calibration | None = None,
     ):
         if imgsz <= 0 or imgsz % 32 or imgsz > MAX_IMGSZ:
             raise ModelError(f"imgsz must be a positive multiple of 32 up to {MAX_IMGSZ}, got {imgsz}")
@@ -182,7 +202,10 @@ class Segmenter:
         self.imgsz, self.conf, self.iou, self.max_det = imgsz, conf, iou, max_det
         self.probabilities = probabilities
         self.device, self.half = select_device(device)
-        self.backend = choose_backend(backend, self.device)
+        self.backend = choose_backend(backend, self.device, precision)
+        if precision == "int8" and calibration is None:
+            raise ModelError("precision int8 needs calibration frames: pass calibration=Calibration(source)")
+        self.precision = precision
         weights = resolve_weights(model)
         try:
             network, _ = load_checkpoint(weights, device=self.device)
@@ -213,6 +236,9 @@ class Segmenter:
             half=self.half,
             threads=self.threads,
             cache=export_cache,
+            precision=precision,
+            calibration=functools.partial(_calibration_inputs, calibration) if calibration else None,
+            progress=calibration.progress if calibration else False,
         )
 
     def letterbox(self, frame_shape: tuple[int, int]) -> Letterbox:
@@ -331,6 +357,14 @@ class Segmenter:
             probability = np.where(inside, 1.0 / (1.0 + np.exp(-logits[keep])), 0.0)
             segments.data["probability"] = probability.astype(np.float16)
         return segments
+
+
+def _calibration_inputs(calibration: Calibration, input_shape: tuple[int, int]) -> list[np.ndarray]:
+    """The calibration frames as (h, w, 3) uint8 RGB network inputs of ``input_shape``, letterboxed like frames."""
+    return [
+        np.ascontiguousarray(Letterbox.into(image.shape[:2], input_shape).apply(image)[..., ::-1])
+        for image in calibration.images()
+    ]
 
 
 def _box_cells(
