@@ -21,7 +21,7 @@ one segment:
 
 Colours are a histogram of the object against the ring around it, learnt while it is seen
 (not from a view with a clipped merge, which may hold some of the neighbour). Its velocity is
-the flow under it, kept as it was through partial views. When the segments do not explain the
+the motion of its centre, kept as it was through partial views. When the segments do not explain the
 warped mask, the object's output is the warped mask itself, marked ``propagated``, for at most
 ``max_propagated`` frames, unless the warped mask lies on colours unlike the object's (the flow
 lost a fast or small object, or it went behind something): then segments that look like it are
@@ -247,7 +247,7 @@ class ObjectTracker:
             # The moved mask lies on what does not look like the object: the flow lost it (fast, small, or
             # drifted) or it went behind something, rather than the segmenter missing it.
             astray = cues is not None and likely[warped[k]].mean() < _OBJECTNESS
-            if mask is None and astray and cues is not None:
+            if mask is None and cues is not None and astray:
                 # Look for it close by, by its colours.
                 others = np.asarray(np.delete(warped, k, axis=0).any(axis=0))
                 # Also where its own motion would have taken it: the flow misses fast, small objects.
