@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,15 @@ import pytest
 from fastsam_track.pipeline.sinks import VideoFileSink
 from fastsam_track.synthetic import SyntheticClip
 from tests.support.system import missing
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Runs started in the background by a shell without job control inherit SIGINT ignored, and so
+    would the CLI runs the tests start and stop with Ctrl-C: give them the default handling back
+    (a handled signal is reset to its default in a child, an ignored one stays ignored)."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
 
 # Fixtures that start a real component: a test using one needs that component.
 _FIXTURE_NEEDS = {"start_camera": "gstreamer", "xvfb": "x11"}
