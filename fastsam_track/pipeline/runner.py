@@ -13,7 +13,6 @@ from __future__ import annotations
 import atexit
 import functools
 import queue
-import re
 import threading
 import time
 import warnings
@@ -479,9 +478,8 @@ def _update_telling(
     with warnings.catch_warnings(record=True) as caught:
         followed = objects.update(segments, frame_shape, due, cues)
     for warning in caught:
-        if issubclass(warning.category, PromptWarning):
-            if (miss := re.match(r"object (\d+)(?: on frame -?\d+)?: (.*)", str(warning.message))) is not None:
-                inbox.missed(int(miss.group(1)), miss.group(2))
+        if isinstance(warning.message, PromptWarning):
+            inbox.missed(warning.message.object_id, warning.message.reason)
         warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
     return followed
 

@@ -101,8 +101,9 @@ class TextPrompter:
         candidates = self._candidates(segments, frame.shape)
         if len(candidates) == 0:
             for prompt in due:
-                message = f"object {prompt.object_id} on frame {prompt.frame}: no segment to match {prompt.text!r}"
-                warnings.warn(message, PromptWarning, stacklevel=2)
+                warnings.warn(
+                    PromptWarning(prompt.object_id, prompt.frame, f"no segment to match {prompt.text!r}"), stacklevel=2
+                )
             return []
         masks = np.asarray(segments.mask)[candidates]
         crops = masked_crops(frame.image[..., ::-1], masks, segments.xyxy[candidates], self.embedder.size)

@@ -400,7 +400,7 @@ class ObjectTracker:
                 if isinstance(prompt, PointPrompt) and self.pending_frames and prompt.object_id not in self._pending:
                     self._pending[prompt.object_id] = _Pending(prompt, self.pending_frames)
                 elif prompt.object_id not in self._pending:
-                    warnings.warn(str(miss), PromptWarning, stacklevel=3)
+                    warnings.warn(PromptWarning(prompt.object_id, prompt.frame, str(miss)), stacklevel=3)
                 continue
             self._pending.pop(prompt.object_id, None)
             new[prompt.object_id] = (mask, _anchor(prompt, frame_shape, masks.shape[1:]))
@@ -419,12 +419,8 @@ class ObjectTracker:
         for object_id, pending in list(self._pending.items()):
             if pending.frames_left == 0:
                 del self._pending[object_id]
-                warnings.warn(
-                    f"object {object_id} on frame {pending.prompt.frame}: no segment contains a foreground point "
-                    f"on that frame or the {self.pending_frames} after it",
-                    PromptWarning,
-                    stacklevel=4,
-                )
+                reason = f"no segment contains a foreground point on that frame or the {self.pending_frames} after it"
+                warnings.warn(PromptWarning(object_id, pending.prompt.frame, reason), stacklevel=4)
                 continue
             pending.frames_left -= 1
             if cues is not None and cues.flow is not None:
@@ -441,18 +437,15 @@ class ObjectTracker:
         mask_shape = masks.shape[1:]
         if isinstance(prompt, TextPrompt):
             raise TypeError("text prompts are resolved to masks first: run them through a TextPrompter")
-        try:
-            if isinstance(prompt, MaskPrompt):
-                if prompt.mask.shape != mask_shape or not prompt.mask.any():
-                    raise PromptMiss(f"the mask is empty or not {mask_shape[0]}x{mask_shape[1]}")
-                mask = np.asarray(prompt.mask, bool)
-            elif isinstance(prompt, PointPrompt):
-                mask = select_by_points(masks, to_grid(prompt.points, frame_shape, mask_shape), prompt.labels)
-            else:
-                box = to_grid(prompt.box.reshape(2, 2), frame_shape, mask_shape).reshape(4)
-                mask = _fill_box(masks, box, cues)
-        except PromptMiss as miss:
-            raise PromptMiss(f"object {prompt.object_id} on frame {prompt.frame}: {miss}") from None
+        if isinstance(prompt, MaskPrompt):
+            if prompt.mask.shape != mask_shape or not prompt.mask.any():
+                raise PromptMiss(f"the mask is empty or not {mask_shape[0]}x{mask_shape[1]}")
+            mask = np.asarray(prompt.mask, bool)
+        elif isinstance(prompt, PointPrompt):
+            mask = select_by_points(masks, to_grid(prompt.points, frame_shape, mask_shape), prompt.labels)
+        else:
+            box = to_grid(prompt.box.reshape(2, 2), frame_shape, mask_shape).reshape(4)
+            mask = _fill_box(masks, box, cues)
         return smooth_mask(mask, self.smooth) if self.smooth else mask
 
 

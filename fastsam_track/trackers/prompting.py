@@ -18,7 +18,22 @@ class PromptMiss(ValueError):
 
 
 class PromptWarning(UserWarning):
-    """A prompt was skipped (it selected nothing); the run goes on without that object."""
+    """A prompt was skipped (it selected nothing); the run goes on without that object.
+
+    Args:
+        object_id: the prompt's object.
+        frame: the prompt's frame.
+        reason: why it selected nothing.
+
+    Example:
+        >>> warning = PromptWarning(4, 0, "no segment to match 'red'")
+        >>> str(warning), warning.object_id, warning.reason
+        ("object 4 on frame 0: no segment to match 'red'", 4, "no segment to match 'red'")
+    """
+
+    def __init__(self, object_id: int, frame: int, reason: str):
+        super().__init__(f"object {object_id} on frame {frame}: {reason}")
+        self.object_id, self.frame, self.reason = object_id, frame, reason
 
 
 def to_grid(xy: np.ndarray, frame_shape: tuple[int, int], mask_shape: tuple[int, int]) -> np.ndarray:
