@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 import supervision as sv
 
-from fastsam_track.pipeline.segments_cache import SegmentsWriter
+from fastsam_track.pipeline.exports.segments import SegmentsWriter
 from fastsam_track.types import Frame, SegmentedFrame
 
 MIN_CELLS = 4  # FastSAM keeps no segment smaller than a few prototype cells

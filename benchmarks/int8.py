@@ -44,13 +44,13 @@ os.environ.setdefault("YOLO_OFFLINE", "1")
 os.environ.setdefault("YOLO_VERBOSE", "False")
 
 import numpy as np
+from architectures import save_untrained_checkpoint
 from scipy.optimize import linear_sum_assignment
 
-from fastsam_track.pipeline.architectures import save_untrained_checkpoint
-from fastsam_track.pipeline.backends import ExportCache
-from fastsam_track.pipeline.quantize import Calibration
-from fastsam_track.pipeline.segmenter import Segmenter
-from fastsam_track.pipeline.sinks import VideoFileSink
+from fastsam_track.pipeline.model.backends import ExportCache
+from fastsam_track.pipeline.model.quantize import Calibration
+from fastsam_track.pipeline.model.segmenter import Segmenter
+from fastsam_track.pipeline.outputs.sinks import VideoFileSink
 from fastsam_track.pipeline.sources import open_source
 from fastsam_track.synthetic import SyntheticClip
 
@@ -117,7 +117,7 @@ def onnx_int8(
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    from fastsam_track.pipeline.segmenter import _calibration_inputs
+    from fastsam_track.pipeline.model.segmenter import _calibration_inputs
 
     segmenter = Segmenter(weights, imgsz=args.imgsz, device="cpu", backend="onnx", export_cache=cache)
     shape = segmenter.letterbox(image.shape[:2]).input_shape

@@ -26,13 +26,13 @@ from pathlib import Path
 
 import numpy as np
 
-from fastsam_track.pipeline.live import StreamSource
-from fastsam_track.pipeline.runner import StopRun, run
-from fastsam_track.pipeline.segmenter import Segmenter
-from fastsam_track.pipeline.web import WebServer
+from fastsam_track.pipeline.model.segmenter import Segmenter
+from fastsam_track.pipeline.outputs.web import WebServer
+from fastsam_track.pipeline.runner import run
+from fastsam_track.pipeline.sources.live import StreamSource
 from fastsam_track.trackers.objects import ObjectTracker
 from fastsam_track.trackers.segment_tracker import SegmentTracker
-from fastsam_track.types import BoxPrompt
+from fastsam_track.types import BoxPrompt, StopRun
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -30,13 +30,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from vos_sim import FRAME, GRID, SCENARIOS, Scenario, SegmenterSimulator, make_scenario
 
+from fastsam_track.errors import PromptMiss
 from fastsam_track.masks import upsample_masks
 from fastsam_track.trackers.association import mask_coverage, mask_iou
 from fastsam_track.trackers.flow import FrameFlow
 from fastsam_track.trackers.objects import ObjectTracker
-from fastsam_track.trackers.prompting import PromptMiss, select_by_points, to_grid
-from fastsam_track.trackers.segment_tracker import SegmentTracker, TrackState
-from fastsam_track.types import PointPrompt
+from fastsam_track.trackers.prompting import select_by_points, to_grid
+from fastsam_track.trackers.segment_tracker import SegmentTracker
+from fastsam_track.types import PointPrompt, TrackState
 
 README = Path(__file__).with_name("README.md")
 BEGIN, END = "<!-- propagation:begin -->", "<!-- propagation:end -->"

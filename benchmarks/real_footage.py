@@ -44,12 +44,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from davis_streams import StreamMaker, write_stream
 
+from fastsam_track.errors import PromptMiss
 from fastsam_track.masks import upsample_masks
-from fastsam_track.pipeline.segments_cache import SegmentsReplay
+from fastsam_track.pipeline.exports.segments import SegmentsReplay
 from fastsam_track.trackers.association import mask_coverage, mask_iou
 from fastsam_track.trackers.flow import FrameFlow
 from fastsam_track.trackers.objects import ObjectTracker
-from fastsam_track.trackers.prompting import PromptMiss, select_by_box, select_by_points, to_grid
+from fastsam_track.trackers.prompting import select_by_box, select_by_points, to_grid
 from fastsam_track.trackers.segment_tracker import SegmentTracker
 from fastsam_track.types import BoxPrompt, PointPrompt, Prompt
 

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
+from fastsam_track.pipeline.model.segmenter import Segmenter
+from fastsam_track.pipeline.outputs.sinks import VideoFileSink
 from fastsam_track.pipeline.runner import run
-from fastsam_track.pipeline.segmenter import Segmenter
-from fastsam_track.pipeline.sinks import VideoFileSink
 from fastsam_track.pipeline.sources import Source
 from fastsam_track.synthetic import SyntheticClip
 from fastsam_track.trackers.objects import ObjectTracker

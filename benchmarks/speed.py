@@ -61,12 +61,12 @@ os.environ.setdefault("YOLO_VERBOSE", "False")
 import numpy as np
 import supervision as sv
 import torch
+from architectures import save_untrained_checkpoint
 
-from fastsam_track.pipeline.architectures import save_untrained_checkpoint
-from fastsam_track.pipeline.render import SegmentRenderer
+from fastsam_track.pipeline.model.segmenter import Segmenter
+from fastsam_track.pipeline.outputs.render import SegmentRenderer
+from fastsam_track.pipeline.outputs.sinks import VideoFileSink
 from fastsam_track.pipeline.runner import run
-from fastsam_track.pipeline.segmenter import Segmenter
-from fastsam_track.pipeline.sinks import VideoFileSink
 from fastsam_track.pipeline.sources import open_source
 from fastsam_track.synthetic import SyntheticClip
 from fastsam_track.trackers.objects import ObjectTracker

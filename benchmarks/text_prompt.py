@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from fastsam_track.masks import masked_crops
-from fastsam_track.pipeline.clip_text import DEFAULT_MODEL, ClipEmbedder
+from fastsam_track.pipeline.model.clip import DEFAULT_MODEL, ClipEmbedder
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import spread, write_section

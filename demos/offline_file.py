@@ -8,10 +8,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from fastsam_track.pipeline.render import SegmentRenderer
+from fastsam_track.pipeline.model.segmenter import Segmenter
+from fastsam_track.pipeline.outputs.render import SegmentRenderer
+from fastsam_track.pipeline.outputs.sinks import VideoFileSink
 from fastsam_track.pipeline.runner import run
-from fastsam_track.pipeline.segmenter import Segmenter
-from fastsam_track.pipeline.sinks import VideoFileSink
 from fastsam_track.pipeline.sources import open_source
 from fastsam_track.synthetic import SyntheticClip
 

@@ -16,11 +16,12 @@ import sys
 
 import numpy as np
 
-from fastsam_track.pipeline.live import Reconnect, StreamSource
-from fastsam_track.pipeline.output_files import OutputError, OutputLocks
+from fastsam_track.errors import OutputError, SinkError
+from fastsam_track.pipeline.model.segmenter import Segmenter
+from fastsam_track.pipeline.outputs.files import OutputLocks
+from fastsam_track.pipeline.outputs.sinks import RtspSink, VideoFileSink
 from fastsam_track.pipeline.runner import run
-from fastsam_track.pipeline.segmenter import Segmenter
-from fastsam_track.pipeline.sinks import RtspSink, SinkError, VideoFileSink
+from fastsam_track.pipeline.sources.live import Reconnect, StreamSource
 from fastsam_track.trackers.objects import ObjectTracker
 from fastsam_track.trackers.segment_tracker import SegmentTracker
 from fastsam_track.types import BoxPrompt

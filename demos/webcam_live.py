@@ -10,12 +10,13 @@ picks the built-in model.
 import os
 import sys
 
-from fastsam_track.pipeline.interactive import PromptInbox
+from fastsam_track.errors import SourceError, WindowError
+from fastsam_track.pipeline.model.segmenter import Segmenter
+from fastsam_track.pipeline.outputs.web import WebServer
+from fastsam_track.pipeline.outputs.window import WindowSink
+from fastsam_track.pipeline.prompts.inbox import PromptInbox
 from fastsam_track.pipeline.runner import run
-from fastsam_track.pipeline.segmenter import Segmenter
-from fastsam_track.pipeline.sources import SourceError, open_source
-from fastsam_track.pipeline.web import WebServer
-from fastsam_track.pipeline.window import WindowError, WindowSink
+from fastsam_track.pipeline.sources import open_source
 from fastsam_track.trackers.objects import ObjectTracker
 from fastsam_track.trackers.segment_tracker import SegmentTracker
 

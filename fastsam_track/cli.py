@@ -13,12 +13,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fastsam_track.configs import PRESETS, ConfigError, RunConfig, load_config
-from fastsam_track.pipeline.backends import BACKENDS, PRECISIONS
+from fastsam_track.configs import PRESETS, RunConfig, load_config
+from fastsam_track.errors import ConfigError
+from fastsam_track.pipeline.model.backends import BACKENDS, PRECISIONS
 from fastsam_track.types import TextPrompt
 
 if TYPE_CHECKING:
-    from fastsam_track.pipeline.output_files import OutputLocks
+    from fastsam_track.pipeline.outputs.files import OutputLocks
 
 __all__ = ["main"]
 
@@ -186,11 +187,11 @@ def _segment_to_outputs(
 ) -> None:
     from tqdm import tqdm
 
-    from fastsam_track.pipeline.output_files import write_text
-    from fastsam_track.pipeline.render import SegmentRenderer
+    from fastsam_track.pipeline.exports.segments import SegmentsReplay
+    from fastsam_track.pipeline.outputs.files import write_text
+    from fastsam_track.pipeline.outputs.render import SegmentRenderer
+    from fastsam_track.pipeline.outputs.web import WebServer
     from fastsam_track.pipeline.runner import run
-    from fastsam_track.pipeline.segments_cache import SegmentsReplay
-    from fastsam_track.pipeline.web import WebServer
     from fastsam_track.trackers.objects import ObjectTracker
     from fastsam_track.trackers.segment_tracker import SegmentTracker
 
@@ -268,7 +269,7 @@ def _segment_to_outputs(
 
 def _cached_source(source: Any, config: RunConfig) -> Any:
     """What a segments file records of ``source``: its size, frame count and stride."""
-    from fastsam_track.pipeline.segments_cache import CachedSource
+    from fastsam_track.pipeline.exports.segments import CachedSource
 
     width, height = source.size
     return CachedSource(width, height, source.frame_count, config.vid_stride)
@@ -277,8 +278,8 @@ def _cached_source(source: Any, config: RunConfig) -> Any:
 def _segmenter(config: RunConfig, probabilities: bool = False, calibrate_on: Any = None, progress: bool = True) -> Any:
     """The segmenter ``config`` asks for; with int8, calibrated on ``config.calibration`` or else the
     first frames of ``calibrate_on`` (the run's source)."""
-    from fastsam_track.pipeline.quantize import Calibration
-    from fastsam_track.pipeline.segmenter import Segmenter
+    from fastsam_track.pipeline.model.quantize import Calibration
+    from fastsam_track.pipeline.model.segmenter import Segmenter
 
     calibration = None
     if config.precision == "int8":
@@ -305,9 +306,9 @@ def _with_token(url: str, token: str | None) -> str:
 
 def _sinks(args: argparse.Namespace, source: Any, config: RunConfig, inbox: Any) -> list[Any]:
     """The annotated-frame outputs asked for: file, window, web page, RTSP push."""
-    from fastsam_track.pipeline.sinks import RtspSink, VideoFileSink
-    from fastsam_track.pipeline.web import WebServer, parse_address
-    from fastsam_track.pipeline.window import WindowSink
+    from fastsam_track.pipeline.outputs.sinks import RtspSink, VideoFileSink
+    from fastsam_track.pipeline.outputs.web import WebServer, parse_address
+    from fastsam_track.pipeline.outputs.window import WindowSink
 
     sinks: list[Any] = []
     if args.output:
@@ -345,9 +346,9 @@ def _say(line: str) -> None:
 
 
 def _text_prompter(config: RunConfig) -> Any:
-    from fastsam_track.pipeline.clip_text import ClipEmbedder
-    from fastsam_track.pipeline.segmenter import select_device
-    from fastsam_track.pipeline.text_prompts import TextPrompter
+    from fastsam_track.pipeline.model.clip import ClipEmbedder
+    from fastsam_track.pipeline.model.segmenter import select_device
+    from fastsam_track.pipeline.prompts.text import TextPrompter
 
     device, _ = select_device(config.device)
     embedder = ClipEmbedder(config.clip_model, config.clip_pretrained, device=device)
@@ -373,10 +374,10 @@ def _run(args: argparse.Namespace) -> None:
         )
     config = _config_from(args)
     if config.calibration is not None:
-        from fastsam_track.pipeline.quantize import check_calibration_path
+        from fastsam_track.pipeline.model.quantize import check_calibration_path
 
         check_calibration_path(config.calibration)  # before a source opens or a model loads
-    from fastsam_track.pipeline.live import Reconnect
+    from fastsam_track.pipeline.sources.live import Reconnect
 
     limit = 10 if args.reconnect_limit is None else (args.reconnect_limit or None)
     specs = _source_specs(args.source, args.source_more)
@@ -389,10 +390,10 @@ def _run(args: argparse.Namespace) -> None:
 
 def _run_one(args: argparse.Namespace, config: RunConfig, spec: str, reconnect: Any) -> None:
     """One source into the outputs asked for (checked and locked by the caller)."""
-    from fastsam_track.pipeline.exports import DavisMaskWriter, EdgeWriter, MotsWriter, ProposalWriter
-    from fastsam_track.pipeline.interactive import PromptInbox
-    from fastsam_track.pipeline.prompts import check_in_frame, check_object_ids, load_prompts, prompts_from_cli
-    from fastsam_track.pipeline.segments_cache import SegmentsWriter
+    from fastsam_track.pipeline.exports.segments import SegmentsWriter
+    from fastsam_track.pipeline.exports.writers import DavisMaskWriter, EdgeWriter, MotsWriter, ProposalWriter
+    from fastsam_track.pipeline.prompts.inbox import PromptInbox
+    from fastsam_track.pipeline.prompts.parse import check_in_frame, check_object_ids, load_prompts, prompts_from_cli
     from fastsam_track.pipeline.sources import open_source
 
     source = open_source(spec, vid_stride=config.vid_stride, reconnect=reconnect, on_event=_note)
@@ -479,7 +480,7 @@ def _claim_outputs(args: argparse.Namespace, specs: list[str]) -> OutputLocks:
     video also needs a container for H.264); frame folders must be empty. A second run on
     the same output is refused (``--overwrite``: it goes on, and empties the frame folders).
     """
-    from fastsam_track.pipeline.output_files import (
+    from fastsam_track.pipeline.outputs.files import (
         OutputLocks,
         check_distinct,
         check_frame_folder,
@@ -553,9 +554,9 @@ def _run_sources(args: argparse.Namespace, config: RunConfig, specs: list[str], 
     from tqdm import tqdm
 
     from fastsam_track.pipeline.multi import run_sources
-    from fastsam_track.pipeline.output_files import write_text
-    from fastsam_track.pipeline.render import SegmentRenderer
-    from fastsam_track.pipeline.sinks import VideoFileSink
+    from fastsam_track.pipeline.outputs.files import write_text
+    from fastsam_track.pipeline.outputs.render import SegmentRenderer
+    from fastsam_track.pipeline.outputs.sinks import VideoFileSink
     from fastsam_track.pipeline.sources import open_source
 
     sources = [open_source(spec, vid_stride=config.vid_stride, reconnect=reconnect, on_event=_note) for spec in specs]
@@ -576,9 +577,9 @@ def _run_sources(args: argparse.Namespace, config: RunConfig, specs: list[str], 
 
 
 def _demo(args: argparse.Namespace) -> None:
-    from fastsam_track.pipeline.output_files import video_format
-    from fastsam_track.pipeline.sinks import VideoFileSink
-    from fastsam_track.pipeline.sources import VideoFileSource
+    from fastsam_track.pipeline.outputs.files import video_format
+    from fastsam_track.pipeline.outputs.sinks import VideoFileSink
+    from fastsam_track.pipeline.sources.files import VideoFileSource
     from fastsam_track.synthetic import SyntheticClip
 
     if args.frames < 1:
@@ -606,15 +607,17 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code (2 for a usage error, with a one-line message)."""
     os.environ.setdefault("YOLO_VERBOSE", "False")
     args = _parser().parse_args(argv)
-    from fastsam_track.pipeline.clip_text import ClipError
-    from fastsam_track.pipeline.exports import ExportError
-    from fastsam_track.pipeline.models import ModelError
-    from fastsam_track.pipeline.output_files import OutputError
-    from fastsam_track.pipeline.prompts import PromptError
-    from fastsam_track.pipeline.segments_cache import SegmentsCacheError
-    from fastsam_track.pipeline.sinks import SinkError
-    from fastsam_track.pipeline.sources import SourceError
-    from fastsam_track.pipeline.window import WindowError
+    from fastsam_track.errors import (
+        ClipError,
+        ExportError,
+        ModelError,
+        OutputError,
+        PromptError,
+        SegmentsCacheError,
+        SinkError,
+        SourceError,
+        WindowError,
+    )
     from fastsam_track.trackers.prompting import PromptWarning
 
     def show(message: Any, category: Any, *rest: Any, **kwargs: Any) -> None:

@@ -1,4 +1,4 @@
-"""The records every stage shares: a decoded frame and a segmented frame.
+"""The records every stage shares: frames, prompts, track states, the stop signal and the column names.
 
 They live here, outside ``pipeline/`` and ``trackers/``, so that both can use them
 without importing each other.
@@ -7,11 +7,17 @@ without importing each other.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import IntEnum
 
 import numpy as np
 import supervision as sv
 
 __all__ = [
+    "COLOR",
+    "PROBABILITY",
+    "PROPAGATED",
+    "SEGMENTS",
+    "TRACK_STATE",
     "BoxPrompt",
     "Frame",
     "MaskPrompt",
@@ -19,8 +25,29 @@ __all__ = [
     "Prompt",
     "RemovePrompt",
     "SegmentedFrame",
+    "StopRun",
     "TextPrompt",
+    "TrackState",
 ]
+
+# Columns of ``Detections.data`` that stages pass on to each other.
+COLOR = "color"  # (N, 3) float32 mean BGR colour of each segment (the segmenter, a replay)
+PROBABILITY = "probability"  # (N, h, w) float16 mask probabilities (the segmenter, when edges are asked for)
+TRACK_STATE = "track_state"  # (N,) TrackState of each segment's track (the segment tracker)
+PROPAGATED = "propagated"  # (K,) bool: the object's mask was carried by motion, no segment confirmed it
+SEGMENTS = "segments"  # (K,) object of int arrays: the segments each object is made of
+
+
+class StopRun(Exception):
+    """Raised by a sink or a frame callback to end the run normally (the user closed the window or pressed q)."""
+
+
+class TrackState(IntEnum):
+    """Where a track is in its life."""
+
+    TENTATIVE = 0
+    CONFIRMED = 1
+    LOST = 2
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fastsam_track.pipeline.sinks import VideoFileSink
+from fastsam_track.pipeline.outputs.sinks import VideoFileSink
 from fastsam_track.synthetic import SyntheticClip
 from tests.support.system import missing
 
@@ -57,7 +57,7 @@ def clip_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def segmenter():  # type: ignore[no-untyped-def]
     """The built-in model at a 320-pixel input."""
-    from fastsam_track.pipeline.segmenter import Segmenter
+    from fastsam_track.pipeline.model.segmenter import Segmenter
 
     return Segmenter("fastsam-tiny", imgsz=320, conf=0.25, device="cpu")
 

@@ -312,7 +312,7 @@ def _timed_lines(stream):
 def test_a_stopped_run_leaves_a_playable_mp4_and_complete_exports(tmp_path, signum):
     import json
 
-    from fastsam_track.pipeline.segments_cache import decode_rle
+    from fastsam_track.pipeline.exports.segments import decode_rle
 
     clip = write_clip(tmp_path / "long.mp4", frames=300, height=180, width=320)
     output = tmp_path / "out.mp4"
@@ -363,7 +363,7 @@ def test_a_second_run_on_an_output_being_written_is_refused_unless_overwrite(tmp
     output = tmp_path / "out.mp4"
     # Another run writing out.mp4: a process holding its lock for as long as this test needs (a real run
     # could finish first on a fast machine).
-    hold = f"from fastsam_track.pipeline.output_files import OutputLocks; OutputLocks([{str(output)!r}]); print(1)"
+    hold = f"from fastsam_track.pipeline.outputs.files import OutputLocks; OutputLocks([{str(output)!r}]); print(1)"
     other = subprocess.Popen([sys.executable, "-c", hold + "; input()"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     args = ("run", clip_path, "-o", output, "--model", "fastsam-tiny", "--imgsz", "320", "--no-progress")
     try:
@@ -591,7 +591,7 @@ def test_an_object_the_segmenter_misses_is_carried_and_marked_propagated_in_the_
     import supervision as sv
     from PIL import Image
 
-    from fastsam_track.pipeline.segments_cache import SegmentsWriter
+    from fastsam_track.pipeline.exports.segments import SegmentsWriter
     from fastsam_track.types import Frame, SegmentedFrame
 
     texture = np.random.default_rng(0).integers(0, 60, (160, 256, 3)).astype(np.uint8)
@@ -626,7 +626,7 @@ def test_a_segments_replay_with_another_stride_is_one_line_and_exit_2(tmp_path):
     import numpy as np
     import supervision as sv
 
-    from fastsam_track.pipeline.segments_cache import CachedSource, SegmentsWriter
+    from fastsam_track.pipeline.exports.segments import CachedSource, SegmentsWriter
     from fastsam_track.types import Frame, SegmentedFrame
 
     frames = tmp_path / "frames"

@@ -5,7 +5,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fastsam_track.configs import PRESETS, ConfigError, RunConfig, load_config
+from fastsam_track.configs import PRESETS, RunConfig, load_config
+from fastsam_track.errors import ConfigError
 
 
 @pytest.mark.parametrize("preset", PRESETS)

@@ -8,7 +8,8 @@ import pytest
 import supervision as sv
 
 from fastsam_track.edges import edge_map
-from fastsam_track.pipeline.exports import EdgeWriter, ExportError, ProposalWriter
+from fastsam_track.errors import ExportError
+from fastsam_track.pipeline.exports.writers import EdgeWriter, ProposalWriter
 from fastsam_track.pipeline.runner import run
 from fastsam_track.synthetic import SyntheticClip
 from fastsam_track.types import Frame, SegmentedFrame
@@ -62,7 +63,7 @@ def scene_run(segmenter_probabilities, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def segmenter_probabilities():
-    from fastsam_track.pipeline.segmenter import Segmenter
+    from fastsam_track.pipeline.model.segmenter import Segmenter
 
     return Segmenter("fastsam-tiny", imgsz=640, conf=0.25, device="cpu", probabilities=True)
 

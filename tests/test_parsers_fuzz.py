@@ -15,9 +15,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fastsam_track.configs import ConfigError, RunConfig, load_config
-from fastsam_track.pipeline.prompts import PromptError, load_prompts, parse_box, parse_point, parse_text
-from fastsam_track.pipeline.segments_cache import SegmentsCacheError, SegmentsReplay, encode_rle
+from fastsam_track.configs import RunConfig, load_config
+from fastsam_track.errors import ConfigError, PromptError, SegmentsCacheError
+from fastsam_track.pipeline.exports.segments import SegmentsReplay, encode_rle
+from fastsam_track.pipeline.prompts.parse import load_prompts, parse_box, parse_point, parse_text
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 

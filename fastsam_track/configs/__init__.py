@@ -19,20 +19,33 @@ from typing import Any
 
 import yaml
 
-from fastsam_track.pipeline.backends import BACKENDS as _BACKENDS
-from fastsam_track.pipeline.backends import MAX_IMGSZ
-from fastsam_track.pipeline.backends import PRECISIONS as _PRECISIONS
-from fastsam_track.pipeline.clip_text import DEFAULT_MODEL, DEFAULT_PRETRAINED
+from fastsam_track.errors import ConfigError
 
-__all__ = ["PRESETS", "ConfigError", "RunConfig", "load_config"]
+__all__ = [
+    "BACKENDS",
+    "CLIP_MODEL",
+    "CLIP_PRETRAINED",
+    "MAX_IMGSZ",
+    "PRECISIONS",
+    "PRESETS",
+    "ConfigError",
+    "RunConfig",
+    "load_config",
+]
+
+BACKENDS = ("auto", "torch", "openvino", "onnx", "tensorrt")
+# auto: each runtime's own (torch fp32 on the CPU and fp16 on CUDA, ONNX Runtime fp32, OpenVINO
+# bf16 where the CPU has it, else f32); int8: OpenVINO quantized on calibration frames.
+PRECISIONS = ("auto", "int8")
+# The longest network input side accepted: past a 4K frame's 3840 (FastSAM was trained at 1024).
+# Larger values would be checked only when the network allocates them: 100000 asks for 67 GB.
+MAX_IMGSZ = 4096
+CLIP_MODEL = "ViT-B-32"  # open-clip model of text prompts
+CLIP_PRETRAINED = "openai"  # its pretrained tag
 
 _PRESET_DIR = Path(__file__).resolve().parent
 PRESETS = tuple(sorted(p.stem for p in _PRESET_DIR.glob("*.yaml")))
 _X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
-
-
-class ConfigError(ValueError):
-    """A configuration value or file that cannot be used."""
 
 
 @dataclass(frozen=True)
@@ -83,8 +96,8 @@ class RunConfig:
     crf: int = 23
     preset: str = "veryfast"
     smooth: int = 0
-    clip_model: str = DEFAULT_MODEL
-    clip_pretrained: str = DEFAULT_PRETRAINED
+    clip_model: str = CLIP_MODEL
+    clip_pretrained: str = CLIP_PRETRAINED
     text_retry_every: int = 15
     text_retry_limit: int = 8
 
@@ -96,8 +109,8 @@ class RunConfig:
         _check(0.0 <= self.conf <= 1.0, "conf", self.conf, "between 0 and 1")
         _check(0.0 <= self.iou <= 1.0, "iou", self.iou, "between 0 and 1")
         _check(self.max_det >= 1, "max_det", self.max_det, "1 or more")
-        _check(self.backend in _BACKENDS, "backend", self.backend, f"one of {', '.join(_BACKENDS)}")
-        _check(self.precision in _PRECISIONS, "precision", self.precision, f"one of {', '.join(_PRECISIONS)}")
+        _check(self.backend in BACKENDS, "backend", self.backend, f"one of {', '.join(BACKENDS)}")
+        _check(self.precision in PRECISIONS, "precision", self.precision, f"one of {', '.join(PRECISIONS)}")
         _check(self.calibration_frames >= 1, "calibration_frames", self.calibration_frames, "1 or more")
         _check(
             self.calibration is None or self.precision == "int8",

@@ -6,12 +6,12 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from fastsam_track.pipeline.batching import BatchedSegmenter
-from fastsam_track.pipeline.render import SegmentRenderer
-from fastsam_track.pipeline.runner import FrameSink, RunStats, StopRun, run
+from fastsam_track.pipeline.model.batching import BatchedSegmenter
+from fastsam_track.pipeline.outputs.render import SegmentRenderer
+from fastsam_track.pipeline.runner import FrameSink, RunStats, run
 from fastsam_track.pipeline.sources import Source
 from fastsam_track.trackers.segment_tracker import SegmentTracker
-from fastsam_track.types import SegmentedFrame
+from fastsam_track.types import SegmentedFrame, StopRun
 
 __all__ = ["run_sources"]
 

@@ -26,15 +26,16 @@ import numpy as np
 import supervision as sv
 
 from fastsam_track.edges import edge_map
-from fastsam_track.pipeline.render import SegmentRenderer
-from fastsam_track.pipeline.sinks import CaptureTimes, stamp_capture_times
-from fastsam_track.trackers.flow import FlowError, FrameCues, FrameFlow
+from fastsam_track.errors import FlowError
+from fastsam_track.pipeline.outputs.render import SegmentRenderer
+from fastsam_track.pipeline.outputs.sinks import CaptureTimes, stamp_capture_times
+from fastsam_track.trackers.flow import FrameCues, FrameFlow
 from fastsam_track.trackers.prompting import PromptWarning
-from fastsam_track.types import Frame, Prompt, RemovePrompt, SegmentedFrame, TextPrompt
+from fastsam_track.types import Frame, Prompt, RemovePrompt, SegmentedFrame, StopRun, TextPrompt
 
 if TYPE_CHECKING:
-    from fastsam_track.pipeline.interactive import PromptInbox
-    from fastsam_track.pipeline.text_prompts import TextPrompter
+    from fastsam_track.pipeline.prompts.inbox import PromptInbox
+    from fastsam_track.pipeline.prompts.text import TextPrompter
 
 __all__ = ["Exporter", "FrameSink", "ObjectFollower", "RunStats", "StopRun", "Tracker", "paced", "run"]
 
@@ -43,10 +44,6 @@ _DONE = object()
 _AGE_WINDOW = 10_000  # frames whose age is kept for the percentiles
 _STOP_GRACE = 0.1  # seconds a stopped run waits for its decoding and model threads to end
 _EXIT_WAIT = 10.0  # seconds the interpreter's exit waits for one still busy (a long model pass)
-
-
-class StopRun(Exception):
-    """Raised by a sink to end the run normally (the user closed the window or pressed q)."""
 
 
 class Tracker(Protocol):

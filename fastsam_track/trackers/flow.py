@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from fastsam_track.errors import FlowError
+
 __all__ = ["COLOR_BINS", "FlowError", "FrameCues", "FrameFlow", "warp"]
 
 _LEVELS = 8  # per BGR channel
@@ -32,10 +34,6 @@ class FrameCues:
 
     flow: np.ndarray | None
     colors: np.ndarray
-
-
-class FlowError(ValueError):
-    """Frames that cannot be compared (different sizes)."""
 
 
 class FrameFlow:

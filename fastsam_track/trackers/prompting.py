@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from fastsam_track.errors import PromptMiss
+
 __all__ = ["PromptMiss", "PromptWarning", "select_by_box", "select_by_points", "smooth_mask", "to_grid"]
-
-
-class PromptMiss(ValueError):
-    """A prompt that selects nothing on its frame."""
 
 
 class PromptWarning(UserWarning):

@@ -12,7 +12,6 @@ rows of their cells, so hundreds of tracks (lost ones included) cost what their 
 from __future__ import annotations
 
 import dataclasses
-from enum import IntEnum
 
 import numpy as np
 import supervision as sv
@@ -21,16 +20,9 @@ from scipy import sparse
 from fastsam_track.trackers.association import assign, iou_of, sparse_rows
 from fastsam_track.trackers.flow import FrameCues
 from fastsam_track.trackers.motion import centroids_of, move_cells
+from fastsam_track.types import TRACK_STATE, TrackState
 
 __all__ = ["SegmentTracker", "TrackState"]
-
-
-class TrackState(IntEnum):
-    """Where a track is in its life."""
-
-    TENTATIVE = 0
-    CONFIRMED = 1
-    LOST = 2
 
 
 class SegmentTracker:
@@ -133,7 +125,7 @@ class SegmentTracker:
         self._bound_lost()
 
         # A new Detections sharing the arrays: the input is not modified.
-        return dataclasses.replace(segments, tracker_id=out_ids, data={**segments.data, "track_state": out_state})
+        return dataclasses.replace(segments, tracker_id=out_ids, data={**segments.data, TRACK_STATE: out_state})
 
     def _keep(self, keep: np.ndarray) -> None:
         """Keep the tracks where (T,) bool ``keep`` is True, cells and columns."""

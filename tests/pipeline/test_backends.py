@@ -8,11 +8,12 @@ import sys
 import numpy as np
 import pytest
 
+from fastsam_track.errors import ModelError
 from fastsam_track.masks import upsample_masks
-from fastsam_track.pipeline import backends
-from fastsam_track.pipeline.backends import ExportCache, choose_backend
-from fastsam_track.pipeline.models import ModelError, resolve_weights
-from fastsam_track.pipeline.segmenter import Segmenter
+from fastsam_track.pipeline.model import backends
+from fastsam_track.pipeline.model.backends import ExportCache, choose_backend
+from fastsam_track.pipeline.model.segmenter import Segmenter
+from fastsam_track.pipeline.model.weights import resolve_weights
 from fastsam_track.synthetic import SyntheticClip
 
 CLI = [sys.executable, "-m", "fastsam_track.cli", "run", "--model", "fastsam-tiny"]

@@ -9,7 +9,9 @@ import cv2
 import numpy as np
 import pytest
 
-from fastsam_track.pipeline.sources import SourceError, VideoFileSource, open_source
+from fastsam_track.errors import SourceError
+from fastsam_track.pipeline.sources import open_source
+from fastsam_track.pipeline.sources.files import VideoFileSource
 from tests.conftest import write_clip
 
 FRAMES = 60

@@ -8,8 +8,9 @@ import supervision as sv
 from PIL import Image
 from pycocotools import mask as mask_util
 
-from fastsam_track.pipeline.exports import DavisMaskWriter, ExportError, MotsWriter, davis_palette
-from fastsam_track.pipeline.segments_cache import CachedSource, SegmentsCacheError, SegmentsReplay, SegmentsWriter
+from fastsam_track.errors import ExportError, SegmentsCacheError
+from fastsam_track.pipeline.exports.segments import CachedSource, SegmentsReplay, SegmentsWriter
+from fastsam_track.pipeline.exports.writers import DavisMaskWriter, MotsWriter, davis_palette
 from fastsam_track.types import Frame, SegmentedFrame
 
 

@@ -12,12 +12,12 @@ import cv2
 import numpy as np
 import pytest
 
-from fastsam_track.configs import ConfigError, load_config
-from fastsam_track.pipeline import backends
-from fastsam_track.pipeline.backends import ExportCache, choose_backend
-from fastsam_track.pipeline.models import ModelError
-from fastsam_track.pipeline.quantize import Calibration
-from fastsam_track.pipeline.segmenter import Segmenter
+from fastsam_track.configs import load_config
+from fastsam_track.errors import ConfigError, ModelError
+from fastsam_track.pipeline.model import backends
+from fastsam_track.pipeline.model.backends import ExportCache, choose_backend
+from fastsam_track.pipeline.model.quantize import Calibration
+from fastsam_track.pipeline.model.segmenter import Segmenter
 from fastsam_track.synthetic import SyntheticClip
 from fastsam_track.types import Frame
 

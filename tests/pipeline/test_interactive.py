@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import supervision as sv
 
-from fastsam_track.pipeline.interactive import PromptInbox
-from fastsam_track.pipeline.prompts import PromptError
+from fastsam_track.errors import PromptError
+from fastsam_track.pipeline.prompts.inbox import PromptInbox
 
 
 def _inbox(**options) -> PromptInbox:

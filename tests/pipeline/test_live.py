@@ -12,8 +12,9 @@ import cv2
 import numpy as np
 import pytest
 
-from fastsam_track.pipeline.live import Reconnect, StreamSource, WebcamSource, mask_credentials
-from fastsam_track.pipeline.sources import SourceError, open_source
+from fastsam_track.errors import SourceError
+from fastsam_track.pipeline.sources import open_source
+from fastsam_track.pipeline.sources.live import Reconnect, StreamSource, WebcamSource, mask_credentials
 from fastsam_track.synthetic import SyntheticClip
 from fastsam_track.types import Frame
 

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from fastsam_track.pipeline.output_files import (
+from fastsam_track.pipeline.outputs.files import (
     OutputError,
     OutputLocks,
     check_distinct,
@@ -60,7 +60,7 @@ def test_a_second_lock_on_an_output_is_refused_until_the_first_is_released(tmp_p
 
 def test_a_killed_run_leaves_no_lock_that_holds(tmp_path):
     output = tmp_path / "out.mp4"
-    holder = f"from fastsam_track.pipeline.output_files import OutputLocks; OutputLocks([{str(output)!r}]); print(1)"
+    holder = f"from fastsam_track.pipeline.outputs.files import OutputLocks; OutputLocks([{str(output)!r}]); print(1)"
     child = subprocess.Popen([sys.executable, "-c", holder + "; import time; time.sleep(60)"], stdout=subprocess.PIPE)
     try:
         assert child.stdout is not None and child.stdout.readline() == b"1\n"

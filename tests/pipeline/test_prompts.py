@@ -5,7 +5,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fastsam_track.pipeline.prompts import PromptError, check_in_frame, load_prompts, prompts_from_cli
+from fastsam_track.errors import PromptError
+from fastsam_track.pipeline.prompts.parse import check_in_frame, load_prompts, prompts_from_cli
 from fastsam_track.types import BoxPrompt, PointPrompt, RemovePrompt
 
 

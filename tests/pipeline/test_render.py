@@ -1,7 +1,7 @@
 import numpy as np
 import supervision as sv
 
-from fastsam_track.pipeline.render import SegmentRenderer
+from fastsam_track.pipeline.outputs.render import SegmentRenderer
 from fastsam_track.types import Frame, SegmentedFrame
 
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fastsam_track.pipeline.sinks import RtspSink, SinkError
+from fastsam_track.errors import SinkError
+from fastsam_track.pipeline.outputs.sinks import RtspSink
 from tests.support.waiting import CEILING
 
 RECEIVER = Path(__file__).resolve().parents[1] / "support" / "rtsp_receiver.py"

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import supervision as sv
 
+from fastsam_track.pipeline.outputs.sinks import VideoFileSink
 from fastsam_track.pipeline.runner import run
-from fastsam_track.pipeline.sinks import VideoFileSink
 from fastsam_track.pipeline.sources import open_source
 from fastsam_track.types import Frame
 

@@ -2,9 +2,10 @@ import numpy as np
 import pytest
 import supervision as sv
 
+from fastsam_track.errors import ModelError
 from fastsam_track.masks import upsample_masks
-from fastsam_track.pipeline.models import ModelError, resolve_weights
-from fastsam_track.pipeline.segmenter import Letterbox, Segmenter, snap_full_image_boxes
+from fastsam_track.pipeline.model.segmenter import Letterbox, Segmenter, snap_full_image_boxes
+from fastsam_track.pipeline.model.weights import resolve_weights
 from fastsam_track.synthetic import SyntheticClip
 
 

@@ -4,7 +4,8 @@ import av
 import numpy as np
 import pytest
 
-from fastsam_track.pipeline.sinks import SinkError, VideoFileSink
+from fastsam_track.errors import SinkError
+from fastsam_track.pipeline.outputs.sinks import VideoFileSink
 
 
 def _probe(path):
@@ -113,7 +114,7 @@ def test_a_live_recording_is_stamped_with_capture_times_and_fragmented(tmp_path)
     code = """
 import os, sys
 import numpy as np
-from fastsam_track.pipeline.sinks import VideoFileSink
+from fastsam_track.pipeline.outputs.sinks import VideoFileSink
 times = [i * 0.04 for i in range(60)] + [5 + i * 0.04 for i in range(60)]
 sink = VideoFileSink(sys.argv[1], fps=25, live=True, capture_time=lambda image: times[int(image[0, 0, 0])])
 for n in range(len(times)):

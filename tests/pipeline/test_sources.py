@@ -5,7 +5,9 @@ import cv2
 import numpy as np
 import pytest
 
-from fastsam_track.pipeline.sources import ImageFolderSource, SourceError, VideoFileSource, open_source
+from fastsam_track.errors import SourceError
+from fastsam_track.pipeline.sources import open_source
+from fastsam_track.pipeline.sources.files import ImageFolderSource, VideoFileSource
 
 
 def test_video_file_frames(clip_path):

@@ -5,10 +5,11 @@ import numpy as np
 import pytest
 import supervision as sv
 
+from fastsam_track.errors import ClipError
 from fastsam_track.masks import mean_colors
-from fastsam_track.pipeline.clip_text import ClipEmbedder, ClipError
+from fastsam_track.pipeline.model.clip import ClipEmbedder
+from fastsam_track.pipeline.prompts.text import TextPrompter
 from fastsam_track.pipeline.runner import run
-from fastsam_track.pipeline.text_prompts import TextPrompter
 from fastsam_track.trackers.objects import ObjectTracker
 from fastsam_track.trackers.prompting import PromptWarning
 from fastsam_track.types import Frame, RemovePrompt, TextPrompt
@@ -225,7 +226,7 @@ def test_missing_weights_are_found_missing_in_the_cache_at_once(tmp_path, offlin
 
     code = (
         "import time, open_clip, torch\n"
-        "from fastsam_track.pipeline.clip_text import ClipEmbedder, ClipError\n"
+        "from fastsam_track.pipeline.model.clip import ClipEmbedder, ClipError\n"
         "started = time.perf_counter()\n"
         "try:\n"
         "    ClipEmbedder('ViT-B-32', 'openai')\n"
@@ -271,7 +272,7 @@ def test_cached_weights_are_found_and_load_without_asking_the_hub(tmp_path, monk
     open_clip = pytest.importorskip("open_clip", reason="the text extra (open-clip-torch) is not installed")
     from huggingface_hub import constants
 
-    from fastsam_track.pipeline import clip_text
+    from fastsam_track.pipeline.model import clip as clip_text
 
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
     assert clip_text._cached_weights(open_clip, "ViT-B-32", "openai") is None

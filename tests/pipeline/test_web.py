@@ -24,11 +24,11 @@ import pytest
 import supervision as sv
 
 from fastsam_track.cli import _paced
-from fastsam_track.pipeline.interactive import PromptInbox
-from fastsam_track.pipeline.render import palette_colors
+from fastsam_track.pipeline.outputs.render import palette_colors
+from fastsam_track.pipeline.outputs.web import WebServer, check_host, parse_address
+from fastsam_track.pipeline.prompts.inbox import PromptInbox
 from fastsam_track.pipeline.runner import paced, run
-from fastsam_track.pipeline.sources import VideoFileSource
-from fastsam_track.pipeline.web import WebServer, check_host, parse_address
+from fastsam_track.pipeline.sources.files import VideoFileSource
 from fastsam_track.synthetic import SyntheticClip
 from fastsam_track.trackers.objects import ObjectTracker
 from fastsam_track.trackers.segment_tracker import SegmentTracker

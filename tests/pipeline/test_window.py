@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fastsam_track.pipeline.window import WindowError, WindowSink, display_available
+from fastsam_track.errors import WindowError
+from fastsam_track.pipeline.outputs.window import WindowSink, display_available
 from fastsam_track.synthetic import SyntheticClip
 from tests.conftest import write_clip
 from tests.support.waiting import wait_until

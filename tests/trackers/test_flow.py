@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from fastsam_track.trackers.flow import COLOR_BINS, FlowError, FrameFlow, warp
+from fastsam_track.errors import FlowError
+from fastsam_track.trackers.flow import COLOR_BINS, FrameFlow, warp
 
 
 def _scene(x):

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from fastsam_track.trackers.prompting import PromptMiss, select_by_box, select_by_points, smooth_mask, to_grid
+from fastsam_track.errors import PromptMiss
+from fastsam_track.trackers.prompting import select_by_box, select_by_points, smooth_mask, to_grid
 
 
 def _masks():

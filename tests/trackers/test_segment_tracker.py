@@ -1,7 +1,8 @@
 import numpy as np
 import supervision as sv
 
-from fastsam_track.trackers.segment_tracker import SegmentTracker, TrackState
+from fastsam_track.trackers.segment_tracker import SegmentTracker
+from fastsam_track.types import TrackState
 
 
 def _segments(*squares, shape=(30, 30)):

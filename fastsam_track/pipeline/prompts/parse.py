@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from fastsam_track.errors import PromptError
 from fastsam_track.types import BoxPrompt, PointPrompt, Prompt, RemovePrompt, TextPrompt
 
 __all__ = [
@@ -43,10 +44,6 @@ _TEXT = re.compile(r"^(.*?)(?:@(\d+))?$", re.DOTALL)
 _KEYS = {"frame", "object", "points", "labels", "box", "text", "remove"}
 _MAX_TEXT = 300  # characters; CLIP reads 77 tokens
 _MAX_FRAME_DIGITS = 9
-
-
-class PromptError(ValueError):
-    """A prompt that cannot be used: malformed, or outside the frame."""
 
 
 def _frame(digits: str | None, where: str) -> int:
@@ -244,7 +241,7 @@ def check_object_ids(prompts: Sequence[Prompt], maximum: int | None = None) -> N
         >>> check_object_ids([RemovePrompt(0, 300)], maximum=255)
         Traceback (most recent call last):
         ...
-        fastsam_track.pipeline.prompts.PromptError: object 300 on frame 0: ids must be 1 to 255 (8-bit masks)
+        fastsam_track.errors.PromptError: object 300 on frame 0: ids must be 1 to 255 (8-bit masks)
     """
     for prompt in prompts:
         if prompt.object_id < 1 or (maximum is not None and prompt.object_id > maximum):

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from fastsam_track.pipeline.models import ModelError
+from fastsam_track.errors import ModelError
 
 __all__ = ["Calibration", "calibration_digest", "check_calibration_path", "quantize_openvino"]
 

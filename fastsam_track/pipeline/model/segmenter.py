@@ -21,10 +21,11 @@ import numpy as np
 import supervision as sv
 from threadpoolctl import threadpool_limits
 
+from fastsam_track.errors import ModelError
 from fastsam_track.masks import mean_colors
-from fastsam_track.pipeline.backends import MAX_IMGSZ, ExportCache, choose_backend, load_network
-from fastsam_track.pipeline.models import ModelError, resolve_weights
-from fastsam_track.pipeline.quantize import Calibration
+from fastsam_track.pipeline.model.backends import MAX_IMGSZ, ExportCache, choose_backend, load_network
+from fastsam_track.pipeline.model.quantize import Calibration
+from fastsam_track.pipeline.model.weights import resolve_weights
 
 __all__ = ["Letterbox", "Segmenter", "select_device"]
 

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from fastsam_track.errors import ModelError
+
 __all__ = ["BUILTIN_MODEL", "ModelError", "resolve_weights"]
 
 BUILTIN_MODEL = "fastsam-tiny"
-_WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
+_WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
 _BUILTIN = {BUILTIN_MODEL: _WEIGHTS_DIR / "fastsam-tiny.pt"}
 # The FastSAM releases ultralytics downloads on demand.
 _DOWNLOADABLE = {"fastsam-s": "FastSAM-s.pt", "fastsam-x": "FastSAM-x.pt"}
-
-
-class ModelError(ValueError):
-    """A model name or checkpoint that cannot be used."""
 
 
 def resolve_weights(model: str | Path) -> Path:

@@ -21,6 +21,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 
+from fastsam_track.errors import OutputError
+
 __all__ = [
     "VIDEO_FORMATS",
     "OutputError",
@@ -42,10 +44,6 @@ VIDEO_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"
 
 _FRAME_FILE = re.compile(r"^\d+\.png$")
 _counter = itertools.count()
-
-
-class OutputError(ValueError):
-    """An output that cannot, or must not, be written."""
 
 
 def staging_path(path: str | Path) -> Path:

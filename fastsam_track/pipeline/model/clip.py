@@ -22,15 +22,13 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
+from fastsam_track.configs import CLIP_MODEL as DEFAULT_MODEL
+from fastsam_track.configs import CLIP_PRETRAINED as DEFAULT_PRETRAINED
+from fastsam_track.errors import ClipError
+
 __all__ = ["DEFAULT_MODEL", "DEFAULT_PRETRAINED", "ClipEmbedder", "ClipError"]
 
-DEFAULT_MODEL = "ViT-B-32"
-DEFAULT_PRETRAINED = "openai"
 RANDOM = "random"  # random weights: the real architecture and code path, for tests and timing
-
-
-class ClipError(ValueError):
-    """CLIP cannot be loaded: the extra is missing, the model is unknown or its weights are not reachable."""
 
 
 def _hub_cache() -> str:

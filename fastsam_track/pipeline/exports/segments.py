@@ -32,18 +32,15 @@ from typing import Any, TypeGuard
 import numpy as np
 import supervision as sv
 
+from fastsam_track.errors import SegmentsCacheError
 from fastsam_track.masks import mean_colors
-from fastsam_track.pipeline.line_files import LineFileWriter
+from fastsam_track.pipeline.exports.line_files import LineFileWriter
 from fastsam_track.types import Frame, SegmentedFrame
 
 __all__ = ["CachedSource", "SegmentsCacheError", "SegmentsReplay", "SegmentsWriter", "decode_rle", "encode_rle"]
 
 _HEADER_KEY = "fastsam_track_segments"
 _VERSION = 1
-
-
-class SegmentsCacheError(ValueError):
-    """A segments file that cannot be written or replayed."""
 
 
 _MAX_MASK_SIDE = 4096

@@ -47,10 +47,9 @@ from urllib.parse import parse_qs, urlsplit
 import cv2
 import numpy as np
 
-from fastsam_track.pipeline.interactive import PromptInbox
-from fastsam_track.pipeline.prompts import PromptError
-from fastsam_track.pipeline.render import palette_colors
-from fastsam_track.pipeline.sinks import SinkError
+from fastsam_track.errors import PromptError, SinkError
+from fastsam_track.pipeline.outputs.render import palette_colors
+from fastsam_track.pipeline.prompts.inbox import PromptInbox
 
 __all__ = ["WebServer", "check_host", "is_loopback", "parse_address"]
 

@@ -18,7 +18,8 @@ from urllib.parse import urlsplit, urlunsplit
 import cv2
 import numpy as np
 
-from fastsam_track.pipeline.sources import Source, SourceError, io_reason
+from fastsam_track.errors import SourceError, SourceLost, io_reason
+from fastsam_track.pipeline.sources.base import Source
 from fastsam_track.types import Frame
 
 __all__ = ["STREAM_SCHEMES", "Reconnect", "StreamSource", "WebcamSource", "is_stream_url", "mask_credentials"]
@@ -181,7 +182,7 @@ class _LiveSource(Source):
             self.reconnects += 1
             self._emit(f"{self.label} reconnected after {attempt} attempt(s)")
             return handle, failures + attempt
-        raise SourceError(f"{self.label} lost: {self.reconnect.limit} reconnection attempts failed")
+        raise SourceLost(f"{self.label} lost: {self.reconnect.limit} reconnection attempts failed")
 
     def _fit(self, image: np.ndarray) -> np.ndarray:
         """``image`` at ``size``: a camera that restarts at another resolution keeps the first one's."""

@@ -22,18 +22,14 @@ from types import TracebackType
 import cv2
 import numpy as np
 
+from fastsam_track.errors import ExportError
 from fastsam_track.masks import label_map
-from fastsam_track.pipeline.line_files import LineFileWriter
-from fastsam_track.pipeline.output_files import discard, finalise, staging_path
-from fastsam_track.pipeline.segments_cache import encode_rle
-from fastsam_track.trackers.segment_tracker import TrackState
-from fastsam_track.types import SegmentedFrame
+from fastsam_track.pipeline.exports.line_files import LineFileWriter
+from fastsam_track.pipeline.exports.segments import encode_rle
+from fastsam_track.pipeline.outputs.files import discard, finalise, staging_path
+from fastsam_track.types import SegmentedFrame, TrackState
 
 __all__ = ["DavisMaskWriter", "EdgeWriter", "ExportError", "MotsWriter", "ProposalWriter", "davis_palette"]
-
-
-class ExportError(ValueError):
-    """An export that cannot be written."""
 
 
 def davis_palette() -> np.ndarray:

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from fastsam_track.pipeline.output_files import OutputError, check_writable, finalise, staging_path, video_format
-from fastsam_track.pipeline.sources import io_reason
+from fastsam_track.errors import OutputError, SinkError, io_reason
+from fastsam_track.pipeline.outputs.files import check_writable, finalise, staging_path, video_format
 
 if TYPE_CHECKING:
     from fastsam_track.types import SegmentedFrame
@@ -97,10 +97,6 @@ def stamp_capture_times(renderer: Any, sinks: Sequence[Any], live: bool) -> Any:
     for sink in stamped:
         sink.capture_time = times
     return times
-
-
-class SinkError(ValueError):
-    """An output that cannot be written."""
 
 
 class VideoFileSink:

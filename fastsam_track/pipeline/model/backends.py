@@ -26,17 +26,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from fastsam_track.pipeline.models import ModelError
+from fastsam_track.configs import BACKENDS, MAX_IMGSZ, PRECISIONS
+from fastsam_track.errors import ModelError
 
 __all__ = ["BACKENDS", "MAX_IMGSZ", "PRECISIONS", "ExportCache", "Network", "choose_backend", "load_network"]
 
-BACKENDS = ("auto", "torch", "openvino", "onnx", "tensorrt")
-# auto: each runtime's own (torch fp32 on the CPU and fp16 on CUDA, ONNX Runtime fp32, OpenVINO
-# bf16 where the CPU has it, else f32); int8: OpenVINO quantized on calibration frames.
-PRECISIONS = ("auto", "int8")
-# The longest network input side accepted: past a 4K frame's 3840 (FastSAM was trained at 1024).
-# Larger values would be checked only when the network allocates them: 100000 asks for 67 GB.
-MAX_IMGSZ = 4096
 # backend: (ultralytics export format, the module it runs on, the pip extra that installs it)
 _EXPORTED = {
     "openvino": ("openvino", "openvino", "openvino"),
@@ -145,7 +139,7 @@ class ExportCache:
             inputs: (h, w, 3) uint8 RGB letterboxed calibration inputs; their hash is part of the key.
             progress: a progress bar while calibrating.
         """
-        from fastsam_track.pipeline.quantize import calibration_digest, quantize_openvino
+        from fastsam_track.pipeline.model.quantize import calibration_digest, quantize_openvino
 
         folder = self.root / self.key(weights, "openvino", shape, f"int8-{calibration_digest(inputs)}")
         if not folder.is_dir():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,22 +12,15 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+from fastsam_track.errors import SourceError, io_reason
+from fastsam_track.pipeline.sources.base import Source
 from fastsam_track.types import Frame
 
 if TYPE_CHECKING:
     import av
 
-    from fastsam_track.pipeline.live import Reconnect
 
-__all__ = [
-    "IMAGE_SUFFIXES",
-    "ImageFolderSource",
-    "Source",
-    "SourceError",
-    "VideoFileSource",
-    "io_reason",
-    "open_source",
-]
+__all__ = ["IMAGE_SUFFIXES", "ImageFolderSource", "VideoFileSource", "status"]
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -35,26 +28,7 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 _DECODE_THREADS = 2
 
 
-class SourceError(ValueError):
-    """A source that cannot be opened or read."""
-
-
-def io_reason(error: BaseException) -> str:
-    """One line on why an I/O call failed: the system's or FFmpeg's words, without the error number or the path.
-
-    PyAV's own text is ``[Errno 1094995529] Invalid data found when processing input: 'x.mp4'``;
-    the number is FFmpeg's tag for the error and the path (which may be a URL with
-    credentials) is in the caller's message already.
-
-    Example:
-        >>> io_reason(PermissionError(13, "Permission denied", "x.mp4"))
-        'Permission denied'
-    """
-    text = getattr(error, "strerror", None) or str(error) or type(error).__name__
-    return str(text).splitlines()[0]
-
-
-def _status(path: Path) -> os.stat_result:
+def status(path: Path) -> os.stat_result:
     """``path``'s file status (symbolic links followed).
 
     Raises:
@@ -67,25 +41,6 @@ def _status(path: Path) -> os.stat_result:
         raise SourceError(f"source not found: {str(path)!r}") from None
     except OSError as error:
         raise SourceError(f"cannot read source {str(path)!r}: {error.strerror}") from error
-
-
-class Source:
-    """What every source offers: iteration over frames and what is known before the first one.
-
-    Attributes:
-        fps: frames per second (the rate the output is written at).
-        size: (W, H) of the frames.
-        frame_count: number of frames, or None when unknown (live streams).
-        live: True for cameras and streams: frames come in real time and may be dropped.
-    """
-
-    fps: Fraction
-    size: tuple[int, int]
-    frame_count: int | None
-    live: bool = False
-
-    def __iter__(self) -> Iterator[Frame]:
-        raise NotImplementedError
 
 
 class VideoFileSource(Source):
@@ -113,7 +68,7 @@ class VideoFileSource(Source):
         self.frames_decoded = 0
         self.packets_lost = 0
         self.frames_missing = 0
-        if not stat.S_ISREG(_status(self.path).st_mode):  # a FIFO or a device would block or never end
+        if not stat.S_ISREG(status(self.path).st_mode):  # a FIFO or a device would block or never end
             raise SourceError(
                 f"source {str(self.path)!r} is not a regular file: give a video file or a folder of images"
             )
@@ -248,39 +203,3 @@ class ImageFolderSource(Source):
             f"{self.path.name}: {len(self.unreadable)} of {len(self.files)} images could not be read ({shown}); "
             f"the run used the {used} that could"
         )
-
-
-def open_source(
-    spec: str | Path,
-    *,
-    vid_stride: int = 1,
-    fps: float = 30.0,
-    reconnect: Reconnect | None = None,
-    on_event: Callable[[str], None] | None = None,
-) -> Source:
-    """Open a video file, an image folder, a webcam or a network stream.
-
-    Args:
-        spec: a webcam number (``"0"``), a stream URL (``rtsp://``, ``rtsps://``, ``http://``,
-            ``https://``), a path to a video file or to a folder of images.
-        vid_stride: keep every n-th frame.
-        fps: frame rate given to an image folder.
-        reconnect: backoff policy of a webcam or stream after losing it (None: the default policy).
-        on_event: told, one line each, when a webcam or stream is lost and reconnected.
-
-    Raises:
-        SourceError: nothing readable at ``spec``.
-    """
-    from fastsam_track.pipeline.live import Reconnect, StreamSource, WebcamSource, is_stream_url
-
-    if vid_stride < 1:
-        raise SourceError(f"vid_stride must be 1 or more, got {vid_stride}")
-    policy = reconnect if reconnect is not None else Reconnect()
-    if isinstance(spec, str) and spec.isascii() and spec.isdigit():
-        return WebcamSource(int(spec), reconnect=policy, vid_stride=vid_stride, on_event=on_event)
-    if isinstance(spec, str) and is_stream_url(spec):
-        return StreamSource(spec, reconnect=policy, vid_stride=vid_stride, on_event=on_event)
-    path = Path(spec).expanduser()
-    if stat.S_ISDIR(_status(path).st_mode):
-        return ImageFolderSource(path, fps=fps, vid_stride=vid_stride)
-    return VideoFileSource(path, vid_stride=vid_stride)

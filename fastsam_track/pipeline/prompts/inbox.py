@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import supervision as sv
 
-from fastsam_track.pipeline.prompts import PromptError
+from fastsam_track.errors import PromptError
 from fastsam_track.types import BoxPrompt, PointPrompt, Prompt, RemovePrompt
 
 __all__ = ["PromptInbox"]

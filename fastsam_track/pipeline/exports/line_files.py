@@ -11,7 +11,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
-from fastsam_track.pipeline.output_files import OutputError, check_writable, discard, finalise, staging_path
+from fastsam_track.errors import OutputError
+from fastsam_track.pipeline.outputs.files import check_writable, discard, finalise, staging_path
 
 __all__ = ["LineFileWriter"]
 

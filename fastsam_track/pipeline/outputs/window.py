@@ -20,9 +20,9 @@ from types import TracebackType
 import cv2
 import numpy as np
 
-from fastsam_track.pipeline.interactive import PromptInbox
-from fastsam_track.pipeline.prompts import PromptError
-from fastsam_track.pipeline.runner import StopRun
+from fastsam_track.errors import PromptError, WindowError
+from fastsam_track.pipeline.prompts.inbox import PromptInbox
+from fastsam_track.types import StopRun
 
 __all__ = ["WindowError", "WindowSink", "display_available"]
 
@@ -30,10 +30,6 @@ _DRAG_PX = 6  # a press and release farther apart than this is a box, not a clic
 _MESSAGE_SECONDS = 3.0
 _QUIT_KEYS = {ord("q"), 27}
 _PAUSE_KEYS = {ord(" "), ord("p")}
-
-
-class WindowError(ValueError):
-    """A window cannot be opened (no display)."""
 
 
 def display_available(display: str | None = None) -> bool:

@@ -1,0 +1,1 @@
+"""Per-frame data files: segments (replayable), DAVIS mask PNGs, MOTS tracks, edge maps and proposals."""
