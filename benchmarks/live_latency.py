@@ -28,6 +28,7 @@ import numpy as np
 
 from fastsam_track.pipeline.model.segmenter import Segmenter
 from fastsam_track.pipeline.outputs.web import WebServer
+from fastsam_track.pipeline.processor import FrameProcessor
 from fastsam_track.pipeline.runner import run
 from fastsam_track.pipeline.sources.live import StreamSource
 from fastsam_track.trackers.objects import ObjectTracker
@@ -90,9 +91,7 @@ def main() -> None:
         stats = run(
             source,
             segmenter,
-            tracker=SegmentTracker(),
-            objects=ObjectTracker(),
-            prompts=[prompt],
+            FrameProcessor(tracker=SegmentTracker(), objects=ObjectTracker(), prompts=[prompt]),
             sinks=[WebServer("127.0.0.1", 0)],
             on_frame=on_frame,
         )

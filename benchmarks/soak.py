@@ -24,6 +24,7 @@ import numpy as np
 
 from fastsam_track.pipeline.model.segmenter import Segmenter
 from fastsam_track.pipeline.outputs.sinks import VideoFileSink
+from fastsam_track.pipeline.processor import FrameProcessor
 from fastsam_track.pipeline.runner import run
 from fastsam_track.pipeline.sources import Source
 from fastsam_track.synthetic import SyntheticClip
@@ -77,9 +78,7 @@ def soak(frames: int) -> dict[str, float]:
         stats = run(
             source,
             segmenter,
-            tracker=tracker,
-            objects=ObjectTracker(),
-            prompts=[prompt],
+            FrameProcessor(tracker=tracker, objects=ObjectTracker(), prompts=[prompt]),
             sinks=[VideoFileSink(Path(folder) / "soak.mp4", fps=30, preset="ultrafast")],
             on_frame=on_frame,
         )

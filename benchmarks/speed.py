@@ -66,6 +66,7 @@ from architectures import save_untrained_checkpoint
 from fastsam_track.pipeline.model.segmenter import Segmenter
 from fastsam_track.pipeline.outputs.render import SegmentRenderer
 from fastsam_track.pipeline.outputs.sinks import VideoFileSink
+from fastsam_track.pipeline.processor import FrameProcessor
 from fastsam_track.pipeline.runner import run
 from fastsam_track.pipeline.sources import open_source
 from fastsam_track.synthetic import SyntheticClip
@@ -179,9 +180,7 @@ def ours(
         stats = run(
             open_source(clip),
             segment,
-            tracker=SegmentTracker(),
-            objects=ObjectTracker() if prompts else None,
-            prompts=prompts,
+            FrameProcessor(tracker=SegmentTracker(), objects=ObjectTracker() if prompts else None, prompts=prompts),
             renderer=SegmentRenderer(),
             sinks=[sink],
         )
@@ -199,7 +198,7 @@ def ours(
 class _Unchanged:
     """A renderer that hands the frame on as decoded (the floor row draws nothing)."""
 
-    def annotate(self, segmented: SegmentedFrame) -> np.ndarray:
+    def render(self, segmented: SegmentedFrame) -> np.ndarray:
         return segmented.frame.image
 
 

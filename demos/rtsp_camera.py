@@ -20,6 +20,7 @@ from fastsam_track.errors import OutputError, SinkError
 from fastsam_track.pipeline.model.segmenter import Segmenter
 from fastsam_track.pipeline.outputs.files import OutputLocks
 from fastsam_track.pipeline.outputs.sinks import RtspSink, VideoFileSink
+from fastsam_track.pipeline.processor import FrameProcessor
 from fastsam_track.pipeline.runner import run
 from fastsam_track.pipeline.sources.live import Reconnect, StreamSource
 from fastsam_track.trackers.objects import ObjectTracker
@@ -54,9 +55,9 @@ try:
     stats = run(
         source,
         segmenter,
-        tracker=SegmentTracker(),
-        objects=ObjectTracker(),
-        prompts=[BoxPrompt(frame=0, object_id=1, box=box)],
+        FrameProcessor(
+            tracker=SegmentTracker(), objects=ObjectTracker(), prompts=[BoxPrompt(frame=0, object_id=1, box=box)]
+        ),
         sinks=sinks,
         on_frame=progress,
     )

@@ -14,6 +14,7 @@ from fastsam_track.errors import SourceError, WindowError
 from fastsam_track.pipeline.model.segmenter import Segmenter
 from fastsam_track.pipeline.outputs.web import WebServer
 from fastsam_track.pipeline.outputs.window import WindowSink
+from fastsam_track.pipeline.processor import FrameProcessor
 from fastsam_track.pipeline.prompts.inbox import PromptInbox
 from fastsam_track.pipeline.runner import run
 from fastsam_track.pipeline.sources import open_source
@@ -38,6 +39,8 @@ if isinstance(output, WebServer):
     print("open http://127.0.0.1:8080/ and click an object")
 
 # Only the newest camera frame is segmented: older ones are dropped, so the picture stays current.
-stats = run(source, segmenter, tracker=SegmentTracker(), objects=ObjectTracker(), inbox=inbox, sinks=[output])
+stats = run(
+    source, segmenter, FrameProcessor(tracker=SegmentTracker(), objects=ObjectTracker(), inbox=inbox), sinks=[output]
+)
 age = stats.age_ms()
 print(f"{stats.frames} frames at {stats.fps:.1f} fps; frame age median {age['median']:.0f} ms; {stats.dropped} dropped")

@@ -578,10 +578,12 @@ def test_several_sources_write_one_video_each(tmp_path):
         "--no-progress",
     )
     assert result.returncode == 0, result.stderr
-    assert [_probe(tmp_path / "out" / f"source-{n}.mp4")[0] for n in range(3)] == [10, 6, 10]
-    assert [s["frames"] for s in json.loads((tmp_path / "s.json").read_text())] == [10, 6, 10]
+    # each source's outputs are named after it; a name used twice gets -2
+    assert [_probe(tmp_path / "out" / f"{name}.mp4")[0] for name in ("a", "b", "a-2")] == [10, 6, 10]
+    stats = json.loads((tmp_path / "s.json").read_text())
+    assert [(s["source"], s["frames"]) for s in stats] == [("a", 10), ("b", 6), ("a-2", 10)]
     refused = _cli("run", a, "--source", b, "--model", "fastsam-tiny", "-o", tmp_path / "o2", "--point", "5,5")
-    assert refused.returncode == 2 and "with several sources" in refused.stderr
+    assert refused.returncode == 2 and "with several sources, name the source" in refused.stderr, refused.stderr
 
 
 def test_an_object_the_segmenter_misses_is_carried_and_marked_propagated_in_the_masks(tmp_path):

@@ -75,3 +75,27 @@ def test_any_mapping_loads_or_raises_config_error(tmp_path_factory, data):
         assert "\n" not in str(error)
     else:
         assert isinstance(config, RunConfig)
+
+
+def test_the_commands_defaults_are_the_configs():
+    """A default is written once, in ``RunConfig``: the command's flags fill nothing of their own, and
+    each flag's help shows the config's default; the segmenter's defaults are the config's too."""
+    import argparse
+    import inspect
+
+    from fastsam_track.cli import _config_from, _parser
+    from fastsam_track.configs import RunConfig, options
+    from fastsam_track.pipeline.model.segmenter import Segmenter
+
+    parser = _parser()
+    assert _config_from(parser.parse_args(["run", "x.mp4"])) == RunConfig()
+    run = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices["run"]
+    flags = {action.dest: action for action in run._actions}
+    for name, (default, _) in options().items():
+        assert flags[name].default is None  # so --config's value is not hidden by the flag's
+        assert flags[name].help.endswith(f"[{'none' if default is None else default}]"), flags[name].help
+    overridden = _config_from(parser.parse_args(["run", "x.mp4", "--imgsz", "320", "--max-det", "5"]))
+    assert (overridden.imgsz, overridden.max_det) == (320, 5)
+    signature = inspect.signature(Segmenter).parameters
+    for name in ("imgsz", "conf", "iou", "max_det", "device", "backend", "threads", "precision", "model"):
+        assert signature[name].default == getattr(RunConfig(), name), name

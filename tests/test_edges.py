@@ -10,6 +10,7 @@ import supervision as sv
 from fastsam_track.edges import edge_map
 from fastsam_track.errors import ExportError
 from fastsam_track.pipeline.exports.writers import EdgeWriter, ProposalWriter
+from fastsam_track.pipeline.processor import FrameProcessor
 from fastsam_track.pipeline.runner import run
 from fastsam_track.synthetic import SyntheticClip
 from fastsam_track.types import Frame, SegmentedFrame
@@ -54,8 +55,7 @@ def scene_run(segmenter_probabilities, tmp_path_factory):
     run(
         iter(frames),
         segmenter_probabilities,
-        edges=True,
-        exports=[EdgeWriter(folder / "edges"), ProposalWriter(folder / "proposals.jsonl")],
+        FrameProcessor(edges=True, exports=[EdgeWriter(folder / "edges"), ProposalWriter(folder / "proposals.jsonl")]),
         on_frame=lambda s, _: kept.append(s),
     )
     return clip, kept, folder
@@ -105,7 +105,7 @@ def test_a_replay_without_probabilities_draws_edges_from_the_masks():
     run(
         iter([Frame(0, np.zeros((64, 64, 3), np.uint8), 0.0)]),
         lambda image: segments,
-        edges=True,
+        FrameProcessor(edges=True),
         on_frame=lambda s, _: kept.append(s),
     )
     assert kept[0].edges.shape == (64, 64) and kept[0].edges.max() == 255

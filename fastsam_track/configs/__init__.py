@@ -48,6 +48,16 @@ PRESETS = tuple(sorted(p.stem for p in _PRESET_DIR.glob("*.yaml")))
 _X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 
 
+def _option(default: Any, help: str) -> Any:
+    """A field that is also a ``run`` option: the CLI's flag, default and help come from it."""
+    return dataclasses.field(default=default, metadata={"help": help})
+
+
+def options() -> dict[str, tuple[Any, str]]:
+    """``{field: (default, help)}`` of every ``RunConfig`` field the command line sets (``--field-name``)."""
+    return {f.name: (f.default, f.metadata["help"]) for f in dataclasses.fields(RunConfig) if "help" in f.metadata}
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """Everything a run can be told, with FastSAM's defaults.
@@ -68,6 +78,7 @@ class RunConfig:
         calibration_frames: with int8, how many frames to calibrate on.
         threads: CPU threads of the network runtime (null: all cores).
         vid_stride: process every n-th frame.
+        reconnect_limit: failed reconnections of a camera or stream before the run gives up (0: never).
         opacity: mask colour weight in the overlay, 0 to 1.
         contour_thickness: contour width in pixels, 0 for none.
         crf: H.264 quality of the output, 0 (lossless) to 51.
@@ -79,33 +90,44 @@ class RunConfig:
         text_retry_limit: CLIP searches per loss before the object is left lost.
     """
 
-    model: str = "FastSAM-s"
-    imgsz: int = 640
-    conf: float = 0.4
-    iou: float = 0.9
-    max_det: int = 300
-    device: str = "auto"
-    backend: str = "auto"
-    precision: str = "auto"
-    calibration: str | None = None
-    calibration_frames: int = 30
-    threads: int | None = None
-    vid_stride: int = 1
+    model: str = _option("FastSAM-s", "FastSAM-s, FastSAM-x, fastsam-tiny (built in) or a checkpoint path")
+    imgsz: int = _option(640, "longer side of the network input, a multiple of 32 up to 4096")
+    conf: float = _option(0.4, "minimum segment confidence")
+    iou: float = _option(0.9, "NMS IoU threshold")
+    max_det: int = _option(300, "most segments per frame")
+    device: str = _option("auto", "auto, cpu, cuda or cuda:N")
+    backend: str = _option(
+        "auto",
+        "network runtime: auto is torch on CUDA, else OpenVINO when installed, else torch; "
+        "exported models are made once and cached",
+    )
+    precision: str = _option(
+        "auto",
+        "auto (each runtime's own, OpenVINO bf16 where the CPU has it) or int8 (OpenVINO quantized with NNCF "
+        "on calibration frames, made once per input shape and calibration set and cached; needs the openvino extra)",
+    )
+    calibration: str | None = _option(
+        None,
+        "with --precision int8: a video file or folder of images to calibrate on (default: the source's first frames)",
+    )
+    calibration_frames: int = _option(30, "with --precision int8: frames to calibrate on")
+    threads: int | None = _option(None, "CPU threads of the network runtime (default: all cores)")
+    vid_stride: int = _option(1, "process every n-th frame")
+    reconnect_limit: int = _option(10, "failed reconnections of a camera or stream before giving up (0: never)")
     opacity: float = 0.5
     contour_thickness: int = 2
     crf: int = 23
     preset: str = "veryfast"
-    smooth: int = 0
-    clip_model: str = CLIP_MODEL
-    clip_pretrained: str = CLIP_PRETRAINED
+    smooth: int = _option(0, "morphological close/open of prompted masks, in mask cells")
+    clip_model: str = _option(CLIP_MODEL, "open-clip model for --text")
+    clip_pretrained: str = _option(CLIP_PRETRAINED, "its pretrained tag or a weights file")
     text_retry_every: int = 15
     text_retry_limit: int = 8
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
             _check_type(field.name, getattr(self, field.name), field.type)
-        imgsz_ok = 0 < self.imgsz <= MAX_IMGSZ and self.imgsz % 32 == 0
-        _check(imgsz_ok, "imgsz", self.imgsz, f"a positive multiple of 32 up to {MAX_IMGSZ}")
+        check_imgsz(self.imgsz)
         _check(0.0 <= self.conf <= 1.0, "conf", self.conf, "between 0 and 1")
         _check(0.0 <= self.iou <= 1.0, "iou", self.iou, "between 0 and 1")
         _check(self.max_det >= 1, "max_det", self.max_det, "1 or more")
@@ -120,6 +142,7 @@ class RunConfig:
         )
         _check(self.threads is None or self.threads >= 1, "threads", self.threads, "1 or more, or null")
         _check(self.vid_stride >= 1, "vid_stride", self.vid_stride, "1 or more")
+        _check(self.reconnect_limit >= 0, "reconnect_limit", self.reconnect_limit, "0 (never give up) or more")
         _check(0.0 <= self.opacity <= 1.0, "opacity", self.opacity, "between 0 and 1")
         _check(self.contour_thickness >= 0, "contour_thickness", self.contour_thickness, "0 or more")
         _check(0 <= self.crf <= 51, "crf", self.crf, "between 0 and 51")
@@ -136,6 +159,18 @@ _TYPES = {
     "int | None": (int, type(None)),
     "str | None": (str, type(None)),
 }
+
+
+def check_imgsz(imgsz: int) -> None:
+    """Raise ``ConfigError`` unless ``imgsz`` is a network input side: a positive multiple of 32 up to ``MAX_IMGSZ``.
+
+    Example:
+        >>> check_imgsz(100)
+        Traceback (most recent call last):
+        ...
+        fastsam_track.errors.ConfigError: imgsz must be a positive multiple of 32 up to 4096, got 100
+    """
+    _check(0 < imgsz <= MAX_IMGSZ and imgsz % 32 == 0, "imgsz", imgsz, f"a positive multiple of 32 up to {MAX_IMGSZ}")
 
 
 def _check_type(key: str, value: Any, annotation: Any) -> None:

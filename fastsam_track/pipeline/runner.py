@@ -1,8 +1,11 @@
-"""The frame loop: decode, segment, track, render and encode, each stage timed.
+"""The frame loop: decode, segment, process, render and encode, each stage timed.
 
-This is the only module with threads and queues. Four stages run at once, joined by
-bounded queues: decoding in one thread, the model in another (it alone touches the
-network), tracking and prompts on the calling thread, rendering and encoding in a fourth.
+This is the only module with threads and queues; it only moves frames between them. Four
+stages run at once, joined by bounded queues: decoding in one thread, the model in another
+(it alone touches the network), the ``FrameProcessor`` (tracks, prompts, objects, edges) on
+the calling thread, rendering, sinks and exports in a fourth. Several sources run one such
+loop each, in threads of their own, around one model that batches their frames
+(``run_sources``).
 The network's pass is the longest stage, so the others fit in beside it instead of after
 it (FastSAM-s on OpenVINO, 720p, 100 masks: 110 ms a frame when each frame went through
 every stage in turn on one thread).
@@ -15,57 +18,30 @@ import functools
 import queue
 import threading
 import time
-import warnings
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import ExitStack
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import ExitStack, closing, nullcontext
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import numpy as np
 import supervision as sv
 
-from fastsam_track.edges import edge_map
-from fastsam_track.errors import FlowError
+from fastsam_track.errors import UsageError
+from fastsam_track.pipeline.model.batching import BatchedSegmenter
 from fastsam_track.pipeline.outputs.render import SegmentRenderer
 from fastsam_track.pipeline.outputs.sinks import CaptureTimes, stamp_capture_times
-from fastsam_track.trackers.flow import FrameCues, FrameFlow
-from fastsam_track.trackers.prompting import PromptWarning
-from fastsam_track.types import Frame, Prompt, RemovePrompt, SegmentedFrame, StopRun, TextPrompt
+from fastsam_track.pipeline.processor import FrameProcessor
+from fastsam_track.trackers.segment_tracker import SegmentTracker
+from fastsam_track.types import Frame, Prompt, SegmentedFrame, StopRun
 
-if TYPE_CHECKING:
-    from fastsam_track.pipeline.prompts.inbox import PromptInbox
-    from fastsam_track.pipeline.prompts.text import TextPrompter
-
-__all__ = ["Exporter", "FrameSink", "ObjectFollower", "RunStats", "StopRun", "Tracker", "paced", "run"]
+__all__ = ["FrameSink", "RunStats", "frames_through", "paced", "run", "run_sources"]
 
 T = TypeVar("T")
 _DONE = object()
 _AGE_WINDOW = 10_000  # frames whose age is kept for the percentiles
 _STOP_GRACE = 0.1  # seconds a stopped run waits for its decoding and model threads to end
 _EXIT_WAIT = 10.0  # seconds the interpreter's exit waits for one still busy (a long model pass)
-
-
-class Tracker(Protocol):
-    """Gives a frame's segments identities: ``update(segments, cues) -> segments`` with ``tracker_id``."""
-
-    def update(self, segments: sv.Detections, cues: FrameCues | None) -> sv.Detections: ...
-
-
-class ObjectFollower(Protocol):
-    """Follows prompted objects: ``update(segments, frame_shape, prompts, cues) -> objects``."""
-
-    def update(
-        self, segments: sv.Detections, frame_shape: tuple[int, int], prompts: list[Prompt], cues: FrameCues | None
-    ) -> sv.Detections: ...
-
-
-class Exporter(Protocol):
-    """A context manager that takes every ``SegmentedFrame`` (segments cache, masks, tracks)."""
-
-    def __enter__(self) -> Any: ...
-    def __exit__(self, *exc: Any) -> Any: ...
-    def write(self, segmented: SegmentedFrame) -> None: ...
 
 
 class FrameSink(Protocol):
@@ -105,6 +81,12 @@ class RunStats:
     dropped: int = 0
     ages_ms: deque[float] = field(default_factory=lambda: deque(maxlen=_AGE_WINDOW))
     unused_prompts: list[Prompt] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, stage: str, seconds: float) -> None:
+        """Count ``seconds`` to ``stage``; stages are timed on several threads (``segment`` on two)."""
+        with self._lock:
+            self.stage_ms[stage] += seconds * 1000
 
     @property
     def fps(self) -> float:
@@ -224,25 +206,25 @@ class _Latest(_Prefetch[T]):
 
 
 class _Writer:
-    """Render frames and hand them to sinks and exports from a background thread; errors
-    surface on the next call.
+    """Render frames and hand them to sinks and the processor's exports from a background thread;
+    errors surface on the next call.
 
     ``written(captured)`` is called once each frame is out, with its capture time. A sink
     that raises ``StopRun`` sets ``stopped``; later frames are discarded. Render and
-    encode milliseconds add up in ``stage_ms``.
+    encode times add up in ``stats``.
     """
 
     def __init__(
         self,
         sinks: list[FrameSink],
-        exports: list[Exporter],
+        processor: FrameProcessor,
         renderer: SegmentRenderer | CaptureTimes,
         maxsize: int,
         written: Callable[[float], None],
-        stage_ms: dict[str, float],
+        stats: RunStats,
     ):
-        self._sinks, self._exports, self._written = sinks, exports, written
-        self._renderer, self._stage_ms = renderer, stage_ms
+        self._sinks, self._processor, self._written = sinks, processor, written
+        self._renderer, self._stats = renderer, stats
         self._queue: queue.Queue[Any] = queue.Queue(maxsize)
         self._error: BaseException | None = None
         self.stopped = threading.Event()  # a sink raised StopRun
@@ -256,14 +238,13 @@ class _Writer:
                 try:
                     started = time.perf_counter()
                     if self._sinks:
-                        image = self._renderer.annotate(segmented)
+                        image = self._renderer.render(segmented)
                     rendered = time.perf_counter()
                     for sink in self._sinks:
                         sink.write(image)
-                    for export in self._exports:
-                        export.write(segmented)
-                    self._stage_ms["render"] += (rendered - started) * 1000
-                    self._stage_ms["encode"] += (time.perf_counter() - rendered) * 1000
+                    self._processor.export(segmented)
+                    self._stats.add("render", rendered - started)
+                    self._stats.add("encode", time.perf_counter() - rendered)
                     self._written(captured)
                 except StopRun:
                     self.stopped.set()
@@ -286,16 +267,10 @@ class _Writer:
 def run(
     frames: Iterable[Frame],
     segment: Callable[[np.ndarray], sv.Detections],
+    processor: FrameProcessor | None = None,
     *,
-    tracker: Tracker | None = None,
-    objects: ObjectFollower | None = None,
-    prompts: Iterable[Prompt] = (),
-    text: TextPrompter | None = None,
-    inbox: PromptInbox | None = None,
-    edges: bool = False,
     renderer: SegmentRenderer | None = None,
     sinks: Iterable[FrameSink] = (),
-    exports: Iterable[Exporter] = (),
     on_frame: Callable[[SegmentedFrame, RunStats], None] | None = None,
     queue_size: int = 4,
     live: bool | None = None,
@@ -312,21 +287,12 @@ def run(
     Args:
         frames: the source.
         segment: (H, W, 3) uint8 BGR image to segments, e.g. a ``Segmenter``.
-        tracker: gives segments identities (e.g. a ``SegmentTracker``); None leaves them without.
-        objects: follows prompted objects (e.g. an ``ObjectTracker``); needed with ``prompts``.
-            Both get the frame's optical flow and colours (``FrameFlow``, on the tracking thread).
-        prompts: point, box, text and remove prompts; each is applied on the first processed
-            frame at or after its own (frames skipped by a stride do not lose prompts).
-        inbox: prompts given while the video plays (a window, a web page), applied on the next
-            frame; the objects seen are published back to it. Needs ``objects``.
-        text: resolves text prompts with CLIP and looks for lost text-selected objects (its
-            time counts in the ``track`` stage); needed with text prompts.
-        edges: compute each frame's edge map (``SegmentedFrame.edges``, in the ``render``
-            stage); the renderer then draws it instead of the segments.
+        processor: what each frame goes through after the network (tracks, prompts, objects,
+            edges, exports); None: a ``FrameProcessor`` with a ``SegmentTracker``, so segments keep
+            their ids and colours from frame to frame.
         renderer: draws segments for the sinks (a default ``SegmentRenderer`` if None).
         sinks: where annotated frames go.
-        exports: what receives each ``SegmentedFrame`` (segments cache, mask and track files).
-        on_frame: called after each frame is rendered (progress display, tests); it may raise
+        on_frame: called after each frame is processed (progress display, tests); it may raise
             ``StopRun`` to end the run normally.
         queue_size: frames decoded ahead and frames waiting for the encoder.
         live: keep only the newest decoded frame and drop older ones (counted in
@@ -335,41 +301,77 @@ def run(
             ``VideoFileSink`` recording a live source is fragmented and presents each frame
             at its capture time (``stamp_capture_times``).
         pace: hold each frame until its time (``Frame.timestamp`` after the first frame's)
-            before tracking and writing it, so a file shown as it is processed (a web page)
+            before processing and writing it, so a file shown as it is processed (a web page)
             plays at its own rate instead of as fast as the model goes (see ``paced``).
 
     Returns:
         Counts and per-stage timings; ``unused_prompts`` lists prompts for frames past the end.
     """
+    stats = RunStats()
+    with closing(
+        frames_through(
+            frames,
+            segment,
+            processor,
+            renderer=renderer,
+            sinks=sinks,
+            stats=stats,
+            queue_size=queue_size,
+            live=live,
+            pace=pace,
+        )
+    ) as results:
+        try:
+            for segmented in results:
+                if on_frame is not None:
+                    on_frame(segmented, stats)
+        except StopRun:  # on_frame ended the run: as normal an end as a sink's
+            pass
+    return stats
+
+
+def frames_through(
+    frames: Iterable[Frame],
+    segment: Callable[[np.ndarray], sv.Detections],
+    processor: FrameProcessor | None = None,
+    *,
+    renderer: SegmentRenderer | None = None,
+    sinks: Iterable[FrameSink] = (),
+    stats: RunStats | None = None,
+    queue_size: int = 4,
+    live: bool | None = None,
+    pace: bool = False,
+) -> Iterator[SegmentedFrame]:
+    """``run`` as a generator: each ``SegmentedFrame`` once processed, on the caller's thread.
+
+    The loop is the caller's: the code between two frames runs on the processing stage, and
+    leaving it (``break``, an exception, ``close()``) stops the run and finalises every sink
+    and export, as the end of the source does. Arguments as ``run``; ``stats``, when given,
+    is filled as the frames go.
+    """
+    stats = stats if stats is not None else RunStats()
+    processor = processor if processor is not None else FrameProcessor(tracker=SegmentTracker())
     live = bool(getattr(frames, "live", False)) if live is None else live
     sinks = list(sinks)
     drawing = stamp_capture_times(renderer or SegmentRenderer(), sinks, live)
-    pending = sorted(prompts, key=lambda p: p.frame)
-    if (pending or inbox is not None) and objects is None:
-        raise ValueError("prompts need an object tracker: pass objects=ObjectTracker()")
-    if text is None and any(isinstance(p, TextPrompt) for p in pending):
-        raise ValueError("text prompts need CLIP: pass text=TextPrompter(ClipEmbedder())")
-    stats = RunStats()
     started = time.perf_counter()
     with ExitStack() as stack:
         stages: list[_Prefetch[Any]] = []
         stack.callback(_join, stages)  # the last step, after sinks and exports are finalised
         sink_list = [stack.enter_context(sink) for sink in sinks]
-        export_list = [stack.enter_context(export) for export in exports]
+        stack.enter_context(processor)
         record_age = _age_recorder(stats)
         writer = (
-            _Writer(sink_list, export_list, drawing, queue_size, record_age, stats.stage_ms)
-            if sink_list or export_list
+            _Writer(sink_list, processor, drawing, queue_size, record_age, stats)
+            if sink_list or processor.exports
             else None
         )
         decoded: _Prefetch[Frame] = _Latest(frames) if live else _Prefetch(frames, queue_size)
-        # One frame waits between the model and tracking: the model never idles, the age stays low.
+        # One frame waits between the model and processing: the model never idles, the age stays low.
         model: _Prefetch[tuple[Frame, Callable[[], sv.Detections], float]] = _Prefetch(
-            _segment_all(decoded, segment, stats.stage_ms), maxsize=1, name="segment"
+            _segment_all(decoded, segment, stats), maxsize=1, name="segment"
         )
         stages += [decoded, model]
-        # The trackers follow segments with the optical flow between the frames they see.
-        flow = FrameFlow() if tracker is not None or objects is not None else None
         segmented_frames: Iterable[tuple[tuple[Frame, Callable[[], sv.Detections], float], float]] = model
         if pace:  # here, after the queues: frames held before them would come out in a burst after a slow pass
             segmented_frames = paced(model, timestamp=lambda item: item[0][0].timestamp)
@@ -379,30 +381,10 @@ def run(
                     break
                 assembled = time.perf_counter()
                 segments = assemble()
-                tracked = time.perf_counter()
-                stats.stage_ms["segment"] += (tracked - assembled) * 1000
-                cues = _cues(flow, frame, segments) if flow is not None else None
-                segments = tracker.update(segments, cues) if tracker is not None else segments
-                due = [p for p in pending if p.frame <= frame.index]
-                pending = pending[len(due) :]
-                if inbox is not None:
-                    due += inbox.take(frame.index)
-                if text is not None:
-                    due = _resolve_text(text, frame, segments, due)
-                followed: sv.Detections | None = None
-                if inbox is not None and objects is not None:
-                    followed = _update_telling(inbox, objects, segments, frame.shape, due, cues)
-                elif objects is not None:
-                    followed = objects.update(segments, frame.shape, due, cues)
-                if text is not None:
-                    text.observe(followed)
-                if inbox is not None:
-                    inbox.publish(frame.index, frame.shape, followed)
-                    # Interactive runs show every segment until an object is picked, so there is something to click.
-                    followed = followed if followed is not None and len(followed) else None
-                edge_image = edge_map(_probabilities(segments), frame.shape) if edges else None
-                segmented = SegmentedFrame(frame, segments, followed, edge_image)
-                stats.stage_ms["track"] += (time.perf_counter() - tracked) * 1000
+                processed = time.perf_counter()
+                stats.add("segment", processed - assembled)
+                segmented = processor.process(frame, segments)
+                stats.add("track", time.perf_counter() - processed)
                 if writer is not None:
                     writer.put(segmented, captured)
                 else:
@@ -410,18 +392,102 @@ def run(
                 stats.dropped = decoded.dropped
                 stats.segments += len(segmented.segments)
                 stats.seconds = time.perf_counter() - started
-                if on_frame is not None:
-                    on_frame(segmented, stats)
-        except StopRun:  # on_frame ended the run: as normal an end as a sink's
-            pass
+                yield segmented
         finally:
             for stage in stages:
                 stage.stop()
             if writer is not None:
                 writer.close()
-    stats.seconds = time.perf_counter() - started
-    stats.unused_prompts = pending
-    return stats
+            stats.seconds = time.perf_counter() - started
+            stats.unused_prompts = processor.unused_prompts
+
+
+def run_sources(
+    sources: Sequence[Iterable[Frame]],
+    segmenter: Any,
+    processors: Sequence[FrameProcessor | None] | None = None,
+    *,
+    sinks: Sequence[Sequence[FrameSink]],
+    renderer: SegmentRenderer | None = None,
+    on_frame: Callable[[int, SegmentedFrame, RunStats], None] | None = None,
+    stop: threading.Event | None = None,
+    pace: bool = False,
+) -> list[RunStats]:
+    """Several sources at once, batching their frames through one model.
+
+    Each source runs its own frame loop (``run``), with its own processor and sinks, in a
+    thread of its own; their frames meet in one ``BatchedSegmenter``.
+
+    Args:
+        sources: the sources.
+        segmenter: a ``Segmenter`` (anything with ``segment_batch``) shared by every source, or
+            one ``segment`` callable per source (segments replays: nothing to batch).
+        processors: each source's ``FrameProcessor``, in the same order (None: a segment tracker, as ``run``).
+        sinks: the outputs of each source, in the same order.
+        renderer: draws every source's segments (a default ``SegmentRenderer`` if None).
+        on_frame: ``on_frame(source number, segmented, stats)`` after each frame.
+        stop: set it to end every loop normally (Ctrl-C in the caller's thread).
+        pace: hold each file's frames until their time (see ``run``).
+
+    Returns:
+        Each source's ``RunStats``.
+
+    Raises:
+        The first error of any source's loop, once all loops have ended.
+    """
+    processors = list(processors) if processors is not None else [None] * len(sources)
+    if not len(sinks) == len(processors) == len(sources):
+        raise UsageError(f"{len(sources)} sources but {len(processors)} processors and {len(sinks)} lists of sinks")
+    stop = stop or threading.Event()
+    stats: list[RunStats | None] = [None] * len(sources)
+    errors: list[BaseException] = []
+    own = isinstance(segmenter, (list, tuple))
+    batched: Any = nullcontext() if own else BatchedSegmenter(segmenter, streams=len(sources))
+    with batched as shared:
+
+        def loop(number: int, source: Iterable[Frame]) -> None:
+            client: Any = segmenter[number] if own else shared.client()
+
+            def frame_done(segmented: SegmentedFrame, run_stats: RunStats) -> None:
+                if on_frame is not None:
+                    on_frame(number, segmented, run_stats)
+                if stop.is_set():
+                    raise StopRun("stopped")
+
+            try:
+                stats[number] = run(
+                    source,
+                    client,
+                    processors[number],
+                    renderer=renderer,
+                    sinks=sinks[number],
+                    on_frame=frame_done,
+                    pace=pace and not getattr(source, "live", False),
+                )
+            except BaseException as error:  # re-raised in the caller's thread
+                errors.append(error)
+                stop.set()
+            finally:
+                if not own:
+                    client.done()
+
+        threads = [
+            threading.Thread(target=loop, args=(n, s), name=f"source-{n}", daemon=True) for n, s in enumerate(sources)
+        ]
+        for thread in threads:
+            thread.start()
+        try:
+            for thread in threads:
+                while thread.is_alive():
+                    thread.join(timeout=0.2)
+        except BaseException:  # Ctrl-C: end every loop normally so its outputs are finalised, then go on
+            stop.set()
+            for thread in threads:
+                thread.join()
+            raise
+    if errors:
+        raise errors[0]
+    return [s if s is not None else RunStats() for s in stats]
 
 
 def paced(
@@ -459,28 +525,6 @@ def paced(
         yield item
 
 
-def _update_telling(
-    inbox: PromptInbox,
-    objects: ObjectFollower,
-    segments: sv.Detections,
-    frame_shape: tuple[int, int],
-    due: list[Prompt],
-    cues: FrameCues | None,
-) -> sv.Detections:
-    """``objects.update``, telling the inbox of each prompt that selected nothing (a ``PromptWarning``
-    naming its object), so the window or page that gave it can say so. Every warning is still shown
-    as usual (the terminal's line), after the update."""
-    # The tracker reports a miss only as a warning; this is the tracking thread, and warnings other
-    # threads give meanwhile are caught too and shown the same way.
-    with warnings.catch_warnings(record=True) as caught:
-        followed = objects.update(segments, frame_shape, due, cues)
-    for warning in caught:
-        if isinstance(warning.message, PromptWarning):
-            inbox.missed(warning.message.object_id, warning.message.reason)
-        warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
-    return followed
-
-
 def _join(stages: list[_Prefetch[Any]]) -> None:
     """Wait ``_STOP_GRACE`` s in all for the stopped stages: a stop does not wait for a model
     pass whose frame is no longer wanted."""
@@ -490,7 +534,7 @@ def _join(stages: list[_Prefetch[Any]]) -> None:
 
 
 def _segment_all(
-    decoded: _Prefetch[Frame], segment: Callable[[np.ndarray], sv.Detections], stage_ms: dict[str, float]
+    decoded: _Prefetch[Frame], segment: Callable[[np.ndarray], sv.Detections], stats: RunStats
 ) -> Iterator[tuple[Frame, Callable[[], sv.Detections], float]]:
     """The model's stage: (frame, its segments to come, capture time) for each decoded frame, timed.
 
@@ -504,22 +548,11 @@ def _segment_all(
     waited = time.perf_counter()
     for frame, captured in decoded:
         started = time.perf_counter()
-        stage_ms["decode"] += (started - waited) * 1000
+        stats.add("decode", started - waited)
         segments = infer(frame.image)
-        stage_ms["segment"] += (time.perf_counter() - started) * 1000
+        stats.add("segment", time.perf_counter() - started)
         yield frame, segments, captured
         waited = time.perf_counter()  # not counting the wait for tracking to take the frame
-
-
-def _cues(flow: FrameFlow, frame: Frame, segments: sv.Detections) -> FrameCues:
-    """The frame's flow and colours on the segments' grid; a frame of a new size starts the flow afresh
-    (a camera that came back at another resolution: the trackers start afresh too)."""
-    grid = np.asarray(segments.mask).shape[1:]
-    try:
-        return flow.update(frame.image, grid)
-    except FlowError:
-        flow.reset()
-        return flow.update(frame.image, grid)
 
 
 def _same(segments: sv.Detections) -> sv.Detections:
@@ -536,20 +569,3 @@ def _age_recorder(stats: RunStats) -> Callable[[float], None]:
         stats.ages_ms.append((time.monotonic() - captured) * 1000)
 
     return record
-
-
-def _resolve_text(text: TextPrompter, frame: Frame, segments: sv.Detections, due: list[Prompt]) -> list[Prompt]:
-    """This frame's prompts with text prompts (and searches for lost objects) turned into mask prompts."""
-    for prompt in due:
-        if isinstance(prompt, RemovePrompt):
-            text.forget(prompt.object_id)
-    words = [p for p in due if isinstance(p, TextPrompt)]
-    resolved: list[Prompt] = [p for p in due if not isinstance(p, TextPrompt)]
-    return resolved + list(text.prompts(frame, segments, words))
-
-
-def _probabilities(segments: sv.Detections) -> np.ndarray:
-    """(N, h, w) mask probabilities: the model's when it gave them, else the binary masks (a replay)."""
-    if "probability" in segments.data:
-        return np.asarray(segments.data["probability"])
-    return np.asarray(segments.mask, np.float32)

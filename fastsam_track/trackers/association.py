@@ -11,6 +11,8 @@ import lap
 import numpy as np
 from scipy import sparse
 
+from fastsam_track.errors import UsageError
+
 __all__ = ["assign", "iou_of", "mask_coverage", "mask_iou", "mask_overlaps", "overlaps_of", "sparse_rows"]
 
 
@@ -35,7 +37,7 @@ def mask_overlaps(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray,
         ([[2.0, 2.0]], [2.0], [4.0, 4.0])
     """
     if a.shape[1:] != b.shape[1:]:
-        raise ValueError(f"mask stacks differ in resolution: {a.shape[1:]} and {b.shape[1:]}")
+        raise UsageError(f"mask stacks differ in resolution: {a.shape[1:]} and {b.shape[1:]}")
     return overlaps_of(sparse_rows(a), sparse_rows(b))
 
 

@@ -41,6 +41,7 @@ import numpy as np
 import supervision as sv
 from scipy import sparse
 
+from fastsam_track.errors import UsageError
 from fastsam_track.trackers.association import overlaps_of, sparse_rows
 from fastsam_track.trackers.flow import COLOR_BINS, FrameCues, warp
 from fastsam_track.trackers.motion import centroid as _centroid
@@ -117,7 +118,7 @@ class ObjectTracker:
 
     def __init__(self, max_propagated: int = 8, max_lost: int = 90, pending_frames: int = 5, smooth: int = 0):
         if min(max_propagated, max_lost, pending_frames, smooth) < 0:
-            raise ValueError(
+            raise UsageError(
                 "max_propagated, max_lost, pending_frames and smooth must be 0 or more, got "
                 f"{max_propagated}, {max_lost}, {pending_frames}, {smooth}"
             )
@@ -165,7 +166,7 @@ class ObjectTracker:
         masks = np.asarray(segments.mask)
         mask_shape = (int(masks.shape[1]), int(masks.shape[2]))
         if cues is not None and cues.colors.shape != mask_shape:
-            raise ValueError(f"cues are for a {cues.colors.shape} grid, the segments' masks are {mask_shape}")
+            raise UsageError(f"cues are for a {cues.colors.shape} grid, the segments' masks are {mask_shape}")
         cells = sparse_rows(masks)  # every overlap of this frame's segments is a product with these
         track_ids = np.asarray(segments.tracker_id) if segments.tracker_id is not None else np.full(len(masks), -1)
         self._newest = max(self._newest, int(track_ids.max(initial=-1)))
@@ -436,7 +437,7 @@ class ObjectTracker:
     ) -> np.ndarray:
         mask_shape = masks.shape[1:]
         if isinstance(prompt, TextPrompt):
-            raise TypeError("text prompts are resolved to masks first: run them through a TextPrompter")
+            raise UsageError("text prompts are resolved to masks first: run them through a TextPrompter")
         if isinstance(prompt, MaskPrompt):
             if prompt.mask.shape != mask_shape or not prompt.mask.any():
                 raise PromptMiss(f"the mask is empty or not {mask_shape[0]}x{mask_shape[1]}")

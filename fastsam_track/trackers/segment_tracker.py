@@ -17,6 +17,7 @@ import numpy as np
 import supervision as sv
 from scipy import sparse
 
+from fastsam_track.errors import UsageError
 from fastsam_track.trackers.association import assign, iou_of, sparse_rows
 from fastsam_track.trackers.flow import FrameCues
 from fastsam_track.trackers.motion import centroids_of, move_cells
@@ -44,9 +45,9 @@ class SegmentTracker:
 
     def __init__(self, iou_threshold: float = 0.15, min_hits: int = 2, lost_buffer: int = 30, max_lost: int = 500):
         if not 0.0 < iou_threshold <= 1.0:
-            raise ValueError(f"iou_threshold must be in (0, 1], got {iou_threshold}")
+            raise UsageError(f"iou_threshold must be in (0, 1], got {iou_threshold}")
         if min_hits < 1 or lost_buffer < 0 or max_lost < 0:
-            raise ValueError(
+            raise UsageError(
                 f"min_hits >= 1, lost_buffer >= 0, max_lost >= 0; got {min_hits}, {lost_buffer}, {max_lost}"
             )
         self.iou_threshold, self.min_hits, self.lost_buffer, self.max_lost = (

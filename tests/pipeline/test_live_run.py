@@ -234,7 +234,8 @@ def test_a_several_source_live_recording_keeps_real_time_is_locked_and_plays_aft
     stderr = Lines(run.stderr)
 
     def recording(n: int) -> list[float]:
-        parts = list(out.glob(f".source-{n}.mp4.*.part")) if out.is_dir() else []
+        # the cameras' URLs end in /cam: the sources are named cam and cam-2
+        parts = list(out.glob(f".{('cam', 'cam-2')[n]}.mp4.*.part")) if out.is_dir() else []
         return _decoded_times(parts[0]) if parts else []
 
     try:
@@ -258,11 +259,11 @@ def test_a_several_source_live_recording_keeps_real_time_is_locked_and_plays_aft
         run.kill()
     assert second.returncode == 2, second.stderr
     assert re.fullmatch(
-        rf"fastsam-track: error: output '{re.escape(str(out))}/source-0.mp4' is being written by another run "
+        rf"fastsam-track: error: output '{re.escape(str(out))}/cam.mp4' is being written by another run "
         rf"\(process {run.pid}\): wait for it, give another name, or --overwrite\n",
         second.stderr,
     ), second.stderr
-    assert not list(out.glob("source-*.mp4"))  # never finalised: each recording is its staged name
+    assert not list(out.glob("cam*.mp4"))  # never finalised: each recording is its staged name
     times = [recording(n) for n in (0, 1)]
     assert len(times[0]) > before[0] + 50 and len(times[1]) > before[1], stderr.text
     for steps in (np.diff(times[0]), np.diff(times[1])):

@@ -8,8 +8,8 @@ import pytest
 import supervision as sv
 
 from fastsam_track.pipeline.model.batching import BatchedSegmenter
-from fastsam_track.pipeline.multi import run_sources
 from fastsam_track.pipeline.outputs.sinks import VideoFileSink
+from fastsam_track.pipeline.runner import run_sources
 from fastsam_track.pipeline.sources import open_source
 from tests.conftest import write_clip
 

@@ -17,7 +17,7 @@ def _segmented(tracker_id=None):
 
 def test_masks_are_tinted_and_background_untouched():
     segmented = _segmented()
-    out = SegmentRenderer(opacity=0.5).annotate(segmented)
+    out = SegmentRenderer(opacity=0.5).render(segmented)
     assert not np.array_equal(out[25, 25], [128, 128, 128])
     assert np.array_equal(out[50, 50], [128, 128, 128])
     assert np.array_equal(segmented.frame.image[25, 25], [128, 128, 128])  # the frame is not drawn on
@@ -25,13 +25,13 @@ def test_masks_are_tinted_and_background_untouched():
 
 def test_colour_follows_the_tracker_id():
     renderer = SegmentRenderer()
-    a = renderer.annotate(_segmented(tracker_id=np.array([3, 4])))
-    b = renderer.annotate(_segmented(tracker_id=np.array([4, 3])))
+    a = renderer.render(_segmented(tracker_id=np.array([3, 4])))
+    b = renderer.render(_segmented(tracker_id=np.array([4, 3])))
     assert np.array_equal(a[25, 25], b[75, 75])
 
 
 def test_contours_are_drawn_on_the_edge():
-    out = SegmentRenderer(opacity=0.0, contour_thickness=1).annotate(_segmented())
+    out = SegmentRenderer(opacity=0.0, contour_thickness=1).render(_segmented())
     assert np.array_equal(out[25, 25], [128, 128, 128])  # fully transparent inside
     assert not np.array_equal(out[10, 25], [128, 128, 128])  # coloured edge
 
@@ -39,4 +39,4 @@ def test_contours_are_drawn_on_the_edge():
 def test_no_segments():
     frame = Frame(0, np.zeros((20, 20, 3), np.uint8), 0.0)
     empty = sv.Detections(xyxy=np.zeros((0, 4), np.float32), mask=np.zeros((0, 5, 5), bool))
-    assert np.array_equal(SegmentRenderer().annotate(SegmentedFrame(frame, empty)), frame.image)
+    assert np.array_equal(SegmentRenderer().render(SegmentedFrame(frame, empty)), frame.image)

@@ -7,6 +7,7 @@ import pytest
 import supervision as sv
 
 from fastsam_track.pipeline.outputs.sinks import VideoFileSink
+from fastsam_track.pipeline.processor import FrameProcessor
 from fastsam_track.pipeline.runner import run
 from fastsam_track.pipeline.sources import open_source
 from fastsam_track.types import Frame
@@ -67,7 +68,12 @@ def test_the_tracker_gives_ids_from_the_first_frame(clip_path, segmenter):
     from fastsam_track.trackers.segment_tracker import SegmentTracker
 
     seen = []
-    run(open_source(clip_path), segmenter, tracker=SegmentTracker(), on_frame=lambda s, _: seen.append(s.segments))
+    run(
+        open_source(clip_path),
+        segmenter,
+        FrameProcessor(tracker=SegmentTracker()),
+        on_frame=lambda s, _: seen.append(s.segments),
+    )
     assert all(s.tracker_id is not None and len(s.tracker_id) == len(s) for s in seen)
 
 
@@ -171,8 +177,8 @@ def test_a_stop_does_not_wait_for_the_model_pass_in_progress(tmp_path):
             run(
                 frames,
                 slow_after_three,
+                FrameProcessor(exports=[recorder]),
                 sinks=[VideoFileSink(tmp_path / "out.mp4", fps=25)],
-                exports=[recorder],
                 on_frame=on_frame,
             )
         took = time.monotonic() - on_frame.pressed
@@ -196,7 +202,7 @@ def test_a_stop_does_not_wait_for_a_frozen_camera(tmp_path):
     recorder, on_frame = _Recorder(), _ctrl_c_at(2)
     try:
         with pytest.raises(KeyboardInterrupt):
-            run(Frozen(), _one_square, exports=[recorder], on_frame=on_frame)
+            run(Frozen(), _one_square, FrameProcessor(exports=[recorder]), on_frame=on_frame)
         took = time.monotonic() - on_frame.pressed
     finally:
         release.set()

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import supervision as sv
 
-from fastsam_track.errors import ModelError
+from fastsam_track.errors import ConfigError, ModelError
 from fastsam_track.masks import upsample_masks
 from fastsam_track.pipeline.model.segmenter import Letterbox, Segmenter, snap_full_image_boxes
 from fastsam_track.pipeline.model.weights import resolve_weights
@@ -151,7 +151,7 @@ def test_corrupt_checkpoint_is_refused(tmp_path):
 
 @pytest.mark.parametrize("imgsz", [0, 100, -32, 100_000])  # 100000: 67 GB of input, refused before any of it
 def test_bad_imgsz(imgsz):
-    with pytest.raises(ModelError, match="multiple of 32"):
+    with pytest.raises(ConfigError, match="multiple of 32"):
         Segmenter("fastsam-tiny", imgsz=imgsz)
 
 

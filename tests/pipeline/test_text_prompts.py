@@ -8,6 +8,7 @@ import supervision as sv
 from fastsam_track.errors import ClipError
 from fastsam_track.masks import mean_colors
 from fastsam_track.pipeline.model.clip import ClipEmbedder
+from fastsam_track.pipeline.processor import FrameProcessor
 from fastsam_track.pipeline.prompts.text import TextPrompter
 from fastsam_track.pipeline.runner import run
 from fastsam_track.trackers.objects import ObjectTracker
@@ -185,9 +186,7 @@ def test_real_clip_runs_once_over_a_100_frame_run(random_clip, segmenter, monkey
     stats = run(
         frames,
         segmenter,
-        objects=ObjectTracker(),
-        prompts=[TextPrompt(0, 1, "a green star")],
-        text=prompter,
+        FrameProcessor(objects=ObjectTracker(), prompts=[TextPrompt(0, 1, "a green star")], text=prompter),
         on_frame=lambda s, _: seen.append(1 in s.objects.tracker_id),
     )
     assert stats.frames == 100
@@ -312,4 +311,8 @@ def test_without_the_extra_the_error_names_it(monkeypatch):
 
 def test_text_prompts_without_a_prompter_are_refused():
     with pytest.raises(ValueError, match="text prompts need CLIP"):
-        run(iter(()), lambda image: None, objects=ObjectTracker(), prompts=[TextPrompt(0, 1, "a cup")])
+        run(
+            iter(()),
+            lambda image: None,
+            FrameProcessor(objects=ObjectTracker(), prompts=[TextPrompt(0, 1, "a cup")]),
+        )

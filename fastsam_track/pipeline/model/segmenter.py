@@ -21,9 +21,10 @@ import numpy as np
 import supervision as sv
 from threadpoolctl import threadpool_limits
 
+from fastsam_track.configs import RunConfig, check_imgsz
 from fastsam_track.errors import ModelError
 from fastsam_track.masks import mean_colors
-from fastsam_track.pipeline.model.backends import MAX_IMGSZ, ExportCache, choose_backend, load_network
+from fastsam_track.pipeline.model.backends import ExportCache, choose_backend, load_network
 from fastsam_track.pipeline.model.quantize import Calibration
 from fastsam_track.pipeline.model.weights import resolve_weights
 
@@ -150,11 +151,17 @@ def snap_full_image_boxes(boxes: np.ndarray, frame_shape: tuple[int, int]) -> np
     return snapped
 
 
+_DEFAULTS = RunConfig()
+
+
 class Segmenter:
     """FastSAM everything-mode on single frames.
 
+    Defaults are ``RunConfig``'s.
+
     Args:
-        model: ``fastsam-tiny`` (built in), ``FastSAM-s``, ``FastSAM-x`` or a checkpoint path.
+        model: ``FastSAM-s`` (downloaded by ultralytics), ``FastSAM-x``, ``fastsam-tiny`` (built in)
+            or a checkpoint path.
         imgsz: longer side of the network input in pixels (a multiple of 32, at most ``MAX_IMGSZ``, 4096).
         conf: minimum confidence of a segment.
         iou: NMS IoU threshold.
@@ -181,22 +188,21 @@ class Segmenter:
 
     def __init__(
         self,
-        model: str | Path = "fastsam-tiny",
+        model: str | Path = _DEFAULTS.model,
         *,
-        imgsz: int = 640,
-        conf: float = 0.4,
-        iou: float = 0.9,
-        max_det: int = 300,
-        device: str = "auto",
-        backend: str = "auto",
-        threads: int | None = None,
+        imgsz: int = _DEFAULTS.imgsz,
+        conf: float = _DEFAULTS.conf,
+        iou: float = _DEFAULTS.iou,
+        max_det: int = _DEFAULTS.max_det,
+        device: str = _DEFAULTS.device,
+        backend: str = _DEFAULTS.backend,
+        threads: int | None = _DEFAULTS.threads,
         probabilities: bool = False,
         export_cache: ExportCache | None = None,
-        precision: str = "auto",
+        precision: str = _DEFAULTS.precision,
         calibration: Calibration | None = None,
     ):
-        if imgsz <= 0 or imgsz % 32 or imgsz > MAX_IMGSZ:
-            raise ModelError(f"imgsz must be a positive multiple of 32 up to {MAX_IMGSZ}, got {imgsz}")
+        check_imgsz(imgsz)
         import torch
         from ultralytics.nn.tasks import load_checkpoint
 

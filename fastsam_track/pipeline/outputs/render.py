@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import supervision as sv
 
+from fastsam_track.errors import UsageError
 from fastsam_track.masks import label_map
 from fastsam_track.types import SegmentedFrame
 
@@ -50,22 +51,22 @@ class SegmentRenderer:
         >>> from fastsam_track.types import Frame
         >>> masks = np.zeros((1, 4, 4), bool); masks[0, :2, :2] = True
         >>> segments = sv.Detections(xyxy=np.array([[0, 0, 4, 4]], np.float32), mask=masks)
-        >>> image = SegmentRenderer().annotate(SegmentedFrame(Frame(0, np.zeros((8, 8, 3), np.uint8), 0.0), segments))
+        >>> image = SegmentRenderer().render(SegmentedFrame(Frame(0, np.zeros((8, 8, 3), np.uint8), 0.0), segments))
         >>> bool(image[1, 1].any()), bool(image[6, 6].any())
         (True, False)
     """
 
     def __init__(self, opacity: float = 0.5, contour_thickness: int = 2, edges: bool = False):
         if not 0.0 <= opacity <= 1.0:
-            raise ValueError(f"opacity must be between 0 and 1, got {opacity}")
+            raise UsageError(f"opacity must be between 0 and 1, got {opacity}")
         if contour_thickness < 0:
-            raise ValueError(f"contour_thickness must be 0 or more, got {contour_thickness}")
+            raise UsageError(f"contour_thickness must be 0 or more, got {contour_thickness}")
         self.opacity = opacity
         self.contour_thickness = contour_thickness
         self.edges = edges
 
-    def annotate(self, segmented: SegmentedFrame) -> np.ndarray:
-        """The (H, W, 3) uint8 BGR frame with its segments drawn on a copy.
+    def render(self, segmented: SegmentedFrame) -> np.ndarray:
+        """The (H, W, 3) uint8 BGR frame with its segments drawn on a copy (what the run's sinks show).
 
         With prompts (``segmented.objects`` is not None) only the prompted objects are
         drawn, coloured by object id; otherwise every segment. With ``edges``, the frame's
@@ -73,28 +74,42 @@ class SegmentRenderer:
         """
         if self.edges:
             if segmented.edges is None:
-                raise ValueError("the renderer draws edge maps: run with edges=True")
+                raise UsageError("the renderer draws edge maps: run with edges=True")
             return cv2.cvtColor(segmented.edges, cv2.COLOR_GRAY2BGR)
-        image = segmented.frame.image
         segments = segmented.objects if segmented.objects is not None else segmented.segments
-        if len(segments) == 0 or segments.mask is None:
-            return image.copy()
-        keys = segments.tracker_id if segments.tracker_id is not None else np.arange(len(segments))
-        lut = np.zeros((len(segments) + 1, 3), np.uint8)
+        return self.annotate(segmented.frame.image.copy(), segments)
+
+    def annotate(self, scene: np.ndarray, detections: sv.Detections) -> np.ndarray:
+        """Draw ``detections``' masks on ``scene`` (in place, and returned), as supervision's annotators do.
+
+        Args:
+            scene: (H, W, 3) uint8 BGR image.
+            detections: masks (N, h, w) bool at mask resolution (the grid of ``SegmentedFrame``,
+                stretched over the whole image) or at the image's own (H, W); coloured by
+                ``tracker_id`` when set, else by row.
+
+        Returns:
+            ``scene``, so it chains with supervision's annotators
+            (``sv.BoxAnnotator().annotate(renderer.annotate(scene, d), d)``).
+        """
+        if len(detections) == 0 or detections.mask is None:
+            return scene
+        keys = detections.tracker_id if detections.tracker_id is not None else np.arange(len(detections))
+        lut = np.zeros((len(detections) + 1, 3), np.uint8)
         lut[1:] = palette_colors(np.asarray(keys))
-        labels = label_map(np.asarray(segments.mask), segmented.frame.shape, np.arange(1, len(segments) + 1))
+        labels = label_map(np.asarray(detections.mask), scene.shape[:2], np.arange(1, len(detections) + 1))
         colour = _colour(labels, lut)
         inside = (labels > 0).view(np.uint8)
-        blended = cv2.addWeighted(image, 1.0 - self.opacity, colour, self.opacity, 0.0)
+        blended = cv2.addWeighted(scene, 1.0 - self.opacity, colour, self.opacity, 0.0)
         # OpenCV's masked copies: numpy's copyto(where=) took 7 ms per 720p frame, these 0.5.
-        out = cv2.copyTo(blended, inside, image.copy())
+        cv2.copyTo(blended, inside, scene)
         if self.contour_thickness:
             edge = _edges(labels).view(np.uint8)
             if self.contour_thickness > 1:
                 kernel = np.ones((self.contour_thickness,) * 2, np.uint8)
                 edge = np.bitwise_and(cv2.dilate(edge, kernel), inside)
-            out = cv2.copyTo(colour, edge, out)
-        return out
+            cv2.copyTo(colour, edge, scene)
+        return scene
 
 
 def _colour(labels: np.ndarray, lut: np.ndarray) -> np.ndarray:

@@ -28,7 +28,7 @@ _FRAGMENTED = {"movflags": "frag_keyframe+empty_moov+default_base_moof", "flush_
 
 
 class _Annotator(Protocol):
-    def annotate(self, segmented: SegmentedFrame) -> np.ndarray: ...
+    def render(self, segmented: SegmentedFrame) -> np.ndarray: ...
 
 
 class CaptureTimes:
@@ -44,12 +44,12 @@ class CaptureTimes:
     Example:
         >>> from fastsam_track.types import Frame
         >>> class Plain:
-        ...     def annotate(self, segmented):
+        ...     def render(self, segmented):
         ...         return segmented.frame.image.copy()
         >>> times = CaptureTimes(Plain())
         >>> class Drawn:
         ...     frame = Frame(7, np.zeros((2, 2, 3), np.uint8), 12.5)
-        >>> image = times.annotate(Drawn())
+        >>> image = times.render(Drawn())
         >>> times(image), times(image.copy())
         (12.5, None)
     """
@@ -59,9 +59,9 @@ class CaptureTimes:
         self._image: np.ndarray | None = None
         self._time = 0.0
 
-    def annotate(self, segmented: SegmentedFrame) -> np.ndarray:
+    def render(self, segmented: SegmentedFrame) -> np.ndarray:
         """Draw the frame with the renderer and note its capture time (``Frame.timestamp``)."""
-        image = self.renderer.annotate(segmented)
+        image = self.renderer.render(segmented)
         self._image, self._time = image, segmented.frame.timestamp
         return image
 

@@ -47,7 +47,7 @@ from urllib.parse import parse_qs, urlsplit
 import cv2
 import numpy as np
 
-from fastsam_track.errors import PromptError, SinkError
+from fastsam_track.errors import PromptError, SinkError, UsageError
 from fastsam_track.pipeline.outputs.render import palette_colors
 from fastsam_track.pipeline.prompts.inbox import PromptInbox
 
@@ -230,9 +230,9 @@ def parse_address(text: str) -> tuple[str, int]:
     """
     host, colon, port = text.rpartition(":")
     if not colon or not re.fullmatch(r"\d{1,5}", port, re.ASCII) or int(port) > 65535:
-        raise ValueError(f"--serve {text!r}: expected HOST:PORT with a port from 0 to 65535, e.g. 127.0.0.1:8080")
+        raise UsageError(f"--serve {text!r}: expected HOST:PORT with a port from 0 to 65535, e.g. 127.0.0.1:8080")
     if not re.fullmatch(r"[A-Za-z0-9.-]*", host):
-        raise ValueError(f"--serve {text!r}: the host must be an IPv4 address or a host name, e.g. 127.0.0.1")
+        raise UsageError(f"--serve {text!r}: the host must be an IPv4 address or a host name, e.g. 127.0.0.1")
     return host or "127.0.0.1", int(port)
 
 
@@ -353,11 +353,11 @@ class WebServer:
         max_body: int = 4096,
     ):
         if not 0 <= jpeg_quality <= 100:
-            raise ValueError(f"jpeg_quality must be 0 to 100, got {jpeg_quality}")
+            raise UsageError(f"jpeg_quality must be 0 to 100, got {jpeg_quality}")
         if max_clients < 1 or max_body < 1:
-            raise ValueError(f"max_clients and max_body must be at least 1, got {max_clients} and {max_body}")
+            raise UsageError(f"max_clients and max_body must be at least 1, got {max_clients} and {max_body}")
         if token is not None and not token:
-            raise ValueError("token must not be empty: give None to serve without one")
+            raise UsageError("token must not be empty: give None to serve without one")
         # Beyond this machine, anyone who reaches the address could watch and prompt.
         self.token_generated = token is None and not is_loopback(host)
         if self.token_generated:
@@ -377,7 +377,7 @@ class WebServer:
     def url(self) -> str:
         """``http://HOST:PORT/`` of the running server (127.0.0.1 when listening on every address)."""
         if self._server is None:
-            raise RuntimeError("the server is not running: use it in a `with` block")
+            raise UsageError("the server is not running: use it in a `with` block")
         host = "127.0.0.1" if self.host in ("", "0.0.0.0") else self.host
         return f"http://{host}:{self._server.server_address[1]}/"
 

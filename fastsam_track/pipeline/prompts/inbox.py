@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import supervision as sv
 
-from fastsam_track.errors import PromptError
+from fastsam_track.errors import PromptError, UsageError
 from fastsam_track.types import BoxPrompt, PointPrompt, Prompt, RemovePrompt
 
 __all__ = ["PromptInbox"]
@@ -71,7 +71,7 @@ class PromptInbox:
         reserved: Iterable[int] = (),
     ):
         if first_object < 1 or (max_id is not None and max_id < 1):
-            raise ValueError(f"object ids start at 1, got first_object={first_object}, max_id={max_id}")
+            raise UsageError(f"object ids start at 1, got first_object={first_object}, max_id={max_id}")
         self._lock = threading.Lock()
         self._next_id, self._max_objects = first_object, max_objects
         self._max_id, self._reserved = max_id, frozenset(reserved)

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 import cv2
 import numpy as np
 
-from fastsam_track.errors import SourceError, SourceLost, io_reason
+from fastsam_track.errors import SourceError, SourceLost, UsageError, io_reason
 from fastsam_track.pipeline.sources.base import Source
 from fastsam_track.types import Frame
 
@@ -54,11 +54,11 @@ class Reconnect:
 
     def __post_init__(self) -> None:
         if self.initial < 0 or self.max_delay < 0:
-            raise ValueError(f"reconnect delays must be 0 or more, got initial={self.initial}, max={self.max_delay}")
+            raise UsageError(f"reconnect delays must be 0 or more, got initial={self.initial}, max={self.max_delay}")
         if self.factor < 1:
-            raise ValueError(f"reconnect factor must be 1 or more, got {self.factor}")
+            raise UsageError(f"reconnect factor must be 1 or more, got {self.factor}")
         if self.limit is not None and self.limit < 0:
-            raise ValueError(f"reconnect limit must be 0 or more (or None: forever), got {self.limit}")
+            raise UsageError(f"reconnect limit must be 0 or more (or None: forever), got {self.limit}")
 
     def delays(self) -> Iterator[float]:
         """The wait before each attempt, ``limit`` of them (endless when ``limit`` is None)."""

@@ -1,0 +1,544 @@
+"""A run's settings to a ready pipeline: its sources, the model, a processor per source, the outputs.
+
+``build(config, sources, prompts, outputs)`` is the one place a run is put together, for the
+CLI and for Python users alike. Everything that can be checked is checked before a model
+loads: the outputs (not an input, not one another, writable, not being written by another
+run, which they are then locked against), the prompts (inside their source's frame, ids an
+8-bit mask holds when masks are saved). With several sources, each source gets a processor,
+exports and outputs of its own, named after it (``source_names``); they share one model that
+batches their frames.
+
+Example:
+    >>> outputs = Outputs(video=Path("out.mp4"))
+    >>> outputs.paths(["a"])
+    {'-o': PosixPath('out.mp4')}
+    >>> Outputs(video=Path("out"), save_masks=Path("masks")).paths(["a", "b"])["--save-masks (b)"]
+    PosixPath('masks/b')
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fastsam_track.configs import RunConfig
+from fastsam_track.errors import UsageError
+from fastsam_track.pipeline.processor import FrameProcessor
+from fastsam_track.pipeline.runner import FrameSink, RunStats, frames_through, run, run_sources
+from fastsam_track.types import Frame, Prompt, SegmentedFrame, TextPrompt
+
+__all__ = ["Outputs", "Pipeline", "build", "source_names"]
+
+_MASK_IDS = 255  # the most object ids an 8-bit mask PNG holds
+# option -> (suffix of each source's file with several sources, or "" for a folder)
+_PER_SOURCE = {
+    "--save-segments": ".jsonl",
+    "--save-masks": "",
+    "--save-tracks": ".txt",
+    "--save-edges": "",
+    "--save-proposals": ".jsonl",
+}
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """What a run writes, shows, serves and pushes.
+
+    With several sources every path names a folder, and each source writes its own file or
+    folder in it, named after the source: ``video/<name>.mp4``, ``save_masks/<name>/``,
+    ``save_tracks/<name>.txt`` (see ``paths``); ``rtsp_out`` gets ``/<name>`` appended.
+
+    Attributes:
+        video: annotated H.264 video (``-o``).
+        show: a window per source, taking clicks.
+        serve: ``HOST:PORT`` of a web page with every source, taking clicks.
+        serve_token: the token the page requires (None: one is generated for an address other than loopback).
+        pace: with ``serve``, files play at their own frame rate (False: as fast as the model goes).
+        rtsp_out: an ``rtsp://`` URL to push the annotated stream to.
+        stats: JSON file of run figures.
+        save_segments: everything-mode segments (JSON lines, replayable with ``replay``).
+        save_masks: DAVIS-style PNG per frame of the prompted objects.
+        save_tracks: everything-mode tracks in MOTS text format.
+        save_edges: PNG edge map per frame.
+        save_proposals: object proposals as JSON lines.
+        draw_edges: draw the edge map instead of the segments.
+        replay: segments saved by ``save_segments`` to use instead of the model (with several
+            sources, a folder of ``<name>.jsonl``).
+        overwrite: go on past another run's lock and empty used frame folders.
+    """
+
+    video: Path | None = None
+    show: bool = False
+    serve: str | None = None
+    serve_token: str | None = None
+    pace: bool = True
+    rtsp_out: str | None = None
+    stats: Path | None = None
+    save_segments: Path | None = None
+    save_masks: Path | None = None
+    save_tracks: Path | None = None
+    save_edges: Path | None = None
+    save_proposals: Path | None = None
+    draw_edges: bool = False
+    replay: Path | None = None
+    overwrite: bool = False
+
+    @property
+    def any(self) -> bool:
+        """Whether the run writes, shows, serves or pushes anything (the command needs it to)."""
+        written = (self.video, self.save_segments, self.save_masks, self.save_tracks, self.save_edges)
+        return any((*written, self.save_proposals, self.show, self.serve, self.rtsp_out))
+
+    @property
+    def edges(self) -> bool:
+        """Whether each frame's edge map is computed (drawn or saved)."""
+        return self.draw_edges or self.save_edges is not None
+
+    @property
+    def interactive(self) -> bool:
+        """Whether prompts can come while the video plays (a window or a page)."""
+        return self.show or self.serve is not None
+
+    def paths(self, names: Sequence[str]) -> dict[str, Path]:
+        """Every path the run writes, by the option (and, with several sources, the source) that names it."""
+        named = {
+            "--stats": self.stats,
+            "--save-segments": self.save_segments,
+            "--save-masks": self.save_masks,
+            "--save-tracks": self.save_tracks,
+            "--save-edges": self.save_edges,
+            "--save-proposals": self.save_proposals,
+            "-o": self.video,
+        }
+        paths: dict[str, Path] = {}
+        for option, path in named.items():
+            if path is None:
+                continue
+            if len(names) == 1 or option == "--stats":
+                paths[option] = path
+            else:
+                suffix = ".mp4" if option == "-o" else _PER_SOURCE[option]
+                paths.update({f"{option} ({name})": path / f"{name}{suffix}" for name in names})
+        return paths
+
+    def source_paths(self, names: Sequence[str], number: int) -> dict[str, Path]:
+        """The paths source ``number`` writes, by option (``--stats`` is the run's)."""
+        paths = self.paths(names)
+        if len(names) == 1:
+            return {k: v for k, v in paths.items() if k != "--stats"}
+        tail = f" ({names[number]})"
+        return {k[: -len(tail)]: v for k, v in paths.items() if k.endswith(tail)}
+
+
+def source_names(specs: Sequence[str]) -> list[str]:
+    """A short name for each source, unique in the run: a file's or folder's stem, a stream's last path
+    part or host, ``webcam<N>``; letters, digits, ``.``, ``_`` and ``-`` only; repeats get ``-2``, ``-3``.
+
+    Example:
+        >>> source_names(["clips/a.mp4", "rtsp://user:pw@cam:8554/yard", "0", "b/a.mp4"])
+        ['a', 'yard', 'webcam0', 'a-2']
+    """
+    from urllib.parse import urlsplit
+
+    names: list[str] = []
+    for spec in specs:
+        if spec.isascii() and spec.isdigit():
+            name = f"webcam{spec}"
+        elif "://" in spec:
+            url = urlsplit(spec)
+            name = url.path.rstrip("/").rsplit("/", 1)[-1] or (url.hostname or "stream")
+        else:
+            name = Path(spec.rstrip("/")).stem or "source"
+        name = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "source"
+        unique, count = name, 1
+        while unique in names:
+            count += 1
+            unique = f"{name}-{count}"
+        names.append(unique)
+    return names
+
+
+@dataclass
+class Pipeline:
+    """A run put together, ready to go: ``run()`` once, then ``close()`` (or use it as a context manager).
+
+    Attributes:
+        names: each source's name (``source_names``).
+        sources: the opened sources.
+        frames: what each source's frame loop iterates (the source, or its replay's frames).
+        segment: the model shared by every source, or one segments replay per source.
+        processors: each source's ``FrameProcessor``.
+        sinks: each source's annotated-frame outputs.
+        renderer: draws every source's frames.
+        servers: the web page, when one is served (its URL and token: ``url``, ``token``).
+        pace: files play at their own rate (a served page).
+    """
+
+    names: list[str]
+    sources: list[Any]
+    frames: list[Iterable[Frame]]
+    segment: Any
+    processors: list[FrameProcessor]
+    sinks: list[list[FrameSink]]
+    renderer: Any
+    servers: list[Any] = field(default_factory=list)
+    pace: bool = False
+    _locks: Any = None
+
+    def run(
+        self,
+        on_frame: Callable[[int, SegmentedFrame, RunStats], None] | None = None,
+        stop: Any = None,
+    ) -> list[RunStats]:
+        """Run every source to its end (or a stop); each source's ``RunStats``.
+
+        Args:
+            on_frame: ``on_frame(source number, segmented, stats)`` after each frame; it may raise
+                ``StopRun`` to end the run normally.
+            stop: a ``threading.Event`` that ends every source's loop normally (several sources).
+        """
+        if len(self.sources) == 1:
+            each = (lambda s, st: on_frame(0, s, st)) if on_frame is not None else None
+            return [run(self.frames[0], **self._loop(), on_frame=each)]
+        return run_sources(
+            self.frames,
+            self.segment,
+            self.processors,
+            sinks=self.sinks,
+            renderer=self.renderer,
+            on_frame=on_frame,
+            stop=stop,
+            pace=self.pace,
+        )
+
+    def stream(self, stats: RunStats | None = None) -> Iterator[SegmentedFrame]:
+        """The one source's frames as they are processed, in a loop of the caller's (``frames_through``):
+        leaving it stops the run and finalises the outputs."""
+        if len(self.sources) != 1:
+            raise UsageError(f"stream() follows one source; this pipeline has {len(self.sources)}: use run()")
+        return frames_through(self.frames[0], **self._loop(), stats=stats)
+
+    def _loop(self) -> dict[str, Any]:
+        """The one source's frame-loop arguments, after its frames."""
+        live = bool(getattr(self.sources[0], "live", False))
+        return {
+            "segment": self.segment[0] if isinstance(self.segment, list) else self.segment,
+            "processor": self.processors[0],
+            "renderer": self.renderer,
+            "sinks": self.sinks[0],
+            "live": live,
+            "pace": self.pace and not live,
+        }
+
+    def close(self) -> None:
+        """Release the outputs' locks (the outputs themselves are finalised by ``run``)."""
+        if self._locks is not None:
+            self._locks.release()
+            self._locks = None
+
+    def __enter__(self) -> Pipeline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def build(
+    config: RunConfig,
+    sources: Sequence[str | Path] | str | Path,
+    prompts: Sequence[Prompt] = (),
+    outputs: Outputs | None = None,
+    *,
+    progress: bool = False,
+    on_event: Callable[[str], None] | None = None,
+    sinks: Sequence[Sequence[FrameSink]] | None = None,
+    config_file: str | Path | None = None,
+    inputs: dict[str, Path] | None = None,
+) -> Pipeline:
+    """Put a run together: open the sources, check and lock the outputs, load the model, make each
+    source's processor, exports and sinks.
+
+    Args:
+        config: model and run settings.
+        sources: file, folder, webcam number or stream URL of each source (or one of them).
+        prompts: point, box, text and remove prompts; with several sources, each names its
+            source (``Prompt.source``), except text and remove prompts, which go to every source.
+        outputs: what the run writes and shows (None: nothing but what ``sinks`` takes).
+        progress: show progress while an int8 model is calibrated.
+        on_event: told, one line each, when a camera or stream is lost and back, or an RTSP push retries.
+        sinks: more annotated-frame outputs of each source (the Python API's own).
+        config_file: the YAML file the config came from (an input: no output may overwrite it).
+        inputs: other files the caller read, by what they are (a prompts file, a list of sources):
+            no output may overwrite them either.
+
+    Raises:
+        FastSamTrackError: a bad source, prompt, output or model, before anything is written.
+    """
+    from fastsam_track.pipeline.prompts.parse import check_in_frame, check_object_ids, split_by_source
+    from fastsam_track.pipeline.sources import Reconnect, open_source
+
+    specs = [str(sources)] if isinstance(sources, (str, Path)) else [str(s) for s in sources]
+    if not specs:
+        raise UsageError("no sources given")
+    outputs = outputs if outputs is not None else Outputs()
+    names = source_names(specs)
+    by_source = split_by_source(list(prompts), names)
+    if outputs.save_masks is not None and not (any(by_source) or outputs.interactive):
+        raise UsageError(
+            "--save-masks writes prompted objects: give --point, --box, --text, --prompts, --show or --serve"
+        )
+    if len(specs) > 1 and outputs.video is not None and outputs.video.suffix:
+        raise UsageError(
+            f"with several sources, -o names a folder (each source writes <name>.mp4 into it), got {outputs.video}"
+        )
+    for source_prompts in by_source:
+        check_object_ids(source_prompts, maximum=_MASK_IDS if outputs.save_masks else None)
+    if config.calibration is not None:
+        from fastsam_track.pipeline.model.quantize import check_calibration_path
+
+        check_calibration_path(config.calibration)  # before a source opens or a model loads
+    locks = _claim(outputs, names, specs, config, {**(inputs or {}), "--config file": config_file})
+    try:
+        reconnect = Reconnect(limit=config.reconnect_limit or None)
+        opened = [open_source(s, vid_stride=config.vid_stride, reconnect=reconnect, on_event=on_event) for s in specs]
+        for source, source_prompts in zip(opened, by_source, strict=True):
+            check_in_frame(source_prompts, source.size)
+        pipeline = _assemble(config, names, opened, by_source, outputs, progress, on_event, sinks)
+    except BaseException:
+        locks.release()
+        raise
+    pipeline._locks = locks
+    return pipeline
+
+
+def _assemble(
+    config: RunConfig,
+    names: list[str],
+    opened: list[Any],
+    by_source: list[list[Prompt]],
+    outputs: Outputs,
+    progress: bool,
+    on_event: Callable[[str], None] | None,
+    extra_sinks: Sequence[Sequence[FrameSink]] | None,
+) -> Pipeline:
+    from fastsam_track.pipeline.outputs.render import SegmentRenderer
+    from fastsam_track.pipeline.prompts.inbox import PromptInbox
+
+    # CLIP before the segmenter: missing weights are said before a model loads.
+    wants_text = any(isinstance(p, TextPrompt) for prompts in by_source for p in prompts)
+    embedder = _clip(config) if wants_text else None
+    frames: list[Iterable[Frame]] = list(opened)
+    if outputs.replay is not None:
+        segment: Any = [_replay(outputs.replay, names, n, s, config) for n, s in enumerate(opened)]
+        frames = [replay.follow(source) for replay, source in zip(segment, opened, strict=True)]
+    else:
+        segment = _segmenter(config, outputs.edges, opened[0], progress)
+        for size in {s.size for s in opened}:
+            segment.prepare((size[1], size[0]))  # an export happens now, before a window or page opens
+    inboxes = [
+        PromptInbox(
+            first_object=max((p.object_id for p in prompts), default=0) + 1,
+            # ids of clicked objects stay within what a mask PNG holds, as the prompts' ids are checked to
+            max_id=_MASK_IDS if outputs.save_masks else None,
+            reserved={p.object_id for p in prompts},
+        )
+        if outputs.interactive
+        else None
+        for prompts in by_source
+    ]
+    processors = [
+        _processor(config, outputs.source_paths(names, n), prompts, inboxes[n], embedder, outputs.edges, opened[n])
+        for n, prompts in enumerate(by_source)
+    ]
+    sinks, servers = _sinks(config, outputs, names, opened, inboxes, on_event)
+    for n, more in enumerate(extra_sinks or ()):
+        sinks[n] += list(more)
+    renderer = SegmentRenderer(
+        opacity=config.opacity, contour_thickness=config.contour_thickness, edges=outputs.draw_edges
+    )
+    return Pipeline(
+        names=names,
+        sources=opened,
+        frames=frames,
+        segment=segment,
+        processors=processors,
+        sinks=sinks,
+        renderer=renderer,
+        servers=servers,
+        pace=outputs.serve is not None and outputs.pace,
+    )
+
+
+def _processor(
+    config: RunConfig,
+    paths: dict[str, Path],
+    prompts: list[Prompt],
+    inbox: Any,
+    embedder: Any,
+    edges: bool,
+    source: Any,
+) -> FrameProcessor:
+    """One source's processor: trackers, its prompts and inbox, CLIP, and its exports."""
+    from fastsam_track.pipeline.exports.segments import SegmentsWriter
+    from fastsam_track.pipeline.exports.writers import DavisMaskWriter, EdgeWriter, MotsWriter, ProposalWriter
+    from fastsam_track.pipeline.prompts.text import TextPrompter
+    from fastsam_track.trackers.objects import ObjectTracker
+    from fastsam_track.trackers.segment_tracker import SegmentTracker
+
+    exports: list[Any] = []
+    if "--save-segments" in paths:
+        exports.append(SegmentsWriter(paths["--save-segments"], _cached_source(source, config)))
+    if "--save-masks" in paths:
+        exports.append(DavisMaskWriter(paths["--save-masks"]))
+    if "--save-tracks" in paths:
+        exports.append(MotsWriter(paths["--save-tracks"]))
+    if "--save-edges" in paths:
+        exports.append(EdgeWriter(paths["--save-edges"]))
+    if "--save-proposals" in paths:
+        exports.append(ProposalWriter(paths["--save-proposals"]))
+    text = None
+    if embedder is not None and any(isinstance(p, TextPrompt) for p in prompts):
+        text = TextPrompter(embedder, retry_every=config.text_retry_every, retry_limit=config.text_retry_limit)
+    return FrameProcessor(
+        tracker=SegmentTracker(),
+        objects=ObjectTracker(smooth=config.smooth) if prompts or inbox is not None else None,
+        prompts=prompts,
+        text=text,
+        inbox=inbox,
+        edges=edges,
+        exports=exports,
+    )
+
+
+def _sinks(
+    config: RunConfig,
+    outputs: Outputs,
+    names: list[str],
+    opened: list[Any],
+    inboxes: list[Any],
+    on_event: Callable[[str], None] | None,
+) -> tuple[list[list[FrameSink]], list[Any]]:
+    """Each source's annotated-frame outputs (file, window, page, RTSP push), and the page's server."""
+    from fastsam_track.pipeline.outputs.sinks import RtspSink, VideoFileSink
+    from fastsam_track.pipeline.outputs.web import WebServer, parse_address
+    from fastsam_track.pipeline.outputs.window import WindowSink
+
+    several = len(names) > 1
+    sinks: list[list[FrameSink]] = [[] for _ in names]
+    servers: list[Any] = []
+    if outputs.serve is not None:
+        try:
+            host, port = parse_address(outputs.serve)
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+        # Without a token, an address other than loopback gets a generated one (WebServer), printed with the URL.
+        token = outputs.serve_token or os.environ.get("FASTSAM_TRACK_TOKEN") or None
+        server = WebServer(host, port, token=token, sources=list(zip(names, inboxes, strict=True)))
+        servers.append(server)
+    for n, (name, source) in enumerate(zip(names, opened, strict=True)):
+        paths = outputs.source_paths(names, n)
+        if "-o" in paths:
+            # a live source's recording is fragmented and stamped with capture times by the run
+            sinks[n].append(VideoFileSink(paths["-o"], fps=source.fps, crf=config.crf, preset=config.preset))
+        if outputs.show:
+            sinks[n].append(WindowSink(inboxes[n], title=f"fastsam-track: {name}" if several else "fastsam-track"))
+        if servers:
+            sinks[n].append(servers[0].sink(n))
+        if outputs.rtsp_out is not None:
+            url = f"{outputs.rtsp_out.rstrip('/')}/{name}" if several else outputs.rtsp_out
+            sinks[n].append(RtspSink(url, fps=source.fps, on_event=on_event))
+    return sinks, servers
+
+
+def _claim(outputs: Outputs, names: list[str], specs: list[str], config: RunConfig, read: dict[str, Any]) -> Any:
+    """Check every output before anything loads, and lock it for this run; the locks to hold while it runs.
+
+    An output must not be an input or another output; file outputs must be writable (a
+    video also needs a container for H.264); frame folders must be empty. A second run on
+    the same output is refused (``overwrite``: it goes on, and empties the frame folders).
+    """
+    from fastsam_track.pipeline.outputs.files import (
+        OutputLocks,
+        check_distinct,
+        check_frame_folder,
+        check_writable,
+        check_writable_folder,
+        video_format,
+    )
+
+    paths = outputs.paths(names)
+    inputs = {("source" if len(specs) == 1 else f"source {n}"): Path(s) for n, s in enumerate(specs)}
+    inputs.update({"--segments": outputs.replay, **{k: Path(v) for k, v in read.items() if v is not None}})
+    inputs["--model file"] = Path(config.model)
+    # os.path.exists: False, not an error, for a path behind a folder this user cannot enter
+    check_distinct(paths, {k: v for k, v in inputs.items() if v is not None and os.path.exists(v)})
+    folders = {k: v for k, v in paths.items() if k.startswith(("--save-masks", "--save-edges"))}
+    for name, path in paths.items():
+        if name in folders:
+            check_writable_folder(path, "mask folder" if name.startswith("--save-masks") else "edge folder")
+        elif name.startswith("-o"):
+            check_writable(path, "video")
+            video_format(path)
+        else:
+            check_writable(path, f"{name} file")
+    locks = OutputLocks(paths.values(), overwrite=outputs.overwrite)
+    try:
+        for name, path in folders.items():
+            check_frame_folder(path, f"{name} folder", outputs.overwrite)
+    except BaseException:
+        locks.release()
+        raise
+    return locks
+
+
+def _cached_source(source: Any, config: RunConfig) -> Any:
+    """What a segments file records of ``source``: its size, frame count and stride."""
+    from fastsam_track.pipeline.exports.segments import CachedSource
+
+    width, height = source.size
+    return CachedSource(width, height, source.frame_count, config.vid_stride)
+
+
+def _replay(path: Path, names: list[str], number: int, source: Any, config: RunConfig) -> Any:
+    """Source ``number``'s segments replay: ``path`` itself, or with several sources ``path/<name>.jsonl``."""
+    from fastsam_track.pipeline.exports.segments import SegmentsReplay
+
+    file = path if len(names) == 1 else path / f"{names[number]}.jsonl"
+    return SegmentsReplay(file, _cached_source(source, config))
+
+
+def _segmenter(config: RunConfig, probabilities: bool, calibrate_on: Any, progress: bool) -> Any:
+    """The segmenter ``config`` asks for; with int8, calibrated on ``config.calibration`` or else the
+    first frames of ``calibrate_on`` (the run's first source)."""
+    from fastsam_track.pipeline.model.quantize import Calibration
+    from fastsam_track.pipeline.model.segmenter import Segmenter
+
+    calibration = None
+    if config.precision == "int8":
+        frames = config.calibration if config.calibration is not None else calibrate_on
+        calibration = Calibration(frames, frames=config.calibration_frames, progress=progress)
+    return Segmenter(
+        config.model,
+        imgsz=config.imgsz,
+        conf=config.conf,
+        iou=config.iou,
+        max_det=config.max_det,
+        device=config.device,
+        backend=config.backend,
+        threads=config.threads,
+        probabilities=probabilities,
+        precision=config.precision,
+        calibration=calibration,
+    )
+
+
+def _clip(config: RunConfig) -> Any:
+    from fastsam_track.pipeline.model.clip import ClipEmbedder
+    from fastsam_track.pipeline.model.segmenter import select_device
+
+    device, _ = select_device(config.device)
+    return ClipEmbedder(config.clip_model, config.clip_pretrained, device=device)

@@ -1,0 +1,208 @@
+"""Everything one source's frame needs after the network, in one order, on one thread.
+
+``FrameProcessor.process(frame, segments)`` gives the segments their track ids, applies the
+prompts due on this frame (from a prompts file or the CLI, then clicks from a window or
+page), resolves text prompts with CLIP, follows the prompted objects, tells the window or
+page what it saw, and computes the edge map; ``export(segmented)`` hands the result to every
+export (segments cache, mask PNGs, tracks, edges, proposals). It has no threads or queues:
+the runner calls ``process`` on its tracking thread and ``export`` on its writing thread, one
+frame after another, and one source or many use the same class (one processor per source).
+
+Example:
+    >>> import numpy as np, supervision as sv
+    >>> from fastsam_track.trackers.segment_tracker import SegmentTracker
+    >>> from fastsam_track.types import Frame
+    >>> processor = FrameProcessor(tracker=SegmentTracker())
+    >>> masks = np.zeros((1, 8, 8), bool); masks[0, 2:6, 2:6] = True
+    >>> segments = sv.Detections(xyxy=np.array([[4, 4, 12, 12]], np.float32), mask=masks)
+    >>> frame = Frame(0, np.zeros((16, 16, 3), np.uint8), 0.0)
+    >>> processor.process(frame, segments).segments.tracker_id.tolist()
+    [1]
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable
+from contextlib import ExitStack
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+import supervision as sv
+
+from fastsam_track.edges import edge_map
+from fastsam_track.errors import FlowError, UsageError
+from fastsam_track.trackers.flow import FrameCues, FrameFlow
+from fastsam_track.trackers.prompting import PromptWarning
+from fastsam_track.types import PROBABILITY, Frame, Prompt, RemovePrompt, SegmentedFrame, TextPrompt
+
+if TYPE_CHECKING:
+    from fastsam_track.pipeline.prompts.inbox import PromptInbox
+    from fastsam_track.pipeline.prompts.text import TextPrompter
+
+__all__ = ["Exporter", "FrameProcessor", "ObjectFollower", "Tracker"]
+
+
+class Tracker(Protocol):
+    """Gives a frame's segments identities: ``update(segments, cues) -> segments`` with ``tracker_id``."""
+
+    def update(self, segments: sv.Detections, cues: FrameCues | None) -> sv.Detections: ...
+
+
+class ObjectFollower(Protocol):
+    """Follows prompted objects: ``update(segments, frame_shape, prompts, cues) -> objects``."""
+
+    def update(
+        self, segments: sv.Detections, frame_shape: tuple[int, int], prompts: list[Prompt], cues: FrameCues | None
+    ) -> sv.Detections: ...
+
+
+class Exporter(Protocol):
+    """A context manager that takes every ``SegmentedFrame`` (segments cache, masks, tracks)."""
+
+    def __enter__(self) -> Any: ...
+    def __exit__(self, *exc: Any) -> Any: ...
+    def write(self, segmented: SegmentedFrame) -> None: ...
+
+
+class FrameProcessor:
+    """One source's per-frame work after the network: tracks, prompts, text, objects, edges, exports.
+
+    Args:
+        tracker: gives segments identities (e.g. a ``SegmentTracker``); None leaves them without.
+        objects: follows prompted objects (e.g. an ``ObjectTracker``); needed with ``prompts``
+            or ``inbox``. Both trackers get the frame's optical flow and colours (``FrameFlow``).
+        prompts: point, box, text and remove prompts; each is applied on the first processed
+            frame at or after its own (frames skipped by a stride do not lose prompts).
+        text: resolves text prompts with CLIP and looks for lost text-selected objects; needed
+            with text prompts.
+        inbox: prompts given while the video plays (a window, a web page), applied on the next
+            frame; the objects seen are published back to it, and each prompt that selected
+            nothing is reported to it.
+        edges: compute each frame's edge map (``SegmentedFrame.edges``).
+        exports: what receives each ``SegmentedFrame`` (segments cache, mask and track files);
+            entered and finalised with the processor (``with processor:``).
+
+    Raises:
+        UsageError: prompts or an inbox without an object tracker, text prompts without CLIP.
+    """
+
+    def __init__(
+        self,
+        *,
+        tracker: Tracker | None = None,
+        objects: ObjectFollower | None = None,
+        prompts: Iterable[Prompt] = (),
+        text: TextPrompter | None = None,
+        inbox: PromptInbox | None = None,
+        edges: bool = False,
+        exports: Iterable[Exporter] = (),
+    ):
+        self.tracker, self.objects, self.text, self.inbox, self.edges = tracker, objects, text, inbox, edges
+        self.exports = list(exports)
+        self._pending = sorted(prompts, key=lambda p: p.frame)
+        if (self._pending or inbox is not None) and objects is None:
+            raise UsageError("prompts need an object tracker: pass objects=ObjectTracker()")
+        if text is None and any(isinstance(p, TextPrompt) for p in self._pending):
+            raise UsageError("text prompts need CLIP: pass text=TextPrompter(ClipEmbedder())")
+        # The trackers follow segments with the optical flow between the frames they see.
+        self._flow = FrameFlow() if tracker is not None or objects is not None else None
+        self._stack = ExitStack()
+
+    @property
+    def unused_prompts(self) -> list[Prompt]:
+        """Prompts for frames not processed (yet): after the run, those past its last frame."""
+        return list(self._pending)
+
+    def __enter__(self) -> FrameProcessor:
+        with ExitStack() as stack:
+            self._open = [stack.enter_context(export) for export in self.exports]
+            self._stack = stack.pop_all()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stack.__exit__(*exc)
+
+    def process(self, frame: Frame, segments: sv.Detections) -> SegmentedFrame:
+        """This frame's tracked segments, objects and edges.
+
+        Args:
+            frame: the decoded frame.
+            segments: its everything-mode segments (masks (N, h, w) bool at mask resolution).
+
+        Returns:
+            The ``SegmentedFrame``: segments with ``tracker_id`` (with a tracker), the prompted
+            objects (None without prompts, and in an interactive run until one is picked, so
+            every segment is drawn to click on), the edge map (with ``edges``).
+        """
+        cues = self._cues(frame, segments) if self._flow is not None else None
+        if self.tracker is not None:
+            segments = self.tracker.update(segments, cues)
+        due = [p for p in self._pending if p.frame <= frame.index]
+        self._pending = self._pending[len(due) :]
+        if self.inbox is not None:
+            due += self.inbox.take(frame.index)
+        if self.text is not None:
+            due = _resolve_text(self.text, frame, segments, due)
+        followed: sv.Detections | None = None
+        if self.objects is not None:
+            followed = self._follow(segments, frame.shape, due, cues)
+        if self.text is not None:
+            self.text.observe(followed)
+        if self.inbox is not None:
+            self.inbox.publish(frame.index, frame.shape, followed)
+            followed = followed if followed is not None and len(followed) else None
+        edge_image = edge_map(_probabilities(segments), frame.shape) if self.edges else None
+        return SegmentedFrame(frame, segments, followed, edge_image)
+
+    def export(self, segmented: SegmentedFrame) -> None:
+        """Write ``segmented`` to every export (after ``process``, on any one thread, in frame order)."""
+        for export in self.exports:
+            export.write(segmented)
+
+    def _cues(self, frame: Frame, segments: sv.Detections) -> FrameCues:
+        """The frame's flow and colours on the segments' grid; a frame of a new size starts the flow afresh
+        (a camera that came back at another resolution: the trackers start afresh too)."""
+        assert self._flow is not None
+        grid = np.asarray(segments.mask).shape[1:]
+        try:
+            return self._flow.update(frame.image, grid)
+        except FlowError:
+            self._flow.reset()
+            return self._flow.update(frame.image, grid)
+
+    def _follow(
+        self, segments: sv.Detections, frame_shape: tuple[int, int], due: list[Prompt], cues: FrameCues | None
+    ) -> sv.Detections:
+        """``objects.update``; with an inbox, each prompt that selected nothing (a ``PromptWarning``
+        naming its object) is reported to it, so the window or page that gave it can say so. Every
+        warning is still shown as usual (the terminal's line), after the update."""
+        assert self.objects is not None
+        if self.inbox is None:
+            return self.objects.update(segments, frame_shape, due, cues)
+        # The tracker reports a miss only as a warning; warnings other threads give meanwhile are
+        # caught too and shown the same way.
+        with warnings.catch_warnings(record=True) as caught:
+            followed = self.objects.update(segments, frame_shape, due, cues)
+        for warning in caught:
+            if isinstance(warning.message, PromptWarning):
+                self.inbox.missed(warning.message.object_id, warning.message.reason)
+            warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
+        return followed
+
+
+def _resolve_text(text: TextPrompter, frame: Frame, segments: sv.Detections, due: list[Prompt]) -> list[Prompt]:
+    """This frame's prompts with text prompts (and searches for lost objects) turned into mask prompts."""
+    for prompt in due:
+        if isinstance(prompt, RemovePrompt):
+            text.forget(prompt.object_id)
+    words = [p for p in due if isinstance(p, TextPrompt)]
+    resolved: list[Prompt] = [p for p in due if not isinstance(p, TextPrompt)]
+    return resolved + list(text.prompts(frame, segments, words))
+
+
+def _probabilities(segments: sv.Detections) -> np.ndarray:
+    """(N, h, w) mask probabilities: the model's when it gave them, else the binary masks (a replay)."""
+    if PROBABILITY in segments.data:
+        return np.asarray(segments.data[PROBABILITY])
+    return np.asarray(segments.mask, np.float32)
