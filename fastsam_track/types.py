@@ -6,11 +6,14 @@ without importing each other.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import reprlib
+from dataclasses import dataclass, field
 from enum import IntEnum
 
 import numpy as np
 import supervision as sv
+
+from fastsam_track.errors import PromptError
 
 __all__ = [
     "COLOR",
@@ -101,44 +104,171 @@ class SegmentedFrame:
         return mask.shape[1], mask.shape[2]
 
 
+# Prompt records convert what they are given (lists, tuples, numpy integers) into the arrays the
+# tracker reads and refuse what would silently select nothing. They are built once per prompt, at a
+# boundary (a file, the command line, a click), so the checks cost nothing per frame; ``np.asarray``
+# keeps an array that is already right without copying it.
+
+
+def _describe(value: object) -> str:
+    """A one-line, short description of a refused value."""
+    if isinstance(value, np.ndarray):
+        return f"{value.dtype} array of shape {value.shape}"
+    return f"{type(value).__name__} {reprlib.repr(value)}".replace("\n", " ")
+
+
+def _whole(record: str, name: str, value: object, minimum: int, expected: str) -> int:
+    """``value`` as an int >= ``minimum``: Python and numpy integers, never a bool."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, int | np.integer) or value < minimum:
+        raise PromptError(f"{record} {name} must be {expected}, got {_describe(value)}")
+    return int(value)
+
+
+def _numbers(record: str, name: str, value: object, expected: str) -> np.ndarray:
+    """``value`` as a float64 array (no copy when it is one): ints and floats only, no text, no bools."""
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError, OverflowError) as error:  # ragged lists, an integer past every dtype
+        raise PromptError(f"{record} {name} must be {expected}, got {_describe(value)}") from error
+    if array.dtype.kind not in "iuf":
+        raise PromptError(f"{record} {name} must be {expected} (numbers), got {_describe(value)}")
+    return array.astype(np.float64, copy=False)
+
+
+def _check_record(prompt: PointPrompt | BoxPrompt | TextPrompt | MaskPrompt | RemovePrompt) -> None:
+    """Check and convert the fields every prompt has: frame, object_id, source."""
+    record = type(prompt).__name__
+    # -1: an interactive prompt waiting for the frame it will be taken on (``PromptInbox``)
+    frame = _whole(record, "frame", prompt.frame, -1, "an int >= 0 (or -1: not yet on a frame)")
+    object.__setattr__(prompt, "frame", frame)
+    object.__setattr__(prompt, "object_id", _whole(record, "object_id", prompt.object_id, 1, "an int >= 1"))
+    source = prompt.source
+    if source is None or (isinstance(source, str) and source.strip()):
+        return
+    if isinstance(source, int | np.integer) and not isinstance(source, bool | np.bool_) and source >= 0:
+        object.__setattr__(prompt, "source", str(int(source)))
+        return
+    raise PromptError(f"{record} source must be a source name or number, or None, got {_describe(source)}")
+
+
 @dataclass(frozen=True)
 class PointPrompt:
     """Points that select one object on one frame, as FastSAM's point prompt.
 
+    Lists and tuples are converted to arrays on construction and every field is checked: a
+    wrong shape or value raises ``PromptError`` rather than selecting nothing later.
+
     Attributes:
-        frame: the frame index the points were given on.
-        object_id: the object they select (a positive int, the value in exported masks).
-        points: (K, 2) float (x, y) in frame pixels.
-        labels: (K,) int, 1 for a foreground point, 0 for a background point.
+        frame: the frame index the points were given on (an int >= 0; -1 for a prompt not yet
+            on a frame, as an interactive click waiting for the next frame).
+        object_id: the object they select (an int >= 1, the value in exported masks).
+        points: (K, 2) float64 (x, y) in frame pixels, K >= 1, finite; one ``[x, y]`` pair is
+            taken as one point.
+        labels: (K,) int, 1 for a foreground point, 0 for a background point, at least one 1;
+            None (the default) makes every point foreground.
+        source: which source of a several-source run the points are for: a source's name, or
+            its number (from 0) as text; None for the only source. Keyword only.
+
+    Example:
+        >>> prompt = PointPrompt(0, 7, [40, 40])
+        >>> prompt.points.dtype, prompt.points.tolist(), prompt.labels.tolist()
+        (dtype('float64'), [[40.0, 40.0]], [1])
+        >>> PointPrompt(0, 7, [40, 40, 50])
+        Traceback (most recent call last):
+        ...
+        fastsam_track.errors.PromptError: PointPrompt points must be (K, 2) x, y pairs, got shape (3,)
     """
 
     frame: int
     object_id: int
     points: np.ndarray
-    labels: np.ndarray
+    labels: np.ndarray = None  # type: ignore[assignment]  # None on construction only: all foreground
+    source: str | None = field(default=None, kw_only=True)
+
+    def __post_init__(self) -> None:
+        _check_record(self)
+        points = _numbers("PointPrompt", "points", self.points, "(K, 2) x, y pairs")
+        if points.shape == (2,):
+            points = points.reshape(1, 2)
+        if points.ndim != 2 or points.shape[1] != 2:
+            raise PromptError(f"PointPrompt points must be (K, 2) x, y pairs, got shape {points.shape}")
+        if len(points) == 0:
+            raise PromptError("PointPrompt points must hold at least one x, y pair, got shape (0, 2)")
+        if not np.isfinite(points).all():
+            raise PromptError(f"PointPrompt points must be finite, got {points.tolist()}")
+        object.__setattr__(self, "points", points)
+        if self.labels is None:
+            object.__setattr__(self, "labels", np.ones(len(points), int))
+            return
+        try:
+            labels = np.asarray(self.labels)
+        except (TypeError, ValueError, OverflowError) as error:
+            raise PromptError(f"PointPrompt labels must be (K,) 0 or 1, got {_describe(self.labels)}") from error
+        if labels.shape != (len(points),):
+            raise PromptError(
+                f"PointPrompt labels must be one 0 or 1 per point, shape ({len(points)},), got shape {labels.shape}"
+            )
+        if labels.dtype.kind not in "biuf" or not ((labels == 0) | (labels == 1)).all():
+            raise PromptError(f"PointPrompt labels must be 0 (background) or 1 (foreground), got {labels.tolist()}")
+        if not (labels == 1).any():
+            raise PromptError(f"PointPrompt labels must hold at least one 1 (foreground), got {labels.tolist()}")
+        object.__setattr__(self, "labels", labels.astype(int, copy=False))
 
 
 @dataclass(frozen=True)
 class BoxPrompt:
     """A box that selects one object on one frame: the segment that best fills it.
 
+    A list or tuple is converted to an array on construction; a wrong shape, a non-finite
+    value or an empty box raises ``PromptError``.
+
     Attributes:
-        frame: the frame index.
-        object_id: the object it selects.
-        box: (4,) float xyxy in frame pixels.
+        frame: the frame index (an int >= 0; -1 for a prompt not yet on a frame).
+        object_id: the object it selects (an int >= 1).
+        box: (4,) float64 xyxy in frame pixels, finite, x2 > x1 and y2 > y1.
+        source: which source of a several-source run the box is for: a source's name, or its
+            number (from 0) as text; None for the only source. Keyword only.
+
+    Example:
+        >>> BoxPrompt(0, 1, [10, 20, 110, 220]).box.tolist()
+        [10.0, 20.0, 110.0, 220.0]
     """
 
     frame: int
     object_id: int
     box: np.ndarray
+    source: str | None = field(default=None, kw_only=True)
+
+    def __post_init__(self) -> None:
+        _check_record(self)
+        box = _numbers("BoxPrompt", "box", self.box, "(4,) x1, y1, x2, y2")
+        if box.shape != (4,):
+            raise PromptError(f"BoxPrompt box must be (4,) x1, y1, x2, y2, got shape {box.shape}")
+        if not np.isfinite(box).all() or box[2] <= box[0] or box[3] <= box[1]:
+            raise PromptError(
+                f"BoxPrompt box must be finite x1, y1, x2, y2 with x2 > x1 and y2 > y1, got {box.tolist()}"
+            )
+        object.__setattr__(self, "box", box)
 
 
 @dataclass(frozen=True)
 class RemovePrompt:
-    """Stop tracking an object from this frame on."""
+    """Stop tracking an object from this frame on.
+
+    Attributes:
+        frame: the frame index (an int >= 0; -1 for a prompt not yet on a frame).
+        object_id: the object to stop tracking (an int >= 1).
+        source: which source of a several-source run: a source's name, or its number (from 0)
+            as text; None for the only source or, in a several-source run, every source.
+            Keyword only.
+    """
 
     frame: int
     object_id: int
+    source: str | None = field(default=None, kw_only=True)
+
+    def __post_init__(self) -> None:
+        _check_record(self)
 
 
 @dataclass(frozen=True)
@@ -146,14 +276,24 @@ class TextPrompt:
     """Words that select one object on one frame: the segment whose CLIP embedding matches best.
 
     Attributes:
-        frame: the frame index.
-        object_id: the object it selects.
-        text: what to look for, e.g. "a red cup".
+        frame: the frame index (an int >= 0; -1 for a prompt not yet on a frame).
+        object_id: the object it selects (an int >= 1).
+        text: what to look for, e.g. "a red cup"; stripped of surrounding spaces, never empty.
+        source: which source of a several-source run: a source's name, or its number (from 0)
+            as text; None for the only source or, in a several-source run, every source (each
+            looks for the words on its own). Keyword only.
     """
 
     frame: int
     object_id: int
     text: str
+    source: str | None = field(default=None, kw_only=True)
+
+    def __post_init__(self) -> None:
+        _check_record(self)
+        if not isinstance(self.text, str) or not self.text.strip():
+            raise PromptError(f"TextPrompt text must be a non-empty string, got {_describe(self.text)}")
+        object.__setattr__(self, "text", self.text.strip())
 
 
 @dataclass(frozen=True)
@@ -161,14 +301,28 @@ class MaskPrompt:
     """A mask that selects one object on one frame (what a text prompt resolves to).
 
     Attributes:
-        frame: the frame index.
-        object_id: the object it selects.
-        mask: (h, w) bool at mask resolution (see ``SegmentedFrame``).
+        frame: the frame index (an int >= 0; -1 for a prompt not yet on a frame).
+        object_id: the object it selects (an int >= 1).
+        mask: (h, w) bool at mask resolution (see ``SegmentedFrame``); numbers are converted,
+            non-zero is True.
+        source: which source of a several-source run the mask is for: a source's name, or its
+            number (from 0) as text; None for the only source. Keyword only.
     """
 
     frame: int
     object_id: int
     mask: np.ndarray
+    source: str | None = field(default=None, kw_only=True)
+
+    def __post_init__(self) -> None:
+        _check_record(self)
+        try:
+            mask = np.asarray(self.mask)
+        except (TypeError, ValueError, OverflowError) as error:
+            raise PromptError(f"MaskPrompt mask must be (h, w) bool, got {_describe(self.mask)}") from error
+        if mask.ndim != 2 or mask.dtype.kind not in "biuf":
+            raise PromptError(f"MaskPrompt mask must be (h, w) bool, got {_describe(mask)}")
+        object.__setattr__(self, "mask", mask.astype(bool, copy=False))
 
 
 Prompt = PointPrompt | BoxPrompt | TextPrompt | MaskPrompt | RemovePrompt

@@ -18,7 +18,15 @@ from hypothesis import strategies as st
 from fastsam_track.configs import RunConfig, load_config
 from fastsam_track.errors import ConfigError, PromptError, SegmentsCacheError
 from fastsam_track.pipeline.exports.segments import SegmentsReplay, encode_rle
-from fastsam_track.pipeline.prompts.parse import load_prompts, parse_box, parse_point, parse_text
+from fastsam_track.pipeline.prompts.parse import (
+    load_prompts,
+    parse_box,
+    parse_point,
+    parse_text,
+    prompts_from_cli,
+    split_by_source,
+)
+from fastsam_track.types import RemovePrompt, TextPrompt
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -73,14 +81,19 @@ NEAR_VALID_ENTRY = st.builds(
     st.one_of(st.integers(1, 9), st.integers(-1, 9), JSON),
     PROMPT_KIND,
     st.one_of(
-        st.just({}), st.just({}), st.dictionaries(st.sampled_from(["extra", "labels", "box", "text", "remove"]), JSON)
+        st.just({}),
+        st.just({}),
+        st.fixed_dictionaries({"source": st.one_of(st.text(max_size=8), st.integers(-2, 5), HUGE, JSON)}),
+        st.dictionaries(st.sampled_from(["extra", "labels", "box", "text", "remove", "source"]), JSON),
     ),
 )
 PROMPT_ENTRY = st.one_of(
     NEAR_VALID_ENTRY,
     st.fixed_dictionaries(
         {},
-        optional={key: JSON for key in ("frame", "object", "points", "labels", "box", "text", "remove", "extra")},
+        optional={
+            key: JSON for key in ("frame", "object", "points", "labels", "box", "text", "remove", "source", "extra")
+        },
     ),
 )
 PROMPT_DOCS = st.one_of(
@@ -131,12 +144,24 @@ def test_load_prompts_loads_or_raises_prompt_error(tmp_path, document):
 NUMBER_TEXT = st.one_of(
     st.integers(-(10**6), 10**6).map(str), st.floats(-1e6, 1e6).map(lambda v: f"{v:.3f}"), BIG_DIGITS
 )
+SOURCE_TEXT = st.one_of(
+    st.text(alphabet=string.ascii_letters + string.digits + "-_.", min_size=1, max_size=8),  # a valid SOURCE
+    st.integers(0, 99).map(str),
+    st.text(max_size=8),  # anything, colons and @ too
+)
+WHERE_TEXT = st.one_of(  # what follows the numbers or the words: "", @FRAME, @FRAME:SOURCE, @:SOURCE, near misses
+    st.just(""),
+    NUMBER_TEXT.map("@{}".format),
+    st.tuples(st.one_of(st.just(""), NUMBER_TEXT), SOURCE_TEXT).map("@{0[0]}:{0[1]}".format),
+    st.text(alphabet="@:0123456789ab -", max_size=8),
+)
 CLI_TEXT = st.one_of(
     st.text(max_size=60),
-    st.text(alphabet=string.digits + ",.@-+ 01", max_size=40),
-    st.tuples(st.lists(NUMBER_TEXT, min_size=1, max_size=5), st.one_of(st.just(""), NUMBER_TEXT.map("@{}".format))).map(
+    st.text(alphabet=string.digits + ",.@:-+ 01ab", max_size=40),
+    st.tuples(st.lists(NUMBER_TEXT, min_size=1, max_size=5), WHERE_TEXT).map(
         lambda parts: ",".join(parts[0]) + parts[1]
     ),
+    st.tuples(st.text(max_size=20), WHERE_TEXT).map("".join),
     st.tuples(st.text(max_size=20), BIG_DIGITS).map("{0[0]}@{0[1]}".format),
 )
 
@@ -146,9 +171,51 @@ CLI_TEXT = st.one_of(
 def test_cli_prompt_parsers_return_or_raise_prompt_error(text):
     for parse in (parse_point, parse_box, parse_text):
         try:
-            parse(text)
-        except PromptError:
-            pass
+            frame, *_, source = parse(text)
+        except PromptError as error:
+            assert "\n" not in str(error)  # the text is quoted with repr
+        else:
+            assert frame >= 0 and (source is None or (source and ":" not in source and "@" not in source))
+
+
+SOURCE_NAMES = st.lists(
+    st.text(alphabet=string.ascii_lowercase + string.digits, min_size=1, max_size=3), min_size=1, max_size=3
+)
+CLI_POINTS = st.lists(
+    st.tuples(st.integers(0, 99), st.integers(0, 99), st.sampled_from(["", ",0", ",1"]), WHERE_TEXT).map(
+        lambda p: f"{p[0]},{p[1]}{p[2]}{p[3]}"
+    ),
+    max_size=4,
+)
+CLI_BOXES = st.lists(st.sampled_from(["", "@2", "@:0", "@1:1", "@:a", "@3:b"]).map("0,0,10,10{}".format), max_size=3)
+CLI_TEXTS = st.lists(st.tuples(st.sampled_from(["a cup", "me@home"]), WHERE_TEXT).map("".join), max_size=3)
+
+
+@settings(max_examples=200, deadline=None)
+@given(points=CLI_POINTS, boxes=CLI_BOXES, texts=CLI_TEXTS, names=SOURCE_NAMES)
+def test_cli_prompts_split_by_source_or_raise_prompt_error(points, boxes, texts, names):
+    """Every prompt lands in the source it names (every source for an unnamed text or remove), or a PromptError."""
+    try:
+        prompts = prompts_from_cli(points, boxes, texts=texts)
+        placed = split_by_source(prompts, names)
+    except PromptError as error:
+        assert "\n" not in str(error)
+        return
+    ids = [p.object_id for p in prompts]
+    assert len(ids) == len(set(ids))  # one id per object
+    for prompt in prompts:
+        if prompt.source is None:  # a point or box without one was refused with several sources
+            assert len(names) == 1 or isinstance(prompt, TextPrompt | RemovePrompt)
+            where = list(range(len(names)))
+        elif prompt.source in names:
+            where = [names.index(prompt.source)]
+        else:
+            where = [int(prompt.source)]
+        for number, own in enumerate(placed):
+            held = [p for p in own if p.object_id == prompt.object_id]
+            assert len(held) == (number in where)
+    for name, own in zip(names, placed, strict=True):
+        assert all(p.source == name for p in own)
 
 
 # --- run config -------------------------------------------------------------------------------
