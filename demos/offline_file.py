@@ -8,11 +8,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from fastsam_track.pipeline.model.segmenter import Segmenter
-from fastsam_track.pipeline.outputs.render import SegmentRenderer
-from fastsam_track.pipeline.outputs.sinks import VideoFileSink
-from fastsam_track.pipeline.runner import run
-from fastsam_track.pipeline.sources import open_source
+from fastsam_track import Segmenter, SegmentRenderer, VideoFileSink, open_source, run
 from fastsam_track.synthetic import SyntheticClip
 
 folder = Path(tempfile.mkdtemp(prefix="fastsam-demo-"))

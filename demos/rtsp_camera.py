@@ -16,16 +16,21 @@ import sys
 
 import numpy as np
 
-from fastsam_track.errors import OutputError, SinkError
-from fastsam_track.pipeline.model.segmenter import Segmenter
+from fastsam_track import (
+    BoxPrompt,
+    FrameProcessor,
+    ObjectTracker,
+    OutputError,
+    Reconnect,
+    RtspSink,
+    Segmenter,
+    SegmentTracker,
+    SinkError,
+    StreamSource,
+    VideoFileSink,
+    run,
+)
 from fastsam_track.pipeline.outputs.files import OutputLocks
-from fastsam_track.pipeline.outputs.sinks import RtspSink, VideoFileSink
-from fastsam_track.pipeline.processor import FrameProcessor
-from fastsam_track.pipeline.runner import run
-from fastsam_track.pipeline.sources.live import Reconnect, StreamSource
-from fastsam_track.trackers.objects import ObjectTracker
-from fastsam_track.trackers.segment_tracker import SegmentTracker
-from fastsam_track.types import BoxPrompt
 
 url, box = sys.argv[1], np.array([float(v) for v in sys.argv[2].split(",")])
 

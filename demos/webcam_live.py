@@ -10,16 +10,19 @@ picks the built-in model.
 import os
 import sys
 
-from fastsam_track.errors import SourceError, WindowError
-from fastsam_track.pipeline.model.segmenter import Segmenter
-from fastsam_track.pipeline.outputs.web import WebServer
-from fastsam_track.pipeline.outputs.window import WindowSink
-from fastsam_track.pipeline.processor import FrameProcessor
-from fastsam_track.pipeline.prompts.inbox import PromptInbox
-from fastsam_track.pipeline.runner import run
-from fastsam_track.pipeline.sources import open_source
-from fastsam_track.trackers.objects import ObjectTracker
-from fastsam_track.trackers.segment_tracker import SegmentTracker
+from fastsam_track import (
+    FrameProcessor,
+    ObjectTracker,
+    PromptInbox,
+    Segmenter,
+    SegmentTracker,
+    SourceError,
+    WebServer,
+    WindowError,
+    WindowSink,
+    open_source,
+    run,
+)
 
 camera = next((arg for arg in sys.argv[1:] if arg.isdigit()), "0")
 try:

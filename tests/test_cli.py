@@ -88,7 +88,10 @@ def test_demo_writes_an_annotated_clip(tmp_path):
         (["run", "rtsp://127.0.0.1:1/cam", "-o", "out.mp4"], "cannot open stream rtsp://127.0.0.1:1/cam"),
         (["run", "{clip}", "--model", "fastsam-tiny", "--serve", "nohost"], "--serve 'nohost'"),
         (["run", "{clip}", "--model", "fastsam-tiny", "--rtsp-out", "http://x"], "needs an rtsp:// URL"),
-        (["run", "{clip}", "-o", "out.mp4", "--reconnect-limit", "-1"], "--reconnect-limit must be 0"),
+        (
+            ["run", "{clip}", "-o", "out.mp4", "--reconnect-limit", "-1"],
+            "reconnect_limit must be 0 (never give up) or more, got -1",
+        ),
         # Outputs are checked before the model loads (the default model, offline, would fail otherwise).
         (["run", "{clip}", "-o", "out"], "cannot write video 'out': it has no extension; give a name ending in .mp4"),
         (["run", "{clip}", "-o", "out.webm"], "its extension '.webm' is not a video container for H.264"),
@@ -652,3 +655,24 @@ def test_a_segments_replay_with_another_stride_is_one_line_and_exit_2(tmp_path):
     assert not (tmp_path / "t.txt").exists()
     replayed = _cli(*args)
     assert replayed.returncode == 0, replayed.stderr
+
+
+def test_a_full_disk_midway_is_exit_1_with_the_frames_before_it_kept(tmp_path):
+    """A failure at run time is exit 1 (2 is for usage errors); the export keeps its whole frames."""
+    import resource
+
+    clip = write_clip(tmp_path / "in.mp4", frames=30, height=180, width=320)
+
+    def small_files() -> None:  # in the child: files stop growing at 20 kB, as on a full disk
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
+
+    out = tmp_path / "s.jsonl"
+    command = [sys.executable, "-m", "fastsam_track.cli", "run", str(clip), "--model", "fastsam-tiny"]
+    command += ["--imgsz", "320", "--backend", "torch", "--save-segments", str(out), "--no-progress"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, preexec_fn=small_files)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr == f"fastsam-track: error: cannot write segments file {str(out)!r}: File too large\n"
+    lines = out.read_text().splitlines()  # renamed into place, ending with a whole frame
+    assert 2 < len(lines) < 31 and all(json.loads(line) for line in lines)
+    assert not list(tmp_path.glob(".*.part"))

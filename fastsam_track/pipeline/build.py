@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -98,6 +98,16 @@ class Outputs:
         """Whether each frame's edge map is computed (drawn or saved)."""
         return self.draw_edges or self.save_edges is not None
 
+    def paced(self, live: bool) -> bool:
+        """Whether a source's frames go at its own rate: a file (or folder) served to a page, unless ``pace``
+        is off. Cameras and streams come in real time already; a run without a page goes as fast as it can.
+
+        Example:
+            >>> Outputs(serve=":8080").paced(live=False), Outputs(serve=":8080").paced(live=True)
+            (True, False)
+        """
+        return self.serve is not None and self.pace and not live
+
     @property
     def interactive(self) -> bool:
         """Whether prompts can come while the video plays (a window or a page)."""
@@ -174,8 +184,8 @@ class Pipeline:
         processors: each source's ``FrameProcessor``.
         sinks: each source's annotated-frame outputs.
         renderer: draws every source's frames.
+        outputs: what the run writes and shows.
         servers: the web page, when one is served (its URL and token: ``url``, ``token``).
-        pace: files play at their own rate (a served page).
     """
 
     names: list[str]
@@ -185,8 +195,8 @@ class Pipeline:
     processors: list[FrameProcessor]
     sinks: list[list[FrameSink]]
     renderer: Any
+    outputs: Outputs = field(default_factory=Outputs)
     servers: list[Any] = field(default_factory=list)
-    pace: bool = False
     _locks: Any = None
 
     def run(
@@ -212,10 +222,10 @@ class Pipeline:
             renderer=self.renderer,
             on_frame=on_frame,
             stop=stop,
-            pace=self.pace,
+            pace=self.outputs.paced(live=False),  # and each live source is not paced
         )
 
-    def stream(self, stats: RunStats | None = None) -> Iterator[SegmentedFrame]:
+    def stream(self, stats: RunStats | None = None) -> Generator[SegmentedFrame, None, None]:
         """The one source's frames as they are processed, in a loop of the caller's (``frames_through``):
         leaving it stops the run and finalises the outputs."""
         if len(self.sources) != 1:
@@ -231,7 +241,7 @@ class Pipeline:
             "renderer": self.renderer,
             "sinks": self.sinks[0],
             "live": live,
-            "pace": self.pace and not live,
+            "pace": self.outputs.paced(live),
         }
 
     def close(self) -> None:
@@ -328,17 +338,6 @@ def _assemble(
     from fastsam_track.pipeline.outputs.render import SegmentRenderer
     from fastsam_track.pipeline.prompts.inbox import PromptInbox
 
-    # CLIP before the segmenter: missing weights are said before a model loads.
-    wants_text = any(isinstance(p, TextPrompt) for prompts in by_source for p in prompts)
-    embedder = _clip(config) if wants_text else None
-    frames: list[Iterable[Frame]] = list(opened)
-    if outputs.replay is not None:
-        segment: Any = [_replay(outputs.replay, names, n, s, config) for n, s in enumerate(opened)]
-        frames = [replay.follow(source) for replay, source in zip(segment, opened, strict=True)]
-    else:
-        segment = _segmenter(config, outputs.edges, opened[0], progress)
-        for size in {s.size for s in opened}:
-            segment.prepare((size[1], size[0]))  # an export happens now, before a window or page opens
     inboxes = [
         PromptInbox(
             first_object=max((p.object_id for p in prompts), default=0) + 1,
@@ -350,13 +349,26 @@ def _assemble(
         else None
         for prompts in by_source
     ]
+    # Sinks before the model: a bad address or no display is said before a model loads or exports.
+    sinks, servers = _sinks(config, outputs, names, opened, inboxes, on_event)
+    for n, more in enumerate(extra_sinks or ()):
+        sinks[n] += list(more)
+    # CLIP before the segmenter: missing weights are said before a model loads.
+    wants_text = any(isinstance(p, TextPrompt) for prompts in by_source for p in prompts)
+    embedder = _clip(config) if wants_text else None
     processors = [
         _processor(config, outputs.source_paths(names, n), prompts, inboxes[n], embedder, outputs.edges, opened[n])
         for n, prompts in enumerate(by_source)
     ]
-    sinks, servers = _sinks(config, outputs, names, opened, inboxes, on_event)
-    for n, more in enumerate(extra_sinks or ()):
-        sinks[n] += list(more)
+    # The model last: everything a user can get wrong is said before it loads (and exports).
+    frames: list[Iterable[Frame]] = list(opened)
+    if outputs.replay is not None:
+        segment: Any = [_replay(outputs.replay, names, n, s, config) for n, s in enumerate(opened)]
+        frames = [replay.follow(source) for replay, source in zip(segment, opened, strict=True)]
+    else:
+        segment = _segmenter(config, outputs.edges, opened[0], progress)
+        for size in {s.size for s in opened}:
+            segment.prepare((size[1], size[0]))  # an export happens now, before a window or page opens
     renderer = SegmentRenderer(
         opacity=config.opacity, contour_thickness=config.contour_thickness, edges=outputs.draw_edges
     )
@@ -368,8 +380,8 @@ def _assemble(
         processors=processors,
         sinks=sinks,
         renderer=renderer,
+        outputs=outputs,
         servers=servers,
-        pace=outputs.serve is not None and outputs.pace,
     )
 
 
@@ -471,7 +483,9 @@ def _claim(outputs: Outputs, names: list[str], specs: list[str], config: RunConf
     )
 
     paths = outputs.paths(names)
-    inputs = {("source" if len(specs) == 1 else f"source {n}"): Path(s) for n, s in enumerate(specs)}
+    inputs: dict[str, Path | None] = {
+        ("source" if len(specs) == 1 else f"source {n}"): Path(s) for n, s in enumerate(specs)
+    }
     inputs.update({"--segments": outputs.replay, **{k: Path(v) for k, v in read.items() if v is not None}})
     inputs["--model file"] = Path(config.model)
     # os.path.exists: False, not an error, for a path behind a folder this user cannot enter

@@ -135,6 +135,8 @@ class FrameProcessor:
             objects (None without prompts, and in an interactive run until one is picked, so
             every segment is drawn to click on), the edge map (with ``edges``).
         """
+        if segments.mask is None:  # a segment function without masks (none found): nothing to follow
+            segments = _no_segments(frame.shape)
         cues = self._cues(frame, segments) if self._flow is not None else None
         if self.tracker is not None:
             segments = self.tracker.update(segments, cues)
@@ -189,6 +191,12 @@ class FrameProcessor:
                 self.inbox.missed(warning.message.object_id, warning.message.reason)
             warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
         return followed
+
+
+def _no_segments(frame_shape: tuple[int, int]) -> sv.Detections:
+    """Zero segments on a grid of about 1/8 of the frame (what a segmenter gives for an empty frame)."""
+    grid = (max(frame_shape[0] // 8, 1), max(frame_shape[1] // 8, 1))
+    return sv.Detections(xyxy=np.zeros((0, 4), np.float32), mask=np.zeros((0, *grid), bool))
 
 
 def _resolve_text(text: TextPrompter, frame: Frame, segments: sv.Detections, due: list[Prompt]) -> list[Prompt]:

@@ -19,7 +19,7 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import ExitStack, closing, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
@@ -341,7 +341,7 @@ def frames_through(
     queue_size: int = 4,
     live: bool | None = None,
     pace: bool = False,
-) -> Iterator[SegmentedFrame]:
+) -> Generator[SegmentedFrame, None, None]:
     """``run`` as a generator: each ``SegmentedFrame`` once processed, on the caller's thread.
 
     The loop is the caller's: the code between two frames runs on the processing stage, and

@@ -269,3 +269,24 @@ def test_a_several_source_live_recording_keeps_real_time_is_locked_and_plays_aft
     for steps in (np.diff(times[0]), np.diff(times[1])):
         assert (steps > 0).all() and np.median(steps) < 0.5
     assert np.diff(times[0]).max() > 3.0  # the 6 s freeze is a gap in source 0's recording
+
+
+def test_a_camera_lost_past_its_reconnection_limit_is_exit_1_and_the_recording_plays(start_camera, tmp_path):
+    """A failure at run time, not a usage error: exit 1, one line; what was recorded is finalised."""
+    camera = start_camera()
+    out = tmp_path / "out.mp4"
+    command = [sys.executable, "-m", "fastsam_track.cli", "run", camera.url, "--model", "fastsam-tiny", "--imgsz"]
+    command += ["320", "--threads", "1", "--reconnect-limit", "1", "--no-progress", "-o", str(out)]
+    run = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    stderr = Lines(run.stderr)
+    try:
+        wait_until(lambda: bool(list(tmp_path.glob(".out.mp4.*.part"))), "the recording to start")
+        wait_until(lambda: len(_decoded_times(next(tmp_path.glob(".out.mp4.*.part")))) > 5, "frames recorded")
+        camera.kill()  # and it does not come back
+        run.wait(timeout=120)
+        stderr.join()
+    finally:
+        run.kill()
+    assert run.returncode == 1, stderr.text
+    assert f"fastsam-track: error: stream {camera.url} lost: 1 reconnection attempts failed" in stderr.text
+    assert len(_decoded_times(out)) > 5

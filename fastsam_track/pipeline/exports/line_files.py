@@ -1,5 +1,6 @@
 """Text outputs written a frame at a time: each frame's lines are flushed at once, so a run
-that stops midway leaves every finished frame complete on disk.
+that stops midway leaves every finished frame complete on disk. A frame that cannot be
+written whole (a full disk) is cut off again: the file keeps the frames before it.
 
 The file is written under a hidden name beside its path and renamed into place when it is
 closed (``output_files``): a reader or another run never sees half of it, and a run that
@@ -7,11 +8,12 @@ fails before its first frame leaves the previous file as it was."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from types import TracebackType
-from typing import IO
+from typing import BinaryIO
 
-from fastsam_track.errors import OutputError
+from fastsam_track.errors import OutputError, OutputFailed, io_reason
 from fastsam_track.pipeline.outputs.files import check_writable, discard, finalise, staging_path
 
 __all__ = ["LineFileWriter"]
@@ -34,7 +36,8 @@ class LineFileWriter:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self._file: IO[str] | None = None
+        self._file: BinaryIO | None = None
+        self._complete = 0  # bytes of the frames written whole
         self._staged = staging_path(self.path)
         self._lines = 0
         try:
@@ -53,16 +56,28 @@ class LineFileWriter:
 
     def __enter__(self) -> LineFileWriter:
         try:
-            self._file = self._staged.open("w")
+            self._file = self._staged.open("wb", buffering=0)
         except OSError as error:
             raise self._cannot(error.strerror) from error
         return self
 
     def _append(self, lines: list[str]) -> None:
-        """Write one frame's lines (each ending in a newline) and flush them."""
+        """Write one frame's lines (each ending in a newline), unbuffered.
+
+        Raises:
+            OutputFailed: they could not all be written (a full disk, a file size limit); what
+                was written of them is cut off, so the file ends with the last whole frame.
+        """
         assert self._file is not None, "the writer is closed"
-        self._file.writelines(lines)
-        self._file.flush()
+        data = "".join(lines).encode()
+        try:
+            view = memoryview(data)
+            while view:  # a write may take part of it (the space left) and fail on the rest
+                view = view[self._file.write(view) or 0 :]
+        except OSError as error:
+            os.ftruncate(self._file.fileno(), self._complete)
+            raise OutputFailed(f"cannot write {self.what} {str(self.path)!r}: {io_reason(error)}") from error
+        self._complete += len(data)
         self._lines += len(lines)
 
     def close(self, keep: bool = True) -> None:

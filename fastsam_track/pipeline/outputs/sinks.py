@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from fastsam_track.errors import OutputError, SinkError, io_reason
+from fastsam_track.errors import OutputError, OutputFailed, SinkError, io_reason
 from fastsam_track.pipeline.outputs.files import check_writable, finalise, staging_path, video_format
 
 if TYPE_CHECKING:
@@ -210,7 +210,10 @@ class VideoFileSink:
         frame = av.VideoFrame.from_ndarray(image, format="bgr24")
         if self.capture_time is not None:
             self._stamp(frame, image)
-        self._container.mux(self._stream.encode(frame))
+        try:
+            self._container.mux(self._stream.encode(frame))
+        except OSError as error:  # PyAV's I/O errors are OSErrors: a full disk, a file size limit
+            raise OutputFailed(f"cannot write video {str(self.path)!r}: {io_reason(error)}") from error
         self.frames_written += 1
 
     def close(self) -> None:

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from fastsam_track.errors import PromptError
+from fastsam_track.errors import PromptError, UsageError
 from fastsam_track.types import BoxPrompt, PointPrompt, Prompt, RemovePrompt, TextPrompt
 
 __all__ = [
@@ -340,7 +340,7 @@ def split_by_source(prompts: Sequence[Prompt], names: Sequence[str]) -> list[lis
         fastsam_track.errors.PromptError: object 4: with several sources, name the source: X,Y@FRAME:SOURCE ...
     """
     if not names or not all(isinstance(name, str) and name.strip() for name in names):
-        raise ValueError(f"split_by_source needs one non-empty name per source, got {list(names)!r}")
+        raise UsageError(f"split_by_source needs one non-empty name per source, got {list(names)!r}")
     numbered = ", ".join(f"{number} {name!r}" for number, name in enumerate(names))
     placed: list[list[Prompt]] = [[] for _ in names]
     for prompt in prompts:
