@@ -112,3 +112,41 @@ def test_without_a_display_the_window_is_a_clear_error(monkeypatch):
     assert not display_available()
     with pytest.raises(WindowError, match="--show needs a display"):
         WindowSink()
+
+
+def test_several_sources_get_a_window_each_and_a_click_goes_to_its_own_source(xvfb, tmp_path):
+    clip = SyntheticClip(height=180, width=320, num_shapes=6, seed=3, motion=0.3)
+    a = write_clip(tmp_path / "a.mp4", frames=2000, height=180, width=320, fps=25, seed=3, motion=0.3)
+    b = write_clip(tmp_path / "b.mp4", frames=2000, height=180, width=320, fps=25, seed=3, motion=0.3)
+    command = [sys.executable, "-m", "fastsam_track.cli", "run", str(a), "--source", str(b), "--show"]
+    command += ["--model", "fastsam-tiny", "--imgsz", "320", "--conf", "0.25", "--threads", "1", "--no-progress"]
+    command += ["--save-masks", str(tmp_path / "m")]
+    run = subprocess.Popen(command, env={**os.environ, "DISPLAY": xvfb}, stderr=subprocess.PIPE, text=True)
+    masks = {name: tmp_path / "m" / name for name in ("a", "b")}
+
+    def written(name: str) -> list[Path]:
+        return sorted(masks[name].glob("*.png")) if masks[name].is_dir() else []
+
+    try:
+        windows = {
+            name: wait_until(
+                lambda n=name: _xdotool(xvfb, "search", "--name", f"fastsam-track: {n}$").stdout.split(),
+                f"the window of {name}",
+            )
+            for name in ("a", "b")
+        }
+        done = len(wait_until(lambda: written("b")[4:], "5 frames of b"))
+        _, truth = clip.frame(done + 10)
+        largest = truth[np.argmax(truth.sum(axis=(1, 2)))].astype(np.uint8)
+        y, x = np.unravel_index(np.argmax(cv2.distanceTransform(largest, cv2.DIST_L2, 5)), largest.shape)
+        _xdotool(xvfb, "mousemove", "--window", windows["b"][0], str(x), str(y), "click", "1")
+        wait_until(lambda: 1 in np.array(Image.open(written("b")[-1])), "the selection on b")
+        for name in ("a", "b"):  # q in each window ends its source; the run ends with the last
+            _xdotool(xvfb, "windowfocus", windows[name][0])
+            _xdotool(xvfb, "key", "q")
+        _, stderr = run.communicate(timeout=60)
+    finally:
+        run.kill()
+    assert run.returncode == 0, stderr
+    assert any(1 in np.unique(np.array(Image.open(p))) for p in written("b"))
+    assert not any(np.array(Image.open(p)).any() for p in written("a")), "the click on b's window selected on a"
