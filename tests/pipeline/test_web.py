@@ -27,7 +27,7 @@ import supervision as sv
 from fastsam_track.cli import _paced
 from fastsam_track.errors import UsageError
 from fastsam_track.pipeline.outputs.render import palette_colors
-from fastsam_track.pipeline.outputs.web import WebServer, check_host, parse_address
+from fastsam_track.pipeline.outputs.web import SourceSink, WebServer, check_host, parse_address
 from fastsam_track.pipeline.prompts.inbox import PromptInbox
 from fastsam_track.pipeline.runner import paced, run
 from fastsam_track.pipeline.sources.files import VideoFileSource
@@ -965,12 +965,16 @@ class _Run:
 
 
 class _Page:
-    """The web page in Chromium, clicked and dragged in source frame pixels."""
+    """The web page in Chromium showing source ``source``, clicked and dragged in source frame pixels."""
 
-    def __init__(self, page: Any, frame_size: tuple[int, int]):  # a playwright Page: playwright is optional
+    def __init__(self, page: Any, frame_size: tuple[int, int], source: int = 0):  # a playwright Page (optional)
         self.page = page
+        # Its frames on screen, and the page knows they are that source's (it takes clicks from then on).
         page.wait_for_function(
-            "(width) => document.getElementById('stream').naturalWidth === width", arg=frame_size[0], timeout=60_000
+            "([width, source]) => { const img = document.getElementById('stream');"
+            " return img.naturalWidth === width && img.dataset.source === String(source); }",
+            arg=[frame_size[0], source],
+            timeout=60_000,
         )
         view = page.locator("#stream").bounding_box()
         self._origin = (view["x"], view["y"])
@@ -1204,6 +1208,115 @@ def test_a_page_turned_away_by_a_full_server_says_so_and_retries(inbox: PromptIn
         finally:
             stop.set()
             thread.join()
+
+
+class _Camera:
+    """A source's frame loop in a thread of its own, as a run has: it enters its sink, writes ``image`` ten
+    times a second (publishing each frame and ``objects`` to ``inbox``) until stopped, and leaves."""
+
+    def __init__(self, sink: SourceSink, image: np.ndarray, inbox: PromptInbox, objects: sv.Detections | None = None):
+        self.inside = threading.Event()  # the sink is entered: the server is serving
+        self.errors: list[BaseException] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(sink, image, inbox, objects), daemon=True)
+        self._thread.start()
+        assert self.inside.wait(timeout=CEILING) or self.errors, "the camera did not start"
+        assert not self.errors, self.errors
+
+    def _run(self, sink: SourceSink, image: np.ndarray, inbox: PromptInbox, objects: sv.Detections | None) -> None:
+        try:
+            with sink:
+                self.inside.set()
+                index = 0
+                while True:
+                    inbox.publish(index, image.shape[:2], objects)
+                    sink.write(image)
+                    index += 1
+                    if self._stop.wait(0.1):
+                        return
+        except BaseException as error:  # re-raised by stop()
+            self.errors.append(error)
+            self.inside.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+        assert not self._thread.is_alive() and not self.errors, self.errors
+
+
+@pytest.mark.slow
+@pytest.mark.needs("chromium")
+def test_a_page_of_two_sources_switches_and_clicks_go_to_the_source_shown() -> None:
+    from playwright import sync_api
+
+    door, yard = PromptInbox(), PromptInbox(first_object=101)
+    # One viewer slot: switching must give the old stream's slot to the new one, not be turned away.
+    server = WebServer(sources=[("door", door), ("yard", yard)], max_clients=1)
+    door_image, yard_image = _image(120, 160, 60), _image(240, 320, 180)  # told apart by their widths
+    seen_in_the_yard = sv.Detections(xyxy=np.array([[10, 10, 60, 50]], np.float32), tracker_id=np.array([150]))
+    cameras = [_Camera(server.sink(0), door_image, door), _Camera(server.sink(1), yard_image, yard, seen_in_the_yard)]
+    streams: list[int] = []  # the status of every stream the page asks for
+    try:
+        with sync_api.sync_playwright() as playwright:
+            browser = _launch(playwright)
+            chromium = browser.new_page(viewport={"width": 800, "height": 800})
+            chromium.on("response", lambda r: streams.append(r.status) if "/stream.mjpg" in r.url else None)
+            chromium.goto(server.url, wait_until="domcontentloaded")
+
+            # A button per source, named; the first is shown and takes the clicks.
+            chromium.wait_for_selector('#sources[data-count="2"]', timeout=60_000)  # visible
+            buttons = chromium.locator("#sources button")
+            assert buttons.all_inner_texts() == ["door", "yard"]
+            assert [b.get_attribute("aria-pressed") for b in buttons.all()] == ["true", "false"]
+            page = _Page(chromium, (160, 120))  # the switcher is in place above it: the stream does not move
+            assert page.click((150, 100)) == {"object": 1}
+            assert [(type(p), p.object_id) for p in door.take(1)] == [(PointPrompt, 1)] and yard.take(1) == []
+
+            # The yard: its stream, its objects, and the clicks go to its inbox only.
+            buttons.nth(1).click()
+            page = _Page(chromium, (320, 240), source=1)
+            assert [b.get_attribute("aria-pressed") for b in buttons.all()] == ["false", "true"]
+            page.listed(150).wait_for(timeout=60_000)
+            assert page.click((250, 200)) == {"object": 101}  # outside the door's 160x120 frames
+            [prompt] = yard.take(2)
+            assert isinstance(prompt, PointPrompt) and prompt.object_id == 101
+            assert np.abs(prompt.points - [[250, 200]]).max() <= 1
+            assert door.take(2) == []
+            assert "source=1" in chromium.url  # a reload stays on the yard
+
+            # Back to the door: its stream and its (empty) list.
+            buttons.nth(0).click()
+            _Page(chromium, (160, 120))
+            page.listed(150).wait_for(state="detached", timeout=60_000)
+            assert chromium.locator("#objects li").count() == 0
+
+            # A page opened on the yard starts there.
+            chromium.goto(server.url + "?source=1", wait_until="domcontentloaded")
+            _Page(chromium, (320, 240), source=1)
+            chromium.wait_for_selector('#sources button[data-source="1"][aria-pressed="true"]', timeout=60_000)
+            assert 503 not in streams and set(streams) == {200}, streams
+            assert chromium.locator("#stream-status").text_content() == ""
+            browser.close()
+    finally:
+        for camera in cameras:
+            camera.stop()
+    assert door.take(3) == [] and yard.take(3) == []
+
+
+@pytest.mark.slow
+@pytest.mark.needs("chromium")
+def test_a_page_of_one_source_has_no_switcher(server: WebServer) -> None:
+    from playwright import sync_api
+
+    with sync_api.sync_playwright() as playwright:
+        browser = _launch(playwright)
+        chromium = browser.new_page()
+        chromium.goto(server.url, wait_until="domcontentloaded")
+        chromium.wait_for_selector('#sources[data-count="1"]', state="attached", timeout=60_000)
+        assert chromium.locator("#sources").is_hidden()
+        _Page(chromium, (FRAME_SHAPE[1], FRAME_SHAPE[0]))  # the one frame written shows, as a still
+        assert chromium.locator("#stream").evaluate("img => img.src") == server.url + "stream.mjpg"
+        browser.close()
 
 
 # --- the command: pacing a file, a token beyond loopback

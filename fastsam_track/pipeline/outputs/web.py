@@ -133,7 +133,6 @@ const streamStatus = document.getElementById("stream-status");
 const switcher = document.getElementById("sources");
 const RETRY_MS = 2000;
 let current = Number(address.get("source") || 0);  // the source shown (the server refuses the page for a bad one)
-let shown = null;  // the source whose frames the image shows, once its stream has given one
 
 // A path of the server with the token and the source (none for source 0, the default), and more parameters.
 function url(path, source = current, more = {}) {
@@ -172,7 +171,8 @@ img.addEventListener("error", async () => {
     openStream({retry: retries});
   }, RETRY_MS);
 });
-img.addEventListener("load", () => { streamStatus.textContent = ""; shown = current; });
+// The image's data-source: the source whose frames it shows, once its stream has given one.
+img.addEventListener("load", () => { streamStatus.textContent = ""; img.dataset.source = current; });
 
 async function post(path, body, source = current) {
   try {
@@ -198,7 +198,7 @@ let press = null;
 img.addEventListener("contextmenu", (event) => event.preventDefault());
 img.addEventListener("mousedown", (event) => {
   event.preventDefault();
-  if (!img.naturalWidth || shown !== current) return;  // no frame of this source yet
+  if (!img.naturalWidth || img.dataset.source !== String(current)) return;  // no frame of this source yet
   const at = framePoint(event);
   press = {button: event.button, clientX: event.clientX, clientY: event.clientY, at: at, source: current};
 });
@@ -280,7 +280,8 @@ poll();
 function show(source) {
   if (source === current) return;
   current = source;
-  shown = press = noticeShown = null;
+  press = noticeShown = null;
+  delete img.dataset.source;
   clearTimeout(retry);
   retries = 0;
   list.replaceChildren();
@@ -687,7 +688,7 @@ def _feeds(sources: Sequence[tuple[str, PromptInbox | None]], inbox: PromptInbox
     """The sources given to ``WebServer``, checked."""
     if inbox is not None:
         raise UsageError("give the inbox of each source in sources, not inbox as well")
-    feeds = []
+    feeds: list[_Feed] = []
     for number, pair in enumerate(sources):
         if not isinstance(pair, tuple) or len(pair) != 2:
             raise UsageError(f"each source must be (name, inbox), got {pair!r} for source {number}")
