@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import http.client
 import json
 import os
@@ -24,10 +23,10 @@ import numpy as np
 import pytest
 import supervision as sv
 
-from fastsam_track.cli import _paced
 from fastsam_track.errors import UsageError
 from fastsam_track.pipeline.outputs.render import palette_colors
 from fastsam_track.pipeline.outputs.web import SourceSink, WebServer, check_host, parse_address
+from fastsam_track.pipeline.processor import FrameProcessor
 from fastsam_track.pipeline.prompts.inbox import PromptInbox
 from fastsam_track.pipeline.runner import paced, run
 from fastsam_track.pipeline.sources.files import VideoFileSource
@@ -907,9 +906,7 @@ class _Run:
             run(
                 _live(image_at, self._stop),
                 segment,
-                tracker=SegmentTracker(),
-                objects=ObjectTracker(),
-                inbox=inbox,
+                FrameProcessor(tracker=SegmentTracker(), objects=ObjectTracker(), inbox=inbox),
                 sinks=[server],
                 on_frame=self._record,
             )
@@ -1370,20 +1367,6 @@ def test_late_frames_do_not_come_in_a_burst() -> None:
     assert times == [0.0, 0.1, 2.1, 2.2, 2.3, 2.4]  # frame 2 at once (it is late), then 0.1 s apart again
 
 
-@pytest.mark.parametrize(
-    ("serve", "no_pace", "live", "expected"),
-    [
-        ("127.0.0.1:8080", False, False, True),  # a file on a page: its own rate
-        ("127.0.0.1:8080", True, False, False),  # --no-pace
-        ("127.0.0.1:8080", False, True, False),  # a camera is real time already
-        (None, False, False, False),  # no page (a file to a file): as fast as it goes
-    ],
-)
-def test_which_runs_are_paced(serve: str | None, no_pace: bool, live: bool, expected: bool) -> None:
-    source = argparse.Namespace(live=live)
-    assert _paced(argparse.Namespace(serve=serve, no_pace=no_pace), source) == expected
-
-
 def _command(*args: str) -> list[str]:
     return [sys.executable, "-m", "fastsam_track.cli", "run", *args]
 
@@ -1418,7 +1401,6 @@ def test_a_file_without_a_page_is_not_paced(tmp_path: Path, clip_path: Path) -> 
     started = time.monotonic()
     frames = list(VideoFileSource(clip_path))
     assert len(frames) == 12 and time.monotonic() - started < 5  # a generous ceiling for a 12-frame decode
-    assert _paced(argparse.Namespace(serve=None, no_pace=False), VideoFileSource(clip_path)) is False
 
 
 _PROBE = """
