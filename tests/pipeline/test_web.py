@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import argparse
 import http.client
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -23,9 +23,10 @@ import numpy as np
 import pytest
 import supervision as sv
 
-from fastsam_track.cli import _paced
+from fastsam_track.errors import UsageError
 from fastsam_track.pipeline.outputs.render import palette_colors
-from fastsam_track.pipeline.outputs.web import WebServer, check_host, parse_address
+from fastsam_track.pipeline.outputs.web import SourceSink, WebServer, check_host, parse_address
+from fastsam_track.pipeline.processor import FrameProcessor
 from fastsam_track.pipeline.prompts.inbox import PromptInbox
 from fastsam_track.pipeline.runner import paced, run
 from fastsam_track.pipeline.sources.files import VideoFileSource
@@ -93,6 +94,13 @@ def _next_part(response: http.client.HTTPResponse) -> np.ndarray | None:
     return None
 
 
+def _first_part(response: http.client.HTTPResponse) -> np.ndarray:
+    """The first picture of a new stream, which comes twice (a browser shows a picture once the next one starts)."""
+    first, repeat = _next_part(response), _next_part(response)
+    assert first is not None and repeat is not None and np.array_equal(first, repeat)
+    return first
+
+
 @pytest.fixture
 def inbox() -> PromptInbox:
     """An inbox that has seen one 64x48 frame, so it takes prompts."""
@@ -152,8 +160,7 @@ def test_stream_starts_at_the_newest_frame_and_follows_it(server: WebServer) -> 
     response = _open_stream(server)
     assert response.status == 200
     assert response.headers["Content-Type"] == "multipart/x-mixed-replace; boundary=frame"
-    first = _next_part(response)
-    assert first is not None and first.shape == (36, 52, 3)
+    assert _first_part(response).shape == (36, 52, 3)
     server.write(_image(72, 96, 200))
     second = _next_part(response)
     assert second is not None and second.shape == (72, 96, 3) and abs(int(second.mean()) - 200) < 3
@@ -164,7 +171,7 @@ def test_a_stream_ends_when_the_server_stops(inbox: PromptInbox) -> None:
     with WebServer(inbox=inbox) as server:
         server.write(_image(*FRAME_SHAPE))
         response = _open_stream(server)
-        assert _next_part(response) is not None
+        _first_part(response)
         started = time.perf_counter()
     assert _next_part(response) is None
     assert time.perf_counter() - started < 3
@@ -244,6 +251,7 @@ def test_prompts_reach_the_inbox(server: WebServer, inbox: PromptInbox) -> None:
 
 _JSON = {"Content-Type": "application/json"}
 _POINT = b'{"kind": "point", "x": 10, "y": 20, "label": 1}'
+_SHARED = PromptInbox()  # one inbox given to two sources
 
 
 @pytest.mark.parametrize(
@@ -327,6 +335,264 @@ def test_without_an_inbox_the_page_only_shows() -> None:
                 404,
                 {"error": "this server takes no prompts: it was started without an inbox"},
             )
+
+
+# --- several sources: a stream, an inbox and objects each
+
+
+SECOND_SHAPE = (72, 96)  # (H, W) of the second source's frames: a point can be inside it and outside the first's
+
+
+@pytest.fixture
+def inboxes() -> tuple[PromptInbox, PromptInbox]:
+    """The inboxes of two sources that have each seen a frame: 64x48 ids from 1, and 96x72 ids from 101."""
+    door, yard = PromptInbox(), PromptInbox(first_object=101)
+    door.publish(0, FRAME_SHAPE, None)
+    yard.publish(0, SECOND_SHAPE, None)
+    return door, yard
+
+
+@pytest.fixture
+def two(inboxes: tuple[PromptInbox, PromptInbox]) -> Iterator[WebServer]:
+    """A server of two sources, "door" and "yard", each sink entered and written once."""
+    server = WebServer(sources=[("door", inboxes[0]), ("yard", inboxes[1])], max_clients=2, max_body=256)
+    with server.sink(0) as door, server.sink(1) as yard:
+        door.write(_image(*FRAME_SHAPE, 40))
+        yard.write(_image(*SECOND_SHAPE, 200))
+        yield server
+
+
+def test_sources_lists_the_names_in_order(
+    two: WebServer, server: WebServer, inboxes: tuple[PromptInbox, PromptInbox]
+) -> None:
+    assert two.sources == (("door", inboxes[0]), ("yard", inboxes[1])) and two.inbox is inboxes[0]
+    for web, expected in [
+        (two, [{"number": 0, "name": "door"}, {"number": 1, "name": "yard"}]),
+        (server, [{"number": 0, "name": "source"}]),  # one source: the constructor of old
+    ]:
+        status, content_type, body = _request(web, "GET", "/sources")
+        assert (status, content_type, json.loads(body)) == (200, "application/json", {"sources": expected})
+
+
+def test_each_source_has_its_own_stream(two: WebServer) -> None:
+    door, yard = _open_stream(two), _open_stream(two, "/stream.mjpg?source=1")
+    first = _first_part(door)
+    assert first.shape == (*FRAME_SHAPE, 3) and abs(int(first.mean()) - 40) < 3
+    first = _first_part(yard)
+    assert first.shape == (*SECOND_SHAPE, 3) and abs(int(first.mean()) - 200) < 3
+    # A frame of the yard reaches the yard's stream only: the door's next picture is the door's next frame.
+    two.sink(1).write(_image(*SECOND_SHAPE, 120))
+    two.write(_image(*FRAME_SHAPE, 80))  # the server itself is source 0
+    after = _next_part(yard)
+    assert after is not None and after.shape == (*SECOND_SHAPE, 3) and abs(int(after.mean()) - 120) < 3
+    after = _next_part(door)
+    assert after is not None and after.shape == (*FRAME_SHAPE, 3) and abs(int(after.mean()) - 80) < 3
+    door.close()
+    yard.close()
+
+
+def test_prompts_reach_only_their_sources_inbox(two: WebServer, inboxes: tuple[PromptInbox, PromptInbox]) -> None:
+    door, yard = inboxes
+    # (90, 60) is inside the yard's 96x72 frames and outside the door's 64x48.
+    assert _post(two, "/prompt?source=1", {"kind": "point", "x": 90, "y": 60, "label": 1}) == (200, {"object": 101})
+    assert _post(two, "/prompt?source=0", {"kind": "point", "x": 90, "y": 60, "label": 1}) == (
+        400,
+        {"error": "[[90.0, 60.0]] is outside the 64x48 frame"},
+    )
+    assert _post(two, "/prompt", {"kind": "box", "box": [1, 2, 30, 40]}) == (200, {"object": 1})  # no source: 0
+    [point] = yard.take(3)
+    assert isinstance(point, PointPrompt) and point.object_id == 101 and point.points.tolist() == [[90.0, 60.0]]
+    assert [(type(p), p.object_id) for p in door.take(3)] == [(BoxPrompt, 1)]
+
+    # Each source lists its own objects, and removes and clears only its own.
+    yard.publish(
+        4, SECOND_SHAPE, sv.Detections(xyxy=np.array([[60, 40, 95, 70]], np.float32), tracker_id=np.array([101]))
+    )
+    for path, ids in [("/objects?source=1", [101]), ("/objects?source=0", []), ("/objects", [])]:
+        status, _, body = _request(two, "GET", path)
+        assert (status, [o["id"] for o in json.loads(body)["objects"]]) == (200, ids), path
+    assert _post(two, "/remove?source=0", {"object": 101}) == (404, {"error": "there is no object 101"})
+    assert _post(two, "/remove?source=1", {"object": 101}) == (200, {"object": 101})
+    assert [(type(p), p.object_id) for p in yard.take(5)] == [(RemovePrompt, 101)]
+    assert _post(two, "/clear?source=0", {}) == (200, {"cleared": True})
+    assert [(type(p), p.object_id) for p in door.take(6)] == [(RemovePrompt, 1)] and yard.take(6) == []
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/objects?source=2", None),  # one past the last
+        ("GET", "/objects?source=-1", None),
+        ("GET", "/objects?source=yard", None),  # a name is not a number
+        ("GET", "/objects?source=", None),  # blank
+        ("GET", "/objects?source=1.0", None),
+        ("GET", "/objects?source=%201", None),  # a space
+        ("GET", "/objects?source=%EF%BC%91", None),  # a full-width 1
+        ("GET", "/objects?source=1&source=1", None),  # twice
+        ("GET", "/objects?source=99999999999999999999", None),
+        ("GET", "/stream.mjpg?source=2", None),
+        ("GET", "/?source=2", None),
+        ("GET", "/sources?source=x", None),
+        ("POST", "/prompt?source=2", _POINT),
+        ("POST", "/remove?source=-1", b'{"object": 1}'),
+        ("POST", "/clear?source=", b"{}"),
+    ],
+)
+def test_a_bad_source_is_400(
+    two: WebServer, inboxes: tuple[PromptInbox, PromptInbox], method: str, path: str, body: bytes | None
+) -> None:
+    status, content_type, answer = _request(two, method, path, body, _JSON)
+    error = json.loads(answer)
+    assert (status, content_type, list(error)) == (400, "application/json", ["error"])
+    assert error["error"].startswith("source must be one number, 0 to 1 (see /sources), got ")
+    assert "\n" not in error["error"]
+    assert inboxes[0].take(1) == [] and inboxes[1].take(1) == []
+
+
+def test_one_source_is_source_0_only(server: WebServer) -> None:
+    assert _request(server, "GET", "/objects?source=0")[0] == 200
+    status, _, body = _request(server, "GET", "/objects?source=1")
+    assert (status, json.loads(body)) == (400, {"error": "source must be one number, 0 to 0 (see /sources), got '1'"})
+
+
+def test_a_source_without_an_inbox_only_shows(inbox: PromptInbox) -> None:
+    with WebServer(sources=[("prompted", inbox), ("watched", None)]) as server:
+        assert _post(server, "/prompt?source=1", {"kind": "point", "x": 1, "y": 1, "label": 1}) == (
+            404,
+            {"error": "source 1 takes no prompts: it was started without an inbox"},
+        )
+        assert _post(server, "/prompt?source=0", {"kind": "point", "x": 1, "y": 1, "label": 1}) == (200, {"object": 1})
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/sources", 401),
+        ("/sources?token=s3cret%21", 200),
+        ("/objects?source=1", 401),
+        ("/objects?source=1&token=s3cret%21", 200),
+        ("/objects?token=s3cret%21&source=1", 200),
+        ("/objects?source=9", 401),  # no hint of how many sources there are without the token
+        ("/objects?source=9&token=s3cret%21", 400),
+    ],
+)
+def test_a_token_guards_every_source(inboxes: tuple[PromptInbox, PromptInbox], path: str, status: int) -> None:
+    with WebServer(sources=[("door", inboxes[0]), ("yard", inboxes[1])], token="s3cret!") as server:
+        assert _request(server, "GET", path)[0] == status
+
+
+def test_a_token_guards_the_prompts_and_streams_of_every_source(inboxes: tuple[PromptInbox, PromptInbox]) -> None:
+    with WebServer(sources=[("door", inboxes[0]), ("yard", inboxes[1])], token="s3cret!") as server:
+        server.sink(1).write(_image(*SECOND_SHAPE))
+        assert _request(server, "POST", "/prompt?source=1", _POINT, _JSON)[0] == 401
+        assert _request_first_part(server, "/stream.mjpg?source=1") == 401
+        assert inboxes[1].take(1) == []
+        assert _request(server, "POST", "/prompt?source=1&token=s3cret!", _POINT, _JSON)[0] == 200
+        assert [p.object_id for p in inboxes[1].take(1)] == [101] and inboxes[0].take(1) == []
+        assert _request_first_part(server, "/stream.mjpg?source=1&token=s3cret!") == 200
+
+
+def test_serving_lasts_from_the_first_sink_in_to_the_last_out(inbox: PromptInbox) -> None:
+    server = WebServer(sources=[("door", inbox), ("yard", None)])
+    door, yard = server.sink(0), server.sink(1)
+    with pytest.raises(UsageError, match="not running"):
+        server.url  # noqa: B018
+    with door:
+        url = server.url
+        door.write(_image(*FRAME_SHAPE, 40))
+        with yard:
+            assert server.url == url  # the same server: the second sink in did not start another
+            yard.write(_image(*SECOND_SHAPE, 200))
+            watching_door, watching_yard = _open_stream(server), _open_stream(server, "/stream.mjpg?source=1")
+            _first_part(watching_door)
+            _first_part(watching_yard)
+            door.write(_image(*FRAME_SHAPE, 80))
+        # The yard is over: its stream ends; the door's goes on.
+        assert _next_part(watching_yard) is None
+        last = _next_part(watching_door)
+        assert last is not None and abs(int(last.mean()) - 80) < 3
+        door.write(_image(*FRAME_SHAPE, 120))
+        last = _next_part(watching_door)
+        assert last is not None and abs(int(last.mean()) - 120) < 3
+        # A new viewer of the yard gets its last frame, and the end.
+        late = _open_stream(server, "/stream.mjpg?source=1")
+        assert _first_part(late).shape == (*SECOND_SHAPE, 3) and _next_part(late) is None
+    assert _next_part(watching_door) is None  # the last sink out: serving stops, every stream ends
+    with pytest.raises(UsageError, match="not running"):
+        server.url  # noqa: B018
+    door.__exit__(None, None, None)  # leaving a sink not entered does nothing
+    with yard:  # and serving starts again at the next one in
+        assert _request(server, "GET", "/sources")[0] == 200
+
+
+def test_sinks_entered_and_left_by_their_own_threads_share_one_server() -> None:
+    count = 4
+    server = WebServer(sources=[(f"camera {n}", PromptInbox()) for n in range(count)])
+    inside = threading.Barrier(count)  # every sink in at once
+    urls: list[str] = []
+    errors: list[BaseException] = []
+
+    def loop(number: int) -> None:  # a source's frame loop
+        try:
+            with server.sink(number) as sink:
+                inside.wait(timeout=CEILING)
+                sink.write(_image(*FRAME_SHAPE, 10 * number))
+                urls.append(server.url)
+                inside.wait(timeout=CEILING)  # every sink has written: each stream shows its source's frame
+                for other in range(count):
+                    stream = _open_stream(server, f"/stream.mjpg?source={other}")
+                    assert abs(int(_first_part(stream).mean()) - 10 * other) < 3
+                    stream.close()
+                inside.wait(timeout=CEILING)  # then they leave, in any order
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=loop, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=CEILING)
+    assert not errors, errors
+    assert len(set(urls)) == 1 and len(urls) == count
+    with pytest.raises(UsageError, match="not running"):
+        server.url  # noqa: B018
+
+
+def test_a_viewer_that_leaves_gives_its_slot_back_without_waiting_for_a_frame(
+    inboxes: tuple[PromptInbox, PromptInbox],
+) -> None:
+    # One slot. A viewer of the door leaves, and the door writes no more frames (a paused camera, a slow
+    # model): the slot is free for the yard at once, as when a page switches sources.
+    with WebServer(sources=[("door", inboxes[0]), ("yard", inboxes[1])], max_clients=1) as server:
+        server.write(_image(*FRAME_SHAPE))
+        server.sink(1).write(_image(*SECOND_SHAPE))
+        viewer = _open_stream(server)
+        _first_part(viewer)
+        viewer.close()
+        assert _request_first_part(server, "/stream.mjpg?source=1") == 200
+
+
+@pytest.mark.parametrize(
+    ("inbox", "sources", "message"),
+    [
+        (PromptInbox(), [("a", None)], "give the inbox of each source in sources, not inbox as well"),
+        (None, [], "sources is empty"),
+        (None, [("a", None), ("b",)], "each source must be (name, inbox), got ('b',) for source 1"),
+        (None, [("a", None), ["b", None]], "each source must be (name, inbox)"),  # a list
+        (None, [(1, None)], "source 0: expected (str, PromptInbox or None), got (int, NoneType)"),
+        (None, [("a", "inbox")], "source 0: expected (str, PromptInbox or None), got (str, str)"),
+        (None, [("a", _SHARED), ("b", None), ("c", _SHARED)], "sources 0 and 2 share one PromptInbox"),
+    ],
+)
+def test_bad_sources(inbox: PromptInbox | None, sources: list, message: str) -> None:
+    with pytest.raises(UsageError, match=re.escape(message)):
+        WebServer(inbox=inbox, sources=sources)
+
+
+@pytest.mark.parametrize("number", [2, -1, True, 1.0, "1"])
+def test_a_sink_of_no_source(two: WebServer, number: object) -> None:
+    with pytest.raises(UsageError, match=re.escape(f"this server has sources 0 to 1, got {number!r}")):
+        two.sink(number)  # type: ignore[arg-type]
 
 
 # --- other sites: DNS rebinding and cross-site requests
@@ -640,9 +906,7 @@ class _Run:
             run(
                 _live(image_at, self._stop),
                 segment,
-                tracker=SegmentTracker(),
-                objects=ObjectTracker(),
-                inbox=inbox,
+                FrameProcessor(tracker=SegmentTracker(), objects=ObjectTracker(), inbox=inbox),
                 sinks=[server],
                 on_frame=self._record,
             )
@@ -698,12 +962,16 @@ class _Run:
 
 
 class _Page:
-    """The web page in Chromium, clicked and dragged in source frame pixels."""
+    """The web page in Chromium showing source ``source``, clicked and dragged in source frame pixels."""
 
-    def __init__(self, page: Any, frame_size: tuple[int, int]):  # a playwright Page: playwright is optional
+    def __init__(self, page: Any, frame_size: tuple[int, int], source: int = 0):  # a playwright Page (optional)
         self.page = page
+        # Its frames on screen, and the page knows they are that source's (it takes clicks from then on).
         page.wait_for_function(
-            "(width) => document.getElementById('stream').naturalWidth === width", arg=frame_size[0], timeout=60_000
+            "([width, source]) => { const img = document.getElementById('stream');"
+            " return img.naturalWidth === width && img.dataset.source === String(source); }",
+            arg=[frame_size[0], source],
+            timeout=60_000,
         )
         view = page.locator("#stream").bounding_box()
         self._origin = (view["x"], view["y"])
@@ -939,6 +1207,115 @@ def test_a_page_turned_away_by_a_full_server_says_so_and_retries(inbox: PromptIn
             thread.join()
 
 
+class _Camera:
+    """A source's frame loop in a thread of its own, as a run has: it enters its sink, writes ``image`` ten
+    times a second (publishing each frame and ``objects`` to ``inbox``) until stopped, and leaves."""
+
+    def __init__(self, sink: SourceSink, image: np.ndarray, inbox: PromptInbox, objects: sv.Detections | None = None):
+        self.inside = threading.Event()  # the sink is entered: the server is serving
+        self.errors: list[BaseException] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(sink, image, inbox, objects), daemon=True)
+        self._thread.start()
+        assert self.inside.wait(timeout=CEILING) or self.errors, "the camera did not start"
+        assert not self.errors, self.errors
+
+    def _run(self, sink: SourceSink, image: np.ndarray, inbox: PromptInbox, objects: sv.Detections | None) -> None:
+        try:
+            with sink:
+                self.inside.set()
+                index = 0
+                while True:
+                    inbox.publish(index, image.shape[:2], objects)
+                    sink.write(image)
+                    index += 1
+                    if self._stop.wait(0.1):
+                        return
+        except BaseException as error:  # re-raised by stop()
+            self.errors.append(error)
+            self.inside.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+        assert not self._thread.is_alive() and not self.errors, self.errors
+
+
+@pytest.mark.slow
+@pytest.mark.needs("chromium")
+def test_a_page_of_two_sources_switches_and_clicks_go_to_the_source_shown() -> None:
+    from playwright import sync_api
+
+    door, yard = PromptInbox(), PromptInbox(first_object=101)
+    # One viewer slot: switching must give the old stream's slot to the new one, not be turned away.
+    server = WebServer(sources=[("door", door), ("yard", yard)], max_clients=1)
+    door_image, yard_image = _image(120, 160, 60), _image(240, 320, 180)  # told apart by their widths
+    seen_in_the_yard = sv.Detections(xyxy=np.array([[10, 10, 60, 50]], np.float32), tracker_id=np.array([150]))
+    cameras = [_Camera(server.sink(0), door_image, door), _Camera(server.sink(1), yard_image, yard, seen_in_the_yard)]
+    streams: list[int] = []  # the status of every stream the page asks for
+    try:
+        with sync_api.sync_playwright() as playwright:
+            browser = _launch(playwright)
+            chromium = browser.new_page(viewport={"width": 800, "height": 800})
+            chromium.on("response", lambda r: streams.append(r.status) if "/stream.mjpg" in r.url else None)
+            chromium.goto(server.url, wait_until="domcontentloaded")
+
+            # A button per source, named; the first is shown and takes the clicks.
+            chromium.wait_for_selector('#sources[data-count="2"]', timeout=60_000)  # visible
+            buttons = chromium.locator("#sources button")
+            assert buttons.all_inner_texts() == ["door", "yard"]
+            assert [b.get_attribute("aria-pressed") for b in buttons.all()] == ["true", "false"]
+            page = _Page(chromium, (160, 120))  # the switcher is in place above it: the stream does not move
+            assert page.click((150, 100)) == {"object": 1}
+            assert [(type(p), p.object_id) for p in door.take(1)] == [(PointPrompt, 1)] and yard.take(1) == []
+
+            # The yard: its stream, its objects, and the clicks go to its inbox only.
+            buttons.nth(1).click()
+            page = _Page(chromium, (320, 240), source=1)
+            assert [b.get_attribute("aria-pressed") for b in buttons.all()] == ["false", "true"]
+            page.listed(150).wait_for(timeout=60_000)
+            assert page.click((250, 200)) == {"object": 101}  # outside the door's 160x120 frames
+            [prompt] = yard.take(2)
+            assert isinstance(prompt, PointPrompt) and prompt.object_id == 101
+            assert np.abs(prompt.points - [[250, 200]]).max() <= 1
+            assert door.take(2) == []
+            assert "source=1" in chromium.url  # a reload stays on the yard
+
+            # Back to the door: its stream and its (empty) list.
+            buttons.nth(0).click()
+            _Page(chromium, (160, 120))
+            page.listed(150).wait_for(state="detached", timeout=60_000)
+            assert chromium.locator("#objects li").count() == 0
+
+            # A page opened on the yard starts there.
+            chromium.goto(server.url + "?source=1", wait_until="domcontentloaded")
+            _Page(chromium, (320, 240), source=1)
+            chromium.wait_for_selector('#sources button[data-source="1"][aria-pressed="true"]', timeout=60_000)
+            assert 503 not in streams and set(streams) == {200}, streams
+            assert chromium.locator("#stream-status").text_content() == ""
+            browser.close()
+    finally:
+        for camera in cameras:
+            camera.stop()
+    assert door.take(3) == [] and yard.take(3) == []
+
+
+@pytest.mark.slow
+@pytest.mark.needs("chromium")
+def test_a_page_of_one_source_has_no_switcher(server: WebServer) -> None:
+    from playwright import sync_api
+
+    with sync_api.sync_playwright() as playwright:
+        browser = _launch(playwright)
+        chromium = browser.new_page()
+        chromium.goto(server.url, wait_until="domcontentloaded")
+        chromium.wait_for_selector('#sources[data-count="1"]', state="attached", timeout=60_000)
+        assert chromium.locator("#sources").is_hidden()
+        _Page(chromium, (FRAME_SHAPE[1], FRAME_SHAPE[0]))  # the one frame written shows, as a still
+        assert chromium.locator("#stream").evaluate("img => img.src") == server.url + "stream.mjpg"
+        browser.close()
+
+
 # --- the command: pacing a file, a token beyond loopback
 
 
@@ -990,20 +1367,6 @@ def test_late_frames_do_not_come_in_a_burst() -> None:
     assert times == [0.0, 0.1, 2.1, 2.2, 2.3, 2.4]  # frame 2 at once (it is late), then 0.1 s apart again
 
 
-@pytest.mark.parametrize(
-    ("serve", "no_pace", "live", "expected"),
-    [
-        ("127.0.0.1:8080", False, False, True),  # a file on a page: its own rate
-        ("127.0.0.1:8080", True, False, False),  # --no-pace
-        ("127.0.0.1:8080", False, True, False),  # a camera is real time already
-        (None, False, False, False),  # no page (a file to a file): as fast as it goes
-    ],
-)
-def test_which_runs_are_paced(serve: str | None, no_pace: bool, live: bool, expected: bool) -> None:
-    source = argparse.Namespace(live=live)
-    assert _paced(argparse.Namespace(serve=serve, no_pace=no_pace), source) == expected
-
-
 def _command(*args: str) -> list[str]:
     return [sys.executable, "-m", "fastsam_track.cli", "run", *args]
 
@@ -1038,7 +1401,6 @@ def test_a_file_without_a_page_is_not_paced(tmp_path: Path, clip_path: Path) -> 
     started = time.monotonic()
     frames = list(VideoFileSource(clip_path))
     assert len(frames) == 12 and time.monotonic() - started < 5  # a generous ceiling for a 12-frame decode
-    assert _paced(argparse.Namespace(serve=None, no_pace=False), VideoFileSource(clip_path)) is False
 
 
 _PROBE = """

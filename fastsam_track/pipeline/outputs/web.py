@@ -1,10 +1,14 @@
 """The annotated stream in a browser page, where a click or a drag prompts a new object.
 
-``WebServer`` is a frame sink that serves, from the standard library's HTTP server:
+``WebServer`` serves one source or several (``sources``: a name and an inbox each), from the
+standard library's HTTP server:
 
 - ``GET /``: a self-contained page (inline script and style) showing the stream. Left click:
   a new object with a foreground point. Right click: a background point for the newest object.
-  Drag: a new object with a box. It lists the objects seen, each with a remove button.
+  Drag: a new object with a box. It lists the objects seen, each with a remove button. With
+  several sources, a button per source above the stream switches the stream, the list and
+  where clicks go (``/?source=N`` opens the page on source N).
+- ``GET /sources``: ``{"sources": [{"number": 0, "name": "..."}, ...]}``, in order.
 - ``GET /stream.mjpg``: the newest frames as MJPEG (``multipart/x-mixed-replace``).
 - ``GET /objects``: ``{"frame": N, "size": [W, H], "objects": [{"id": 1, "box": [x1, y1, x2, y2],
   "lost": false, "color": "#rrggbb"}], "notice": {"number": 1, "text": "..."} or null}``: every
@@ -14,12 +18,22 @@
   ``{"kind": "box", "box": [x1, y1, x2, y2]}`` (source frame pixels) answers ``{"object": id}``;
   ``POST /remove`` ``{"object": id}``; ``POST /clear`` ``{}``.
 
+Every request takes ``?source=N``, the number of the source it is about (0, the first, when
+absent): ``/stream.mjpg?source=1`` is the second source's stream, ``/prompt?source=1`` prompts
+its inbox, and no other. A ``source`` that is not one of the numbers ``/sources`` lists (or
+is given twice) is refused with 400.
+
 Every POST body must be a JSON object (``Content-Type: application/json``, which a page of
 another site cannot send without the browser asking first) with exactly the expected keys,
 at most ``max_body`` bytes and nested at most ``_MAX_DEPTH`` levels. Errors answer
 ``{"error": "one line"}``. With a ``token``, every request must carry it as ``?token=...``
-or ``Authorization: Bearer ...``; a server on an address other than loopback always has one
-(generated when none is given).
+(``?token=...&source=1``) or ``Authorization: Bearer ...``; a server on an address other
+than loopback always has one (generated when none is given).
+
+At most ``max_clients`` streams are open at once, whatever their sources (a page shows one
+at a time); more are refused with 503 and ``Retry-After``. A stream whose viewer went away
+gives its slot back at once, and a request that finds every slot taken waits a moment for
+one (a page switching sources closes its old stream as it opens the new one).
 
 Other sites are kept out (``check_host``): the ``Host`` header must name this server, or the
 request is refused with 421 (DNS rebinding: a page of another site whose name is made to
@@ -35,9 +49,12 @@ import json
 import math
 import re
 import secrets
+import select
 import socket
 import sys
 import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -51,13 +68,23 @@ from fastsam_track.errors import PromptError, SinkError, UsageError
 from fastsam_track.pipeline.outputs.render import palette_colors
 from fastsam_track.pipeline.prompts.inbox import PromptInbox
 
-__all__ = ["WebServer", "check_host", "is_loopback", "parse_address"]
+__all__ = ["SourceSink", "WebServer", "check_host", "is_loopback", "parse_address"]
 
 _BOUNDARY = "frame"
 _MAX_DEPTH = 8  # JSON nesting a body may have; the prompts need 2
 _DRAIN = 1 << 20  # bytes of a refused body read and dropped, so the client gets the answer, not a reset
 _RETRY_AFTER = 2  # seconds a viewer turned away is told to wait
-_ROUTES = {"/": "GET", "/stream.mjpg": "GET", "/objects": "GET", "/prompt": "POST", "/remove": "POST", "/clear": "POST"}
+_SLOT_WAIT = 2.0  # seconds a stream request waits for a slot when all are taken, before the 503
+_POLL = 0.2  # seconds between checks, while a stream waits for a frame, that its viewer is still there
+_ROUTES = {
+    "/": "GET",
+    "/sources": "GET",
+    "/stream.mjpg": "GET",
+    "/objects": "GET",
+    "/prompt": "POST",
+    "/remove": "POST",
+    "/clear": "POST",
+}
 _PAGE_HEADERS = {
     # Inline script and style only; nothing from elsewhere, and no framing by other sites.
     "Content-Security-Policy": "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
@@ -74,6 +101,9 @@ _PAGE = """<!doctype html>
 <title>fastsam-track</title>
 <style>
   body { font: 14px system-ui, sans-serif; margin: 1em; background: #111; color: #eee; }
+  #sources { margin-bottom: 0.5em; }
+  #sources button { margin-right: 0.3em; }
+  #sources button[aria-pressed="true"] { background: #eee; color: #111; font-weight: bold; }
   #stream { display: block; max-width: 100%; cursor: crosshair; user-select: none; }
   #status, #stream-status { color: #f88; min-height: 1.2em; }
   #stream-status:empty { display: none; }
@@ -85,6 +115,7 @@ _PAGE = """<!doctype html>
 </style>
 </head>
 <body>
+<nav id="sources" aria-label="sources" hidden></nav>
 <img id="stream" src="stream.mjpg" alt="the annotated stream" draggable="false">
 <p id="stream-status"></p>
 <p>Left click: a new object. Right click: a background point for the newest object. Drag: a box.</p>
@@ -93,40 +124,62 @@ _PAGE = """<!doctype html>
 <button id="clear" type="button">clear</button>
 <script>
 "use strict";
-const token = new URLSearchParams(location.search).get("token");
-const withToken = (path) => token ? path + "?token=" + encodeURIComponent(token) : path;
+const address = new URLSearchParams(location.search);
+const token = address.get("token");
 const img = document.getElementById("stream");
 const status = document.getElementById("status");
 const list = document.getElementById("objects");
 const streamStatus = document.getElementById("stream-status");
+const switcher = document.getElementById("sources");
 const RETRY_MS = 2000;
-if (token) img.src = withToken("stream.mjpg");
+let current = Number(address.get("source") || 0);  // the source shown (the server refuses the page for a bad one)
+
+// A path of the server with the token and the source (none for source 0, the default), and more parameters.
+function url(path, source = current, more = {}) {
+  const query = new URLSearchParams();
+  if (token) query.set("token", token);
+  if (source) query.set("source", source);
+  for (const [name, value] of Object.entries(more)) query.set(name, value);
+  const text = query.toString();
+  return text ? path + "?" + text : path;
+}
+// Chromium keeps a playing stream open after its src changes, until the new one answers: the src goes first,
+// so that the old stream gives its viewer slot back before the new one asks for one.
+function openStream(more = {}) {
+  img.removeAttribute("src");
+  img.src = url("stream.mjpg", current, more);
+}
+if (url("stream.mjpg") !== "stream.mjpg") openStream();
 
 // The stream failed (all viewer slots taken, or the server gone): say why, and try again.
-let retries = 0;
+let retries = 0, retry = null;
 img.addEventListener("error", async () => {
+  const source = current;
   let why = "the stream is not available";
   try {
-    const response = await fetch(withToken("stream.mjpg"));
+    const response = await fetch(url("stream.mjpg", source));
     if (response.headers.get("Content-Type") === "application/json") why = (await response.json()).error;
     else response.body.cancel();  // a slot was free after all: give it back at once
   } catch (error) {
     why = "the server is not answering";
   }
+  if (source !== current) return;  // switched meanwhile: the new stream is another story
   streamStatus.textContent = why + "; retrying every " + RETRY_MS / 1000 + " s";
-  setTimeout(() => {
+  clearTimeout(retry);
+  retry = setTimeout(() => {
     retries += 1;
-    img.src = withToken("stream.mjpg") + (token ? "&" : "?") + "retry=" + retries;
+    openStream({retry: retries});
   }, RETRY_MS);
 });
-img.addEventListener("load", () => { streamStatus.textContent = ""; });
+// The image's data-source: the source whose frames it shows, once its stream has given one.
+img.addEventListener("load", () => { streamStatus.textContent = ""; img.dataset.source = current; });
 
-async function post(path, body) {
+async function post(path, body, source = current) {
   try {
-    const response = await fetch(withToken(path), {
+    const response = await fetch(url(path, source), {
       method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)});
     const reply = await response.json();
-    status.textContent = response.ok ? "" : reply.error;
+    if (source === current) status.textContent = response.ok ? "" : reply.error;
   } catch (error) {
     status.textContent = "the server is not answering";
   }
@@ -140,21 +193,24 @@ function framePoint(event) {
   return [Math.min(Math.max(x, 0), img.naturalWidth), Math.min(Math.max(y, 0), img.naturalHeight)];
 }
 
+// A click goes to the source whose frame was pressed on.
 let press = null;
 img.addEventListener("contextmenu", (event) => event.preventDefault());
 img.addEventListener("mousedown", (event) => {
   event.preventDefault();
-  if (!img.naturalWidth) return;  // no frame yet
-  press = {button: event.button, clientX: event.clientX, clientY: event.clientY, at: framePoint(event)};
+  if (!img.naturalWidth || img.dataset.source !== String(current)) return;  // no frame of this source yet
+  const at = framePoint(event);
+  press = {button: event.button, clientX: event.clientX, clientY: event.clientY, at: at, source: current};
 });
 window.addEventListener("mouseup", (event) => {
   if (!press || event.button !== press.button) return;
   const [x, y] = press.at, [x2, y2] = framePoint(event);
   const dragged = Math.hypot(event.clientX - press.clientX, event.clientY - press.clientY) > 5;
   if (press.button === 0 && dragged) {
-    post("prompt", {kind: "box", box: [Math.min(x, x2), Math.min(y, y2), Math.max(x, x2), Math.max(y, y2)]});
+    const box = [Math.min(x, x2), Math.min(y, y2), Math.max(x, x2), Math.max(y, y2)];
+    post("prompt", {kind: "box", box: box}, press.source);
   } else if (press.button === 0 || press.button === 2) {
-    post("prompt", {kind: "point", x: x, y: y, label: press.button === 0 ? 1 : 0});
+    post("prompt", {kind: "point", x: x, y: y, label: press.button === 0 ? 1 : 0}, press.source);
   }
   press = null;
 });
@@ -162,6 +218,7 @@ document.getElementById("clear").addEventListener("click", () => post("clear", {
 
 // One object: a swatch of the colour its mask is drawn with, its box, "lost" while not seen, a remove button.
 function listItem(object, key) {
+  const source = current;
   const item = document.createElement("li");
   item.dataset.object = object.id;
   item.dataset.key = key;
@@ -175,7 +232,7 @@ function listItem(object, key) {
   const remove = document.createElement("button");
   remove.type = "button";
   remove.textContent = "remove";
-  remove.addEventListener("click", () => post("remove", {object: object.id}));
+  remove.addEventListener("click", () => post("remove", {object: object.id}, source));
   const box = document.createElement("span");
   box.className = "box";
   item.append(swatch, "object " + object.id + " ", box, state, remove);
@@ -198,10 +255,13 @@ function showObjects(objects) {
 
 let noticeShown = null;  // the number of the newest notice seen; those from before the page opened are not shown
 async function poll() {
+  const source = current;
   try {
-    const response = await fetch(withToken("objects"));
+    const response = await fetch(url("objects", source));
     const reply = await response.json();
-    if (response.ok) {
+    if (source !== current) {
+      // switched while asking: the answer is about the source no longer shown
+    } else if (response.ok) {
       showObjects(reply.objects);
       const number = reply.notice ? reply.notice.number : 0;
       if (noticeShown !== null && number > noticeShown) status.textContent = reply.notice.text;
@@ -215,6 +275,45 @@ async function poll() {
   setTimeout(poll, 500);
 }
 poll();
+
+// Several sources: a button each; the one pressed shows its stream and objects, and takes the clicks.
+function show(source) {
+  if (source === current) return;
+  current = source;
+  press = noticeShown = null;
+  delete img.dataset.source;
+  clearTimeout(retry);
+  retries = 0;
+  list.replaceChildren();
+  status.textContent = streamStatus.textContent = "";
+  for (const button of switcher.children) button.setAttribute("aria-pressed", button.dataset.source == source);
+  openStream();
+  const page = new URLSearchParams(location.search);
+  if (source) page.set("source", source); else page.delete("source");
+  history.replaceState(null, "", page.toString() ? "?" + page : location.pathname);  // a reload stays on this source
+}
+
+async function listSources() {
+  try {
+    const response = await fetch(url("sources"));
+    const reply = await response.json();
+    if (!response.ok) throw new Error(reply.error);
+    switcher.replaceChildren(...reply.sources.map((source) => {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.textContent = source.name || "source " + source.number;
+      button.dataset.source = source.number;
+      button.setAttribute("aria-pressed", source.number === current);
+      button.addEventListener("click", () => show(source.number));
+      return button;
+    }));
+    switcher.dataset.count = reply.sources.length;
+    switcher.hidden = reply.sources.length < 2;  // one source: the page as it always was
+  } catch (error) {
+    setTimeout(listSources, RETRY_MS);
+  }
+}
+listSources();
 </script>
 </body>
 </html>
@@ -312,23 +411,44 @@ class _HttpError(Exception):
         self.status, self.headers = status, headers
 
 
-class WebServer:
-    """A frame sink that serves the stream and takes prompts from a browser page.
+@dataclass
+class _Feed:
+    """One source: its name, its inbox and its newest frame (guarded by ``WebServer._frame``)."""
 
-    Serving starts on entering the ``with`` block (in a daemon thread) and stops on leaving
-    it, which also ends every open stream. Each written frame is encoded to JPEG once; stream
-    clients always get the newest frame and skip the ones they were too slow for.
+    name: str
+    inbox: PromptInbox | None
+    jpeg: bytes | None = None
+    sequence: int = 0  # frames written so far
+    entered: int = 0  # its sinks now inside their `with` block
+    ended: bool = False  # it had sinks entered and all have left: its streams end after its last frame
+
+
+class WebServer:
+    """A frame sink that serves the stream of one or several sources and takes prompts from a browser page.
+
+    Serving starts when the server or one of its sources' sinks (``sink``) enters its ``with``
+    block (in a daemon thread), and stops when the last of them leaves it, which also ends
+    every open stream; each source's frame loop may enter and leave its sink in its own
+    thread. A source whose sinks have all left while others go on is over: its streams end
+    after its last frame. Each written frame is encoded to JPEG once; stream clients always
+    get the newest frame and skip the ones they were too slow for. Writing to the server
+    itself writes to source 0.
 
     Args:
         host: the address to listen on; 127.0.0.1 keeps the page on this machine.
         port: the port; 0 picks a free one (see ``url``).
-        inbox: where prompts from the page go; None serves the stream only (prompt
-            endpoints answer 404).
+        inbox: where prompts from the page go, with one source; None serves the stream only
+            (prompt endpoints answer 404).
         token: when given, every request must carry it (``?token=...`` or
             ``Authorization: Bearer ...``), else 401. On an address other than loopback
             (``is_loopback``) one is required: when None, one is generated
             (``secrets.token_urlsafe``, see ``token`` and ``token_generated``).
-        max_clients: most streams at once; more are refused with 503 (and ``Retry-After``).
+        sources: several sources instead of one: ``(name, inbox)`` for each, in order (source
+            0 first); the page names them so and sends each source's prompts to its inbox
+            (None: that source takes none). Each source needs its own inbox. None: one source
+            named "source" with ``inbox``.
+        max_clients: most streams at once, of all sources together; more are refused with
+            503 (and ``Retry-After``).
         jpeg_quality: 0 to 100.
         max_body: largest POST body in bytes; larger ones are refused with 413.
 
@@ -339,6 +459,17 @@ class WebServer:
         ...     with urllib.request.urlopen(server.url) as page:
         ...         page.status, page.headers.get_content_type()
         (200, 'text/html')
+
+        Two sources, each written by its own frame loop:
+
+        >>> import json
+        >>> server = WebServer(sources=[("door", PromptInbox()), ("yard", PromptInbox())])
+        >>> with server.sink(0) as door, server.sink(1) as yard:
+        ...     door.write(np.zeros((48, 64, 3), np.uint8))
+        ...     yard.write(np.zeros((96, 128, 3), np.uint8))
+        ...     with urllib.request.urlopen(server.url + "sources") as listed:
+        ...         json.load(listed)
+        {'sources': [{'number': 0, 'name': 'door'}, {'number': 1, 'name': 'yard'}]}
     """
 
     def __init__(
@@ -348,6 +479,7 @@ class WebServer:
         inbox: PromptInbox | None = None,
         *,
         token: str | None = None,
+        sources: Sequence[tuple[str, PromptInbox | None]] | None = None,
         max_clients: int = 4,
         jpeg_quality: int = 80,
         max_body: int = 4096,
@@ -358,17 +490,21 @@ class WebServer:
             raise UsageError(f"max_clients and max_body must be at least 1, got {max_clients} and {max_body}")
         if token is not None and not token:
             raise UsageError("token must not be empty: give None to serve without one")
+        feeds = [_Feed("source", inbox)] if sources is None else _feeds(sources, inbox)
         # Beyond this machine, anyone who reaches the address could watch and prompt.
         self.token_generated = token is None and not is_loopback(host)
         if self.token_generated:
             token = secrets.token_urlsafe(16)
-        self.host, self.port, self.inbox = host, port, inbox
+        self.host, self.port, self.inbox = host, port, feeds[0].inbox
+        self.sources = tuple((feed.name, feed.inbox) for feed in feeds)
         self.token, self.max_clients, self.jpeg_quality, self.max_body = token, max_clients, jpeg_quality, max_body
-        self._frame = threading.Condition()
-        self._jpeg: bytes | None = None
-        self._sequence = 0
+        self._feeds = feeds
+        self._frame = threading.Condition()  # guards the feeds, the stream count and stopping
         self._streams = 0
         self._stopping = False
+        self._life = threading.Lock()  # guards starting and stopping: sinks enter and leave from several threads
+        self._users = 0  # sinks inside their `with` block
+        self._own = SourceSink(self, 0)  # the server's own `with` and `write`: source 0
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._hostname = socket.gethostname()
@@ -377,11 +513,58 @@ class WebServer:
     def url(self) -> str:
         """``http://HOST:PORT/`` of the running server (127.0.0.1 when listening on every address)."""
         if self._server is None:
-            raise UsageError("the server is not running: use it in a `with` block")
+            raise UsageError("the server is not running: use it (or one of its sinks) in a `with` block")
         host = "127.0.0.1" if self.host in ("", "0.0.0.0") else self.host
         return f"http://{host}:{self._server.server_address[1]}/"
 
+    def sink(self, number: int) -> SourceSink:
+        """The frame sink of source ``number`` (0 to ``len(sources) - 1``), for that source's frame loop.
+
+        Raises:
+            UsageError: there is no such source.
+        """
+        if isinstance(number, bool) or not isinstance(number, int) or not 0 <= number < len(self._feeds):
+            raise UsageError(f"this server has sources 0 to {len(self._feeds) - 1}, got {number!r}")
+        return SourceSink(self, number)
+
     def __enter__(self) -> WebServer:
+        self._own.__enter__()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self._own.__exit__(exc_type, exc, traceback)
+
+    def write(self, image: np.ndarray) -> None:
+        """Make an (H, W, 3) uint8 BGR frame the newest one of source 0's stream."""
+        self._own.write(image)
+
+    # Called by the sinks, from their frame loops' threads.
+
+    def _enter(self, number: int) -> None:
+        """A sink of source ``number`` enters: serve, if nothing did yet."""
+        with self._life:
+            if self._users == 0:
+                self._start()
+            self._users += 1
+            with self._frame:
+                feed = self._feeds[number]
+                feed.entered, feed.ended = feed.entered + 1, False
+
+    def _leave(self, number: int) -> None:
+        """A sink of source ``number`` leaves: end that source's streams if it was its last, stop if it was the last."""
+        with self._life:
+            with self._frame:
+                feed = self._feeds[number]
+                feed.entered -= 1
+                feed.ended = feed.entered == 0
+                self._frame.notify_all()
+            self._users -= 1
+            if self._users == 0:
+                self._stop()
+
+    def _start(self) -> None:
         try:
             self._server = _Server((self.host, self.port), self)
         except OSError as error:
@@ -389,11 +572,8 @@ class WebServer:
         self._stopping = False
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.1,), name="web", daemon=True)
         self._thread.start()
-        return self
 
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
-    ) -> None:
+    def _stop(self) -> None:
         if self._server is None or self._thread is None:  # stopped already
             return
         with self._frame:
@@ -406,13 +586,13 @@ class WebServer:
         self._thread.join()
         self._server = self._thread = None
 
-    def write(self, image: np.ndarray) -> None:
-        """Make an (H, W, 3) uint8 BGR frame the newest one of the stream."""
+    def _write(self, number: int, image: np.ndarray) -> None:
         ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality])
         if not ok:
             raise SinkError(f"cannot encode a {image.shape} {image.dtype} frame to JPEG")
         with self._frame:
-            self._jpeg, self._sequence = encoded.tobytes(), self._sequence + 1
+            feed = self._feeds[number]
+            feed.jpeg, feed.sequence = encoded.tobytes(), feed.sequence + 1
             self._frame.notify_all()
 
     # Called from the request threads.
@@ -427,9 +607,22 @@ class WebServer:
         expected = self.token.encode()
         return len(given) == 1 and hmac.compare_digest(given[0].encode(), expected)
 
+    def _source(self, query: dict[str, list[str]]) -> int:
+        """The number of the source a request is about (``?source=N``, 0 when absent)."""
+        given = query.get("source", ["0"])
+        last = len(self._feeds) - 1
+        if len(given) == 1 and re.fullmatch(r"\d{1,9}", given[0], re.ASCII) and int(given[0]) <= last:
+            return int(given[0])
+        got = repr(given[0][:20]) if len(given) == 1 else f"{len(given)} of them"
+        raise _HttpError(HTTPStatus.BAD_REQUEST, f"source must be one number, 0 to {last} (see /sources), got {got}")
+
+    def _listing(self) -> dict[str, Any]:
+        return {"sources": [{"number": n, "name": feed.name} for n, feed in enumerate(self._feeds)]}
+
     def _open_stream(self) -> bool:
-        """Take a stream slot; False when all ``max_clients`` are in use."""
+        """Take a stream slot, waiting a moment for one when all ``max_clients`` are in use; False if none frees."""
         with self._frame:
+            self._frame.wait_for(lambda: self._streams < self.max_clients or self._stopping, timeout=_SLOT_WAIT)
             if self._streams >= self.max_clients or self._stopping:
                 return False
             self._streams += 1
@@ -441,14 +634,77 @@ class WebServer:
             self._streams -= 1
             self._frame.notify_all()
 
-    def _next_jpeg(self, after: int) -> tuple[int, bytes] | None:
-        """The newest frame once it is newer than sequence number ``after``; None when stopping."""
+    def _next_jpeg(self, number: int, after: int, gone: Callable[[], bool]) -> tuple[int, bytes] | None:
+        """Source ``number``'s newest frame once it is newer than sequence number ``after``; None when
+        stopping, when that source is over and its last frame was sent, or when the viewer is ``gone()``."""
+        feed = self._feeds[number]
         with self._frame:
             while not self._stopping:
-                if self._jpeg is not None and self._sequence > after:
-                    return self._sequence, self._jpeg
-                self._frame.wait(timeout=1.0)
+                if feed.jpeg is not None and feed.sequence > after:
+                    return feed.sequence, feed.jpeg
+                if feed.ended or gone():
+                    return None
+                self._frame.wait(timeout=_POLL)
             return None
+
+
+class SourceSink:
+    """The frame sink of one source of a ``WebServer`` (``WebServer.sink``), for that source's frame loop.
+
+    Entering the first sink (or the server) starts serving and leaving the last one stops it;
+    leaving the last sink of its source ends that source's streams after its last frame.
+
+    Attributes:
+        server: the ``WebServer`` it writes to.
+        number: its source's number.
+    """
+
+    def __init__(self, server: WebServer, number: int):
+        self.server, self.number = server, number
+        self._entered = 0  # this sink's `with` blocks now open (leaving one not entered does nothing)
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> SourceSink:
+        with self._lock:
+            self.server._enter(self.number)
+            self._entered += 1
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        with self._lock:
+            if self._entered == 0:
+                return
+            self._entered -= 1
+            self.server._leave(self.number)
+
+    def write(self, image: np.ndarray) -> None:
+        """Make an (H, W, 3) uint8 BGR frame the newest one of this source's stream."""
+        self.server._write(self.number, image)
+
+
+def _feeds(sources: Sequence[tuple[str, PromptInbox | None]], inbox: PromptInbox | None) -> list[_Feed]:
+    """The sources given to ``WebServer``, checked."""
+    if inbox is not None:
+        raise UsageError("give the inbox of each source in sources, not inbox as well")
+    feeds: list[_Feed] = []
+    for number, pair in enumerate(sources):
+        if not isinstance(pair, tuple) or len(pair) != 2:
+            raise UsageError(f"each source must be (name, inbox), got {pair!r} for source {number}")
+        name, its_inbox = pair
+        if not isinstance(name, str) or not (its_inbox is None or isinstance(its_inbox, PromptInbox)):
+            raise UsageError(
+                f"source {number}: expected (str, PromptInbox or None), got ({type(name).__name__}, "
+                f"{type(its_inbox).__name__})"
+            )
+        shared = next((n for n, feed in enumerate(feeds) if its_inbox is not None and feed.inbox is its_inbox), None)
+        if shared is not None:
+            raise UsageError(f"sources {shared} and {number} share one PromptInbox: give each source its own")
+        feeds.append(_Feed(name, its_inbox))
+    if not feeds:
+        raise UsageError("sources is empty: give at least one (name, inbox), or None for one source")
+    return feeds
 
 
 class _Server(ThreadingHTTPServer):
@@ -480,23 +736,29 @@ class _Handler(BaseHTTPRequestHandler):
         web = self.server.web
         try:
             self._check_origin()
-            if not web._authorized(parse_qs(url.query), self.headers.get("Authorization")):
+            query = parse_qs(url.query, keep_blank_values=True)  # a blank ?source= is refused, not taken for 0
+            if not web._authorized(query, self.headers.get("Authorization")):
                 raise _HttpError(HTTPStatus.UNAUTHORIZED, "a valid token is required: add ?token=... to the address")
             method = _ROUTES.get(url.path)
             if method is None:
                 raise _HttpError(HTTPStatus.NOT_FOUND, f"no such page: {url.path}")
             if self.command != method:
                 raise _HttpError(HTTPStatus.METHOD_NOT_ALLOWED, f"{url.path} takes {method}, not {self.command}")
+            number = web._source(query)
+            inbox = web._feeds[number].inbox
             if url.path == "/":
                 self._send(HTTPStatus.OK, _PAGE.encode(), "text/html; charset=utf-8", _PAGE_HEADERS)
+            elif url.path == "/sources":
+                self._send_json(HTTPStatus.OK, web._listing())
             elif url.path == "/stream.mjpg":
-                self._stream()
-            elif web.inbox is None:
-                raise _HttpError(HTTPStatus.NOT_FOUND, "this server takes no prompts: it was started without an inbox")
+                self._stream(number)
+            elif inbox is None:
+                which = "this server takes" if len(web._feeds) == 1 else f"source {number} takes"
+                raise _HttpError(HTTPStatus.NOT_FOUND, f"{which} no prompts: it was started without an inbox")
             elif url.path == "/objects":
-                self._send_json(HTTPStatus.OK, _objects(web.inbox))
+                self._send_json(HTTPStatus.OK, _objects(inbox))
             else:
-                self._send_json(HTTPStatus.OK, _post(web.inbox, url.path, self._read_json()))
+                self._send_json(HTTPStatus.OK, _post(inbox, url.path, self._read_json()))
         except _HttpError as error:
             self._send_json(error.status, {"error": str(error)}, error.headers)
         except Exception as error:  # a bug: one line in the run's terminal, a one-line answer, the server goes on
@@ -571,7 +833,7 @@ class _Handler(BaseHTTPRequestHandler):
             raise _HttpError(HTTPStatus.BAD_REQUEST, f"the body must be a JSON object, got {type(data).__name__}")
         return data
 
-    def _stream(self) -> None:
+    def _stream(self, number: int) -> None:
         web = self.server.web
         if not web._open_stream():
             raise _HttpError(
@@ -586,16 +848,28 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(f"--{_BOUNDARY}\r\n".encode())
             sequence = 0
-            while (newest := web._next_jpeg(sequence)) is not None:
+            while (newest := web._next_jpeg(number, sequence, self._gone)) is not None:
+                first = sequence == 0
                 sequence, jpeg = newest
                 head = f"Content-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n".encode()
-                # The boundary right after the picture lets the browser show it now, not at the next one.
-                self.wfile.write(head + jpeg + f"\r\n--{_BOUNDARY}\r\n".encode())
+                part = head + jpeg + f"\r\n--{_BOUNDARY}\r\n".encode()
+                # Chromium shows a picture once the next one starts: the first one twice is on screen at once,
+                # not at the source's next frame (a while for a slow model, never for a paused camera).
+                self.wfile.write(part * 2 if first else part)
                 self.wfile.flush()
         except OSError:
             pass  # the viewer went away
         finally:
             web._close_stream()
+
+    def _gone(self) -> bool:
+        """Whether the viewer has closed the connection: its slot is free at once, not at the next frame
+        (which may be long: a paused camera, a source that ended), so a page can switch sources."""
+        try:
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            return bool(readable) and not self.connection.recv(1, socket.MSG_PEEK)
+        except OSError:
+            return True
 
 
 def _log(message: str) -> None:
