@@ -1451,3 +1451,69 @@ def test_serving_beyond_loopback_without_a_token_generates_one(tmp_path: Path, c
     assert result["lines"][1].startswith("  (on 0.0.0.0, every request needs a token: this one was generated")
     assert result["answers"] == {"no token": 401, "token": 200, "rebinding": 421}, result
     assert result["code"] == 130 and "warning" not in result["stderr"], result
+
+
+@pytest.mark.slow
+@pytest.mark.needs("chromium")
+def test_two_sources_are_followed_exported_and_clickable_from_the_command_line(tmp_path: Path) -> None:
+    """``run a.mp4 --source b.mp4 --prompts p.json --save-masks out/ --serve``: each source's prompted
+    object is followed into its own mask folder, and a click on each source's view of the page
+    adds an object to that source only."""
+    from PIL import Image
+    from playwright import sync_api
+
+    clips = {"a": SyntheticClip(height=180, width=320, num_shapes=6, seed=3, motion=0.3)}
+    clips["b"] = SyntheticClip(height=180, width=320, num_shapes=6, seed=5, motion=0.3)
+    for name, seed in (("a", 3), ("b", 5)):
+        write_clip(tmp_path / f"{name}.mp4", frames=1500, height=180, width=320, fps=25, seed=seed, motion=0.3)
+
+    def shapes(name: str, index: int) -> list[tuple[int, int]]:
+        """The deepest point of each shape of a clip's frame, largest shape first."""
+        masks = clips[name].frame(index)[1]
+        return [_deepest_point(masks[k])[0] for k in np.argsort(-masks.sum(axis=(1, 2)))]
+
+    prompts = [{"frame": 0, "object": 1, "points": [list(shapes(n, 0)[0])], "source": n} for n in ("a", "b")]
+    (tmp_path / "p.json").write_text(json.dumps({"prompts": prompts}))
+    out = tmp_path / "out"
+    command = _command(
+        str(tmp_path / "a.mp4"), "--source", str(tmp_path / "b.mp4"), "--prompts", str(tmp_path / "p.json")
+    )
+    command += ["--save-masks", str(out), "--serve", "127.0.0.1:0", "--model", "fastsam-tiny", "--imgsz", "320"]
+    command += ["--conf", "0.25", "--threads", "1", "--no-progress"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def ids(name: str) -> list[set[int]]:
+        """The object ids in each of a source's mask PNGs so far."""
+        folder = out / name
+        return [set(np.unique(np.array(Image.open(p))).tolist()) - {0} for p in sorted(folder.glob("*.png"))]
+
+    try:
+        assert process.stdout is not None and process.stderr is not None
+        url = Lines(process.stdout).wait_for(r"^serving (http://127\.0\.0\.1:\d+/)$").group(1)
+        with sync_api.sync_playwright() as playwright:
+            browser = _launch(playwright)
+            chromium = browser.new_page(viewport={"width": 800, "height": 800})
+            chromium.goto(url, wait_until="domcontentloaded")
+            chromium.wait_for_selector('#sources[data-count="2"]', timeout=60_000)
+            for number, name in enumerate(("a", "b")):
+                chromium.locator("#sources button").nth(number).click()
+                page = _Page(chromium, (320, 180), source=number)
+                page.listed(1).wait_for(timeout=60_000)  # the prompted object, followed
+                shown = len(ids(name))
+                assert page.click(shapes(name, shown + 12)[1]) == {"object": 2}  # the second-largest shape
+                page.listed(2).wait_for(timeout=60_000)
+            browser.close()
+        wait = time.monotonic() + CEILING
+        while not all(any(2 in frame for frame in ids(n)) for n in ("a", "b")):
+            assert time.monotonic() < wait and process.poll() is None, process.stderr.read()
+            time.sleep(0.2)
+        process.send_signal(2)  # SIGINT: the outputs are finalised
+        assert process.wait(timeout=CEILING) == 130
+    finally:
+        process.kill()
+    for name in ("a", "b"):
+        seen = ids(name)
+        assert sum(1 in frame for frame in seen) >= 0.9 * len(seen), (name, seen)  # the prompted object, followed
+        first = next(k for k, frame in enumerate(seen) if 2 in frame)
+        assert sum(2 in frame for frame in seen[first:]) >= 0.8 * len(seen[first:])  # the clicked one too
+        assert all(frame <= {1, 2} for frame in seen)  # nothing of the other source's

@@ -75,7 +75,7 @@ class WindowSink:
         self.inbox, self.title = inbox, title
         self._frames: queue.Queue[np.ndarray] = queue.Queue(maxsize=1)
         self._playing, self._closed, self._closing = threading.Event(), threading.Event(), threading.Event()
-        self._thread: threading.Thread | None = None
+        self._shown: np.ndarray | None = None
         self._press: tuple[int, int] | None = None
         self._message, self._message_until = "", 0.0
         if not display_available():
@@ -84,8 +84,7 @@ class WindowSink:
 
     def __enter__(self) -> WindowSink:
         self._playing.set()
-        self._thread = threading.Thread(target=self._loop, name="window", daemon=True)
-        self._thread.start()
+        _GUI.add(self)
         return self
 
     def write(self, image: np.ndarray) -> None:
@@ -105,26 +104,27 @@ class WindowSink:
             pass
         self._frames.put(image)
 
-    def _loop(self) -> None:
+    def _open(self) -> None:
+        """Make the window (on the GUI thread)."""
         # No Qt toolbar or context menu: image pixels start at the window corner and right clicks are ours.
         cv2.namedWindow(self.title, cv2.WINDOW_AUTOSIZE | cv2.WINDOW_GUI_NORMAL)
         if self.inbox is not None:
             cv2.setMouseCallback(self.title, self._on_mouse)
-        shown: np.ndarray | None = None
+
+    def _show(self) -> None:
+        """Show the newest frame, if one came (on the GUI thread)."""
         try:
-            while not self._closing.is_set():
-                try:
-                    shown = self._frames.get(timeout=0.01)
-                except queue.Empty:
-                    pass
-                if shown is not None:
-                    cv2.imshow(self.title, self._caption(shown))
-                if not self._handle(cv2.waitKey(15) & 0xFF):
-                    break
-        finally:
-            self._closed.set()
-            cv2.destroyWindow(self.title)
-            cv2.waitKey(1)
+            self._shown = self._frames.get_nowait()
+        except queue.Empty:
+            pass
+        if self._shown is not None:
+            cv2.imshow(self.title, self._caption(self._shown))
+
+    def _close(self) -> None:
+        """Destroy the window (on the GUI thread); ``write`` then raises ``StopRun``."""
+        self._closed.set()
+        cv2.destroyWindow(self.title)
+        cv2.waitKey(1)
 
     def _handle(self, key: int) -> bool:
         """React to a key; False once the window is to close."""
@@ -174,5 +174,53 @@ class WindowSink:
     ) -> None:
         self._closing.set()
         self._playing.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self._closed.wait(timeout=5)  # the GUI thread destroys the window
+
+
+class _Windows:
+    """The one thread every window lives on: OpenCV's Qt windows belong to the thread that made them,
+    and windows made on two threads dead-lock Qt, so several sources' windows share this one.
+
+    Each pass shows every window's newest frame, then reads one key: OpenCV does not say which
+    window a key was typed in, so keys (q, space, c) act on every window; clicks go to the
+    window clicked (each has its own mouse callback).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._windows: list[WindowSink] = []
+        self._thread: threading.Thread | None = None
+
+    def add(self, window: WindowSink) -> None:
+        with self._lock:
+            self._windows.append(window)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="window", daemon=True)
+                self._thread.start()
+
+    def _loop(self) -> None:
+        opened: list[WindowSink] = []
+        while True:
+            with self._lock:
+                for window in [w for w in self._windows if w not in opened]:
+                    window._open()
+                    opened.append(window)
+                for window in [w for w in opened if w._closing.is_set()]:
+                    self._drop(window, opened)
+                if not opened:
+                    self._thread = None  # a window added later starts a new thread
+                    return
+            for window in opened:
+                window._show()
+            key = cv2.waitKey(15) & 0xFF
+            with self._lock:
+                for window in [w for w in opened if not w._handle(key)]:
+                    self._drop(window, opened)
+
+    def _drop(self, window: WindowSink, opened: list[WindowSink]) -> None:
+        window._close()
+        opened.remove(window)
+        self._windows.remove(window)
+
+
+_GUI = _Windows()
