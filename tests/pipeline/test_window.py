@@ -139,6 +139,11 @@ def test_several_sources_get_a_window_each_and_a_click_goes_to_its_own_source(xv
         _, truth = clip.frame(done + 10)
         largest = truth[np.argmax(truth.sum(axis=(1, 2)))].astype(np.uint8)
         y, x = np.unravel_index(np.argmax(cv2.distanceTransform(largest, cv2.DIST_L2, 5)), largest.shape)
+        # Without a window manager both windows open at the corner, one over the other: b is put beside a.
+        _xdotool(xvfb, "windowmove", windows["b"][0], "400", "0")
+        wait_until(
+            lambda: _xdotool(xvfb, "getwindowgeometry", windows["b"][0]).stdout.count("Position: 400,"), "b moved"
+        )
         _xdotool(xvfb, "mousemove", "--window", windows["b"][0], str(x), str(y), "click", "1")
         wait_until(lambda: 1 in np.array(Image.open(written("b")[-1])), "the selection on b")
         for name in ("a", "b"):  # q in each window ends its source; the run ends with the last
