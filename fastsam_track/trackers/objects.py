@@ -10,7 +10,8 @@ one segment:
   the object in and holds much of it at about its size with the object's colours outside
   (regrown after a partial view), or a larger one of the object's own segment tracks whose
   part outside has the object's colours (it is coming closer; a neighbour's track that took it
-  in is a merge, however alike); their union is the prefix, by cells inside over cells
+  in is a merge, however alike), and none new to it that moves with the scene while it moves
+  across it (the background beside it); their union is the prefix, by cells inside over cells
   outside, with the best IoU against the warped mask;
 - a segment that holds the rest merged with a neighbour, clipped to the warped mask (and, while
   the object is smaller than it was, the ring around it with its colours), if it took the
@@ -65,6 +66,8 @@ _MERGE_SHARE = 0.5  # a segment holding this share of the unexplained rest is th
 _GONE_AREA = 0.25  # a warped mask below this share of the object's typical area has left or vanished
 _OBJECTNESS = 0.6  # colour agreement a segment needs to bring a lost object back
 _ALIKE = 0.45  # colour agreement below which a segment is the object's surroundings, not a part of it
+_MOTION = 2.0  # cells per frame the object must move across the scene for motion to tell it from the scene
+_MOTION_SHARE = 0.5  # share of that motion a segment needs to be taken as moving with the object
 _RING = 4  # cells around an object whose colours stand for its surroundings
 _RECENT_TRACKS = 2000  # segment track ids whose last area is remembered, counted back from the newest
 
@@ -241,6 +244,10 @@ class ObjectTracker:
             # by a good part of it. One that was there before and did not grow passed in front of it.
             was_part = np.isin(track_ids, list(state.tracks | state.parts))
             took_in = np.isnan(before) | was_part | (seg_area - before >= 0.3 * warped_area[k])
+            if flow is not None:
+                # ... and a segment new to it that moves with the scene is the scene (its own parts may move
+                # otherwise: limbs, wheels, a turning car's near end).
+                alike &= was_part | _moves_with(warped[k], cells, flow, seg_area)
             mask, clipped = _explain(
                 warped[k], masks, cells, mine, alike, was_part, took_in, likely, seg_area, gaps, state.area, confirm
             )
@@ -525,6 +532,34 @@ def _explain(
             mask, took_part = mask | clipped, True
     # Confirmed by the segments alone (they explain enough of it); the gaps only complete a confirmed view.
     return (mask | gaps if (mask & warped).sum() >= confirm * area else None), took_part
+
+
+def _moves_with(warped: np.ndarray, cells: sparse.csr_matrix, flow: np.ndarray, seg_area: np.ndarray) -> np.ndarray:
+    """(N,) bool: segments that move with the object rather than with the scene (all, when it moves with the scene).
+
+    A segment of the background beside the object, with colours like it, lies inside its moved mask
+    while the object moves across the scene; taken in, it moves with the scene and drags the mask off
+    the object (bmx-bumps: the rider rides off the frame, the mask stays on the dirt behind him). The
+    flow's smoothing bleeds the object's motion into a few cells around it, so a segment counts as
+    moving with the object when it goes at least ``_MOTION_SHARE`` of the way from the scene's motion
+    to the object's (along it: parts of an object that turns or comes closer move faster than its middle).
+
+    Args:
+        warped: (h, w) bool the object's last mask moved by the flow.
+        cells: the frame's N segments as ``sparse_rows``.
+        flow: (h, w, 2) float backward flow (dx, dy) in cells.
+        seg_area: (N,) float cells of each segment.
+    """
+    everything = np.ones(len(seg_area), bool)
+    if not warped.any():
+        return everything
+    vectors = flow.reshape(-1, 2).astype(np.float32)
+    mine, scene = np.median(flow[warped], axis=0), np.median(vectors, axis=0)
+    relative = float(np.hypot(*(mine - scene)))
+    if relative < _MOTION:  # it moves with the scene: motion tells nothing
+        return everything
+    mean = np.asarray(cells @ vectors) / np.maximum(seg_area, 1)[:, None]
+    return np.asarray((mean - scene) @ ((mine - scene) / relative) >= _MOTION_SHARE * relative)
 
 
 def _fill_box(masks: np.ndarray, box: np.ndarray, cues: FrameCues | None) -> np.ndarray:
