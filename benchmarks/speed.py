@@ -6,13 +6,15 @@ One process, one generated 1280x720 H.264 clip, the same weights and input size 
 row of a model. Rows:
 
 - the network alone (the limit) on each CPU backend: torch fp32, ONNX Runtime, OpenVINO
-  (bf16 where the CPU has it), fed the letterboxed frame;
+  (bf16 where the CPU has it), and OpenVINO int8 (``--precision int8``: NNCF quantization
+  calibrated on the clip's own frames; its ratio to OpenVINO's own precision in brackets),
+  fed the letterboxed frame;
 - the floor on the fastest backend: our frame loop with nothing between decoding, the
   network and H.264 encoding (no NMS, masks, tracking or drawing), what any pipeline that
   reads and writes the video pays on top of the network;
 - ours end to end, as ``fastsam-track run CLIP -o OUT.mp4`` builds it (threaded decode,
-  segment, everything-mode tracking, render, threaded H.264 encode), on torch and on the
-  fastest backend, in everything mode and with two box-prompted objects;
+  segment, everything-mode tracking, render, threaded H.264 encode), on torch, on the
+  fastest backend and on OpenVINO int8, in everything mode and with two box-prompted objects;
 - ultralytics ``FastSAM(weights).track(CLIP, stream=True)`` with its defaults, and with the
   FastSAM docs' settings (``retina_masks=True, iou=0.9``), each plus ``result.plot()``;
 - ours on realistic masks, no network: segments that tile the frame as a trained model's do
@@ -63,6 +65,7 @@ import supervision as sv
 import torch
 from architectures import save_untrained_checkpoint
 
+from fastsam_track.pipeline.model.quantize import Calibration
 from fastsam_track.pipeline.model.segmenter import Segmenter
 from fastsam_track.pipeline.outputs.render import SegmentRenderer
 from fastsam_track.pipeline.outputs.sinks import VideoFileSink
@@ -78,6 +81,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import spread, write_section  # benchmarks/ is not a package
 
 BACKENDS = ("torch", "onnx", "openvino")
+INT8 = "openvino int8"
 # At most 3 candidates per mask: a trained model keeps about as many candidates as masks, and NMS
 # and mask assembly cost follows the candidates.
 CANDIDATES = (100, 130, 170, 220, 300)
@@ -302,18 +306,32 @@ def model_rows(name: str, weights: Path | str, clip: Path, args: argparse.Namesp
         )
         network[backend] = network_ms(segmenters[backend], image, calls=args.frames)
     fastest = min(("onnx", "openvino"), key=lambda b: statistics.median(network[b]))
+    segmenters[INT8] = Segmenter(
+        weights,
+        imgsz=args.imgsz,
+        conf=conf,
+        max_det=max_det,
+        device="cpu",
+        backend="openvino",
+        threads=threads,
+        precision="int8",
+        calibration=Calibration(clip, frames=args.frames, progress=False),
+    )
+    network[INT8] = network_ms(segmenters[INT8], image, calls=args.frames)  # the first call quantizes
     name = f"{name} (conf {conf:.3g}, max_det {max_det})"
+    int8_ratio = statistics.median(network[INT8]) / statistics.median(network["openvino"])
     rows = [
-        f"| {name} | network alone, {backend} | {shape[0]}x{shape[1]} | {spread(network[backend])} "
+        f"| {name} | network alone, {backend}{f' ({int8_ratio:.2f}x openvino)' if backend == INT8 else ''} "
+        f"| {shape[0]}x{shape[1]} | {spread(network[backend])} "
         f"| {1000 / statistics.median(network[backend]):.1f} | 1.00 | | | | | |"
-        for backend in BACKENDS
+        for backend in (*BACKENDS, INT8)
     ]
     run_floor = functools.partial(floor, segmenters[fastest], clip, work / "out.mp4", args.preset, peak)
     figures = repeat(run_floor, args.repeats)
     ratio = statistics.median(figures["ms"]) / statistics.median(network[fastest])
     rows.append(_row(name, f"floor: decode, network, encode only, {fastest}", shape, figures, f"{ratio:.2f}"))
     ours_ms = {}
-    for backend in ("torch", fastest):
+    for backend in ("torch", fastest, INT8):
         for prompted in (False, True):
             boxes = [np.array(box) for box in PROMPT_BOXES] if prompted else []
             run_once = functools.partial(ours, segmenters[backend], clip, work / "out.mp4", boxes, args.preset, peak)

@@ -45,8 +45,10 @@ def test_speed_benchmark_runs_every_row():
     assert result.returncode == 0, result.stderr
     rows = [line.split("|")[2].strip() for line in result.stdout.splitlines() if line.startswith("| fastsam")]
     assert rows[:3] == ["network alone, torch", "network alone, onnx", "network alone, openvino"]
-    assert rows[3].startswith("floor: decode, network, encode only, ")
-    assert sum(row.startswith("**ours**") for row in rows) == 4
+    assert rows[3].startswith("network alone, openvino int8 (") and rows[3].endswith("x openvino)")
+    assert rows[4].startswith("floor: decode, network, encode only, ")
+    assert sum(row.startswith("**ours**") for row in rows) == 6
+    assert sum(row.startswith("**ours**, openvino int8, ") for row in rows) == 2
     assert [row.split(" (")[0] for row in rows[-2:]] == [
         "ultralytics FastSAM.track, defaults",
         "ultralytics FastSAM.track, docs' settings",
