@@ -116,7 +116,8 @@ class FrameProcessor:
 
     def __enter__(self) -> FrameProcessor:
         with ExitStack() as stack:
-            self._open = [stack.enter_context(export) for export in self.exports]
+            for export in self.exports:
+                stack.enter_context(export)
             self._stack = stack.pop_all()
         return self
 
