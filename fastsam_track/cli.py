@@ -109,6 +109,15 @@ def _parser() -> argparse.ArgumentParser:
         "--save-proposals", type=Path, metavar="FILE", help="write object proposals (boxes, scores) as JSON lines"
     )
 
+    cluster = commands.add_parser(
+        "cluster", help="run a fleet of cameras on Ray: a segmenter per machine, a camera actor per source"
+    )
+    cluster.add_argument("fleet", type=Path, help="fleet file (YAML: settings, cameras with prompts and outputs)")
+    cluster.add_argument(
+        "--address", help="auto (the cluster this machine is in) or ray://HOST:PORT (default: a local Ray instance)"
+    )
+    cluster.add_argument("--status-every", type=float, default=5.0, help="seconds between status tables (5)")
+
     demo = commands.add_parser("demo", help="segment a generated clip with the built-in model")
     demo.add_argument("-o", "--output", type=Path, help="annotated MP4 to write (default: a temporary folder)")
     demo.add_argument("--frames", type=int, default=60, help="length of the generated clip (60)")
@@ -301,6 +310,21 @@ def _demo(args: argparse.Namespace) -> None:
         _run_pipeline(pipeline, outputs, progress=not args.no_progress)
 
 
+def _cluster(args: argparse.Namespace) -> None:
+    """Run a fleet file on Ray to its end (Ctrl-C: every camera stops, outputs finalised); status tables on stderr."""
+    from fastsam_track.cluster import format_status, load_fleet, run_fleet
+
+    if args.status_every <= 0:
+        raise UsageError(f"--status-every must be more than 0 seconds, got {args.status_every}")
+    fleet = load_fleet(args.fleet)
+
+    def show(status: dict[str, Any]) -> None:
+        print(format_status(status) + "\n", file=sys.stderr, flush=True)
+
+    final = run_fleet(fleet, address=args.address, on_status=show, every=args.status_every)
+    print(format_status(final))
+
+
 def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
@@ -320,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
     # SIGTERM (a service manager, `kill`) stops the run like Ctrl-C: outputs are finalised.
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        _run(args) if args.command == "run" else _demo(args)
+        {"run": _run, "cluster": _cluster, "demo": _demo}[args.command](args)
     except FastSamTrackError as error:
         print(f"fastsam-track: error: {error}", file=sys.stderr)
         return error.exit_code
