@@ -139,12 +139,14 @@ class Controller:
                 "spec": camera.spec,
                 "fleet": self._fleet,
                 "segmenter": self._segmenters[camera.segmenter].handle,
+                "segmenter_node": self._segmenters[camera.segmenter].node,
                 "incarnation": camera.incarnation,
                 "prompts": [*camera.spec.prompts, *added],
             }
 
     def ended(self, name: str, incarnation: int, status: dict[str, Any]) -> None:
-        """A camera's run ended (its source's end, a stop, or a failure): recorded, its actor released."""
+        """A camera's run ended (its source's end, a stop, or a failure): recorded; its actor is released
+        unless a stop asked for the end (the stop's caller waits for its answer, then releases it)."""
         import ray
 
         with self._lock:
@@ -154,7 +156,8 @@ class Controller:
             camera.final = status
             self._segmenters[camera.segmenter].cameras.discard(name)
             handle = camera.handle
-        ray.kill(handle, no_restart=True)
+        if status.get("state") != "stopped":
+            ray.kill(handle, no_restart=True)
 
     def add_camera(self, data: dict[str, Any]) -> str:
         """Add a camera while the fleet runs (the fleet file's camera mapping, paths absolute); its name."""

@@ -39,7 +39,7 @@ from typing import Any
 import yaml
 
 from fastsam_track.configs import RunConfig, load_config
-from fastsam_track.errors import ConfigError, FastSamTrackError, UsageError
+from fastsam_track.errors import ConfigError, FastSamTrackError, PromptError, UsageError
 
 __all__ = ["CameraSpec", "Fleet", "SegmenterSpec", "fleet_from_data", "load_fleet"]
 
@@ -204,7 +204,10 @@ def camera_from_data(
     prompts = []
     for number, record in enumerate(records):
         full = {"frame": 0, "object": number + 1, **record} if isinstance(record, dict) else record
-        prompt_from_record(full, f"{where}: prompt {number}")  # checked here, parsed again where it runs
+        try:
+            prompt_from_record(full, f"{where}: prompt {number}")  # checked here, parsed again where it runs
+        except PromptError as error:
+            raise ConfigError(str(error)) from None
         prompts.append(full)
     paths = {}
     for key in _PATH_KEYS:
@@ -222,8 +225,6 @@ def camera_from_data(
     resources = {k: _number(v, f"{where}: resource {k!r}", minimum=0.0) for k, v in resources.items()}
     if not (paths or rtsp_out):
         raise ConfigError(f"{where}: nothing to write: give 'output', 'rtsp_out' or a 'save_*' key (or 'defaults')")
-    if "save_masks" in paths and not prompts:
-        raise ConfigError(f"{where}: 'save_masks' writes prompted objects: give 'prompts'")
     spec = CameraSpec(
         name=name,
         source=source,

@@ -11,7 +11,7 @@ drops stale frames instead of queueing them, and each camera has one request in 
 Both are plain classes; the controller makes them Ray actors with restarts. A restarted
 camera asks the controller for its spec again and starts a new *incarnation*: its outputs go
 to new files (``out/yard.1.mp4``, ``masks/yard.1/``), and the killed one's video, fragmented,
-is put in place up to its last fragment.
+is put in place up to its last fragment (its tracks and segments up to their last whole line).
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ class CameraWorker:
         checkin = ray.get(controller.checkin.remote(name))
         self._spec: CameraSpec = checkin["spec"]
         self._fleet: Fleet = checkin["fleet"]
-        self._segmenter = checkin["segmenter"]
+        self._segmenter, self._segmenter_node = checkin["segmenter"], checkin["segmenter_node"]
         self.incarnation: int = checkin["incarnation"]
         self._prompts: list[dict[str, Any]] = checkin["prompts"]
         self._stop = threading.Event()
@@ -212,7 +212,8 @@ class CameraWorker:
         return self._frame_index + 1
 
     def status(self) -> dict[str, Any]:
-        """State, recent fps, median frame age (ms), dropped and processed frames, incarnation, node."""
+        """State, recent fps, median frame age (ms), dropped and processed frames, incarnation, its node and
+        its segmenter's."""
         import ray
 
         now = time.monotonic()
@@ -230,6 +231,7 @@ class CameraWorker:
                 "frame": self._frame_index,
                 "incarnation": self.incarnation,
                 "node": str(ray.get_runtime_context().get_node_id()),
+                "segmenter_node": self._segmenter_node,
             }
 
     def stop(self, timeout: float = 60.0) -> dict[str, Any]:
@@ -271,11 +273,20 @@ def _outputs(spec: CameraSpec, incarnation: int) -> Any:
 
 
 def _rescue_previous(spec: CameraSpec, incarnation: int) -> None:
-    """Put the video of the killed incarnation before this one in place: a fragmented MP4 staged under
-    a hidden name, playable up to its last fragment. Nothing else holds it: its process is gone."""
-    if spec.output is None or incarnation == 0:
+    """Put the files of the killed incarnation before this one in place; nothing else holds them, its
+    process is gone. Each was staged under a hidden name: the video is a fragmented MP4 that plays
+    up to its last fragment, the line files (tracks, segments, proposals) end at their last whole line."""
+    if incarnation == 0:
         return
-    previous = incarnation_path(spec.output, incarnation - 1)
-    staged = sorted(previous.parent.glob(f".{previous.name}.*.part"), key=lambda p: p.stat().st_mtime)
-    if staged and not previous.exists() and staged[-1].stat().st_size > 0:
+    for key, path in spec.paths().items():
+        if key == "save_masks":  # a folder of whole PNGs: nothing staged to rescue
+            continue
+        previous = incarnation_path(path, incarnation - 1)
+        staged = sorted(previous.parent.glob(f".{previous.name}.*.part"), key=lambda p: p.stat().st_mtime)
+        if not staged or previous.exists():
+            continue
+        if key != "output":
+            data = staged[-1].read_bytes()
+            with staged[-1].open("r+b") as file:
+                file.truncate(data.rfind(b"\n") + 1)
         staged[-1].replace(previous)
