@@ -20,6 +20,7 @@ from fastsam_track.errors import RunFailure, UsageError
 __all__ = ["Controller"]
 
 _ENDED = ("finished", "failed", "stopped")
+_UNKNOWN = {"note": "", "fps": 0.0, "age_ms": 0.0, "dropped": 0, "frames": 0, "frame": -1, "node": ""}
 _STATUS_WAIT = 2.0  # seconds a status call waits for each actor (a restarting one answers later)
 
 
@@ -229,7 +230,7 @@ class Controller:
                     row = ray.get(asks[name], timeout=0.01)
                     camera.last = row
                 except Exception:  # dead, restarting or busy: what it said last, marked so
-                    row = {**camera.last, "name": name, "state": "restarting", "fps": 0.0}
+                    row = {**_UNKNOWN, **camera.last, "name": name, "state": "restarting", "fps": 0.0}
             rows.append({**row, "restarts": max(camera.incarnation, 0)})
         seg_rows = []
         for segmenter, ask in zip(segmenters, seg_asks, strict=True):
