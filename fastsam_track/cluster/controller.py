@@ -20,7 +20,7 @@ from fastsam_track.errors import RunFailure, UsageError
 __all__ = ["Controller"]
 
 _ENDED = ("finished", "failed", "stopped")
-_UNKNOWN = {"note": "", "fps": 0.0, "age_ms": 0.0, "dropped": 0, "frames": 0, "frame": -1, "node": ""}
+_UNKNOWN = {"note": "", "fps": 0.0, "age_ms": 0.0, "dropped": 0, "frames": 0, "seconds": 0.0, "frame": -1, "node": ""}
 _STATUS_WAIT = 2.0  # seconds a status call waits for each actor (a restarting one answers later)
 
 

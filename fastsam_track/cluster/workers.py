@@ -19,6 +19,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -125,7 +126,7 @@ class CameraWorker:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._state, self._error = "starting", ""
-        self._frames, self._frame_index, self._dropped, self._age = 0, -1, 0, 0.0
+        self._frames, self._frame_index, self._dropped, self._age, self._seconds = 0, -1, 0, 0.0, 0.0
         self._times: deque[float] = deque(maxlen=300)
         self._inbox: Any = None
         self._thread = threading.Thread(target=self._run, name=f"camera-{name}", daemon=True)
@@ -144,7 +145,7 @@ class CameraWorker:
                 self._set("running")
                 stats = pipeline.run(on_frame=self._frame_done)[0]
             with self._lock:  # the frames written after the last one processed was reported
-                self._frames, self._dropped = stats.frames, stats.dropped
+                self._frames, self._dropped, self._seconds = stats.frames, stats.dropped, stats.seconds
             self._set("finished" if not self._stop.is_set() else "stopped")
         except FastSamTrackError as error:
             self._set("failed", str(error))
@@ -164,29 +165,13 @@ class CameraWorker:
         where = f"camera {self.name!r}"
         prompts = [prompt_from_record(p, f"{where}: prompt {n}") for n, p in enumerate(self._prompts)]
         return build(
-            self._fleet.config, self._spec.source, prompts, outputs, on_event=self._event, segment=self._segment
+            self._fleet.config, self._spec.source, prompts, outputs, on_event=self._event, segment=_Remote(self)
         )
-
-    def _segment(self, image: np.ndarray) -> sv.Detections:
-        """The segmenter's answer; while it restarts, ask again (the frames meanwhile are dropped by a
-        live source's loop, and wait in a file's), up to ``_SEGMENTER_PATIENCE`` s."""
-        import ray
-        from ray.exceptions import RayActorError
-
-        deadline = time.monotonic() + _SEGMENTER_PATIENCE
-        while True:
-            try:
-                return ray.get(self._segmenter.segment.remote(self.name, image))
-            except RayActorError as error:
-                if time.monotonic() > deadline or self._stop.is_set():
-                    raise RunFailure(f"camera {self.name!r}: its segmenter did not come back ({error})") from None
-                self._set("waiting for segmenter")
-                time.sleep(0.2)
 
     def _frame_done(self, _: int, segmented: SegmentedFrame, stats: Any) -> None:
         with self._lock:
             self._frames, self._frame_index, self._dropped = stats.frames, segmented.frame.index, stats.dropped
-            self._age = stats.age_ms()["median"]
+            self._age, self._seconds = stats.age_ms()["median"], stats.seconds
             self._times.append(time.monotonic())
             if self._state != "running":
                 self._state = "running"
@@ -212,8 +197,8 @@ class CameraWorker:
         return self._frame_index + 1
 
     def status(self) -> dict[str, Any]:
-        """State, recent fps, median frame age (ms), dropped and processed frames, incarnation, its node and
-        its segmenter's."""
+        """State, recent fps, median frame age (ms), dropped and processed frames, seconds running,
+        incarnation, its node and its segmenter's."""
         import ray
 
         now = time.monotonic()
@@ -228,6 +213,7 @@ class CameraWorker:
                 "age_ms": round(self._age, 1),
                 "dropped": self._dropped,
                 "frames": self._frames,
+                "seconds": round(self._seconds, 3),
                 "frame": self._frame_index,
                 "incarnation": self.incarnation,
                 "node": str(ray.get_runtime_context().get_node_id()),
@@ -239,6 +225,41 @@ class CameraWorker:
         self._stop.set()
         self._thread.join(timeout)
         return self.status()
+
+
+class _Remote:
+    """A camera's ``segment``: its segmenter actor, with ``infer`` so that the frame loop keeps two
+    requests in flight (the next frame goes out while the tracking thread waits for this one's answer)."""
+
+    def __init__(self, camera: CameraWorker):
+        self._camera = camera
+
+    def __call__(self, image: np.ndarray) -> sv.Detections:
+        return self.infer(image)()
+
+    def infer(self, image: np.ndarray) -> Callable[[], sv.Detections]:
+        """Send ``image`` (H, W, 3) uint8 to the segmenter now; the function returned waits for its
+        segments. While the segmenter restarts, the frame is sent again, up to ``_SEGMENTER_PATIENCE`` s."""
+        import ray
+        from ray.exceptions import RayActorError
+
+        camera = self._camera
+        sent = camera._segmenter.segment.remote(camera.name, image)
+
+        def answer() -> sv.Detections:
+            nonlocal sent
+            deadline = time.monotonic() + _SEGMENTER_PATIENCE
+            while True:
+                try:
+                    return ray.get(sent)
+                except RayActorError as error:
+                    if time.monotonic() > deadline or camera._stop.is_set():
+                        raise RunFailure(f"camera {camera.name!r}: its segmenter did not come back ({error})") from None
+                    camera._set("waiting for segmenter")
+                    time.sleep(0.2)
+                    sent = camera._segmenter.segment.remote(camera.name, image)
+
+        return answer
 
 
 def incarnation_path(path: Path, incarnation: int) -> Path:
