@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import socket
-import statistics
 import sys
 import tempfile
 import time
@@ -135,11 +134,11 @@ def main() -> None:
         clips = _clips(folder, max(args.sources), args.frames)
         remote_ms, local_ms, count = _round_trip(ray, clips[0], args.calls)
         for n in args.sources:
-            for path, measure in (
-                ("single process", lambda: _single_process(clips[:n], folder / f"single-{n}")),
-                ("cluster (Ray)", lambda: _cluster(clips[:n], folder / f"cluster-{n}", ray)),
-            ):
-                result = measure()
+            for path in ("single process", "cluster (Ray)"):
+                if path == "single process":
+                    result = _single_process(clips[:n], folder / f"single-{n}")
+                else:
+                    result = _cluster(clips[:n], folder / f"cluster-{n}", ray)
                 batch = "-" if result["batch"] is None else f"{result['batch']:.1f}"
                 rows.append(
                     f"| {n} | {path} | {result['fps']:.1f} | {spread(result['source_fps'])} | "

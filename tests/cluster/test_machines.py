@@ -12,7 +12,6 @@ import pytest
 
 from fastsam_track.cluster import fleet_from_data, start_fleet
 from tests.cluster.conftest import NAMESPACE_REASON, SETTINGS, loopback_only
-from tests.support.waiting import wait_until
 
 
 @pytest.fixture
