@@ -77,6 +77,7 @@ def _cluster(clips: list[Path], out: Path, ray: Any) -> dict[str, Any]:
         "source_fps": [c["frames"] / c["seconds"] for c in final],
         "ages": [c["age_ms"] for c in final],
         "batch": float(np.mean(batches)) if batches else None,
+        "stage_ms": final[0].get("stage_ms", {}),
     }
 
 
@@ -133,12 +134,14 @@ def main() -> None:
         folder = Path(tmp)
         clips = _clips(folder, max(args.sources), args.frames)
         remote_ms, local_ms, count = _round_trip(ray, clips[0], args.calls)
+        camera_ms: dict[str, float] = {}
         for n in args.sources:
             for path in ("single process", "cluster (Ray)"):
                 if path == "single process":
                     result = _single_process(clips[:n], folder / f"single-{n}")
                 else:
                     result = _cluster(clips[:n], folder / f"cluster-{n}", ray)
+                    camera_ms = camera_ms or result["stage_ms"]
                 batch = "-" if result["batch"] is None else f"{result['batch']:.1f}"
                 rows.append(
                     f"| {n} | {path} | {result['fps']:.1f} | {spread(result['source_fps'])} | "
@@ -151,7 +154,10 @@ def main() -> None:
             *rows,
             "",
             f"Ray's cost per frame: a 640x360 frame to an actor on this machine and its {count} segments back, "
-            f"{spread(remote_ms, 2)} ms over {args.calls} calls, against {spread(local_ms, 3)} ms in-process.",
+            f"{spread(remote_ms, 2)} ms over {args.calls} calls, against {spread(local_ms, 3)} ms in-process. "
+            "A camera actor's own work per frame (one source; each stage on its own thread): "
+            + ", ".join(f"{k} {v:.1f} ms" for k, v in camera_ms.items() if k != "segment")
+            + f"; its wait for the segmenter's answer {camera_ms.get('segment', 0.0):.1f} ms.",
         ]
     )
     print(table)

@@ -128,6 +128,7 @@ class CameraWorker:
         self._state, self._error = "starting", ""
         self._frames, self._frame_index, self._dropped, self._age, self._seconds = 0, -1, 0, 0.0, 0.0
         self._times: deque[float] = deque(maxlen=300)
+        self._stage_ms: dict[str, float] = {}  # per frame: decode, segment (the round trip), track, render, encode
         self._inbox: Any = None
         self._thread = threading.Thread(target=self._run, name=f"camera-{name}", daemon=True)
         self._thread.start()
@@ -172,6 +173,7 @@ class CameraWorker:
         with self._lock:
             self._frames, self._frame_index, self._dropped = stats.frames, segmented.frame.index, stats.dropped
             self._age, self._seconds = stats.age_ms()["median"], stats.seconds
+            self._stage_ms = {k: round(v, 2) for k, v in stats.mean_ms().items()}
             self._times.append(time.monotonic())
             if self._state != "running":
                 self._state = "running"
@@ -214,6 +216,7 @@ class CameraWorker:
                 "dropped": self._dropped,
                 "frames": self._frames,
                 "seconds": round(self._seconds, 3),
+                "stage_ms": dict(self._stage_ms),
                 "frame": self._frame_index,
                 "incarnation": self.incarnation,
                 "node": str(ray.get_runtime_context().get_node_id()),

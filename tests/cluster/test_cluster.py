@@ -161,7 +161,7 @@ def test_a_killed_camera_comes_back_with_its_prompts_in_new_files(
     assert not list((tmp_path / "out").glob(".*.part")) and not list((tmp_path / "tracks").glob(".*.part"))
 
 
-def test_a_stream_gone_for_seconds_comes_back_while_the_others_go_on(
+def test_a_stream_gone_or_frozen_for_seconds_comes_back_while_the_others_go_on(
     ray_local: Any, tmp_path: Path, clips: Callable[[str, int], Path], start_camera: Callable[..., RtspCamera]
 ) -> None:
     a, server = clips("a", 60), start_camera()
@@ -174,6 +174,14 @@ def test_a_stream_gone_for_seconds_comes_back_while_the_others_go_on(
         wait_until(
             lambda: (s := _camera_status(running, "cam"))["state"] == "running" and s["frames"] >= before + 10,
             "the stream to come back and give 10 frames more",
+        )
+        server.freeze()  # a frozen camera: its reads time out, the actor is not stuck
+        wait_until(lambda: _camera_status(running, "cam")["state"] == "reconnecting", "the frozen read to time out")
+        before = _camera_status(running, "cam")["frames"]
+        server.thaw()
+        wait_until(
+            lambda: (s := _camera_status(running, "cam"))["state"] == "running" and s["frames"] >= before + 10,
+            "the thawed stream to give 10 frames more",
         )
         wait_until(lambda: _camera_status(running, "a")["state"] == "finished", "the file camera to end")
         final = {c["name"]: c for c in running.stop()["cameras"]}

@@ -79,3 +79,17 @@ def test_the_command_says_what_is_wrong_with_the_fleet_file(tmp_path: Path, caps
     )
     assert main(["cluster", str(tmp_path / "none.yaml")]) == 2
     assert main(["cluster", str(tmp_path / "bad.yaml"), "--status-every", "0"]) == 2
+
+
+def test_the_readme_fleet_file_is_a_good_fleet(tmp_path: Path) -> None:
+    import re
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("### Many cameras on Ray", 1)[1]
+    example = re.search(r"```yaml\n(.*?)```", section, re.S)
+    assert example is not None
+    (tmp_path / "cameras.yaml").write_text(example.group(1))
+    fleet = load_fleet(tmp_path / "cameras.yaml")
+    assert [c.name for c in fleet.cameras] == ["yard", "gate", "monday"]
+    assert fleet.cameras[1].resources == {"site-b": 0.01} and fleet.cameras[2].live is False
+    assert fleet.cameras[0].save_masks == tmp_path / "masks/yard"
