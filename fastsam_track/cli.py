@@ -12,7 +12,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fastsam_track.configs import BACKENDS, PRECISIONS, PRESETS, RunConfig, load_config, options
+from fastsam_track.configs import BACKENDS, KEYFRAME_MODES, PRECISIONS, PRESETS, RunConfig, load_config, options
 from fastsam_track.errors import FastSamTrackError, UsageError, io_reason
 from fastsam_track.pipeline.build import Outputs, Pipeline, build
 
@@ -39,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     model = run.add_argument_group("model and run settings (a flag wins over --config; defaults in brackets)")
     for name, (default, text) in options().items():
         kind = {"int": int, "float": float}.get(str(RunConfig.__dataclass_fields__[name].type).split(" ")[0], str)
-        choices = {"backend": BACKENDS, "precision": PRECISIONS}.get(name)
+        choices = {"backend": BACKENDS, "precision": PRECISIONS, "keyframe": KEYFRAME_MODES}.get(name)
         shown = "none" if default is None else default
         model.add_argument(
             "--" + name.replace("_", "-"), type=kind, choices=choices, help=f"{text} [{shown}]", metavar=None

@@ -426,7 +426,10 @@ def _processor(
     text = None
     if embedder is not None and any(isinstance(p, TextPrompt) for p in prompts):
         text = TextPrompter(embedder, retry_every=config.text_retry_every, retry_limit=config.text_retry_limit)
+    from fastsam_track.pipeline.keyframes import Keyframes
+
     return FrameProcessor(
+        keyframes=Keyframes.from_config(config.keyframe_every, config.keyframe),
         tracker=SegmentTracker(),
         objects=ObjectTracker(smooth=config.smooth) if prompts or inbox is not None else None,
         prompts=prompts,

@@ -32,11 +32,13 @@ import supervision as sv
 
 from fastsam_track.edges import edge_map
 from fastsam_track.errors import FlowError, UsageError
+from fastsam_track.trackers.carry import carry
 from fastsam_track.trackers.flow import FrameCues, FrameFlow
 from fastsam_track.trackers.prompting import PromptWarning
-from fastsam_track.types import PROBABILITY, Frame, Prompt, RemovePrompt, SegmentedFrame, TextPrompt
+from fastsam_track.types import PROBABILITY, PROPAGATED, Frame, Prompt, RemovePrompt, SegmentedFrame, TextPrompt
 
 if TYPE_CHECKING:
+    from fastsam_track.pipeline.keyframes import Keyframes
     from fastsam_track.pipeline.prompts.inbox import PromptInbox
     from fastsam_track.pipeline.prompts.text import TextPrompter
 
@@ -82,6 +84,8 @@ class FrameProcessor:
         edges: compute each frame's edge map (``SegmentedFrame.edges``).
         exports: what receives each ``SegmentedFrame`` (segments cache, mask and track files);
             entered and finalised with the processor (``with processor:``).
+        keyframes: which frames the network sees (the runner asks it); on the others, ``process``
+            is given no segments and carries the last frame's by the optical flow.
 
     Raises:
         UsageError: prompts or an inbox without an object tracker, text prompts without CLIP.
@@ -97,16 +101,21 @@ class FrameProcessor:
         inbox: PromptInbox | None = None,
         edges: bool = False,
         exports: Iterable[Exporter] = (),
+        keyframes: Keyframes | None = None,
     ):
         self.tracker, self.objects, self.text, self.inbox, self.edges = tracker, objects, text, inbox, edges
+        self.keyframes = keyframes
+        self._last: sv.Detections | None = None  # the last frame's tracked segments, to carry
         self.exports = list(exports)
         self._pending = sorted(prompts, key=lambda p: p.frame)
         if (self._pending or inbox is not None) and objects is None:
             raise UsageError("prompts need an object tracker: pass objects=ObjectTracker()")
         if text is None and any(isinstance(p, TextPrompt) for p in self._pending):
             raise UsageError("text prompts need CLIP: pass text=TextPrompter(ClipEmbedder())")
-        # The trackers follow segments with the optical flow between the frames they see.
-        self._flow = FrameFlow() if tracker is not None or objects is not None else None
+        # The trackers follow segments with the optical flow between the frames they see; frames
+        # between keyframes carry the segments with it.
+        wants_flow = tracker is not None or objects is not None or (keyframes is not None and keyframes.every > 1)
+        self._flow = FrameFlow() if wants_flow else None
         self._stack = ExitStack()
 
     @property
@@ -124,23 +133,32 @@ class FrameProcessor:
     def __exit__(self, *exc: Any) -> None:
         self._stack.__exit__(*exc)
 
-    def process(self, frame: Frame, segments: sv.Detections) -> SegmentedFrame:
+    def process(self, frame: Frame, segments: sv.Detections | None) -> SegmentedFrame:
         """This frame's tracked segments, objects and edges.
 
         Args:
             frame: the decoded frame.
-            segments: its everything-mode segments (masks (N, h, w) bool at mask resolution).
+            segments: its everything-mode segments (masks (N, h, w) bool at mask resolution), or
+                None for a frame the network did not see (between keyframes): the last frame's
+                segments are carried by the optical flow, and they and the objects are marked
+                ``PROPAGATED``.
 
         Returns:
             The ``SegmentedFrame``: segments with ``tracker_id`` (with a tracker), the prompted
             objects (None without prompts, and in an interactive run until one is picked, so
             every segment is drawn to click on), the edge map (with ``edges``).
         """
-        if segments.mask is None:  # a segment function without masks (none found): nothing to follow
+        keyframe = segments is not None
+        if segments is None:
+            segments = self._last if self._last is not None else _no_segments(frame.shape)
+        elif segments.mask is None:  # a segment function without masks (none found): nothing to follow
             segments = _no_segments(frame.shape)
         cues = self._cues(frame, segments) if self._flow is not None else None
+        if not keyframe:
+            segments = carry(segments, cues.flow if cues is not None else None, frame.shape)
         if self.tracker is not None:
             segments = self.tracker.update(segments, cues)
+        self._last = segments
         due = [p for p in self._pending if p.frame <= frame.index]
         self._pending = self._pending[len(due) :]
         if self.inbox is not None:
@@ -150,6 +168,10 @@ class FrameProcessor:
         followed: sv.Detections | None = None
         if self.objects is not None:
             followed = self._follow(segments, frame.shape, due, cues)
+            if not keyframe and len(followed):
+                followed.data[PROPAGATED] = np.ones(len(followed), bool)
+        if self.keyframes is not None:
+            self.keyframes.observe(keyframe, cues, followed)
         if self.text is not None:
             self.text.observe(followed)
         if self.inbox is not None:
