@@ -80,7 +80,7 @@ def carry(segments: sv.Detections, flow: np.ndarray | None, frame_shape: tuple[i
         mean = np.einsum("nhw,hwc->nc", masks.astype(np.float32), flow) / counts[:, None]
         shift = -mean * np.array([frame_shape[1] / w, frame_shape[0] / h], np.float32)
         moved.xyxy = (moved.xyxy + np.tile(shift, 2)).astype(np.float32)
-        kept: np.ndarray = np.asarray(moved.mask).any(axis=(1, 2))
+        kept = np.asarray(np.asarray(moved.mask).any(axis=(1, 2)))
         moved = moved[kept]  # type: ignore[assignment]
     moved.data[PROPAGATED] = np.ones(len(moved), bool)
     return moved
