@@ -93,3 +93,15 @@ def test_the_readme_fleet_file_is_a_good_fleet(tmp_path: Path) -> None:
     assert [c.name for c in fleet.cameras] == ["yard", "gate", "monday"]
     assert fleet.cameras[1].resources == {"site-b": 0.01} and fleet.cameras[2].live is False
     assert fleet.cameras[0].save_masks == tmp_path / "masks/yard"
+
+
+def test_without_ray_a_fleet_says_which_extra_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from fastsam_track.cluster import start_fleet
+    from fastsam_track.errors import UsageError
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # an import of ray now fails as if it were not installed
+    fleet = fleet_from_data({"cameras": [CAMERA]}, Path("/f"))
+    with pytest.raises(UsageError, match=r"the cluster needs Ray: pip install 'fastsam-track\[cluster\]'"):
+        start_fleet(fleet)
