@@ -1,0 +1,136 @@
+"""The fleet's web page, served by the driver, in a real Chromium: two RTSP cameras on a local Ray
+instance are listed with their states and shown, a click on a shape of the camera shown selects an
+object there (kept by the controller: a restarted camera follows it again), a camera added from the
+page runs, and one removed from it stops, its video finalised."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fastsam_track.cluster import FleetRun, fleet_from_data, start_fleet
+from fastsam_track.synthetic import SyntheticClip
+from tests.cluster.conftest import SETTINGS
+from tests.cluster.test_cluster import _frames, _objects
+from tests.conftest import write_clip
+from tests.pipeline.conftest import RtspCamera
+from tests.pipeline.test_web import _deepest_point, _launch, _Page
+from tests.support.waiting import wait_until
+
+pytestmark = [pytest.mark.slow, pytest.mark.needs("gstreamer"), pytest.mark.needs("chromium")]
+
+_names = itertools.count()
+WAIT_MS = 120_000  # a page waits this long at most for a sign (a model pass, a camera starting)
+DOOR, YARD, GATE = (180, 320, 11), (160, 288, 12), (180, 320, 13)  # (height, width, seed): told apart by width
+
+
+def _still_clip(folder: Path, name: str, shape: tuple[int, int, int], frames: int) -> Path:
+    """A clip of six shapes that stay where they are (a click lands on one whatever frame is shown)."""
+    height, width, seed = shape
+    return write_clip(folder / f"{name}.mp4", frames=frames, height=height, width=width, seed=seed, motion=0.0)
+
+
+def _shape_point(shape: tuple[int, int, int]) -> tuple[int, int]:
+    """The point deepest inside the clip's shapes: the one with the most room around it."""
+    height, width, seed = shape
+    masks = SyntheticClip(height=height, width=width, num_shapes=6, seed=seed, motion=0.0).frame(0)[1]
+    return max((_deepest_point(mask) for mask in masks), key=lambda p: p[1])[0]
+
+
+def _background_point(shape: tuple[int, int, int]) -> tuple[int, int]:
+    height, width, seed = shape
+    masks = SyntheticClip(height=height, width=width, num_shapes=6, seed=seed, motion=0.0).frame(0)[1]
+    return _deepest_point(~masks.any(axis=0))[0]  # the frame's edge counts as outside: well inside the frame
+
+
+def _camera(running: FleetRun, name: str) -> dict[str, Any]:
+    return next((c for c in running.status()["cameras"] if c["name"] == name), {})
+
+
+def _mask_objects(folder: Path) -> list[set[int]]:
+    return [_objects(p) for p in sorted(folder.glob("*.png"))]
+
+
+def test_the_fleet_page_lists_shows_prompts_adds_and_removes_cameras(
+    ray_local: Any, tmp_path: Path, start_camera: Callable[..., RtspCamera]
+) -> None:
+    from playwright import sync_api
+
+    door = start_camera("--file", str(_still_clip(tmp_path, "door", DOOR, 250)))
+    yard = start_camera("--file", str(_still_clip(tmp_path, "yard", YARD, 250)))
+    _still_clip(tmp_path, "gate", GATE, 300)  # added from the page, by a path relative to the fleet's folder
+    cameras = [
+        {"name": "door", "source": door.url, "output": "out/door.mp4"},
+        {"name": "yard", "source": yard.url, "output": "out/yard.mp4", "save_masks": "masks/yard"},
+    ]
+    data = {"settings": SETTINGS, "segmenter": {"cpus": 1, "wait_ms": 20}, "camera_cpus": 0.25, "cameras": cameras}
+    fleet = fleet_from_data(data, tmp_path)
+    with (
+        start_fleet(fleet, name=f"page-{next(_names)}", serve="127.0.0.1:0", serve_folder=tmp_path) as running,
+        sync_api.sync_playwright() as playwright,
+    ):
+        assert running.page is not None and running.page.token is None  # loopback: no token
+        browser = _launch(playwright)
+        chromium = browser.new_page(viewport={"width": 800, "height": 900})
+        chromium.goto(running.page.url, wait_until="domcontentloaded")
+
+        # Both cameras listed, each with its state from the controller; the first one shown.
+        chromium.wait_for_selector('#sources[data-count="2"]', timeout=WAIT_MS)
+        chromium.wait_for_selector('#sources .entry[data-state="running"]', timeout=WAIT_MS)
+        names = chromium.locator("#sources button[data-source]").all_inner_texts()
+        assert [n.split()[0] for n in names] == ["door", "yard"], names
+        _Page(chromium, DOOR[1::-1], source=0)
+
+        # The yard: its frames, and a click on one of its shapes selects an object there.
+        chromium.locator('#sources button[data-source="1"]').click()
+        page = _Page(chromium, YARD[1::-1], source=1)
+        chromium.wait_for_selector('#sources .entry[data-entry="1"][data-state="running"]', timeout=WAIT_MS)
+        assert page.click(_shape_point(YARD)) == {"object": 1}
+        page.listed(1).wait_for(timeout=WAIT_MS)
+        wait_until(lambda: {1} in _mask_objects(tmp_path / "masks" / "yard"), "the yard's masks to hold object 1")
+        # A right click: a background point added to that object, which goes on.
+        assert page.click(_background_point(YARD), "right") == {"object": 1}
+        assert chromium.locator("#status").text_content() == ""
+        assert not (tmp_path / "masks" / "door").exists()  # the door was not prompted
+
+        # The controller kept the clicks: the yard's camera, killed, comes back following object 1,
+        # and the page shows its new incarnation's frames.
+        ray_local.kill(running.handles()["cameras"]["yard"], no_restart=False)
+        wait_until(lambda: _camera(running, "yard").get("incarnation") == 1, "the yard's camera to restart")
+        wait_until(lambda: {1} in _mask_objects(tmp_path / "masks" / "yard.1"), "the restarted yard to follow 1")
+        page.listed(1).wait_for(timeout=WAIT_MS)
+
+        # A camera added from the page's form appears in the list and runs.
+        chromium.fill('#add-source input[name="source"]', "gate.mp4")
+        chromium.fill('#add-source input[name="name"]', "gate")
+        chromium.fill('#add-source input[name="output"]', "../gate.mp4")  # outside the fleet's folder: refused
+        with chromium.expect_response(lambda r: "/sources/add" in r.url) as refused:
+            chromium.click('#add-source button[type="submit"]')
+        assert refused.value.status == 400
+        chromium.wait_for_function("() => document.getElementById('status').textContent.includes('outside')")
+        chromium.fill('#add-source input[name="output"]', "out/gate.mp4")
+        with chromium.expect_response(lambda r: "/sources/add" in r.url) as added:
+            chromium.click('#add-source button[type="submit"]')
+        assert added.value.status == 200 and added.value.json() == {"number": 2, "name": "gate"}
+        chromium.wait_for_selector('#sources .entry[data-entry="2"]', timeout=WAIT_MS)
+        assert chromium.locator("#sources button[data-source]").count() == 3
+        wait_until(lambda: _camera(running, "gate").get("frames", 0) > 0, "the added camera to process frames")
+        chromium.wait_for_selector(
+            '#sources .entry[data-entry="2"]:is([data-state="running"], [data-state="finished"])', timeout=WAIT_MS
+        )
+
+        # The yard, shown, removed from the page: it stops (its video finalised) and the page shows the door.
+        with chromium.expect_response(lambda r: "/sources/remove" in r.url) as removed:
+            chromium.click('#sources .entry[data-entry="1"] button.remove-source')
+        assert removed.value.status == 200
+        last = removed.value.json()
+        assert last["name"] == "yard" and last["state"] == "stopped"
+        chromium.wait_for_selector('#sources .entry[data-entry="1"]', state="detached", timeout=WAIT_MS)
+        _Page(chromium, DOOR[1::-1], source=0)
+        assert [c["name"] for c in running.status()["cameras"]] == ["door", "gate"]
+        assert _frames(tmp_path / "out" / "yard.1.mp4") == last["frames"] > 0
+        browser.close()
