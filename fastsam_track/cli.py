@@ -347,11 +347,12 @@ def _cluster(args: argparse.Namespace) -> None:
         fleet, address=args.address, serve=args.serve, serve_token=args.serve_token, serve_folder=folder
     ) as running:
         assert running.page is not None
-        _note(f"serving {running.page.url}")
+        print(f"serving {running.page.url}", flush=True)  # as `run --serve` says it
         if running.page.server.token_generated:
-            _note(
+            print(
                 f"  (on {running.page.server.host}, every request needs a token: this one was generated for this "
-                "run; from another machine, use this machine's address with the same port and token)"
+                "run; from another machine, use this machine's address with the same port and token)",
+                flush=True,
             )
         while True:  # until Ctrl-C: the `with` block stops every camera, outputs finalised
             time.sleep(args.status_every)

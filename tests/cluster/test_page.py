@@ -6,12 +6,18 @@ page runs, and one removed from it stops, its video finalised."""
 from __future__ import annotations
 
 import itertools
+import json
+import signal
+import subprocess
+import sys
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from fastsam_track.cli import main
 from fastsam_track.cluster import FleetRun, fleet_from_data, start_fleet
 from fastsam_track.synthetic import SyntheticClip
 from tests.cluster.conftest import SETTINGS
@@ -19,9 +25,7 @@ from tests.cluster.test_cluster import _frames, _objects
 from tests.conftest import write_clip
 from tests.pipeline.conftest import RtspCamera
 from tests.pipeline.test_web import _deepest_point, _launch, _Page
-from tests.support.waiting import wait_until
-
-pytestmark = [pytest.mark.slow, pytest.mark.needs("gstreamer"), pytest.mark.needs("chromium")]
+from tests.support.waiting import CEILING, Lines, wait_until
 
 _names = itertools.count()
 WAIT_MS = 120_000  # a page waits this long at most for a sign (a model pass, a camera starting)
@@ -55,6 +59,8 @@ def _mask_objects(folder: Path) -> list[set[int]]:
     return [_objects(p) for p in sorted(folder.glob("*.png"))]
 
 
+@pytest.mark.slow
+@pytest.mark.needs("chromium")
 def test_the_fleet_page_lists_shows_prompts_adds_and_removes_cameras(
     ray_local: Any, tmp_path: Path, start_camera: Callable[..., RtspCamera]
 ) -> None:
@@ -134,3 +140,39 @@ def test_the_fleet_page_lists_shows_prompts_adds_and_removes_cameras(
         assert [c["name"] for c in running.status()["cameras"]] == ["door", "gate"]
         assert _frames(tmp_path / "out" / "yard.1.mp4") == last["frames"] > 0
         browser.close()
+
+
+@pytest.mark.slow
+def test_the_command_serves_the_page_until_interrupted(
+    ray_local: Any, tmp_path: Path, clips: Callable[[str, int], Path]
+) -> None:
+    clip = clips("a", 20)
+    fleet = {"settings": SETTINGS, "segmenter": {"cpus": 1}, "cameras": [{"source": str(clip), "output": "a.mp4"}]}
+    (tmp_path / "cameras.yaml").write_text(json.dumps(fleet))  # JSON is YAML
+    # --address auto: the command joins this module's Ray instance rather than starting one of its own
+    command = [sys.executable, "-m", "fastsam_track.cli", "cluster", str(tmp_path / "cameras.yaml")]
+    command += ["--address", "auto", "--serve", "127.0.0.1:0", "--status-every", "1"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None and process.stderr is not None
+        url = Lines(process.stdout).wait_for(r"^serving (http://127\.0\.0\.1:\d+/)$").group(1)
+
+        def listed() -> list[dict[str, Any]]:
+            with urllib.request.urlopen(url + "sources", timeout=CEILING) as answer:
+                return list(json.load(answer)["sources"])
+
+        assert [s["name"] for s in listed()] == ["a"]
+        # The file ends; the fleet (and its page) goes on until Ctrl-C, as a camera may still be added.
+        wait_until(lambda: listed()[0]["state"] == "finished", "the camera to end")
+        assert process.poll() is None
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=CEILING) == 130, process.stderr.read()
+    finally:
+        process.kill()
+    assert _frames(tmp_path / "a.mp4") == 20
+
+
+def test_a_token_without_a_page_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "cameras.yaml").write_text("cameras: [{source: a.mp4, output: a.out.mp4}]\n")
+    assert main(["cluster", str(tmp_path / "cameras.yaml"), "--serve-token", "s3cret"]) == 2
+    assert capsys.readouterr().err.strip() == "fastsam-track: error: --serve-token needs --serve"
