@@ -176,3 +176,67 @@ def test_a_token_without_a_page_is_refused(tmp_path: Path, capsys: pytest.Captur
     (tmp_path / "cameras.yaml").write_text("cameras: [{source: a.mp4, output: a.out.mp4}]\n")
     assert main(["cluster", str(tmp_path / "cameras.yaml"), "--serve-token", "s3cret"]) == 2
     assert capsys.readouterr().err.strip() == "fastsam-track: error: --serve-token needs --serve"
+
+
+POINT = {"frame": 0, "object": 1, "points": [[10, 10]]}
+BOX = {"frame": 0, "object": 2, "box": [0, 0, 5, 5]}
+
+
+@pytest.mark.parametrize(
+    ("given", "record", "expected"),
+    [
+        # a background point: added to the newest object given points (a box's object is not one)
+        (
+            [POINT, BOX],
+            {"points": [[1, 2]], "labels": [0]},
+            {"object": 1, "points": [[10, 10], [1, 2]], "labels": [1, 0]},
+        ),
+        # to a named object, after the points it was given last (a refinement replaces the earlier ones)
+        (
+            [POINT, {**POINT, "points": [[10, 10], [3, 3]], "labels": [1, 0]}, {**POINT, "object": 3}],
+            {"object": 1, "points": [[4, 4]]},
+            {"object": 1, "points": [[10, 10], [3, 3], [4, 4]], "labels": [1, 0, 1]},
+        ),
+        # nothing given points yet, or the object was removed since: nothing to add to
+        ([], {"points": [[1, 2]], "labels": [0]}, "add a foreground point first"),
+        ([BOX], {"points": [[1, 2]], "labels": [0]}, "add a foreground point first"),
+        ([POINT, {"frame": 5, "object": 1, "remove": True}], {"points": [[1, 2]]}, "add a foreground point first"),
+        ([POINT], {"object": 2, "points": [[1, 2]]}, "object 2 was not given points"),
+        ([POINT], {"box": [0, 0, 1, 1]}, "only points can be added"),
+    ],
+)
+def test_points_are_added_to_an_object_given_points(
+    given: list[dict[str, Any]], record: dict[str, Any], expected: dict[str, Any] | str
+) -> None:
+    from fastsam_track.cluster.controller import _added_points
+    from fastsam_track.errors import UsageError
+
+    if isinstance(expected, str):
+        with pytest.raises(UsageError, match=expected):
+            _added_points(given, record, "yard")
+    else:
+        assert _added_points(given, record, "yard") == expected
+
+
+@pytest.mark.parametrize(
+    ("live", "spec", "records", "kept"),
+    [
+        # a file is processed again from its start: every prompt is kept, on its own frame
+        (False, [], [POINT, {**POINT, "frame": 9, "remove": True}], [POINT, {**POINT, "frame": 9, "remove": True}]),
+        # a live camera gets them again on frame 0: only what stands (an object's newest prompt)
+        (True, [], [POINT, BOX, {**POINT, "labels": [1]}], [BOX, {**POINT, "labels": [1]}]),
+        # a removed object is forgotten, unless the camera's own prompts give it (then the removal stands)
+        (True, [], [POINT, {"frame": 3, "object": 1, "remove": True}], []),
+        (True, [POINT], [{"frame": 3, "object": 1, "remove": True}], [{"frame": 3, "object": 1, "remove": True}]),
+    ],
+)
+def test_prompts_given_while_running_are_kept_for_a_restart(
+    live: bool, spec: list[dict[str, Any]], records: list[dict[str, Any]], kept: list[dict[str, Any]]
+) -> None:
+    from fastsam_track.cluster.controller import _Camera, _keep
+    from fastsam_track.cluster.fleet import CameraSpec
+
+    camera = _Camera(CameraSpec("yard", "rtsp://cam/yard" if live else "/f/yard.mp4", prompts=tuple(spec)), 0)
+    for record in records:
+        _keep(camera, record)
+    assert camera.added_prompts == kept
