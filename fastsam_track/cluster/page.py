@@ -185,9 +185,16 @@ class FleetPage:
         if fields.get("output"):
             data["output"] = str(self._inside(fields["output"], "output", True))
         name = _unwrapped(lambda: self._running.add_camera(data))
-        self.update()
-        camera = self._cameras.get(name)
-        return {"number": -1 if camera is None else camera.number, "name": name}
+        # Listed at once, as starting (a status round would wait for its actor to start); updated from then on.
+        handle = self._running.handles()["cameras"][name]
+        with self._lock:
+            camera = self._cameras.get(name)
+            if camera is None:
+                camera = _RemoteCamera(self._numbers, name, self._running.controller, handle, self._fps)
+                self._numbers += 1
+                self._cameras[name] = camera
+                self._rows[name] = {"name": name, "state": "starting", "note": "", "fps": 0.0, "frames": 0}
+            return {"number": camera.number, "name": name}
 
     def remove(self, number: int) -> dict[str, Any]:
         """Stop camera ``number`` (its outputs finalised) and forget it; ``{"name", "state", "frames"}``."""
@@ -195,8 +202,10 @@ class FleetPage:
         if camera is None:
             raise UsageError(f"there is no camera {number}: see /sources")
         final = _unwrapped(lambda: self._running.remove_camera(camera.name))
-        camera.gone = True
-        self.update()
+        with self._lock:
+            camera.gone = True
+            self._cameras.pop(camera.name, None)
+            self._rows.pop(camera.name, None)
         return {"name": camera.name, "state": final.get("state"), "frames": final.get("frames")}
 
     def _inside(self, text: str, what: str, check: bool) -> Path:

@@ -129,6 +129,24 @@ def test_the_fleet_page_lists_shows_prompts_adds_and_removes_cameras(
             '#sources .entry[data-entry="2"]:is([data-state="running"], [data-state="finished"])', timeout=WAIT_MS
         )
 
+        # A camera whose source does not open: listed as failed, with why when shown.
+        chromium.fill('#add-source input[name="source"]', "missing.mp4")
+        chromium.fill('#add-source input[name="name"]', "ghost")
+        chromium.fill('#add-source input[name="output"]', "out/ghost.mp4")
+        with chromium.expect_response(lambda r: "/sources/add" in r.url) as added:
+            chromium.click('#add-source button[type="submit"]')
+        assert added.value.json() == {"number": 3, "name": "ghost"}
+        chromium.wait_for_selector('#sources .entry[data-entry="3"][data-state="failed"]', timeout=WAIT_MS)
+        chromium.locator('#sources button[data-source="3"]').click()
+        chromium.wait_for_function(
+            "() => document.getElementById('stream-status').textContent.startsWith('ghost failed: ')", timeout=WAIT_MS
+        )
+        with chromium.expect_response(lambda r: "/sources/remove" in r.url) as removed:
+            chromium.click('#sources .entry[data-entry="3"] button.remove-source')
+        assert removed.value.json()["state"] == "failed"
+        chromium.locator('#sources button[data-source="1"]').click()
+        _Page(chromium, YARD[1::-1], source=1)
+
         # The yard, shown, removed from the page: it stops (its video finalised) and the page shows the door.
         with chromium.expect_response(lambda r: "/sources/remove" in r.url) as removed:
             chromium.click('#sources .entry[data-entry="1"] button.remove-source')
@@ -139,6 +157,7 @@ def test_the_fleet_page_lists_shows_prompts_adds_and_removes_cameras(
         _Page(chromium, DOOR[1::-1], source=0)
         assert [c["name"] for c in running.status()["cameras"]] == ["door", "gate"]
         assert _frames(tmp_path / "out" / "yard.1.mp4") == last["frames"] > 0
+        assert not (tmp_path / "out" / "ghost.mp4").exists()
         browser.close()
 
 

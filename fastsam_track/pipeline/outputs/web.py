@@ -157,6 +157,7 @@ const streamStatus = document.getElementById("stream-status");
 const switcher = document.getElementById("sources");
 const adder = document.getElementById("add-source");
 const RETRY_MS = 2000;
+let stateShown = null;  // the text of the shown source's state, while the stream status says it
 let manage = false;  // sources come and go (a cluster's cameras): the list is kept up to date, with add and remove
 let current = Number(address.get("source") || 0);  // the source shown (the server refuses the page for a bad one)
 
@@ -391,8 +392,13 @@ async function listSources() {
   switcher.dataset.count = reply.sources.length;
   switcher.hidden = !manage && reply.sources.length < 2;  // one source: the page as it always was
   adder.hidden = !manage;
-  if (manage && !reply.sources.some((source) => source.number === current)) {
+  const shown = reply.sources.find((source) => source.number === current);
+  if (manage && !shown) {
     show(reply.sources.length ? reply.sources[0].number : null);  // the one shown was removed
+  } else if (shown) {  // why no new frames come, while none come
+    const why = shown.note && ["failed", "reconnecting"].includes(shown.state);
+    if (why) streamStatus.textContent = stateShown = shown.name + " " + shown.state + ": " + shown.note;
+    else if (stateShown && streamStatus.textContent === stateShown) streamStatus.textContent = "";
   }
   return true;
 }
