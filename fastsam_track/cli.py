@@ -117,6 +117,18 @@ def _parser() -> argparse.ArgumentParser:
         "--address", help="auto (the cluster this machine is in) or ray://HOST:PORT (default: a local Ray instance)"
     )
     cluster.add_argument("--status-every", type=float, default=5.0, help="seconds between status tables (5)")
+    cluster.add_argument(
+        "--serve",
+        metavar="HOST:PORT",
+        help="a web page with every camera: its state, its live frames, click prompts, and cameras added and "
+        "removed (:8080); the fleet then runs until Ctrl-C, also once its files end",
+    )
+    cluster.add_argument(
+        "--serve-token",
+        metavar="TOKEN",
+        help="require this token on every request (or $FASTSAM_TRACK_TOKEN); an address other than loopback "
+        "gets a generated one when none is given",
+    )
 
     demo = commands.add_parser("demo", help="segment a generated clip with the built-in model")
     demo.add_argument("-o", "--output", type=Path, help="annotated MP4 to write (default: a temporary folder)")
@@ -311,18 +323,40 @@ def _demo(args: argparse.Namespace) -> None:
 
 
 def _cluster(args: argparse.Namespace) -> None:
-    """Run a fleet file on Ray to its end (Ctrl-C: every camera stops, outputs finalised); status tables on stderr."""
-    from fastsam_track.cluster import format_status, load_fleet, run_fleet
+    """Run a fleet file on Ray to its end (Ctrl-C: every camera stops, outputs finalised); status tables on stderr.
+    With ``--serve``, the fleet's page is served and the fleet runs until Ctrl-C (cameras can be added from it)."""
+    import time
+
+    from fastsam_track.cluster import format_status, load_fleet, run_fleet, start_fleet
 
     if args.status_every <= 0:
         raise UsageError(f"--status-every must be more than 0 seconds, got {args.status_every}")
+    if args.serve_token is not None and args.serve is None:
+        raise UsageError("--serve-token needs --serve")
     fleet = load_fleet(args.fleet)
 
     def show(status: dict[str, Any]) -> None:
         print(format_status(status) + "\n", file=sys.stderr, flush=True)
 
-    final = run_fleet(fleet, address=args.address, on_status=show, every=args.status_every)
-    print(format_status(final))
+    if args.serve is None:
+        final = run_fleet(fleet, address=args.address, on_status=show, every=args.status_every)
+        print(format_status(final))
+        return
+    folder = args.fleet.resolve().parent  # cameras added from the page: paths from the fleet file's folder
+    with start_fleet(
+        fleet, address=args.address, serve=args.serve, serve_token=args.serve_token, serve_folder=folder
+    ) as running:
+        assert running.page is not None
+        print(f"serving {running.page.url}", flush=True)  # as `run --serve` says it
+        if running.page.server.token_generated:
+            print(
+                f"  (on {running.page.server.host}, every request needs a token: this one was generated for this "
+                "run; from another machine, use this machine's address with the same port and token)",
+                flush=True,
+            )
+        while True:  # until Ctrl-C: the `with` block stops every camera, outputs finalised
+            time.sleep(args.status_every)
+            show(running.status())
 
 
 def _interrupt(signum: int, frame: Any) -> None:

@@ -8,15 +8,18 @@ this one.
 
 from fastsam_track.cluster.fleet import CameraSpec, Fleet, SegmenterSpec, fleet_from_data, load_fleet
 from fastsam_track.cluster.launch import FleetRun, format_status, run_fleet, start_fleet
+from fastsam_track.cluster.page import FleetPage, serve_fleet
 
 __all__ = [
     "CameraSpec",
     "Fleet",
+    "FleetPage",
     "FleetRun",
     "SegmenterSpec",
     "fleet_from_data",
     "format_status",
     "load_fleet",
     "run_fleet",
+    "serve_fleet",
     "start_fleet",
 ]

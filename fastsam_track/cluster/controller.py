@@ -31,6 +31,7 @@ class _Camera:
     handle: Any = None
     incarnation: int = -1
     added_prompts: list[dict[str, Any]] = field(default_factory=list)
+    last_object: int = 0  # the highest object id given: a new object never takes a removed one's id
     final: dict[str, Any] | None = None
     last: dict[str, Any] = field(default_factory=dict)
 
@@ -190,10 +191,27 @@ class Controller:
         ray.kill(camera.handle, no_restart=True)
         return final
 
-    def prompt(self, name: str, record: dict[str, Any]) -> int:
+    def prompt(self, name: str, record: dict[str, Any], add: bool = False) -> int:
         """Give camera ``name`` a prompt (the prompts file's record form) on its next frame; that frame's index.
 
-        The prompt is kept: a restarted camera gets it again.
+        The prompt is kept: a restarted camera gets it again. See ``prompt_object``.
+        """
+        return self.prompt_object(name, record, add)[1]
+
+    def prompt_object(self, name: str, record: dict[str, Any], add: bool = False) -> tuple[int, int]:
+        """Give camera ``name`` a prompt on its next frame; (its object's id, that frame's index).
+
+        Args:
+            name: the camera.
+            record: the prompts file's record form; without ``object``, a new object (the next id
+                after every id the camera was given).
+            add: ``record``'s points (and ``labels``) are added to those of an object given points
+                (``object``, or the newest such), which is prompted again with all of them (a
+                background click that refines an object). The points need no foreground one then.
+
+        Raises:
+            UsageError: no such camera, or nothing to add points to.
+            PromptError: a bad record, or points outside the camera's frames.
         """
         import ray
 
@@ -203,13 +221,32 @@ class Controller:
             camera = self._cameras.get(name)
             if camera is None:
                 raise UsageError(f"no camera {name!r}; cameras: {', '.join(self._cameras)}")
-            object_id = len(camera.spec.prompts) + len(camera.added_prompts) + 1
+            given = [*camera.spec.prompts, *camera.added_prompts]
+            if add:
+                record = _added_points(given, record, name)
+            object_id = max([camera.last_object, *(int(p.get("object", 1)) for p in given)]) + 1
             full = {"frame": 0, "object": object_id, **record}
             prompt_from_record(full, f"camera {name!r}: prompt")
+            camera.last_object = max(camera.last_object, int(full["object"]))
         frame = int(ray.get(camera.handle.prompt.remote(full)))
         with self._lock:
-            camera.added_prompts.append({**full, "frame": max(frame, 0)})
-        return frame
+            _keep(camera, {**full, "frame": max(frame, 0)})
+        return int(full["object"]), frame
+
+    def clear(self, name: str) -> list[int]:
+        """Stop following every object of camera ``name`` (those of its prompts, given, and seen); their ids."""
+        import ray
+
+        with self._lock:
+            camera = self._cameras.get(name)
+            if camera is None:
+                raise UsageError(f"no camera {name!r}; cameras: {', '.join(self._cameras)}")
+            given = {int(p.get("object", 1)) for p in [*camera.spec.prompts, *camera.added_prompts]}
+        seen = {int(o["id"]) for o in ray.get(camera.handle.view.remote())["objects"]}
+        removed = sorted(given | seen)
+        for object_id in removed:
+            self.prompt(name, {"object": object_id, "remove": True})
+        return removed
 
     def status(self) -> dict[str, Any]:
         """Every camera's status (``CameraWorker.status``, with ``restarts``) and every segmenter's."""
@@ -230,7 +267,8 @@ class Controller:
                     row = ray.get(asks[name], timeout=0.01)
                     camera.last = row
                 except Exception:  # dead, restarting or busy: what it said last, marked so
-                    row = {**_UNKNOWN, **camera.last, "name": name, "state": "restarting", "fps": 0.0}
+                    state = "restarting" if camera.last else "starting"  # never answered: its actor is starting
+                    row = {**_UNKNOWN, **camera.last, "name": name, "state": state, "fps": 0.0}
             rows.append({**row, "restarts": max(camera.incarnation, 0)})
         seg_rows = []
         for segmenter, ask in zip(segmenters, seg_asks, strict=True):
@@ -261,3 +299,46 @@ class Controller:
                 "cameras": {n: c.handle for n, c in self._cameras.items()},
                 "segmenters": [s.handle for s in self._segmenters],
             }
+
+
+def _added_points(given: list[dict[str, Any]], record: dict[str, Any], name: str) -> dict[str, Any]:
+    """``record``'s points added to those the object was last given (``record["object"]``, or the newest
+    object given points and not removed since): the record that prompts it again with all of them."""
+    points: dict[int, tuple[list[Any], list[int]]] = {}  # object -> its points and labels, in order of giving
+    for prompt in given:
+        object_id = int(prompt.get("object", 1))
+        if "points" in prompt:
+            points.pop(object_id, None)
+            points[object_id] = (list(prompt["points"]), list(prompt.get("labels", [1] * len(prompt["points"]))))
+        elif "remove" in prompt or "box" in prompt or "text" in prompt:
+            points.pop(object_id, None)
+    if set(record) - {"points", "labels", "object"} or "points" not in record:
+        raise UsageError(f"camera {name!r}: only points can be added to an object, got the keys {sorted(record)}")
+    target = record.get("object", next(reversed(points), None))
+    if target not in points:
+        raise UsageError(
+            f"camera {name!r}: a background point refines an object given points: add a foreground point first"
+            if "object" not in record
+            else f"camera {name!r}: object {target} was not given points: there is nothing to add to"
+        )
+    new = list(record["points"])
+    old_points, old_labels = points[target]
+    return {
+        "object": target,
+        "points": old_points + new,
+        "labels": old_labels + list(record.get("labels", [1] * len(new))),
+    }
+
+
+def _keep(camera: _Camera, record: dict[str, Any]) -> None:
+    """Keep a prompt given while the camera runs, for its next incarnations. A live camera's are given
+    again on frame 0, so only what stands is kept there: an object's newest prompt, and a removal only
+    of an object its spec's prompts give."""
+    if not camera.spec.live:
+        camera.added_prompts.append(record)
+        return
+    object_id = int(record["object"])
+    camera.added_prompts = [p for p in camera.added_prompts if int(p.get("object", 1)) != object_id]
+    from_spec = any(int(p.get("object", 1)) == object_id for p in camera.spec.prompts)
+    if "remove" not in record or from_spec:
+        camera.added_prompts.append(record)

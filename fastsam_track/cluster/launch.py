@@ -11,19 +11,26 @@ Example (not run here: it starts Ray):
     with start_fleet(fleet) as running:
         running.prompt("yard", {"points": [[320, 180]]})
         running.wait(on_status=print)
+
+With ``serve="HOST:PORT"`` this process also serves the fleet's web page (``page.serve_fleet``):
+``running.page.url``.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from fastsam_track.cluster.controller import Controller
 from fastsam_track.cluster.fleet import Fleet
 from fastsam_track.errors import RunFailure, UsageError
 
 __all__ = ["FleetRun", "format_status", "run_fleet", "start_fleet"]
+
+if TYPE_CHECKING:
+    from fastsam_track.cluster.page import FleetPage
 
 CONTROLLER = "fastsam-track-controller"
 
@@ -34,10 +41,14 @@ class FleetRun:
     Args:
         controller: the controller actor's handle.
         owns_ray: this process started Ray (``close`` shuts it down).
+
+    Attributes:
+        page: the fleet's web page when this process serves one (``start_fleet(serve=...)``), else None.
     """
 
     def __init__(self, controller: Any, owns_ray: bool):
         self.controller, self._owns_ray = controller, owns_ray
+        self.page: FleetPage | None = None
 
     def _call(self, method: str, *args: Any) -> Any:
         import ray
@@ -56,10 +67,20 @@ class FleetRun:
         """Stop a camera, outputs finalised; its last status."""
         return self._call("remove_camera", name)
 
-    def prompt(self, camera: str, record: dict[str, Any]) -> int:
+    def prompt(self, camera: str, record: dict[str, Any], add: bool = False) -> int:
         """A prompt for ``camera`` on its next frame (``{"points": [[x, y]]}``, ``{"box": [...]}``,
-        ``{"object": 2, "remove": true}``); the frame it goes to."""
-        return self._call("prompt", camera, record)
+        ``{"object": 2, "remove": true}``); the frame it goes to. ``add``: the points are added to
+        those of an object (``object``, or the newest given points), e.g. a background point
+        ``{"points": [[x, y]], "labels": [0]}`` (``Controller.prompt_object``)."""
+        return self._call("prompt", camera, record, add)
+
+    def prompt_object(self, camera: str, record: dict[str, Any], add: bool = False) -> tuple[int, int]:
+        """As ``prompt``; (the object's id, the frame it goes to)."""
+        return tuple(self._call("prompt_object", camera, record, add))  # type: ignore[return-value]
+
+    def clear(self, camera: str) -> list[int]:
+        """Stop following every object of ``camera``; their ids."""
+        return self._call("clear", camera)
 
     def handles(self) -> dict[str, Any]:
         """The camera and segmenter actors (for tools and tests)."""
@@ -94,9 +115,12 @@ class FleetRun:
         return self.status()
 
     def close(self) -> None:
-        """Stop the fleet's actors; shut Ray down if this process started it."""
+        """Stop the page and the fleet's actors; shut Ray down if this process started it."""
         import ray
 
+        if self.page is not None:
+            self.page.close()
+            self.page = None
         if not ray.is_initialized():
             return
         try:
@@ -118,7 +142,16 @@ class FleetRun:
             self.close()
 
 
-def start_fleet(fleet: Fleet, *, address: str | None = None, name: str = CONTROLLER, **init: Any) -> FleetRun:
+def start_fleet(
+    fleet: Fleet,
+    *,
+    address: str | None = None,
+    name: str = CONTROLLER,
+    serve: str | None = None,
+    serve_token: str | None = None,
+    serve_folder: str | Path | None = None,
+    **init: Any,
+) -> FleetRun:
     """Start ``fleet``'s segmenters and cameras on Ray; a ``FleetRun`` (use it in a ``with`` block).
 
     Args:
@@ -126,12 +159,23 @@ def start_fleet(fleet: Fleet, *, address: str | None = None, name: str = CONTROL
         address: None: this process's Ray if it has one, else a new local instance; ``auto`` or
             ``ray://HOST:PORT``: that cluster.
         name: the controller actor's name (one fleet per name in a Ray namespace).
+        serve: ``HOST:PORT`` of the fleet's web page, served by this process (``FleetRun.page``;
+            port 0: a free one); None: no page.
+        serve_token: the token the page requires (None: ``$FASTSAM_TRACK_TOKEN``, else none on
+            loopback and a generated one on other addresses).
+        serve_folder: where the relative paths of cameras added from the page are taken from, and
+            the folder their outputs must be in (None: the current folder).
         init: more ``ray.init`` arguments for a local instance (``num_cpus``, ``object_store_memory``...).
 
     Raises:
-        UsageError: ray is not installed (the ``cluster`` extra).
+        UsageError: ray is not installed (the ``cluster`` extra), or a bad ``serve`` address.
         RunFailure: no machine can hold a segmenter, or the model does not load.
+        SinkError: the page's address cannot be served on.
     """
+    if serve is not None:
+        from fastsam_track.pipeline.outputs.web import parse_address
+
+        host, port = parse_address(serve)  # a bad address is said before Ray starts
     try:
         import ray
     except ImportError:
@@ -153,6 +197,14 @@ def start_fleet(fleet: Fleet, *, address: str | None = None, name: str = CONTROL
             running.close()
             cause = error.cause if isinstance(error.cause, Exception) else error
             raise (cause if isinstance(cause, (UsageError, RunFailure)) else RunFailure(str(cause))) from None
+        if serve is not None:
+            from fastsam_track.cluster.page import serve_fleet
+
+            try:
+                running.page = serve_fleet(running, host, port, token=serve_token, folder=serve_folder)
+            except BaseException:
+                running.close()
+                raise
         return running
     except BaseException:
         if owns and ray.is_initialized():

@@ -7,6 +7,8 @@ runs one source's whole pipeline on its machine (``build`` + ``Pipeline.run``: d
 tracking, prompts, objects, rendering, exports, RTSP push) with the segmenter's answers as its
 model. A live source keeps only its newest frame while a model pass is out, so a slow model
 drops stale frames instead of queueing them, and each camera has one request in flight.
+A camera keeps its newest annotated frame (``LatestFrame``) and encodes it to JPEG only when a
+page asks for it (``frame``): raw frames never leave its machine.
 
 Both are plain classes; the controller makes them Ray actors with restarts. A restarted
 camera asks the controller for its spec again and starts a new *incarnation*: its outputs go
@@ -28,12 +30,13 @@ import supervision as sv
 
 from fastsam_track.cluster.fleet import CameraSpec, Fleet
 from fastsam_track.errors import FastSamTrackError, RunFailure
-from fastsam_track.types import SegmentedFrame, StopRun
+from fastsam_track.types import RemovePrompt, SegmentedFrame, StopRun
 
-__all__ = ["CameraWorker", "SegmenterWorker", "incarnation_path"]
+__all__ = ["CameraWorker", "LatestFrame", "SegmenterWorker", "incarnation_path"]
 
 _SEGMENTER_PATIENCE = 120.0  # seconds a camera waits for a restarting segmenter before it fails
 _RECENT = 5.0  # seconds of history behind the status figures (fps, batch size, utilisation)
+_JPEG_QUALITY = 80
 
 
 class SegmenterWorker:
@@ -130,6 +133,7 @@ class CameraWorker:
         self._times: deque[float] = deque(maxlen=300)
         self._stage_ms: dict[str, float] = {}  # per frame: decode, segment (the round trip), track, render, encode
         self._inbox: Any = None
+        self._latest = LatestFrame()
         self._thread = threading.Thread(target=self._run, name=f"camera-{name}", daemon=True)
         self._thread.start()
 
@@ -166,7 +170,13 @@ class CameraWorker:
         where = f"camera {self.name!r}"
         prompts = [prompt_from_record(p, f"{where}: prompt {n}") for n, p in enumerate(self._prompts)]
         return build(
-            self._fleet.config, self._spec.source, prompts, outputs, on_event=self._event, segment=_Remote(self)
+            self._fleet.config,
+            self._spec.source,
+            prompts,
+            outputs,
+            on_event=self._event,
+            segment=_Remote(self),
+            sinks=[[self._latest]],
         )
 
     def _frame_done(self, _: int, segmented: SegmentedFrame, stats: Any) -> None:
@@ -191,12 +201,40 @@ class CameraWorker:
     def prompt(self, record: dict[str, Any]) -> int:
         """Apply a prompt (the prompts file's record form) on the next frame; the frame index it will
         be applied on (about: the newest processed frame's plus one)."""
-        from fastsam_track.pipeline.prompts.parse import prompt_from_record
+        from fastsam_track.pipeline.prompts.parse import check_in_frame, prompt_from_record
 
         if self._inbox is None:
             raise RunFailure(f"camera {self.name!r} is not running yet ({self._state}): try again")
-        self._inbox.put(prompt_from_record(record, f"camera {self.name!r}: prompt"))
+        prompt = prompt_from_record(record, f"camera {self.name!r}: prompt")
+        size = self._inbox.frame_size
+        if size is not None:
+            check_in_frame([prompt], size)
+        # A removal through the inbox's own remove also takes the object off the list a page shows.
+        if not (isinstance(prompt, RemovePrompt) and self._inbox.remove(prompt.object_id)):
+            self._inbox.put(prompt)
         return self._frame_index + 1
+
+    def frame(self, known: tuple[int, int] | None = None) -> tuple[int, int, bytes] | None:
+        """The newest annotated frame as ``(incarnation, number, JPEG bytes)``, or None when there is
+        none yet or it is still the ``known`` one (its incarnation and number)."""
+        newest = self._latest.jpeg()
+        if newest is None or (known is not None and known == (self.incarnation, newest[0])):
+            return None
+        return self.incarnation, newest[0], newest[1]
+
+    def view(self) -> dict[str, Any]:
+        """What a page lists of the camera's prompts: ``{"frame", "size", "objects", "notice"}``
+        (``PromptInbox``'s ``frame_index``, ``frame_size``, ``objects()``, ``notice()``)."""
+        inbox = self._inbox
+        if inbox is None:
+            return {"frame": -1, "size": None, "objects": [], "notice": None}
+        size = inbox.frame_size
+        return {
+            "frame": inbox.frame_index,
+            "size": None if size is None else list(size),
+            "objects": inbox.objects(),
+            "notice": inbox.notice(),
+        }
 
     def status(self) -> dict[str, Any]:
         """State, recent fps, median frame age (ms), dropped and processed frames, seconds running,
@@ -228,6 +266,54 @@ class CameraWorker:
         self._stop.set()
         self._thread.join(timeout)
         return self.status()
+
+
+class LatestFrame:
+    """A frame sink that keeps the newest annotated frame and encodes it to JPEG only when asked, once.
+
+    Example:
+        >>> latest = LatestFrame()
+        >>> with latest:
+        ...     latest.write(np.zeros((18, 32, 3), np.uint8))
+        >>> number, jpeg = latest.jpeg()
+        >>> number, jpeg[:2]
+        (1, b'\\xff\\xd8')
+    """
+
+    def __init__(self, quality: int = _JPEG_QUALITY):
+        self._quality = quality
+        self._lock = threading.Lock()
+        self._image: np.ndarray | None = None
+        self._number = 0
+        self._encoded: tuple[int, bytes] | None = None
+
+    def __enter__(self) -> LatestFrame:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def write(self, image: np.ndarray) -> None:
+        """Keep (H, W, 3) uint8 BGR ``image`` (the renderer draws each frame anew: no copy needed)."""
+        with self._lock:
+            self._image, self._number = image, self._number + 1
+
+    def jpeg(self) -> tuple[int, bytes] | None:
+        """(the newest frame's number, counted from 1; its JPEG), or None before the first frame."""
+        import cv2
+
+        with self._lock:
+            image, number, encoded = self._image, self._number, self._encoded
+        if image is None:
+            return None
+        if encoded is None or encoded[0] != number:
+            ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, self._quality])
+            if not ok:
+                raise RunFailure(f"cannot encode a {image.shape} {image.dtype} frame to JPEG")
+            encoded = (number, data.tobytes())
+            with self._lock:
+                self._encoded = encoded
+        return encoded
 
 
 class _Remote:
