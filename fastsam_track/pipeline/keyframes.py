@@ -42,7 +42,7 @@ class Keyframes:
         motion: with ``auto``, mask cells of mean motion since the last keyframe that call for one.
     """
 
-    def __init__(self, every: int = 1, auto: bool = False, motion: float = 2.0):
+    def __init__(self, every: int = 1, auto: bool = False, motion: float = 1.0):
         if every < 1:
             raise UsageError(f"keyframes come every 1 or more frames, got {every}")
         self.every, self.auto, self.motion = every, auto, motion

@@ -32,10 +32,10 @@ import supervision as sv
 
 from fastsam_track.edges import edge_map
 from fastsam_track.errors import FlowError, UsageError
-from fastsam_track.trackers.carry import carry, compose
+from fastsam_track.trackers.carry import carry
 from fastsam_track.trackers.flow import FrameCues, FrameFlow
 from fastsam_track.trackers.prompting import PromptWarning
-from fastsam_track.types import PROBABILITY, Frame, Prompt, RemovePrompt, SegmentedFrame, TextPrompt
+from fastsam_track.types import PROBABILITY, PROPAGATED, Frame, Prompt, RemovePrompt, SegmentedFrame, TextPrompt
 
 if TYPE_CHECKING:
     from fastsam_track.pipeline.keyframes import Keyframes
@@ -105,9 +105,7 @@ class FrameProcessor:
     ):
         self.tracker, self.objects, self.text, self.inbox, self.edges = tracker, objects, text, inbox, edges
         self.keyframes = keyframes
-        # the last frame's tracked segments and objects, carried to the frames between keyframes
-        self._last: tuple[sv.Detections, sv.Detections | None] | None = None
-        self._moved: np.ndarray | None = None  # the flow composed since the last keyframe (h, w, 2)
+        self._last: sv.Detections | None = None  # the last frame's tracked segments, to carry
         self.exports = list(exports)
         self._pending = sorted(prompts, key=lambda p: p.frame)
         if (self._pending or inbox is not None) and objects is None:
@@ -150,16 +148,17 @@ class FrameProcessor:
             objects (None without prompts, and in an interactive run until one is picked, so
             every segment is drawn to click on), the edge map (with ``edges``).
         """
+        keyframe = segments is not None
         if segments is None:
-            return self._carry(frame)
-        if segments.mask is None:  # a segment function without masks (none found): nothing to follow
+            segments = self._last if self._last is not None else _no_segments(frame.shape)
+        elif segments.mask is None:  # a segment function without masks (none found): nothing to follow
             segments = _no_segments(frame.shape)
         cues = self._cues(frame, segments) if self._flow is not None else None
-        if cues is not None and self._moved is not None:  # the trackers last saw the keyframe before the carried ones
-            cues = FrameCues(compose(self._moved, cues.flow), cues.colors)
-        self._moved = None
+        if not keyframe:
+            segments = carry(segments, cues.flow if cues is not None else None, frame.shape)
         if self.tracker is not None:
             segments = self.tracker.update(segments, cues)
+        self._last = segments
         due = [p for p in self._pending if p.frame <= frame.index]
         self._pending = self._pending[len(due) :]
         if self.inbox is not None:
@@ -169,37 +168,17 @@ class FrameProcessor:
         followed: sv.Detections | None = None
         if self.objects is not None:
             followed = self._follow(segments, frame.shape, due, cues)
+            if not keyframe and len(followed):
+                followed.data[PROPAGATED] = np.ones(len(followed), bool)
         if self.keyframes is not None:
-            self.keyframes.observe(True, cues, followed)
+            self.keyframes.observe(keyframe, cues, followed)
         if self.text is not None:
             self.text.observe(followed)
-        self._last = (segments, followed)
-        return self._segmented(frame, segments, followed)
-
-    def _carry(self, frame: Frame) -> SegmentedFrame:
-        """A frame the network did not see: the last frame's segments and objects moved by the flow,
-        marked ``PROPAGATED``. The trackers are not updated: they see keyframes only, each with the
-        flow composed since the last one (``_moved``), as a video at the keyframes' rate. Prompts
-        wait for the next keyframe."""
-        last_segments, last_objects = self._last if self._last is not None else (_no_segments(frame.shape), None)
-        cues = self._cues(frame, last_segments) if self._flow is not None else None
-        flow = cues.flow if cues is not None else None
-        if flow is not None:
-            self._moved = flow if self._moved is None or self._moved.shape != flow.shape else compose(self._moved, flow)
-        segments = carry(last_segments, flow, frame.shape)
-        objects = carry(last_objects, flow, frame.shape) if last_objects is not None else None
-        if self.keyframes is not None:
-            self.keyframes.observe(False, cues, objects)
-        self._last = (segments, objects)
-        return self._segmented(frame, segments, objects)
-
-    def _segmented(self, frame: Frame, segments: sv.Detections, objects: sv.Detections | None) -> SegmentedFrame:
-        """The frame's result: the objects published to the inbox, the edge map drawn."""
         if self.inbox is not None:
-            self.inbox.publish(frame.index, frame.shape, objects)
-            objects = objects if objects is not None and len(objects) else None
+            self.inbox.publish(frame.index, frame.shape, followed)
+            followed = followed if followed is not None and len(followed) else None
         edge_image = edge_map(_probabilities(segments), frame.shape) if self.edges else None
-        return SegmentedFrame(frame, segments, objects, edge_image)
+        return SegmentedFrame(frame, segments, followed, edge_image)
 
     def export(self, segmented: SegmentedFrame) -> None:
         """Write ``segmented`` to every export (after ``process``, on any one thread, in frame order)."""

@@ -13,7 +13,7 @@ import supervision as sv
 
 from fastsam_track.types import PROPAGATED
 
-__all__ = ["carry", "compose", "gather"]
+__all__ = ["carry", "gather"]
 
 
 def gather(grids: np.ndarray, flow: np.ndarray) -> np.ndarray:
@@ -84,19 +84,3 @@ def carry(segments: sv.Detections, flow: np.ndarray | None, frame_shape: tuple[i
         moved = moved[kept]  # type: ignore[assignment]
     moved.data[PROPAGATED] = np.ones(len(moved), bool)
     return moved
-
-
-def compose(earlier: np.ndarray, later: np.ndarray) -> np.ndarray:
-    """The backward flow over two steps: ``later`` (frame t to t-1) then ``earlier`` (t-1 to the frame
-    before it, or to a keyframe further back), both (h, w, 2) in cells; the result goes from t there.
-
-    Example:
-        >>> one = np.zeros((2, 4, 2), np.float32); one[..., 0] = -1  # each step moved everything one cell right
-        >>> compose(one, one)[0, 2].tolist()
-        [-2.0, 0.0]
-    """
-    h, w = later.shape[:2]
-    ys, xs = np.mgrid[0:h, 0:w]
-    src_x = np.clip(np.rint(xs + later[..., 0]), 0, w - 1).astype(np.intp)
-    src_y = np.clip(np.rint(ys + later[..., 1]), 0, h - 1).astype(np.intp)
-    return later + earlier[src_y, src_x]
