@@ -385,13 +385,21 @@ def _outputs(spec: CameraSpec, incarnation: int) -> Any:
 def _rescue_previous(spec: CameraSpec, incarnation: int) -> None:
     """Put the files of the killed incarnation before this one in place; nothing else holds them, its
     process is gone. Each was staged under a hidden name: the video is a fragmented MP4 that plays
-    up to its last fragment, the line files (tracks, segments, proposals) end at their last whole line."""
+    up to its last fragment, the line files (tracks, segments, proposals) end at their last whole line.
+    Its lock files, free since it died, are removed."""
+    from fastsam_track.errors import OutputError
+    from fastsam_track.pipeline.outputs.files import OutputLocks
+
     if incarnation == 0:
         return
     for key, path in spec.paths().items():
+        previous = incarnation_path(path, incarnation - 1)
+        try:
+            OutputLocks([previous]).release()  # free: taken and removed at once
+        except OutputError:  # held: not the dead incarnation's
+            continue
         if key == "save_masks":  # a folder of whole PNGs: nothing staged to rescue
             continue
-        previous = incarnation_path(path, incarnation - 1)
         staged = sorted(previous.parent.glob(f".{previous.name}.*.part"), key=lambda p: p.stat().st_mtime)
         if not staged or previous.exists():
             continue

@@ -158,7 +158,7 @@ def test_a_killed_camera_comes_back_with_its_prompts_in_new_files(
     assert _frames(tmp_path / "out" / "a.1.mp4") == 60
     # the killed one's video, fragmented, was put in place: it opens and plays what it holds
     assert (tmp_path / "out" / "a.mp4").exists() and _frames(tmp_path / "out" / "a.mp4") < 60
-    assert not list((tmp_path / "out").glob(".*.part")) and not list((tmp_path / "tracks").glob(".*.part"))
+    assert not [p for folder in ("out", "tracks", "masks") for p in (tmp_path / folder).glob(".*")]  # no part, no lock
 
 
 def test_a_stream_gone_or_frozen_for_seconds_comes_back_while_the_others_go_on(
