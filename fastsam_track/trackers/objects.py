@@ -11,13 +11,15 @@ one segment:
   (regrown after a partial view), or a larger one of the object's own segment tracks whose
   part outside has the object's colours (it is coming closer; a neighbour's track that took it
   in is a merge, however alike), and none new to it that moves with the scene while it moves
-  across it (the background beside it); their union is the prefix, by cells inside over cells
+  across it (the background beside it), nor a part of it that has moved with the scene two frames
+  in a row (background taken in once); their union is the prefix, by cells inside over cells
   outside, with the best IoU against the warped mask;
 - a segment that holds the rest merged with a neighbour, clipped to the warped mask (and, while
   the object is smaller than it was, the ring around it with its colours), if it took the
   object in (a new segment track, one the object was made of, or one that grew by a good part
   of it; one that was there and did not grow passed in front) and its clipped part has the
-  object's colours;
+  object's colours and moves with it (for a mask the flow alone has carried, as the object moved
+  when last seen: the flow may have carried the mask off with what passed in front of it);
 - cells of the warped mask no segment covers whose colours are the object's (a part left out).
 
 Colours are a histogram of the object against the ring around it, learnt while it is seen
@@ -27,10 +29,16 @@ warped mask, the object's output is the warped mask itself, marked ``propagated`
 ``max_propagated`` frames, unless the warped mask lies on colours unlike the object's (the flow
 lost a fast or small object, or it went behind something): then segments that look like it are
 searched for close by and where its own velocity would have taken it, and the output coasts
-with that velocity. After that, or when it leaves the frame, it is lost, and taken back only by
-segments near where it was last seen, of its typical size, whose colours agree with it and that
-appeared after it was lost (or were its parts): a look-alike in view all along is not it. One
-that left the frame comes back through the frame's edge.
+with that velocity. After that, when it leaves the frame, or when the flow carries its mask back
+against the way it was moving across the scene (it went behind something moving otherwise), it is
+lost, and taken back only by segments near where it was last seen, of its typical size, whose
+colours agree with it and that appeared after it was lost (or were its parts): a look-alike in view
+all along is not it. One that left the frame comes back through the frame's edge, as segments that
+came in there and the pieces that touch them, and may come back partly in view. One that moved
+across the scene when last seen comes back moving across it (along the line it went, the way it
+went unless it left the frame): the background moves with the scene. Motion then tells more than
+colour, which needs to agree less; and what is taken back so must go on moving across the scene
+for a few frames, or it was something else and the object is lost as it was.
 """
 
 from __future__ import annotations
@@ -68,6 +76,10 @@ _OBJECTNESS = 0.6  # colour agreement a segment needs to bring a lost object bac
 _ALIKE = 0.45  # colour agreement below which a segment is the object's surroundings, not a part of it
 _MOTION = 2.0  # cells per frame the object must move across the scene for motion to tell it from the scene
 _MOTION_SHARE = 0.5  # share of that motion a segment needs to be taken as moving with the object
+_STRAYED = 2  # frames in a row a part must move with the scene to be taken for the scene
+_CROSS = _MOTION_SHARE * _MOTION  # cells per frame a segment must move across the scene the way the object went
+_TRIAL = 5  # frames an object taken back by its motion across the scene must go on moving so
+_REENTRY = 0.25  # share of its typical size a view of an object coming back through the frame's edge may have
 _RING = 4  # cells around an object whose colours stand for its surroundings
 _RECENT_TRACKS = 2000  # segment track ids whose last area is remembered, counted back from the newest
 
@@ -91,6 +103,12 @@ class _Object:
     lost_after: int = -1  # the newest segment track id when it was lost
     left: bool = False  # it was lost at the frame's edge: it left
     clipped: bool = False  # its last output holds a part clipped from a merged segment
+    # (2,) (dx, dy) its flow less the scene's, cells per frame, when last seen whole
+    drift: np.ndarray = field(default_factory=lambda: np.zeros(2))
+    entered: set[int] = field(default_factory=set)  # segment tracks that came in at the frame's edge since it left
+    trial: int = 0  # frames what was taken back by its motion must go on moving so
+    before: _Object | None = None  # its state when it was taken back, while on trial
+    strays: dict[int, int] = field(default_factory=dict)  # part track id: frames in a row it moved with the scene
 
 
 @dataclass
@@ -237,6 +255,7 @@ class ObjectTracker:
             # like the surroundings stay out.
             likely = _likelihood(state, cues.colors) if cues is not None else np.ones(masks.shape[1:])
             alike = _objectness(cells, likely, seg_area) >= _ALIKE
+            along = None
             gaps = warped[k] & ~covered & (likely >= 0.5)
             # A mask carried by the flow alone drifts: the segments need to agree less with it.
             confirm = _CONFIRM if not state.propagated else _PROPAGATED_CONFIRM
@@ -246,10 +265,26 @@ class ObjectTracker:
             took_in = np.isnan(before) | was_part | (seg_area - before >= 0.3 * warped_area[k])
             if flow is not None:
                 # ... and a segment new to it that moves with the scene is the scene (its own parts may move
-                # otherwise: limbs, wheels, a turning car's near end).
-                alike &= was_part | _moves_with(warped[k], cells, flow, seg_area)
+                # otherwise: limbs, wheels, a turning car's near end, for a frame).
+                moving = _moves_with(_motion_share(warped[k], flow), cells, seg_area)
+                # Carried by the flow alone, its mask may have gone with what passed in front of it: a part clipped
+                # from a merge moves as it did when last seen.
+                along = _motion_share(warped[k], flow, state.drift if state.propagated else None)
+                alike &= (was_part & ~self._strayed(state, track_ids, inter[k] > 0, moving)) | moving
             mask, clipped = _explain(
-                warped[k], masks, cells, mine, alike, was_part, took_in, likely, seg_area, gaps, state.area, confirm
+                warped[k],
+                masks,
+                cells,
+                mine,
+                alike,
+                was_part,
+                took_in,
+                likely,
+                seg_area,
+                gaps,
+                state.area,
+                confirm,
+                along,
             )
             state.clipped = clipped and mask is not None
             # The moved mask lies on what does not look like the object: the flow lost it (fast, small, or
@@ -266,7 +301,15 @@ class ObjectTracker:
             if mask is None:
                 # Mostly out of the frame, unconfirmed: what the flow leaves at the edge is no view of it.
                 leaving = _touches_edge(warped[k]) and warped_area[k] < 2 * _GONE_AREA * state.area
-                if leaving or state.propagated >= self.max_propagated:
+                # The flow carries its mask back against the way it went across the scene: the mask went with
+                # what passed in front of it.
+                speed = float(np.hypot(*state.drift))
+                hidden = (
+                    flow is not None
+                    and speed >= _MOTION
+                    and float(_crosses(warped[k], flow) @ state.drift) / speed <= -_CROSS
+                )
+                if leaving or hidden or state.propagated >= self.max_propagated:
                     self._lose(object_id, state)
                     continue
                 # Carried by the flow; where the flow has lost it, by its own motion (coasting behind an occluder).
@@ -275,12 +318,41 @@ class ObjectTracker:
                 propagated.add(object_id)
             else:
                 state.propagated = 0
+                # As its velocity, not over a partial view; nor while what was taken back is on trial.
+                if flow is not None and float(mask.sum()) >= 0.75 * state.area and not state.trial:
+                    state.drift = np.median(flow[mask], axis=0) - np.median(flow.reshape(-1, 2), axis=0)
+            if state.trial and flow is not None:
+                # Taken back moving across the scene, it goes on doing so: what comes to rest with the scene or turns
+                # at once was something else (a piece of what it went behind, of the background that moved with it).
+                assert state.before is not None
+                if not _goes(state.drift, _crosses(mask, flow)[None], state.before.left)[0]:
+                    propagated.discard(object_id)
+                    self._lose(object_id, state)
+                    continue
+                state.trial -= 1
             state.mask = rows[object_id] = mask
         self._reacquire(masks, cells, track_ids, cues, rows)
         return rows, propagated
 
+    @staticmethod
+    def _strayed(state: _Object, track_ids: np.ndarray, touching: np.ndarray, moving: np.ndarray) -> np.ndarray:
+        """(N,) bool: segments at it that have moved with the scene, not with it, on this frame and the one before.
+
+        A part of the background taken in once (the flow's smoothing lent it some of the object's motion, or
+        it was clipped from a merge) goes on moving with the scene; a limb or a wheel only does so for a frame.
+        """
+        counts = {
+            int(t): state.strays.get(int(t), 0) + 1 for t in track_ids[touching & ~moving & (track_ids >= 0)].tolist()
+        }
+        state.strays = counts
+        return np.array([counts.get(int(t), 0) >= _STRAYED for t in track_ids.tolist()], bool).reshape(len(track_ids))
+
     def _lose(self, object_id: int, state: _Object) -> None:
+        if state.trial and state.before is not None:  # what was taken back on trial was not it: lost as it was
+            self.objects[object_id] = replace(state.before, lost=state.before.lost + 1 + _TRIAL - state.trial)
+            return
         state.lost, state.last_seen, state.propagated, state.lost_after = 1, state.mask, 0, self._newest
+        state.entered = set()
         state.left = _touches_edge(state.mask)
 
     def _reacquire(
@@ -294,13 +366,15 @@ class ObjectTracker:
         """Take lost objects back where segments that no object holds agree with their colours.
 
         Only segments that appeared after it was lost (a new segment track) or that were its parts
-        qualify, and for an object that left the frame, only those at its edge: a look-alike that was
-        in view all along is not it coming back.
+        qualify, and for an object that left the frame, only those that came in at its edge (and the
+        pieces touching one): a look-alike that was in view all along is not it coming back. For an
+        object that moved across the scene, only those that move across it as it went (``_goes``).
         """
         lost = [i for i, o in self.objects.items() if o.lost]
         if not lost:
             return
         held = np.asarray(np.array(list(rows.values()), bool).reshape(-1, *masks.shape[1:]).any(axis=0))
+        area = np.asarray(cells.sum(axis=1), float).reshape(-1)
         for object_id in lost:
             state = self.objects[object_id]
             # The search widens the longer the object has been gone, from where it was last seen.
@@ -310,20 +384,50 @@ class ObjectTracker:
             ahead = state.last_seen | _shift(state.last_seen, *(state.velocity * state.lost))
             # Its typical size: it was lost shrinking (going behind something, leaving), and comes back whole.
             seen = max(float(state.last_seen.sum()), state.area)
-            back = (track_ids < 0) | (track_ids > state.lost_after) | np.isin(track_ids, list(state.parts))
-            if state.left:  # what left the frame comes back through its edge
-                back &= np.asarray(cells @ _border(masks.shape[1:])) > 0
+            new = (track_ids < 0) | (track_ids > state.lost_after) | np.isin(track_ids, list(state.parts))
+            back = new.copy()
+            crossed = cues is not None and cues.flow is not None and np.hypot(*state.drift) >= _MOTION
+            if crossed:
+                # What moved across the scene when last seen comes back moving across it (``_goes``): the background
+                # at its edge or beside where it went moves with the scene. Its colours then need to agree less (its
+                # look changes).
+                back &= _goes(state.drift, _relative(cells, cues.flow, area), state.left)
+            # What left the frame comes back through its edge: segments at it, or that were at it since it
+            # left (the segment tracker follows them in), and the pieces of it that touch one.
+            first = back
+            if state.left:
+                edge = new & (np.asarray(cells @ _border(masks.shape[1:])) > 0)
+                state.entered |= set(track_ids[edge & (track_ids >= 0)].tolist())
+                first = back & (edge | np.isin(track_ids, list(state.entered)))
             found = (
                 None
                 if cues is None
-                else self._search(state, masks, cells, cues, held, _grow(ahead, reach), ahead, seen, back)
+                else self._search(
+                    state,
+                    masks,
+                    cells,
+                    cues,
+                    held,
+                    _grow(ahead, reach),
+                    ahead,
+                    seen,
+                    first,
+                    _REENTRY if state.left else 0.5,
+                    back,
+                    _ALIKE if crossed else _OBJECTNESS,
+                )
             )
             if found is None:
                 state.lost += 1
                 if state.lost > self.max_lost:
                     del self.objects[object_id]
                 continue
+            if crossed:  # on trial: taken back by its motion, it must go on moving so
+                state.before, state.trial = replace(state, before=None, entered=set(state.entered)), _TRIAL
             state.lost, state.mask, state.propagated, state.clipped = 0, found, 0, False
+            # Its size from here is at most what was found: a part coming back through the edge, or it is
+            # farther away (the flow carries that view; a view below a quarter of its size is a vanished one).
+            state.area = min(state.area, float(found.sum()))
             rows[object_id] = found
             held |= found
 
@@ -338,6 +442,9 @@ class ObjectTracker:
         expected: np.ndarray,
         size: float,
         allowed: np.ndarray | None,
+        smallest: float = 0.5,
+        joins: np.ndarray | None = None,
+        objectness: float = _OBJECTNESS,
     ) -> np.ndarray | None:
         """The object among free segments that look like it, mostly inside ``near`` (None: not there).
 
@@ -351,6 +458,9 @@ class ObjectTracker:
             size: its last size in cells: what is found must be half to twice that (a look-alike part
                 of the scene is not taken for it).
             allowed: (N,) bool the segments it may be (None: any).
+            smallest: the share of ``size`` what is found must have at least.
+            joins: (N,) bool the segments that may join the one found, touching it (None: ``allowed``).
+            objectness: the colour agreement a segment needs.
         """
         if len(masks) == 0:
             return None
@@ -358,15 +468,16 @@ class ObjectTracker:
         free = (inter[0] < 0.5 * area) & (area > 0)
         likeness = _objectness(cells, _likelihood(state, cues.colors), area)
         close = inter[1] > 0.5 * area
-        seeds = free & close & (likeness >= _OBJECTNESS) & (area <= 2 * size)
-        seeds = np.flatnonzero(seeds if allowed is None else seeds & allowed)
+        like = free & close & (likeness >= objectness) & (area <= 2 * size)
+        seeds = np.flatnonzero(like if allowed is None else like & allowed)
         if len(seeds) == 0:
             return None
         # The seed that looks most like it and lies most where it should be, and the like segments that touch it.
         seed = seeds[np.argmax(likeness[seeds] + 0.5 * inter[2, seeds] / area[seeds])]
-        touching = overlaps_of(sparse_rows(_grow(masks[seed], 1)[None]), cells[seeds])[0][0] > 0
-        found = masks[seeds[touching]].any(axis=0) | masks[seed]
-        return found if 0.5 * size <= found.sum() <= 2 * size else None
+        others = seeds if joins is None else np.flatnonzero(like & joins)
+        touching = overlaps_of(sparse_rows(_grow(masks[seed], 1)[None]), cells[others])[0][0] > 0
+        found = masks[others[touching]].any(axis=0) | masks[seed]
+        return found if smallest * size <= found.sum() <= 2 * size else None
 
     @staticmethod
     def _learn(state: _Object, mask: np.ndarray, cues: FrameCues | None, colors: bool = True) -> None:
@@ -470,6 +581,7 @@ def _explain(
     gaps: np.ndarray,
     typical: float,
     confirm: float = _CONFIRM,
+    along: np.ndarray | None = None,
 ) -> tuple[np.ndarray | None, bool]:
     """The object's mask: the segments that best explain where the flow says it is (None: they do not).
 
@@ -488,6 +600,8 @@ def _explain(
         gaps: (h, w) bool cells of ``warped`` that no segment covers and that may be the object's.
         typical: the object's typical area in cells.
         confirm: the IoU with ``warped`` at which the segments confirm it.
+        along: (h, w) float ``_motion_share`` (None: no flow): a merged segment is clipped only when its
+            part inside ``warped`` moves with the object (not the background it passes, taken in).
 
     Returns:
         The union of segments mostly inside ``warped`` with the highest IoU with it (for disjoint
@@ -528,38 +642,78 @@ def _explain(
         reach = warped | (_grow(warped, 1) & (likely >= 0.5)) if area < typical else warped
         clipped = masks[holder] & reach
         merged = took_in[holder] and (clipped & rest).sum() >= _MERGE_SHARE * rest.sum()
-        if merged and likely[clipped].mean() >= _ALIKE:
+        moves = along is None or along[clipped].mean() >= _MOTION_SHARE
+        if merged and moves and likely[clipped].mean() >= _ALIKE:
             mask, took_part = mask | clipped, True
     # Confirmed by the segments alone (they explain enough of it); the gaps only complete a confirmed view.
     return (mask | gaps if (mask & warped).sum() >= confirm * area else None), took_part
 
 
-def _moves_with(warped: np.ndarray, cells: sparse.csr_matrix, flow: np.ndarray, seg_area: np.ndarray) -> np.ndarray:
-    """(N,) bool: segments that move with the object rather than with the scene (all, when it moves with the scene).
+def _motion_share(warped: np.ndarray, flow: np.ndarray, drift: np.ndarray | None = None) -> np.ndarray:
+    """(h, w) float: how far each cell moves from the scene's motion towards the object's (1 everywhere when
+    the object moves with the scene: motion tells nothing).
 
     A segment of the background beside the object, with colours like it, lies inside its moved mask
     while the object moves across the scene; taken in, it moves with the scene and drags the mask off
     the object (bmx-bumps: the rider rides off the frame, the mask stays on the dirt behind him). The
-    flow's smoothing bleeds the object's motion into a few cells around it, so a segment counts as
-    moving with the object when it goes at least ``_MOTION_SHARE`` of the way from the scene's motion
-    to the object's (along it: parts of an object that turns or comes closer move faster than its middle).
+    flow's smoothing bleeds the object's motion into a few cells around it, so cells count as moving
+    with the object when they go at least ``_MOTION_SHARE`` of the way from the scene's motion to the
+    object's (along it: parts of an object that turns or comes closer move faster than its middle).
 
     Args:
         warped: (h, w) bool the object's last mask moved by the flow.
-        cells: the frame's N segments as ``sparse_rows``.
+        flow: (h, w, 2) float backward flow (dx, dy) in cells.
+        drift: (2,) the object's flow less the scene's, when not that of ``warped`` (None: that of ``warped``).
+    """
+    everything = np.ones(flow.shape[:2], np.float32)
+    if not warped.any():
+        return everything
+    scene = np.median(flow.reshape(-1, 2), axis=0)
+    mine = np.median(flow[warped], axis=0) if drift is None else scene + drift
+    relative = float(np.hypot(*(mine - scene)))
+    if relative < _MOTION:
+        return everything
+    return ((flow - scene) @ ((mine - scene) / relative**2)).astype(np.float32)
+
+
+def _moves_with(share: np.ndarray, cells: sparse.csr_matrix, seg_area: np.ndarray) -> np.ndarray:
+    """(N,) bool: segments whose cells move on average with the object (``_motion_share``), not the scene."""
+    mean = np.asarray(cells @ share.reshape(-1)) / np.maximum(seg_area, 1)
+    return np.asarray(mean >= _MOTION_SHARE)
+
+
+def _relative(cells: sparse.csr_matrix, flow: np.ndarray, seg_area: np.ndarray) -> np.ndarray:
+    """(N, 2) float (dx, dy): each segment's mean flow less the scene's (its median), in cells per frame.
+
+    Args:
+        cells: N segments as ``sparse_rows``.
         flow: (h, w, 2) float backward flow (dx, dy) in cells.
         seg_area: (N,) float cells of each segment.
     """
-    everything = np.ones(len(seg_area), bool)
-    if not warped.any():
-        return everything
     vectors = flow.reshape(-1, 2).astype(np.float32)
-    mine, scene = np.median(flow[warped], axis=0), np.median(vectors, axis=0)
-    relative = float(np.hypot(*(mine - scene)))
-    if relative < _MOTION:  # it moves with the scene: motion tells nothing
-        return everything
     mean = np.asarray(cells @ vectors) / np.maximum(seg_area, 1)[:, None]
-    return np.asarray((mean - scene) @ ((mine - scene) / relative) >= _MOTION_SHARE * relative)
+    return np.asarray(mean - np.median(vectors, axis=0), float)
+
+
+def _crosses(mask: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    """(2,) float (dx, dy): how an (h, w) bool mask moves across the scene (its mean flow less the scene's)."""
+    return _relative(sparse_rows(mask[None]), flow, np.array([mask.sum()], float))[0]
+
+
+def _goes(drift: np.ndarray, relative: np.ndarray, left: bool) -> np.ndarray:
+    """(N,) bool: motions across the scene that may be an object's coming back (``drift``: its own when last seen).
+
+    The way it went, at least fast enough for motion to tell (it may have slowed down); for one that left
+    the frame, either way along that line (it comes back through the edge it left by, or the camera turns
+    back to it). Things at rest in the scene, and in a panning shot the blur of the background, go otherwise.
+
+    Args:
+        drift: (2,) (dx, dy) its flow less the scene's when it was last seen; at least ``_MOTION`` long.
+        relative: (N, 2) flows less the scene's (``_relative``).
+        left: it left the frame.
+    """
+    along = relative @ (drift / np.hypot(*drift))
+    return np.asarray((np.abs(along) if left else along) >= _CROSS)
 
 
 def _fill_box(masks: np.ndarray, box: np.ndarray, cues: FrameCues | None) -> np.ndarray:

@@ -178,6 +178,37 @@ def test_an_object_that_left_comes_back_through_the_edge_not_as_a_look_alike_ins
     assert _iou(masks[-1], _rect(12, positions[-1], 8, 8)) > 0.8
 
 
+def test_a_still_look_alike_that_appears_at_the_edge_it_left_by_is_not_taken_for_it():
+    # The object rides off on the right; while it is away a still red look-alike comes into view at that
+    # edge (the background the camera turns to). It moved across the scene, the look-alike does not: only
+    # the object coming back, moving, is taken.
+    frames, positions = [], [30 + 4 * t for t in range(10)] + [None] * 6 + [52 - 2 * t for t in range(6)]
+    twin = _rect(26, 52, 8, 8)
+    for t, x in enumerate(positions):
+        obj = _rect(12, x, 8, 8) if x is not None else np.zeros(GRID, bool)
+        shown = twin if t >= 11 else np.zeros(GRID, bool)
+        frames.append((_frame((obj, RED), (shown, RED)), _segments(obj, shown)))
+    masks, _ = _follow(frames, [_point(15, 33)])
+    assert masks[0] is not None and all(_iou(m, twin) == 0 for m in masks)
+    assert _iou(masks[-1], _rect(12, positions[-1], 8, 8)) > 0.8
+
+
+def test_an_object_hidden_by_a_look_alike_going_the_other_way_is_not_carried_off_with_it():
+    # A red object moves right; a red wall moving left passes in front of it. While it is hidden the flow
+    # carries its mask left with the wall, back against the way it went: it went behind something, and
+    # it is lost rather than following the wall; it is taken back when it comes out on the other side.
+    frames, objs, walls = [], [], []
+    for t in range(20):
+        obj = _rect(14, 2 + 3 * t, 8, 8)
+        wall = _rect(8, 62 - 3 * t, 20, 10) if t >= 8 else np.zeros(GRID, bool)
+        objs.append(obj)
+        walls.append(wall)
+        frames.append((_frame((obj, RED), (wall, RED)), _segments(obj & ~wall, wall)))
+    masks, _ = _follow(frames, [_point(18, 5)])
+    assert all(m is None or (m & walls[t] & ~objs[t]).sum() == 0 for t, m in enumerate(masks))
+    assert all(_iou(masks[t], objs[t]) > 0.8 for t in range(12, 17))
+
+
 def test_an_object_lost_behind_a_passing_occluder_is_taken_back_whole():
     # A blue wall slides in front of a still red object: it shrinks to a sliver and is hidden for longer
     # than it is carried by the flow; then the wall is taken away and it is back whole. What it was when
