@@ -366,7 +366,7 @@ def _assemble(
         segment: Any = [_replay(outputs.replay, names, n, s, config) for n, s in enumerate(opened)]
         frames = [replay.follow(source) for replay, source in zip(segment, opened, strict=True)]
     else:
-        segment = _segmenter(config, outputs.edges, opened[0], progress)
+        segment = _segmenter(config, opened[0], progress)
         for size in {s.size for s in opened}:
             segment.prepare((size[1], size[0]))  # an export happens now, before a window or page opens
     renderer = SegmentRenderer(
@@ -525,7 +525,7 @@ def _replay(path: Path, names: list[str], number: int, source: Any, config: RunC
     return SegmentsReplay(file, _cached_source(source, config))
 
 
-def _segmenter(config: RunConfig, probabilities: bool, calibrate_on: Any, progress: bool) -> Any:
+def _segmenter(config: RunConfig, calibrate_on: Any, progress: bool) -> Any:
     """The segmenter ``config`` asks for; with int8, calibrated on ``config.calibration`` or else the
     first frames of ``calibrate_on`` (the run's first source)."""
     from fastsam_track.pipeline.model.quantize import Calibration
@@ -544,7 +544,6 @@ def _segmenter(config: RunConfig, probabilities: bool, calibrate_on: Any, progre
         device=config.device,
         backend=config.backend,
         threads=config.threads,
-        probabilities=probabilities,
         precision=config.precision,
         calibration=calibration,
     )

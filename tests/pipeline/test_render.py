@@ -1,8 +1,11 @@
+import dataclasses
+
 import numpy as np
 import supervision as sv
 
 from fastsam_track.pipeline.outputs.render import SegmentRenderer
-from fastsam_track.types import Frame, SegmentedFrame
+from fastsam_track.types import MASK_BOX, Frame, SegmentedFrame
+from tests.support.slopes import sloped_segment
 
 
 def _segmented(tracker_id=None):
@@ -40,3 +43,24 @@ def test_no_segments():
     frame = Frame(0, np.zeros((20, 20, 3), np.uint8), 0.0)
     empty = sv.Detections(xyxy=np.zeros((0, 4), np.float32), mask=np.zeros((0, 5, 5), bool))
     assert np.array_equal(SegmentRenderer().render(SegmentedFrame(frame, empty)), frame.image)
+
+
+def _drawn(segments: sv.Detections, shape: tuple[int, int]) -> np.ndarray:
+    """(H, W) bool: the pixels the renderer colours (opaque, no contours) on a black frame."""
+    frame = Frame(0, np.zeros((*shape, 3), np.uint8), 0.0)
+    return SegmentRenderer(opacity=1.0, contour_thickness=0).render(SegmentedFrame(frame, segments)).any(axis=2)
+
+
+def test_a_sloped_edge_is_drawn_as_a_line_not_a_staircase_of_cells():
+    segment, truth = sloped_segment()
+    drawn = _drawn(segment, truth.shape)
+    # From the logits the drawn edge is the line; from the binary mask, 8-pixel steps.
+    assert (drawn != truth).sum() <= 12
+    assert (_drawn(sloped_segment(logits=False)[0], truth.shape) != truth).sum() > 200
+
+
+def test_masks_are_cut_to_their_boxes_as_retina_masks_are():
+    segment, truth = sloped_segment()
+    cut = dataclasses.replace(segment, data={**segment.data, MASK_BOX: np.array([[0, 0, 61.5, 96]], np.float32)})
+    drawn = _drawn(cut, truth.shape)
+    assert not drawn[:, 62:].any() and (drawn[:, :62] != truth[:, :62]).sum() <= 12
