@@ -37,8 +37,10 @@ _CV_MAX_CHANNELS = 128  # OpenCV 5 resizes at most 128 channels at once (4.x: 51
 LOGIT_SCALE = 16.0
 """Quantization steps per unit of logit: uint8 levels hold logits -8 to +8 in steps of 1/16.
 
-Past |8| a mask is certain (sigmoid 0.9997); the clipping moves an interpolated edge by
-less than 0.1 cell where a cell of -8 or less meets one of +2 or more."""
+Past |8| a mask is certain (sigmoid 0.9997); clipping there moves an interpolated edge by
+at most 0.2 cell (where a cell of -100 meets one of +2), and the fine step matters more:
+against retina masks on the built-in model's scenes, J is 0.996 with 16 steps, 0.992 with
+8 (logits to ±16) and 0.985 with 4."""
 _INSIDE = 128  # the level of a zero logit: a cell or pixel is inside its mask from this level up
 
 
