@@ -13,7 +13,7 @@ same prototypes, coefficients and boxes:
 
 - before: the binary masks at prototype resolution upsampled (what was drawn until now);
 - after: the quantized logits (``data["logits"]``) upsampled, thresholded and cut to the
-  box (``data["mask_box"]``).
+  box (``xyxy + data["cut"]``).
 
 J (IoU) and boundary F are vos-benchmark's (DAVIS' ``f_boundary``), per segment and frame,
 averaged; F at DAVIS' tolerance (0.008 of the diagonal: 12 px at 720p) and at 1 px. Render
@@ -38,7 +38,7 @@ from fastsam_track.masks import label_map, levels_of
 from fastsam_track.pipeline.model.segmenter import Segmenter
 from fastsam_track.pipeline.outputs.render import SegmentRenderer
 from fastsam_track.synthetic import SyntheticClip
-from fastsam_track.types import LOGITS, MASK_BOX, Frame, SegmentedFrame
+from fastsam_track.types import CUT, LOGITS, Frame, SegmentedFrame
 
 README = Path(__file__).with_name("README.md")
 BEGIN, END = "<!-- edges:begin -->", "<!-- edges:end -->"
@@ -110,11 +110,12 @@ def main() -> None:
                 masks_per_frame[shape].append(len(segments))
                 grids[shape] = np.asarray(segments.mask).shape[1:]
                 binary = dataclasses.replace(
-                    segments, data={k: v for k, v in segments.data.items() if k not in (LOGITS, MASK_BOX)}
+                    segments, data={k: v for k, v in segments.data.items() if k not in (LOGITS, CUT)}
                 )
                 drawn = {"before": binary, "after": segments}
                 for mode in MODES:
-                    levels, boxes = levels_of(drawn[mode]), drawn[mode].data.get(MASK_BOX)
+                    levels = levels_of(drawn[mode])
+                    boxes = drawn[mode].xyxy + drawn[mode].data[CUT] if CUT in drawn[mode].data else None
                     for i in range(len(segments)):
                         cut = None if boxes is None else boxes[i : i + 1]
                         ours = label_map(levels[i : i + 1], shape, np.array([1]), cut) > 0

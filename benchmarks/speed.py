@@ -15,6 +15,10 @@ row of a model. Rows:
 - ours end to end, as ``fastsam-track run CLIP -o OUT.mp4`` builds it (threaded decode,
   segment, everything-mode tracking, render, threaded H.264 encode), on torch, on the
   fastest backend and on OpenVINO int8, in everything mode and with two box-prompted objects;
+- ours with keyframes (``--keyframe-every 2``, ``3``, ``--keyframe auto``) on the fastest
+  backend with the two prompted objects: the network on keyframes only, the frames between
+  carried by the optical flow; each with its fps over K = 1's and, with ``--davis DIR``, the
+  real-footage J over K = 1's (``benchmarks/keyframes.py`` on the DAVIS training sequences);
 - ultralytics ``FastSAM(weights).track(CLIP, stream=True)`` with its defaults, and with the
   FastSAM docs' settings (``retina_masks=True, iou=0.9``), each plus ``result.plot()``;
 - ours on realistic masks, no network: segments that tile the frame as a trained model's do
@@ -65,6 +69,7 @@ import supervision as sv
 import torch
 from architectures import save_untrained_checkpoint
 
+from fastsam_track.pipeline.keyframes import Keyframes
 from fastsam_track.pipeline.model.quantize import Calibration
 from fastsam_track.pipeline.model.segmenter import Segmenter
 from fastsam_track.pipeline.outputs.render import SegmentRenderer
@@ -78,6 +83,7 @@ from fastsam_track.trackers.segment_tracker import SegmentTracker
 from fastsam_track.types import BoxPrompt, SegmentedFrame
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from keyframes import keyframe_scores
 from report import spread, write_section  # benchmarks/ is not a package
 
 BACKENDS = ("torch", "onnx", "openvino")
@@ -176,15 +182,21 @@ def ours(
     boxes: list[np.ndarray],
     preset: str,
     peak: PeakRss,
+    keyframes: tuple[int | None, str] = (1, "every"),
 ) -> dict[str, float]:
-    """One end-to-end run (objects prompted by ``boxes`` on frame 0): ms per frame, per-stage ms, masks per
-    frame, peak RSS."""
+    """One end-to-end run (objects prompted by ``boxes`` on frame 0, the network on ``keyframes``:
+    ``(keyframe_every, keyframe)``): ms per frame, per-stage ms, masks per frame, peak RSS."""
     prompts = [BoxPrompt(0, n + 1, box) for n, box in enumerate(boxes)]
     with peak.watch(), VideoFileSink(out, fps=30, preset=preset) as sink:
         stats = run(
             open_source(clip),
             segment,
-            FrameProcessor(tracker=SegmentTracker(), objects=ObjectTracker() if prompts else None, prompts=prompts),
+            FrameProcessor(
+                tracker=SegmentTracker(),
+                objects=ObjectTracker() if prompts else None,
+                prompts=prompts,
+                keyframes=Keyframes.from_config(*keyframes),
+            ),
             renderer=SegmentRenderer(),
             sinks=[sink],
         )
@@ -291,8 +303,15 @@ def repeat(measure: Callable[[], dict[str, float]], times: int) -> dict[str, lis
     return {key: [r[key] for r in runs] for key in runs[0]}
 
 
-def model_rows(name: str, weights: Path | str, clip: Path, args: argparse.Namespace, work: Path) -> list[str]:
-    """Every row of one model: networks, ours, ultralytics."""
+def model_rows(
+    name: str,
+    weights: Path | str,
+    clip: Path,
+    args: argparse.Namespace,
+    work: Path,
+    keyframe_j: dict[str, tuple[float, float, float]],
+) -> list[str]:
+    """Every row of one model: networks, ours (every frame, then keyframes), ultralytics."""
     image = first_frame(clip)
     threads = os.cpu_count() or 1
     probe = Segmenter(weights, imgsz=args.imgsz, conf=0.25, max_det=MASKS, device="cpu", backend="torch")
@@ -340,6 +359,17 @@ def model_rows(name: str, weights: Path | str, clip: Path, args: argparse.Namesp
             label = "two prompted objects" if prompted else "everything mode"
             ratio = ours_ms[backend, prompted] / statistics.median(network[backend])
             rows.append(_row(name, f"**ours**, {backend}, {label}", shape, figures, f"{ratio:.2f}"))
+    boxes = [np.array(box) for box in PROMPT_BOXES]
+    for label, policy in (("K=2", (2, "every")), ("K=3", (3, "every")), ("auto", (None, "auto"))):
+        run_once = functools.partial(
+            ours, segmenters[fastest], clip, work / "out.mp4", boxes, args.preset, peak, keyframes=policy
+        )
+        figures = repeat(run_once, args.repeats)
+        speedup = ours_ms[fastest, True] / statistics.median(figures["ms"])
+        quality = f", real-footage J {keyframe_j[label][1]:.3f} of K=1's" if keyframe_j else ""
+        ratio = statistics.median(figures["ms"]) / statistics.median(network[fastest])
+        what = f"**ours**, {fastest}, two prompted objects, keyframes {label} ({speedup:.2f}x K=1's fps{quality})"
+        rows.append(_row(name, what, shape, figures, f"{ratio:.2f}"))
     best = min(ours_ms.values())
     base = dict(imgsz=args.imgsz, conf=conf, max_det=max_det)
     for label, settings in (("defaults", base), ("docs' settings", {**base, "retina_masks": True, "iou": 0.9})):
@@ -369,8 +399,12 @@ def main() -> None:
     parser.add_argument("--imgsz", type=int, default=640)
     parser.add_argument("--models", default=DEFAULT_MODELS, help="comma-separated")
     parser.add_argument("--preset", default="ultrafast", help="x264 preset of our output (as the live presets)")
+    parser.add_argument(
+        "--davis", type=Path, help="DAVIS 2016 training data (davis_data.py): the keyframe rows' real-footage J"
+    )
     parser.add_argument("--no-write", action="store_true", help="print the table, do not update README.md")
     args = parser.parse_args()
+    keyframe_j = keyframe_scores(args.davis) if args.davis else {}
 
     work = Path(tempfile.mkdtemp(prefix="fastsam-speed-"))
     os.environ.setdefault("FASTSAM_TRACK_CACHE", str(work / "cache"))
@@ -378,11 +412,11 @@ def main() -> None:
     for model in args.models.split(","):
         if model == "fastsam-tiny":
             clip = write_clip(work / "tiny.mp4", args.frames + 1, seed=7)
-            rows += model_rows("fastsam-tiny (built in)", "fastsam-tiny", clip, args, work)
+            rows += model_rows("fastsam-tiny (built in)", "fastsam-tiny", clip, args, work, keyframe_j)
         else:
             clip = write_clip(work / "clip.mp4", args.frames + 1, seed=5)
             weights = save_untrained_checkpoint(model, work / f"{model}.pt", class_bias=CLASS_BIAS)
-            rows += model_rows(f"{model.replace('fastsam', 'FastSAM')} arch.", weights, clip, args, work)
+            rows += model_rows(f"{model.replace('fastsam', 'FastSAM')} arch.", weights, clip, args, work, keyframe_j)
     table = "\n".join(
         [
             f"`python benchmarks/speed.py --frames {args.frames} --repeats {args.repeats} --imgsz {args.imgsz}"

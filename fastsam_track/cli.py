@@ -12,7 +12,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fastsam_track.configs import BACKENDS, PRECISIONS, PRESETS, RunConfig, load_config, options
+from fastsam_track.configs import BACKENDS, KEYFRAME_MODES, PRECISIONS, PRESETS, RunConfig, load_config, options
 from fastsam_track.errors import FastSamTrackError, UsageError, io_reason
 from fastsam_track.pipeline.build import Outputs, Pipeline, build
 
@@ -39,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     model = run.add_argument_group("model and run settings (a flag wins over --config; defaults in brackets)")
     for name, (default, text) in options().items():
         kind = {"int": int, "float": float}.get(str(RunConfig.__dataclass_fields__[name].type).split(" ")[0], str)
-        choices = {"backend": BACKENDS, "precision": PRECISIONS}.get(name)
+        choices = {"backend": BACKENDS, "precision": PRECISIONS, "keyframe": KEYFRAME_MODES}.get(name)
         shown = "none" if default is None else default
         model.add_argument(
             "--" + name.replace("_", "-"), type=kind, choices=choices, help=f"{text} [{shown}]", metavar=None
@@ -107,6 +107,27 @@ def _parser() -> argparse.ArgumentParser:
     outputs.add_argument("--save-edges", type=Path, metavar="DIR", help="write the edge map of each frame as PNG")
     outputs.add_argument(
         "--save-proposals", type=Path, metavar="FILE", help="write object proposals (boxes, scores) as JSON lines"
+    )
+
+    cluster = commands.add_parser(
+        "cluster", help="run a fleet of cameras on Ray: a segmenter per machine, a camera actor per source"
+    )
+    cluster.add_argument("fleet", type=Path, help="fleet file (YAML: settings, cameras with prompts and outputs)")
+    cluster.add_argument(
+        "--address", help="auto (the cluster this machine is in) or ray://HOST:PORT (default: a local Ray instance)"
+    )
+    cluster.add_argument("--status-every", type=float, default=5.0, help="seconds between status tables (5)")
+    cluster.add_argument(
+        "--serve",
+        metavar="HOST:PORT",
+        help="a web page with every camera: its state, its live frames, click prompts, and cameras added and "
+        "removed (:8080); the fleet then runs until Ctrl-C, also once its files end",
+    )
+    cluster.add_argument(
+        "--serve-token",
+        metavar="TOKEN",
+        help="require this token on every request (or $FASTSAM_TRACK_TOKEN); an address other than loopback "
+        "gets a generated one when none is given",
     )
 
     demo = commands.add_parser("demo", help="segment a generated clip with the built-in model")
@@ -301,6 +322,43 @@ def _demo(args: argparse.Namespace) -> None:
         _run_pipeline(pipeline, outputs, progress=not args.no_progress)
 
 
+def _cluster(args: argparse.Namespace) -> None:
+    """Run a fleet file on Ray to its end (Ctrl-C: every camera stops, outputs finalised); status tables on stderr.
+    With ``--serve``, the fleet's page is served and the fleet runs until Ctrl-C (cameras can be added from it)."""
+    import time
+
+    from fastsam_track.cluster import format_status, load_fleet, run_fleet, start_fleet
+
+    if args.status_every <= 0:
+        raise UsageError(f"--status-every must be more than 0 seconds, got {args.status_every}")
+    if args.serve_token is not None and args.serve is None:
+        raise UsageError("--serve-token needs --serve")
+    fleet = load_fleet(args.fleet)
+
+    def show(status: dict[str, Any]) -> None:
+        print(format_status(status) + "\n", file=sys.stderr, flush=True)
+
+    if args.serve is None:
+        final = run_fleet(fleet, address=args.address, on_status=show, every=args.status_every)
+        print(format_status(final))
+        return
+    folder = args.fleet.resolve().parent  # cameras added from the page: paths from the fleet file's folder
+    with start_fleet(
+        fleet, address=args.address, serve=args.serve, serve_token=args.serve_token, serve_folder=folder
+    ) as running:
+        assert running.page is not None
+        print(f"serving {running.page.url}", flush=True)  # as `run --serve` says it
+        if running.page.server.token_generated:
+            print(
+                f"  (on {running.page.server.host}, every request needs a token: this one was generated for this "
+                "run; from another machine, use this machine's address with the same port and token)",
+                flush=True,
+            )
+        while True:  # until Ctrl-C: the `with` block stops every camera, outputs finalised
+            time.sleep(args.status_every)
+            show(running.status())
+
+
 def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
@@ -320,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
     # SIGTERM (a service manager, `kill`) stops the run like Ctrl-C: outputs are finalised.
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        _run(args) if args.command == "run" else _demo(args)
+        {"run": _run, "cluster": _cluster, "demo": _demo}[args.command](args)
     except FastSamTrackError as error:
         print(f"fastsam-track: error: {error}", file=sys.stderr)
         return error.exit_code

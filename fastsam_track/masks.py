@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import supervision as sv
 
-from fastsam_track.types import LOGITS, MASK_BOX
+from fastsam_track.types import CUT, LOGITS
 
 __all__ = [
     "LOGIT_SCALE",
@@ -177,7 +177,7 @@ def label_map(
         shape: (H, W) of the frame.
         labels: (N,) positive ints written where each mask is.
         boxes: (N, 4) xyxy frame-pixel boxes each mask is cut to, pixel by pixel, as
-            ultralytics' ``crop_mask`` cuts retina masks (``data["mask_box"]``); None: no cut.
+            ultralytics' ``crop_mask`` cuts retina masks; None: no cut.
 
     Returns:
         (H, W) int32 image: the label of the segment on top at each pixel, 0 where there is none.
@@ -232,13 +232,14 @@ def label_map(
 
 def label_map_of(detections: sv.Detections, shape: tuple[int, int], labels: np.ndarray) -> np.ndarray:
     """``label_map`` of ``detections`` as they are drawn and exported: their logits upsampled
-    and cut to their boxes (``data["mask_box"]``) when they have them, else their masks.
+    and cut to their boxes (``xyxy + data["cut"]``) when they have them, else their masks.
 
     Returns:
         (H, W) int32 image of ``labels``, 0 where there is no mask.
     """
-    boxes = detections.data.get(MASK_BOX)
-    return label_map(levels_of(detections), shape, labels, None if boxes is None else np.asarray(boxes))
+    cut = detections.data.get(CUT)
+    boxes = None if cut is None else np.asarray(detections.xyxy) + np.asarray(cut)
+    return label_map(levels_of(detections), shape, labels, boxes)
 
 
 def mean_colors(image: np.ndarray, masks: np.ndarray) -> np.ndarray:

@@ -17,8 +17,8 @@ from fastsam_track.errors import PromptError
 
 __all__ = [
     "COLOR",
+    "CUT",
     "LOGITS",
-    "MASK_BOX",
     "PROPAGATED",
     "SEGMENTS",
     "TRACK_STATE",
@@ -39,7 +39,9 @@ COLOR = "color"  # (N, 3) float32 mean BGR colour of each segment (the segmenter
 # (N, h, w) uint8 mask logits quantized by ``masks.quantize_logits``, 128 or more inside: the segmenter's,
 # and the prompted objects' (made from their segments'); absent from a replay, whose masks are binary
 LOGITS = "logits"
-MASK_BOX = "mask_box"  # (N, 4) float32 frame-pixel xyxy each segment's logits are cut to (the segmenter)
+# (N, 4) float32 frame pixels: each segment's logits are cut to the box ``xyxy + cut`` (the segmenter); 0 but where
+# FastSAM snapped ``xyxy`` to the border. An offset, so that the cut moves with a box carried by the flow.
+CUT = "cut"
 TRACK_STATE = "track_state"  # (N,) TrackState of each segment's track (the segment tracker)
 PROPAGATED = "propagated"  # (K,) bool: the object's mask was carried by motion, no segment confirmed it
 SEGMENTS = "segments"  # (K,) object of int arrays: the segments each object is made of
@@ -89,8 +91,8 @@ class SegmentedFrame:
             (N, h, w) bool at mask resolution: the model's prototype grid with the letterbox
             padding removed, so it covers exactly the frame at about 1/8 of a 640-pixel input.
             ``data["logits"]`` (``LOGITS``, from the model, not from a replay) holds the logits
-            the masks were thresholded from, and ``data["mask_box"]`` (``MASK_BOX``) the boxes
-            they are cut to; ``fastsam_track.masks`` upsamples them (or the masks) to
+            the masks were thresholded from, and ``data["cut"]`` (``CUT``) the boxes they are
+            cut to (offsets from ``xyxy``); ``fastsam_track.masks`` upsamples them (or the masks) to
             full-resolution pixels where needed.
         objects: the prompted objects seen on this frame, one row each (``tracker_id`` the
             object id, ``mask`` (K, h, w) bool at mask resolution, ``data["logits"]`` when the

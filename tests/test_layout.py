@@ -9,7 +9,7 @@ Layers, lowest first (a module may import from its own layer and those below):
 4. ``pipeline.processor``: everything a frame needs after the network.
 5. ``pipeline.runner``: threads and queues around the processor.
 6. ``pipeline.build``: a config to a ready pipeline.
-7. ``api``, ``cli``; 8. the package's ``__init__``.
+7. ``api``, ``cli``, ``cluster`` (Ray, imported by the CLI's ``cluster`` command only); 8. the package's ``__init__``.
 """
 
 from __future__ import annotations
@@ -35,11 +35,13 @@ _LAYERS = [
     ("fastsam_track.pipeline.prompts", 3),
     ("fastsam_track.pipeline.outputs", 3),
     ("fastsam_track.pipeline.exports", 3),
+    ("fastsam_track.pipeline.keyframes", 3),
     ("fastsam_track.pipeline.processor", 4),
     ("fastsam_track.pipeline.runner", 5),
     ("fastsam_track.pipeline.build", 6),
     ("fastsam_track.api", 7),
     ("fastsam_track.cli", 7),
+    ("fastsam_track.cluster", 7),
     ("fastsam_track", 8),
 ]
 
@@ -122,3 +124,16 @@ def test_the_check_finds_an_upward_import(tmp_path: Path) -> None:
     module.write_text("def f():\n    from fastsam_track.pipeline.runner import run\n")
     assert _imports(module) == {"fastsam_track.pipeline.runner", "fastsam_track.pipeline.runner.run"}
     assert _layer("fastsam_track.pipeline.runner") > _layer("fastsam_track.trackers.objects")
+
+
+def test_only_the_cluster_imports_ray_and_only_the_cli_imports_the_cluster(graph: dict[str, set[str]]) -> None:
+    """Ray is an extra: the package works without it, and the cluster imports it only where a fleet starts."""
+    users = sorted(m for m, imports in graph.items() if any(i.startswith("fastsam_track.cluster") for i in imports))
+    assert [m for m in users if not m.startswith("fastsam_track.cluster")] == ["fastsam_track.cli"]
+    for path in PACKAGE.rglob("*.py"):
+        top_level = [n for n in ast.parse(path.read_text()).body if isinstance(n, (ast.Import, ast.ImportFrom))]
+        names = {a.name for n in top_level if isinstance(n, ast.Import) for a in n.names}
+        names |= {n.module for n in top_level if isinstance(n, ast.ImportFrom) and n.module}
+        assert not {n for n in names if n.split(".")[0] == "ray"}, f"{path} imports ray at its top"
+        if "cluster" not in path.parts:
+            assert "import ray" not in path.read_text(), f"{path} imports ray"

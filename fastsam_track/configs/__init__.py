@@ -25,6 +25,7 @@ __all__ = [
     "BACKENDS",
     "CLIP_MODEL",
     "CLIP_PRETRAINED",
+    "KEYFRAME_MODES",
     "MAX_IMGSZ",
     "PRECISIONS",
     "PRESETS",
@@ -37,6 +38,7 @@ BACKENDS = ("auto", "torch", "openvino", "onnx", "tensorrt")
 # auto: each runtime's own (torch fp32 on the CPU and fp16 on CUDA, ONNX Runtime fp32, OpenVINO
 # bf16 where the CPU has it, else f32); int8: OpenVINO quantized on calibration frames.
 PRECISIONS = ("auto", "int8")
+KEYFRAME_MODES = ("every", "auto")
 # The longest network input side accepted: past a 4K frame's 3840 (FastSAM was trained at 1024).
 # Larger values would be checked only when the network allocates them: 100000 asks for 67 GB.
 MAX_IMGSZ = 4096
@@ -78,6 +80,11 @@ class RunConfig:
         calibration_frames: with int8, how many frames to calibrate on.
         threads: CPU threads of the network runtime (null: all cores).
         vid_stride: process every n-th frame.
+        keyframe_every: run the network on every n-th frame (1: every frame); the frames between
+            carry the segments and objects by the optical flow, marked propagated. With
+            ``keyframe: auto`` the longest interval (default 4).
+        keyframe: ``every`` (keyframes every ``keyframe_every`` frames) or ``auto`` (also when the
+            scene moved more than a few mask cells, or a prompted object went unconfirmed).
         reconnect_limit: failed reconnections of a camera or stream before the run gives up (0: never).
         opacity: mask colour weight in the overlay, 0 to 1.
         contour_thickness: contour width in pixels, 0 for none.
@@ -113,6 +120,14 @@ class RunConfig:
     calibration_frames: int = _option(30, "with --precision int8: frames to calibrate on")
     threads: int | None = _option(None, "CPU threads of the network runtime (default: all cores)")
     vid_stride: int = _option(1, "process every n-th frame")
+    keyframe_every: int | None = _option(
+        None, "run the network on every n-th frame; between, segments and objects move with the optical flow (1)"
+    )
+    keyframe: str = _option(
+        "every",
+        "every (a keyframe every --keyframe-every frames) or auto (also when the scene moves or a prompted object "
+        "goes unconfirmed; at least every --keyframe-every frames, default 4)",
+    )
     reconnect_limit: int = _option(10, "failed reconnections of a camera or stream before giving up (0: never)")
     opacity: float = 0.5
     contour_thickness: int = 2
@@ -142,6 +157,10 @@ class RunConfig:
         )
         _check(self.threads is None or self.threads >= 1, "threads", self.threads, "1 or more, or null")
         _check(self.vid_stride >= 1, "vid_stride", self.vid_stride, "1 or more")
+        _check(
+            self.keyframe_every is None or self.keyframe_every >= 1, "keyframe_every", self.keyframe_every, "1 or more"
+        )
+        _check(self.keyframe in KEYFRAME_MODES, "keyframe", self.keyframe, f"one of {', '.join(KEYFRAME_MODES)}")
         _check(self.reconnect_limit >= 0, "reconnect_limit", self.reconnect_limit, "0 (never give up) or more")
         _check(0.0 <= self.opacity <= 1.0, "opacity", self.opacity, "between 0 and 1")
         _check(self.contour_thickness >= 0, "contour_thickness", self.contour_thickness, "0 or more")

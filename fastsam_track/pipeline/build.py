@@ -31,7 +31,7 @@ from fastsam_track.pipeline.processor import FrameProcessor
 from fastsam_track.pipeline.runner import FrameSink, RunStats, frames_through, run, run_sources
 from fastsam_track.types import Frame, Prompt, SegmentedFrame, TextPrompt
 
-__all__ = ["Outputs", "Pipeline", "build", "source_names"]
+__all__ = ["Outputs", "Pipeline", "build", "make_segmenter", "source_names"]
 
 _MASK_IDS = 255  # the most object ids an 8-bit mask PNG holds
 # option -> (suffix of each source's file with several sources, or "" for a folder)
@@ -69,6 +69,10 @@ class Outputs:
         replay: segments saved by ``save_segments`` to use instead of the model (with several
             sources, a folder of ``<name>.jsonl``).
         overwrite: go on past another run's lock and empty used frame folders.
+        live_prompts: prompts also come while the video plays from the caller (a cluster's
+            controller), through each processor's ``inbox``.
+        fragmented: write the video as a live recording is written (a fragmented MP4 that plays
+            up to its last fragment if the process is killed), also for a file source.
     """
 
     video: Path | None = None
@@ -86,6 +90,8 @@ class Outputs:
     draw_edges: bool = False
     replay: Path | None = None
     overwrite: bool = False
+    live_prompts: bool = False
+    fragmented: bool = False
 
     @property
     def any(self) -> bool:
@@ -110,8 +116,8 @@ class Outputs:
 
     @property
     def interactive(self) -> bool:
-        """Whether prompts can come while the video plays (a window or a page)."""
-        return self.show or self.serve is not None
+        """Whether prompts can come while the video plays (a window, a page, the caller)."""
+        return self.show or self.serve is not None or self.live_prompts
 
     def paths(self, names: Sequence[str]) -> dict[str, Path]:
         """Every path the run writes, by the option (and, with several sources, the source) that names it."""
@@ -268,6 +274,7 @@ def build(
     sinks: Sequence[Sequence[FrameSink]] | None = None,
     config_file: str | Path | None = None,
     inputs: dict[str, Path] | None = None,
+    segment: Callable[[Any], Any] | None = None,
 ) -> Pipeline:
     """Put a run together: open the sources, check and lock the outputs, load the model, make each
     source's processor, exports and sinks.
@@ -284,6 +291,7 @@ def build(
         config_file: the YAML file the config came from (an input: no output may overwrite it).
         inputs: other files the caller read, by what they are (a prompts file, a list of sources):
             no output may overwrite them either.
+        segment: the segments of a frame, instead of a model loaded here (a cluster's segmenter actor).
 
     Raises:
         FastSamTrackError: a bad source, prompt, output or model, before anything is written.
@@ -317,7 +325,7 @@ def build(
         opened = [open_source(s, vid_stride=config.vid_stride, reconnect=reconnect, on_event=on_event) for s in specs]
         for source, source_prompts in zip(opened, by_source, strict=True):
             check_in_frame(source_prompts, source.size)
-        pipeline = _assemble(config, names, opened, by_source, outputs, progress, on_event, sinks)
+        pipeline = _assemble(config, names, opened, by_source, outputs, progress, on_event, sinks, segment)
     except BaseException:
         locks.release()
         raise
@@ -334,6 +342,7 @@ def _assemble(
     progress: bool,
     on_event: Callable[[str], None] | None,
     extra_sinks: Sequence[Sequence[FrameSink]] | None,
+    given_segment: Callable[[Any], Any] | None,
 ) -> Pipeline:
     from fastsam_track.pipeline.outputs.render import SegmentRenderer
     from fastsam_track.pipeline.prompts.inbox import PromptInbox
@@ -365,8 +374,10 @@ def _assemble(
     if outputs.replay is not None:
         segment: Any = [_replay(outputs.replay, names, n, s, config) for n, s in enumerate(opened)]
         frames = [replay.follow(source) for replay, source in zip(segment, opened, strict=True)]
+    elif given_segment is not None:
+        segment = given_segment
     else:
-        segment = _segmenter(config, opened[0], progress)
+        segment = make_segmenter(config, opened[0], progress)
         for size in {s.size for s in opened}:
             segment.prepare((size[1], size[0]))  # an export happens now, before a window or page opens
     renderer = SegmentRenderer(
@@ -415,7 +426,10 @@ def _processor(
     text = None
     if embedder is not None and any(isinstance(p, TextPrompt) for p in prompts):
         text = TextPrompter(embedder, retry_every=config.text_retry_every, retry_limit=config.text_retry_limit)
+    from fastsam_track.pipeline.keyframes import Keyframes
+
     return FrameProcessor(
+        keyframes=Keyframes.from_config(config.keyframe_every, config.keyframe),
         tracker=SegmentTracker(),
         objects=ObjectTracker(smooth=config.smooth) if prompts or inbox is not None else None,
         prompts=prompts,
@@ -455,7 +469,8 @@ def _sinks(
         paths = outputs.source_paths(names, n)
         if "-o" in paths:
             # a live source's recording is fragmented and stamped with capture times by the run
-            sinks[n].append(VideoFileSink(paths["-o"], fps=source.fps, crf=config.crf, preset=config.preset))
+            live = True if outputs.fragmented else None  # None: as the source
+            sinks[n].append(VideoFileSink(paths["-o"], fps=source.fps, crf=config.crf, preset=config.preset, live=live))
         if outputs.show:
             sinks[n].append(WindowSink(inboxes[n], title=f"fastsam-track: {name}" if several else "fastsam-track"))
         if servers:
@@ -525,9 +540,9 @@ def _replay(path: Path, names: list[str], number: int, source: Any, config: RunC
     return SegmentsReplay(file, _cached_source(source, config))
 
 
-def _segmenter(config: RunConfig, calibrate_on: Any, progress: bool) -> Any:
+def make_segmenter(config: RunConfig, calibrate_on: Any = None, progress: bool = False) -> Any:
     """The segmenter ``config`` asks for; with int8, calibrated on ``config.calibration`` or else the
-    first frames of ``calibrate_on`` (the run's first source)."""
+    first frames of ``calibrate_on`` (the run's first source; None: ``config.calibration`` is needed)."""
     from fastsam_track.pipeline.model.quantize import Calibration
     from fastsam_track.pipeline.model.segmenter import Segmenter
 

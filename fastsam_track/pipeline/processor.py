@@ -34,11 +34,13 @@ import supervision as sv
 from fastsam_track.edges import edge_map
 from fastsam_track.errors import FlowError, UsageError
 from fastsam_track.masks import levels_of, object_levels, probabilities_of
+from fastsam_track.trackers.carry import carry, compose
 from fastsam_track.trackers.flow import FrameCues, FrameFlow
 from fastsam_track.trackers.prompting import PromptWarning
 from fastsam_track.types import LOGITS, SEGMENTS, Frame, Prompt, RemovePrompt, SegmentedFrame, TextPrompt
 
 if TYPE_CHECKING:
+    from fastsam_track.pipeline.keyframes import Keyframes
     from fastsam_track.pipeline.prompts.inbox import PromptInbox
     from fastsam_track.pipeline.prompts.text import TextPrompter
 
@@ -84,6 +86,8 @@ class FrameProcessor:
         edges: compute each frame's edge map (``SegmentedFrame.edges``).
         exports: what receives each ``SegmentedFrame`` (segments cache, mask and track files);
             entered and finalised with the processor (``with processor:``).
+        keyframes: which frames the network sees (the runner asks it); on the others, ``process``
+            is given no segments and carries the last frame's by the optical flow.
 
     Raises:
         UsageError: prompts or an inbox without an object tracker, text prompts without CLIP.
@@ -99,16 +103,23 @@ class FrameProcessor:
         inbox: PromptInbox | None = None,
         edges: bool = False,
         exports: Iterable[Exporter] = (),
+        keyframes: Keyframes | None = None,
     ):
         self.tracker, self.objects, self.text, self.inbox, self.edges = tracker, objects, text, inbox, edges
+        self.keyframes = keyframes
+        # the last frame's tracked segments and objects, carried to the frames between keyframes
+        self._last: tuple[sv.Detections, sv.Detections | None] | None = None
+        self._moved: np.ndarray | None = None  # the flow composed since the last keyframe (h, w, 2)
         self.exports = list(exports)
         self._pending = sorted(prompts, key=lambda p: p.frame)
         if (self._pending or inbox is not None) and objects is None:
             raise UsageError("prompts need an object tracker: pass objects=ObjectTracker()")
         if text is None and any(isinstance(p, TextPrompt) for p in self._pending):
             raise UsageError("text prompts need CLIP: pass text=TextPrompter(ClipEmbedder())")
-        # The trackers follow segments with the optical flow between the frames they see.
-        self._flow = FrameFlow() if tracker is not None or objects is not None else None
+        # The trackers follow segments with the optical flow between the frames they see; frames
+        # between keyframes carry the segments with it.
+        wants_flow = tracker is not None or objects is not None or (keyframes is not None and keyframes.every > 1)
+        self._flow = FrameFlow() if wants_flow else None
         self._stack = ExitStack()
 
     @property
@@ -126,12 +137,15 @@ class FrameProcessor:
     def __exit__(self, *exc: Any) -> None:
         self._stack.__exit__(*exc)
 
-    def process(self, frame: Frame, segments: sv.Detections) -> SegmentedFrame:
+    def process(self, frame: Frame, segments: sv.Detections | None) -> SegmentedFrame:
         """This frame's tracked segments, objects and edges.
 
         Args:
             frame: the decoded frame.
-            segments: its everything-mode segments (masks (N, h, w) bool at mask resolution).
+            segments: its everything-mode segments (masks (N, h, w) bool at mask resolution), or
+                None for a frame the network did not see (between keyframes): the last frame's
+                segments are carried by the optical flow, and they and the objects are marked
+                ``PROPAGATED``.
 
         Returns:
             The ``SegmentedFrame``: segments with ``tracker_id`` (with a tracker), the prompted
@@ -139,9 +153,14 @@ class FrameProcessor:
             every segment is drawn to click on) with their logits made from their segments'
             (``masks.object_levels``) when the segments have logits, the edge map (with ``edges``).
         """
+        if segments is None:
+            return self._carry(frame)
         if segments.mask is None:  # a segment function without masks (none found): nothing to follow
             segments = _no_segments(frame.shape)
         cues = self._cues(frame, segments) if self._flow is not None else None
+        if cues is not None and self._moved is not None:  # the trackers last saw the keyframe before the carried ones
+            cues = FrameCues(compose(self._moved, cues.flow), cues.colors)
+        self._moved = None
         if self.tracker is not None:
             segments = self.tracker.update(segments, cues)
         due = [p for p in self._pending if p.frame <= frame.index]
@@ -153,13 +172,37 @@ class FrameProcessor:
         followed: sv.Detections | None = None
         if self.objects is not None:
             followed = _with_levels(self._follow(segments, frame.shape, due, cues), segments)
+        if self.keyframes is not None:
+            self.keyframes.observe(True, cues, followed)
         if self.text is not None:
             self.text.observe(followed)
+        self._last = (segments, followed)
+        return self._segmented(frame, segments, followed)
+
+    def _carry(self, frame: Frame) -> SegmentedFrame:
+        """A frame the network did not see: the last frame's segments and objects moved by the flow,
+        marked ``PROPAGATED``. The trackers are not updated: they see keyframes only, each with the
+        flow composed since the last one (``_moved``), as a video at the keyframes' rate. Prompts
+        wait for the next keyframe."""
+        last_segments, last_objects = self._last if self._last is not None else (_no_segments(frame.shape), None)
+        cues = self._cues(frame, last_segments) if self._flow is not None else None
+        flow = cues.flow if cues is not None else None
+        if flow is not None:
+            self._moved = flow if self._moved is None or self._moved.shape != flow.shape else compose(self._moved, flow)
+        segments = carry(last_segments, flow, frame.shape)
+        objects = carry(last_objects, flow, frame.shape) if last_objects is not None else None
+        if self.keyframes is not None:
+            self.keyframes.observe(False, cues, objects)
+        self._last = (segments, objects)
+        return self._segmented(frame, segments, objects)
+
+    def _segmented(self, frame: Frame, segments: sv.Detections, objects: sv.Detections | None) -> SegmentedFrame:
+        """The frame's result: the objects published to the inbox, the edge map drawn."""
         if self.inbox is not None:
-            self.inbox.publish(frame.index, frame.shape, followed)
-            followed = followed if followed is not None and len(followed) else None
+            self.inbox.publish(frame.index, frame.shape, objects)
+            objects = objects if objects is not None and len(objects) else None
         edge_image = edge_map(probabilities_of(levels_of(segments)), frame.shape) if self.edges else None
-        return SegmentedFrame(frame, segments, followed, edge_image)
+        return SegmentedFrame(frame, segments, objects, edge_image)
 
     def export(self, segmented: SegmentedFrame) -> None:
         """Write ``segmented`` to every export (after ``process``, on any one thread, in frame order)."""

@@ -28,6 +28,7 @@ import numpy as np
 import supervision as sv
 
 from fastsam_track.errors import UsageError
+from fastsam_track.pipeline.keyframes import Keyframes
 from fastsam_track.pipeline.model.batching import BatchedSegmenter
 from fastsam_track.pipeline.outputs.render import SegmentRenderer
 from fastsam_track.pipeline.outputs.sinks import CaptureTimes, stamp_capture_times
@@ -70,6 +71,8 @@ class RunStats:
         ages_ms: frame age, capture (decoded) to output (written by the sinks), in ms, for
             the most recent frames (a bounded window, so an endless stream stays flat).
         unused_prompts: prompts for frames after the last one processed.
+        keyframes: frames that went through the network (the others, between keyframes, were
+            carried by the optical flow).
     """
 
     frames: int = 0
@@ -81,6 +84,7 @@ class RunStats:
     dropped: int = 0
     ages_ms: deque[float] = field(default_factory=lambda: deque(maxlen=_AGE_WINDOW))
     unused_prompts: list[Prompt] = field(default_factory=list)
+    keyframes: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add(self, stage: str, seconds: float) -> None:
@@ -109,6 +113,7 @@ class RunStats:
             "seconds": round(self.seconds, 3),
             "fps": round(self.fps, 2),
             "dropped": self.dropped,
+            "keyframes": self.keyframes,
             "segments_per_frame": round(self.segments / self.frames, 2) if self.frames else 0.0,
             "stage_ms_per_frame": {k: round(v, 2) for k, v in self.mean_ms().items()},
             "frame_age_ms": {k: round(v, 1) for k, v in self.age_ms().items()},
@@ -368,11 +373,11 @@ def frames_through(
         )
         decoded: _Prefetch[Frame] = _Latest(frames) if live else _Prefetch(frames, queue_size)
         # One frame waits between the model and processing: the model never idles, the age stays low.
-        model: _Prefetch[tuple[Frame, Callable[[], sv.Detections], float]] = _Prefetch(
-            _segment_all(decoded, segment, stats), maxsize=1, name="segment"
+        model: _Prefetch[tuple[Frame, Callable[[], sv.Detections | None], float]] = _Prefetch(
+            _segment_all(decoded, segment, stats, processor.keyframes), maxsize=1, name="segment"
         )
         stages += [decoded, model]
-        segmented_frames: Iterable[tuple[tuple[Frame, Callable[[], sv.Detections], float], float]] = model
+        segmented_frames: Iterable[tuple[tuple[Frame, Callable[[], sv.Detections | None], float], float]] = model
         if pace:  # here, after the queues: frames held before them would come out in a burst after a slow pass
             segmented_frames = paced(model, timestamp=lambda item: item[0][0].timestamp)
         try:
@@ -534,13 +539,18 @@ def _join(stages: list[_Prefetch[Any]]) -> None:
 
 
 def _segment_all(
-    decoded: _Prefetch[Frame], segment: Callable[[np.ndarray], sv.Detections], stats: RunStats
-) -> Iterator[tuple[Frame, Callable[[], sv.Detections], float]]:
+    decoded: _Prefetch[Frame],
+    segment: Callable[[np.ndarray], sv.Detections],
+    stats: RunStats,
+    keyframes: Keyframes | None,
+) -> Iterator[tuple[Frame, Callable[[], sv.Detections | None], float]]:
     """The model's stage: (frame, its segments to come, capture time) for each decoded frame, timed.
 
     A segmenter with ``infer`` (a ``Segmenter``) runs only its network here; the function it
     returns assembles the masks on the tracking thread, beside the next network pass (FastSAM-s
     on OpenVINO, 720p, 96 masks: 2-3 ms a frame less, 94 -> 93 and with two prompts 90 -> 88).
+    A frame that is not a keyframe skips the network: its segments to come are None (the
+    processor carries the last ones by the optical flow).
     """
     infer: Callable[[np.ndarray], Callable[[], sv.Detections]] = getattr(
         segment, "infer", lambda image: functools.partial(_same, segment(image))
@@ -549,7 +559,11 @@ def _segment_all(
     for frame, captured in decoded:
         started = time.perf_counter()
         stats.add("decode", started - waited)
-        segments = infer(frame.image)
+        if keyframes is None or keyframes.due():
+            segments: Callable[[], sv.Detections | None] = infer(frame.image)
+            stats.keyframes += 1
+        else:
+            segments = _no_pass
         stats.add("segment", time.perf_counter() - started)
         yield frame, segments, captured
         waited = time.perf_counter()  # not counting the wait for tracking to take the frame
@@ -557,6 +571,11 @@ def _segment_all(
 
 def _same(segments: sv.Detections) -> sv.Detections:
     return segments
+
+
+def _no_pass() -> None:
+    """A frame between keyframes: no segments from the network."""
+    return None
 
 
 def _age_recorder(stats: RunStats) -> Callable[[float], None]:

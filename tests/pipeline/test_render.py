@@ -4,7 +4,7 @@ import numpy as np
 import supervision as sv
 
 from fastsam_track.pipeline.outputs.render import SegmentRenderer
-from fastsam_track.types import MASK_BOX, Frame, SegmentedFrame
+from fastsam_track.types import CUT, Frame, SegmentedFrame
 from tests.support.slopes import sloped_segment
 
 
@@ -61,6 +61,20 @@ def test_a_sloped_edge_is_drawn_as_a_line_not_a_staircase_of_cells():
 
 def test_masks_are_cut_to_their_boxes_as_retina_masks_are():
     segment, truth = sloped_segment()
-    cut = dataclasses.replace(segment, data={**segment.data, MASK_BOX: np.array([[0, 0, 61.5, 96]], np.float32)})
+    box = np.array([[0, 0, 61.5, 96]], np.float32)
+    cut = dataclasses.replace(segment, data={**segment.data, CUT: box - segment.xyxy})
     drawn = _drawn(cut, truth.shape)
     assert not drawn[:, 62:].any() and (drawn[:, :62] != truth[:, :62]).sum() <= 12
+
+
+def test_a_segment_carried_by_the_flow_is_drawn_moved_with_its_cut():
+    from fastsam_track.trackers.carry import carry
+
+    segment, truth = sloped_segment()
+    box = np.array([[0, 0, 61.5, 96]], np.float32)
+    cut = dataclasses.replace(segment, data={**segment.data, CUT: box - segment.xyxy})
+    flow = np.zeros((12, 16, 2), np.float32)
+    flow[..., 0] = -1  # everything moved one cell (8 px) right
+    drawn, moved = _drawn(cut, truth.shape), _drawn(carry(cut, flow, truth.shape), truth.shape)
+    assert not moved[:, 70:].any()  # the cut moved with the box
+    assert (moved[8:-8, 16:70] != drawn[8:-8, 8:62]).sum() <= 4  # past the column the flow brought in from outside

@@ -7,7 +7,7 @@ from fastsam_track.masks import label_map, upsample_masks
 from fastsam_track.pipeline.model.segmenter import Letterbox, Segmenter, snap_full_image_boxes
 from fastsam_track.pipeline.model.weights import resolve_weights
 from fastsam_track.synthetic import SyntheticClip
-from fastsam_track.types import LOGITS, MASK_BOX
+from fastsam_track.types import CUT, LOGITS
 
 
 @pytest.mark.parametrize(
@@ -122,7 +122,7 @@ def test_drawn_masks_equal_ultralytics_retina_masks(segmenter):
         boxes = scale_boxes(geometry.input_shape, pred[:, :4].clone(), image.shape[:2])
         retina = process_mask_native(protos[0], pred[:, 6:], boxes, image.shape[:2]).bool().numpy()
     segments = segmenter(image)
-    levels, cut = segments.data[LOGITS], segments.data[MASK_BOX]
+    levels, cut = segments.data[LOGITS], segments.xyxy + segments.data[CUT]
     assert levels.dtype == np.uint8 and levels.shape == segments.mask.shape
     assert (levels[segments.mask] >= 128).all()  # the masks are the logits above 0, in their boxes
     np.testing.assert_allclose(cut, boxes.numpy(), atol=1e-3)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import itertools
 import json
 import os
 import re
@@ -1524,3 +1525,149 @@ def test_two_sources_are_followed_exported_and_clickable_from_the_command_line(t
         # shapes of this clip after a while: how long is the tracking tests' business, not this one's)
         assert sum(2 in frame for frame in seen) >= 5, seen
         assert all(frame <= {1, 2} for frame in seen)  # nothing of the other source's
+
+
+# --- a catalog: sources that come and go, with their frames and prompts elsewhere (a cluster's cameras)
+
+
+class _Elsewhere:
+    """A ``PageSource`` whose frames and prompts are an inbox and a JPEG of its own (as a camera actor's)."""
+
+    def __init__(self, inbox: PromptInbox, value: int):
+        self.inbox, self.gone = inbox, False
+        self.frames = [cv2.imencode(".jpg", _image(*FRAME_SHAPE, value))[1].tobytes()]
+
+    def next_jpeg(self, after: int, done: Callable[[], bool]) -> tuple[int, bytes] | None:
+        while not (done() or self.gone):
+            if len(self.frames) > after:
+                return len(self.frames), self.frames[-1]
+            time.sleep(0.02)
+        return None
+
+    def view(self) -> dict[str, Any]:
+        return {"frame": 0, "size": list(FRAME_SHAPE[::-1]), "objects": self.inbox.objects(), "notice": None}
+
+    def add_point(self, x: float, y: float, label: int = 1) -> int:
+        return self.inbox.add_point(x, y, label)
+
+    def add_box(self, x1: float, y1: float, x2: float, y2: float) -> int:
+        return self.inbox.add_box(x1, y1, x2, y2)
+
+    def remove(self, object_id: int) -> bool:
+        return self.inbox.remove(object_id)
+
+    def clear(self) -> None:
+        self.inbox.clear()
+
+
+class _Catalog:
+    """A ``SourceCatalog``: numbered sources; ``add`` refuses the name "taken"."""
+
+    def __init__(self) -> None:
+        self.sources: dict[int, tuple[str, _Elsewhere]] = {}
+        self.added: list[dict[str, str]] = []
+        self.numbers = itertools.count()  # a number is never given twice
+
+    def put(self, name: str, value: int) -> _Elsewhere:
+        inbox = PromptInbox()
+        inbox.publish(0, FRAME_SHAPE, None)
+        self.sources[next(self.numbers)] = (name, _Elsewhere(inbox, value))
+        return self.sources[max(self.sources)][1]
+
+    def listing(self) -> list[dict[str, Any]]:
+        return [{"number": n, "name": name, "state": "running"} for n, (name, _) in self.sources.items()]
+
+    def source(self, number: int) -> _Elsewhere | None:
+        return self.sources[number][1] if number in self.sources else None
+
+    def add(self, fields: dict[str, str]) -> dict[str, Any]:
+        if fields["name"] == "taken":
+            raise UsageError("two cameras are called 'taken'")
+        self.added.append(fields)
+        self.put(fields["name"] or "new", 90)
+        return {"number": max(self.sources), "name": fields["name"]}
+
+    def remove(self, number: int) -> dict[str, Any]:
+        name, source = self.sources.pop(number)
+        source.gone = True
+        return {"name": name, "state": "stopped"}
+
+
+@pytest.fixture
+def catalog() -> Iterator[tuple[WebServer, _Catalog]]:
+    sources = _Catalog()
+    sources.put("door", 40)
+    sources.put("yard", 200)
+    with WebServer(catalog=sources, max_body=256) as server:
+        yield server, sources
+
+
+def test_a_catalog_lists_its_sources_as_they_come_and_go(catalog: tuple[WebServer, _Catalog]) -> None:
+    server, sources = catalog
+    listed = [{"number": 0, "name": "door", "state": "running"}, {"number": 1, "name": "yard", "state": "running"}]
+    status, _, body = _request(server, "GET", "/sources")
+    assert (status, json.loads(body)) == (200, {"sources": listed, "manage": True})
+    add = {"source": " rtsp://cam/gate ", "name": "gate", "output": "out/gate.mp4"}
+    assert _post(server, "/sources/add", add) == (200, {"number": 2, "name": "gate"})
+    assert sources.added == [{**add, "source": "rtsp://cam/gate"}]  # each field stripped
+    assert _post(server, "/sources/remove?source=0", {}) == (200, {"name": "door", "state": "stopped"})
+    status, _, body = _request(server, "GET", "/sources")
+    assert [s["number"] for s in json.loads(body)["sources"]] == [1, 2]  # numbers stay with their sources
+    # The page opens whatever its source, also a removed one's (it then shows another); the rest are refused.
+    assert _request(server, "GET", "/?source=0")[0] == 200
+    status, _, body = _request(server, "GET", "/objects?source=0")
+    assert status == 400 and "one of the numbers /sources lists" in json.loads(body)["error"]
+    assert _request(server, "GET", "/objects?source=2")[0] == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "expected"),
+    [
+        # the catalog's refusal, said as it said it
+        ("/sources/add", {"source": "a.mp4", "name": "taken", "output": ""}, "two cameras are called 'taken'"),
+        ("/sources/add", {"source": "a.mp4", "name": ""}, "expected {"),  # a field missing
+        ("/sources/add", {"source": "a.mp4", "name": "", "output": 3}, "output must be text"),
+        ("/sources/add", {"source": "  ", "name": "", "output": ""}, "source must be a stream URL"),
+        ("/sources/remove?source=1", {"now": True}, "expected {}"),
+        ("/sources/remove?source=7", {}, "source must be one number"),  # no such source
+        ("/sources/remove", {}, None),  # source 0 is the door: removed (the row of a valid request)
+    ],
+)
+def test_adding_and_removing_sources_checks_the_body(
+    catalog: tuple[WebServer, _Catalog], path: str, body: dict[str, Any], expected: str | None
+) -> None:
+    server, sources = catalog
+    status, answer = _post(server, path, body)
+    if expected is None:
+        assert status == 200 and 0 not in sources.sources
+    else:
+        assert status == 400 and expected in answer["error"], answer
+        assert len(sources.sources) == 2 and sources.added == []
+
+
+def test_a_catalog_sources_frames_and_prompts_are_its_own(catalog: tuple[WebServer, _Catalog]) -> None:
+    server, sources = catalog
+    yard = sources.sources[1][1]
+    stream = _open_stream(server, "/stream.mjpg?source=1")
+    assert abs(int(_first_part(stream).mean()) - 200) < 3
+    yard.frames.append(cv2.imencode(".jpg", _image(*FRAME_SHAPE, 120))[1].tobytes())
+    after = _next_part(stream)
+    assert after is not None and abs(int(after.mean()) - 120) < 3
+    assert _post(server, "/prompt?source=1", {"kind": "point", "x": 9, "y": 9, "label": 1}) == (200, {"object": 1})
+    assert [p.object_id for p in yard.inbox.take(1)] == [1] and sources.sources[0][1].inbox.take(1) == []
+    assert _post(server, "/sources/remove?source=1", {}) == (200, {"name": "yard", "state": "stopped"})
+    assert _next_part(stream) is None  # a removed source's stream ends
+    stream.close()
+
+
+def test_a_catalog_server_has_no_sinks_and_no_fixed_sources() -> None:
+    with pytest.raises(UsageError, match="not both"):
+        WebServer(catalog=_Catalog(), sources=[("a", None)])
+    with pytest.raises(UsageError, match="no sinks"):
+        WebServer(catalog=_Catalog()).sink(0)
+
+
+def test_a_server_of_fixed_sources_cannot_add_any(server: WebServer) -> None:
+    assert _post(server, "/sources/add", {"source": "a.mp4", "name": "", "output": ""})[0] == 404
+    body = _request(server, "GET", "/sources")[2]
+    assert "manage" not in json.loads(body)

@@ -6,7 +6,7 @@ import numpy as np
 import supervision as sv
 
 from fastsam_track.masks import quantize_logits
-from fastsam_track.types import LOGITS, MASK_BOX
+from fastsam_track.types import CUT, LOGITS
 
 __all__ = ["sloped_segment"]
 
@@ -23,7 +23,7 @@ def sloped_segment(
     Args:
         grid: (h, w) cells of the mask grid; the frame is ``cell`` times larger.
         cell: pixels per cell.
-        logits: give the segment ``data["logits"]`` and ``data["mask_box"]`` (the whole frame),
+        logits: give the segment ``data["logits"]`` and ``data["cut"]`` (to the whole frame),
             as the segmenter does; False: only the binary mask, as a segments replay does.
 
     Returns:
@@ -33,9 +33,10 @@ def sloped_segment(
     v, u = (np.mgrid[: grid[0], : grid[1]] + 0.5) * cell
     field = ((0.5 * u - v + 10) / cell * 4).astype(np.float32)[None]
     masks = field > 0
-    data = {LOGITS: quantize_logits(field.copy()), MASK_BOX: np.array([[0, 0, width, height]], np.float32)}
+    boxes = sv.mask_to_xyxy(masks).astype(np.float32) * cell
+    data = {LOGITS: quantize_logits(field.copy()), CUT: np.array([[0, 0, width, height]], np.float32) - boxes}
     segment = sv.Detections(
-        xyxy=sv.mask_to_xyxy(masks).astype(np.float32) * cell,
+        xyxy=boxes,
         mask=masks,
         confidence=np.array([0.9], np.float32),
         data=data if logits else {},

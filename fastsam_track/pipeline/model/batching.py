@@ -62,6 +62,12 @@ class BatchedSegmenter:
         """A ``segment`` callable for one stream's frame loop; call its ``done()`` when the loop ends."""
         return _Client(self)
 
+    def set_streams(self, streams: int) -> None:
+        """How many frame loops call it now (a cluster's cameras come and go)."""
+        with self._changed:
+            self._active = streams
+            self._changed.notify_all()
+
     def _submit(self, image: np.ndarray) -> Future[sv.Detections]:
         future: Future[sv.Detections] = Future()
         with self._changed:

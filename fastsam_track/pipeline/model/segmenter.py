@@ -29,7 +29,7 @@ from fastsam_track.masks import mean_colors, quantize_logits
 from fastsam_track.pipeline.model.backends import ExportCache, choose_backend, load_network
 from fastsam_track.pipeline.model.quantize import Calibration
 from fastsam_track.pipeline.model.weights import resolve_weights
-from fastsam_track.types import LOGITS, MASK_BOX
+from fastsam_track.types import CUT, LOGITS
 
 __all__ = ["Letterbox", "Segmenter", "select_device"]
 
@@ -272,9 +272,9 @@ class Segmenter:
             ``class_id`` (N,) zeros, ``mask`` (N, h, w) bool at mask resolution (see
             ``SegmentedFrame``), ``data["color"]`` (N, 3) float32 mean BGR colours and
             ``data["logits"]`` (N, h, w) uint8 mask logits (``masks.quantize_logits``: 128 or
-            more inside; 0 from a cell and a half outside each box) and ``data["mask_box"]``
-            (N, 4) float32 the boxes the masks are cut to (``xyxy`` before FastSAM's snapping to
-            the border), sorted by confidence. N may be 0.
+            more inside; 0 from a cell and a half outside each box) and ``data["cut"]`` (N, 4)
+            float32: the masks are cut to ``xyxy + cut``, the boxes before FastSAM's snapping to
+            the border; sorted by confidence. N may be 0.
         """
         return self.segment_batch([image])[0]
 
@@ -356,7 +356,7 @@ class Segmenter:
         keep = masks.any(axis=(1, 2))
         pred, masks = pred[keep], masks[keep]
         # Logits are kept a little past the box: a pixel inside it near its edge interpolates between
-        # cells on both sides, and is cut to the box at frame resolution (``MASK_BOX``), as retina masks are.
+        # cells on both sides, and is cut to the box at frame resolution (``CUT``), as retina masks are.
         near_rows, near_cols = _box_cells(pred[:, :4], grid, geometry.input_shape, rows, cols, margin=1.5)
         levels = quantize_logits(logits[keep])  # a copy: the indexing made it
         levels *= near_rows[:, :, None]
@@ -368,7 +368,7 @@ class Segmenter:
             mask=masks,
             confidence=pred[:, 4].astype(np.float32),
             class_id=np.zeros(len(pred), int),
-            data={LOGITS: levels, MASK_BOX: cut},
+            data={LOGITS: levels, CUT: cut - boxes},
         )
 
 

@@ -23,6 +23,17 @@ absent): ``/stream.mjpg?source=1`` is the second source's stream, ``/prompt?sour
 its inbox, and no other. A ``source`` that is not one of the numbers ``/sources`` lists (or
 is given twice) is refused with 400.
 
+A *catalog* (``SourceCatalog``, e.g. a cluster's cameras) instead of fixed sources makes the
+list dynamic: its sources come and go while the page is open, keep their numbers while they
+are listed, and each is a ``PageSource``, whose frames and prompts live elsewhere (another
+process, another machine). ``/sources`` then also gives each source's ``state`` (and
+``note``, ``fps``, ``frames``) and ``"manage": true``, and the page has a form to add a source
+and a button to remove each:
+
+- ``POST /sources/add`` ``{"source": "rtsp://... or a path", "name": "" or a name, "output": ""
+  or a video path}`` answers ``{"number": N, "name": "..."}``;
+- ``POST /sources/remove?source=N`` ``{}`` answers the source's last state.
+
 Every POST body must be a JSON object (``Content-Type: application/json``, which a page of
 another site cannot send without the browser asking first) with exactly the expected keys,
 at most ``max_body`` bytes and nested at most ``_MAX_DEPTH`` levels. Errors answer
@@ -58,17 +69,17 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 import cv2
 import numpy as np
 
-from fastsam_track.errors import PromptError, SinkError, UsageError
+from fastsam_track.errors import FastSamTrackError, PromptError, SinkError, UsageError
 from fastsam_track.pipeline.outputs.render import palette_colors
 from fastsam_track.pipeline.prompts.inbox import PromptInbox
 
-__all__ = ["SourceSink", "WebServer", "check_host", "is_loopback", "parse_address"]
+__all__ = ["PageSource", "SourceCatalog", "SourceSink", "WebServer", "check_host", "is_loopback", "parse_address"]
 
 _BOUNDARY = "frame"
 _MAX_DEPTH = 8  # JSON nesting a body may have; the prompts need 2
@@ -76,6 +87,8 @@ _DRAIN = 1 << 20  # bytes of a refused body read and dropped, so the client gets
 _RETRY_AFTER = 2  # seconds a viewer turned away is told to wait
 _SLOT_WAIT = 2.0  # seconds a stream request waits for a slot when all are taken, before the 503
 _POLL = 0.2  # seconds between checks, while a stream waits for a frame, that its viewer is still there
+_MAX_FIELD = 1000  # characters of each field of a source added from the page
+_ADD_FIELDS = {"source", "name", "output"}
 _ROUTES = {
     "/": "GET",
     "/sources": "GET",
@@ -84,7 +97,10 @@ _ROUTES = {
     "/prompt": "POST",
     "/remove": "POST",
     "/clear": "POST",
+    "/sources/add": "POST",
+    "/sources/remove": "POST",
 }
+_NO_SOURCE = ("/", "/sources", "/sources/add")  # routes of a catalog's page that are about no source in particular
 _PAGE_HEADERS = {
     # Inline script and style only; nothing from elsewhere, and no framing by other sites.
     "Content-Security-Policy": "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
@@ -104,6 +120,8 @@ _PAGE = """<!doctype html>
   #sources { margin-bottom: 0.5em; }
   #sources button { margin-right: 0.3em; }
   #sources button[aria-pressed="true"] { background: #eee; color: #111; font-weight: bold; }
+  #sources .entry { display: inline-block; margin: 0 0.8em 0.3em 0; }
+  #add-source { margin-bottom: 0.5em; }
   #stream { display: block; max-width: 100%; cursor: crosshair; user-select: none; }
   #status, #stream-status { color: #f88; min-height: 1.2em; }
   #stream-status:empty { display: none; }
@@ -116,6 +134,12 @@ _PAGE = """<!doctype html>
 </head>
 <body>
 <nav id="sources" aria-label="sources" hidden></nav>
+<form id="add-source" aria-label="add a source" hidden>
+  <input name="source" placeholder="rtsp://... or a video path" aria-label="source" size="32" required>
+  <input name="name" placeholder="name (optional)" aria-label="name" size="12">
+  <input name="output" placeholder="output video (out/NAME.mp4)" aria-label="output" size="24">
+  <button type="submit">add</button>
+</form>
 <img id="stream" src="stream.mjpg" alt="the annotated stream" draggable="false">
 <p id="stream-status"></p>
 <p>Left click: a new object. Right click: a background point for the newest object. Drag: a box.</p>
@@ -131,7 +155,10 @@ const status = document.getElementById("status");
 const list = document.getElementById("objects");
 const streamStatus = document.getElementById("stream-status");
 const switcher = document.getElementById("sources");
+const adder = document.getElementById("add-source");
 const RETRY_MS = 2000;
+let stateShown = null;  // the text of the shown source's state, while the stream status says it
+let manage = false;  // sources come and go (a cluster's cameras): the list is kept up to date, with add and remove
 let current = Number(address.get("source") || 0);  // the source shown (the server refuses the page for a bad one)
 
 // A path of the server with the token and the source (none for source 0, the default), and more parameters.
@@ -174,14 +201,17 @@ img.addEventListener("error", async () => {
 // The image's data-source: the source whose frames it shows, once its stream has given one.
 img.addEventListener("load", () => { streamStatus.textContent = ""; img.dataset.source = current; });
 
+// The server's answer, or null when it refused (its reason shown, if about the source shown).
 async function post(path, body, source = current) {
   try {
     const response = await fetch(url(path, source), {
       method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)});
     const reply = await response.json();
     if (source === current) status.textContent = response.ok ? "" : reply.error;
+    return response.ok ? reply : null;
   } catch (error) {
     status.textContent = "the server is not answering";
+    return null;
   }
 }
 
@@ -256,6 +286,10 @@ function showObjects(objects) {
 let noticeShown = null;  // the number of the newest notice seen; those from before the page opened are not shown
 async function poll() {
   const source = current;
+  if (source === null) {  // no source to show
+    setTimeout(poll, 500);
+    return;
+  }
   try {
     const response = await fetch(url("objects", source));
     const reply = await response.json();
@@ -286,34 +320,103 @@ function show(source) {
   retries = 0;
   list.replaceChildren();
   status.textContent = streamStatus.textContent = "";
-  for (const button of switcher.children) button.setAttribute("aria-pressed", button.dataset.source == source);
+  for (const button of switcher.querySelectorAll("button[data-source]")) {
+    button.setAttribute("aria-pressed", button.dataset.source == source);
+  }
+  if (source === null) {  // nothing left to show
+    img.removeAttribute("src");
+    return;
+  }
   openStream();
   const page = new URLSearchParams(location.search);
   if (source) page.set("source", source); else page.delete("source");
   history.replaceState(null, "", page.toString() ? "?" + page : location.pathname);  // a reload stays on this source
 }
 
+// A source's entry: its button; with manage, in a group with its state and a remove button.
+function sourceEntry(source) {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.dataset.source = source.number;
+  button.setAttribute("aria-pressed", source.number === current);
+  button.addEventListener("click", () => show(source.number));
+  if (!manage) {
+    button.textContent = source.name || "source " + source.number;
+    return button;
+  }
+  const state = document.createElement("span");
+  state.className = "state";
+  button.append(source.name, state);
+  const remove = document.createElement("button");
+  remove.type = "button";
+  remove.className = "remove-source";
+  remove.textContent = "remove";
+  remove.addEventListener("click", async () => {
+    remove.disabled = true;
+    if (await post("sources/remove", {}, source.number)) await listSources();
+    remove.disabled = false;
+  });
+  const entry = document.createElement("span");
+  entry.className = "entry";
+  entry.dataset.entry = source.number;
+  entry.append(button, remove);
+  return entry;
+}
+
+// Whether the list could be read; the switcher is changed in place, so that a press on it lands.
 async function listSources() {
+  let reply;
   try {
     const response = await fetch(url("sources"));
-    const reply = await response.json();
+    reply = await response.json();
     if (!response.ok) throw new Error(reply.error);
-    switcher.replaceChildren(...reply.sources.map((source) => {
-      const button = document.createElement("button");
-      button.type = "button";
-      button.textContent = source.name || "source " + source.number;
-      button.dataset.source = source.number;
-      button.setAttribute("aria-pressed", source.number === current);
-      button.addEventListener("click", () => show(source.number));
-      return button;
-    }));
-    switcher.dataset.count = reply.sources.length;
-    switcher.hidden = reply.sources.length < 2;  // one source: the page as it always was
   } catch (error) {
-    setTimeout(listSources, RETRY_MS);
+    return false;
   }
+  manage = reply.manage === true;
+  const entries = reply.sources.map((source) => {
+    let entry = manage ? switcher.querySelector(`.entry[data-entry="${source.number}"]`) : null;
+    if (!entry) entry = sourceEntry(source);
+    if (manage) {
+      const state = entry.querySelector(".state");
+      const text = source.state ? " " + source.state : "";
+      if (state.textContent !== text) state.textContent = text;
+      entry.dataset.state = source.state || "";
+      entry.title = source.note || "";
+    }
+    return entry;
+  });
+  if (entries.length !== switcher.children.length || entries.some((entry, i) => switcher.children[i] !== entry)) {
+    switcher.replaceChildren(...entries);
+  }
+  switcher.dataset.count = reply.sources.length;
+  switcher.hidden = !manage && reply.sources.length < 2;  // one source: the page as it always was
+  adder.hidden = !manage;
+  const shown = reply.sources.find((source) => source.number === current);
+  if (manage && !shown) {
+    show(reply.sources.length ? reply.sources[0].number : null);  // the one shown was removed
+  } else if (shown) {  // why no new frames come, while none come
+    const why = shown.note && ["failed", "reconnecting"].includes(shown.state);
+    if (why) streamStatus.textContent = stateShown = shown.name + " " + shown.state + ": " + shown.note;
+    else if (stateShown && streamStatus.textContent === stateShown) streamStatus.textContent = "";
+  }
+  return true;
 }
-listSources();
+async function watchSources() {
+  const read = await listSources();
+  if (!read || manage) setTimeout(watchSources, RETRY_MS);
+}
+watchSources();
+
+adder.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const fields = Object.fromEntries(["source", "name", "output"].map((name) => [name, adder.elements[name].value]));
+  const added = await post("sources/add", fields);
+  if (added) {
+    adder.reset();
+    await listSources();
+  }
+});
 </script>
 </body>
 </html>
@@ -423,6 +526,55 @@ class _Feed:
     ended: bool = False  # it had sinks entered and all have left: its streams end after its last frame
 
 
+class PageSource(Protocol):
+    """A source the page shows whose frames and prompts live elsewhere (a cluster's camera).
+
+    Its prompt methods are ``PromptInbox``'s: they raise ``PromptError`` (the page shows its
+    message) for a prompt that cannot be taken, also when the source cannot be reached.
+    """
+
+    def next_jpeg(self, after: int, done: Callable[[], bool]) -> tuple[int, bytes] | None:
+        """The newest frame as (sequence number, JPEG) once its number is above ``after`` (numbers
+        count up from 1); None when ``done()`` turns true or the source is gone for good."""
+        ...
+
+    def view(self) -> dict[str, Any]:
+        """``{"frame": N, "size": [W, H] or None, "objects": [{"id", "box", "lost"}], "notice": ...}``
+        (``PromptInbox``'s ``frame_index``, ``frame_size``, ``objects()`` and ``notice()``)."""
+        ...
+
+    def add_point(self, x: float, y: float, label: int = 1) -> int: ...
+    def add_box(self, x1: float, y1: float, x2: float, y2: float) -> int: ...
+    def remove(self, object_id: int) -> bool: ...
+    def clear(self) -> None: ...
+
+
+class SourceCatalog(Protocol):
+    """Sources that come and go while the page is open (a cluster's cameras), each a ``PageSource``.
+
+    Numbers are the catalog's: a source keeps its number while it is listed, and a number is not
+    given to another source afterwards. ``add`` and ``remove`` raise a ``FastSamTrackError`` whose
+    message the page shows.
+    """
+
+    def listing(self) -> list[dict[str, Any]]:
+        """The sources in order: ``{"number": N, "name": "...", "state": "running", ...}`` each."""
+        ...
+
+    def source(self, number: int) -> PageSource | None:
+        """Source ``number``, or None when it is not listed (any more)."""
+        ...
+
+    def add(self, fields: dict[str, str]) -> dict[str, Any]:
+        """Add a source from the page's form (``source``, ``name``, ``output``; "" when not given);
+        ``{"number": N, "name": "..."}``."""
+        ...
+
+    def remove(self, number: int) -> dict[str, Any]:
+        """Stop source ``number`` and forget it; its last state."""
+        ...
+
+
 class WebServer:
     """A frame sink that serves the stream of one or several sources and takes prompts from a browser page.
 
@@ -447,6 +599,9 @@ class WebServer:
             0 first); the page names them so and sends each source's prompts to its inbox
             (None: that source takes none). Each source needs its own inbox. None: one source
             named "source" with ``inbox``.
+        catalog: sources that come and go instead (``SourceCatalog``), each with its frames and
+            prompts elsewhere; the page can add and remove them. The server has no sinks then:
+            serving lasts while the server is in its ``with`` block.
         max_clients: most streams at once, of all sources together; more are refused with
             503 (and ``Retry-After``).
         jpeg_quality: 0 to 100.
@@ -480,6 +635,7 @@ class WebServer:
         *,
         token: str | None = None,
         sources: Sequence[tuple[str, PromptInbox | None]] | None = None,
+        catalog: SourceCatalog | None = None,
         max_clients: int = 4,
         jpeg_quality: int = 80,
         max_body: int = 4096,
@@ -490,13 +646,19 @@ class WebServer:
             raise UsageError(f"max_clients and max_body must be at least 1, got {max_clients} and {max_body}")
         if token is not None and not token:
             raise UsageError("token must not be empty: give None to serve without one")
-        feeds = [_Feed("source", inbox)] if sources is None else _feeds(sources, inbox)
+        if catalog is not None and (sources is not None or inbox is not None):
+            raise UsageError("give a catalog or sources (or an inbox), not both")
+        if catalog is not None:
+            feeds: list[_Feed] = []
+        else:
+            feeds = [_Feed("source", inbox)] if sources is None else _feeds(sources, inbox)
         # Beyond this machine, anyone who reaches the address could watch and prompt.
         self.token_generated = token is None and not is_loopback(host)
         if self.token_generated:
             token = secrets.token_urlsafe(16)
-        self.host, self.port, self.inbox = host, port, feeds[0].inbox
+        self.host, self.port, self.inbox = host, port, feeds[0].inbox if feeds else None
         self.sources = tuple((feed.name, feed.inbox) for feed in feeds)
+        self.catalog = catalog
         self.token, self.max_clients, self.jpeg_quality, self.max_body = token, max_clients, jpeg_quality, max_body
         self._feeds = feeds
         self._frame = threading.Condition()  # guards the feeds, the stream count and stopping
@@ -521,20 +683,28 @@ class WebServer:
         """The frame sink of source ``number`` (0 to ``len(sources) - 1``), for that source's frame loop.
 
         Raises:
-            UsageError: there is no such source.
+            UsageError: there is no such source (a catalog's sources have no sinks).
         """
+        if self.catalog is not None:
+            raise UsageError("a catalog's sources are written elsewhere: this server has no sinks")
         if isinstance(number, bool) or not isinstance(number, int) or not 0 <= number < len(self._feeds):
             raise UsageError(f"this server has sources 0 to {len(self._feeds) - 1}, got {number!r}")
         return SourceSink(self, number)
 
     def __enter__(self) -> WebServer:
-        self._own.__enter__()
+        if self.catalog is None:
+            self._own.__enter__()
+        else:
+            self._enter(None)
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
     ) -> None:
-        self._own.__exit__(exc_type, exc, traceback)
+        if self.catalog is None:
+            self._own.__exit__(exc_type, exc, traceback)
+        elif self._users > 0:
+            self._leave(None)
 
     def write(self, image: np.ndarray) -> None:
         """Make an (H, W, 3) uint8 BGR frame the newest one of source 0's stream."""
@@ -542,24 +712,28 @@ class WebServer:
 
     # Called by the sinks, from their frame loops' threads.
 
-    def _enter(self, number: int) -> None:
-        """A sink of source ``number`` enters: serve, if nothing did yet."""
+    def _enter(self, number: int | None) -> None:
+        """A sink of source ``number`` (None: a catalog's server itself) enters: serve, if nothing did yet."""
         with self._life:
             if self._users == 0:
                 self._start()
             self._users += 1
+            if number is None:
+                return
             with self._frame:
                 feed = self._feeds[number]
                 feed.entered, feed.ended = feed.entered + 1, False
 
-    def _leave(self, number: int) -> None:
-        """A sink of source ``number`` leaves: end that source's streams if it was its last, stop if it was the last."""
+    def _leave(self, number: int | None) -> None:
+        """A sink of source ``number`` (None: a catalog's server) leaves: end that source's streams if it was
+        its last, stop if it was the last."""
         with self._life:
-            with self._frame:
-                feed = self._feeds[number]
-                feed.entered -= 1
-                feed.ended = feed.entered == 0
-                self._frame.notify_all()
+            if number is not None:
+                with self._frame:
+                    feed = self._feeds[number]
+                    feed.entered -= 1
+                    feed.ended = feed.entered == 0
+                    self._frame.notify_all()
             self._users -= 1
             if self._users == 0:
                 self._stop()
@@ -610,13 +784,31 @@ class WebServer:
     def _source(self, query: dict[str, list[str]]) -> int:
         """The number of the source a request is about (``?source=N``, 0 when absent)."""
         given = query.get("source", ["0"])
-        last = len(self._feeds) - 1
-        if len(given) == 1 and re.fullmatch(r"\d{1,9}", given[0], re.ASCII) and int(given[0]) <= last:
-            return int(given[0])
+        number = int(given[0]) if len(given) == 1 and re.fullmatch(r"\d{1,9}", given[0], re.ASCII) else None
+        if self.catalog is not None:
+            if number is not None and self.catalog.source(number) is not None:
+                return number
+            which = "one of the numbers /sources lists"
+        else:
+            last = len(self._feeds) - 1
+            if number is not None and number <= last:
+                return number
+            which = f"0 to {last} (see /sources)"
         got = repr(given[0][:20]) if len(given) == 1 else f"{len(given)} of them"
-        raise _HttpError(HTTPStatus.BAD_REQUEST, f"source must be one number, 0 to {last} (see /sources), got {got}")
+        raise _HttpError(HTTPStatus.BAD_REQUEST, f"source must be one number, {which}, got {got}")
+
+    def _target(self, number: int) -> PromptInbox | PageSource | None:
+        """Where source ``number``'s prompts go (None: it takes none)."""
+        if self.catalog is None:
+            return self._feeds[number].inbox
+        source = self.catalog.source(number)
+        if source is None:
+            raise _HttpError(HTTPStatus.NOT_FOUND, f"source {number} is gone: see /sources")
+        return source
 
     def _listing(self) -> dict[str, Any]:
+        if self.catalog is not None:
+            return {"sources": self.catalog.listing(), "manage": True}
         return {"sources": [{"number": n, "name": feed.name} for n, feed in enumerate(self._feeds)]}
 
     def _open_stream(self) -> bool:
@@ -637,6 +829,9 @@ class WebServer:
     def _next_jpeg(self, number: int, after: int, gone: Callable[[], bool]) -> tuple[int, bytes] | None:
         """Source ``number``'s newest frame once it is newer than sequence number ``after``; None when
         stopping, when that source is over and its last frame was sent, or when the viewer is ``gone()``."""
+        if self.catalog is not None:
+            source = self.catalog.source(number)
+            return None if source is None else source.next_jpeg(after, lambda: self._stopping or gone())
         feed = self._feeds[number]
         with self._frame:
             while not self._stopping:
@@ -740,23 +935,32 @@ class _Handler(BaseHTTPRequestHandler):
             if not web._authorized(query, self.headers.get("Authorization")):
                 raise _HttpError(HTTPStatus.UNAUTHORIZED, "a valid token is required: add ?token=... to the address")
             method = _ROUTES.get(url.path)
-            if method is None:
+            if method is None or (url.path.startswith("/sources/") and web.catalog is None):
                 raise _HttpError(HTTPStatus.NOT_FOUND, f"no such page: {url.path}")
             if self.command != method:
                 raise _HttpError(HTTPStatus.METHOD_NOT_ALLOWED, f"{url.path} takes {method}, not {self.command}")
-            number = web._source(query)
-            inbox = web._feeds[number].inbox
-            if url.path == "/":
+            catalog = web.catalog
+            if catalog is not None and url.path in _NO_SOURCE:
+                # a catalog's page opens whatever its source (one removed meanwhile: it shows another)
+                number, inbox = -1, None
+            else:
+                number = web._source(query)
+                inbox = web._target(number)
+            if url.path == "/sources/add" and catalog is not None:
+                self._send_json(HTTPStatus.OK, _manage(catalog.add, self._read_json(), True))
+            elif url.path == "/sources/remove" and catalog is not None:
+                self._send_json(HTTPStatus.OK, _manage(lambda _: catalog.remove(number), self._read_json(), False))
+            elif url.path == "/":
                 self._send(HTTPStatus.OK, _PAGE.encode(), "text/html; charset=utf-8", _PAGE_HEADERS)
             elif url.path == "/sources":
                 self._send_json(HTTPStatus.OK, web._listing())
             elif url.path == "/stream.mjpg":
                 self._stream(number)
             elif inbox is None:
-                which = "this server takes" if len(web._feeds) == 1 else f"source {number} takes"
+                which = "this server takes" if len(web._feeds) <= 1 else f"source {number} takes"
                 raise _HttpError(HTTPStatus.NOT_FOUND, f"{which} no prompts: it was started without an inbox")
             elif url.path == "/objects":
-                self._send_json(HTTPStatus.OK, _objects(inbox))
+                self._send_json(HTTPStatus.OK, _objects(_view(inbox)))
             else:
                 self._send_json(HTTPStatus.OK, _post(inbox, url.path, self._read_json()))
         except _HttpError as error:
@@ -902,19 +1106,44 @@ def _no_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return data
 
 
-def _objects(inbox: PromptInbox) -> dict[str, Any]:
-    size = inbox.frame_size
-    objects = inbox.objects()
-    # The colours the renderer draws each object's mask with (its id into the palette), as CSS.
+def _view(target: PromptInbox | PageSource) -> dict[str, Any]:
+    """The frame, size, objects and notice of a source's prompts (``PageSource.view``)."""
+    if not isinstance(target, PromptInbox):
+        return target.view()
+    size = target.frame_size
+    return {
+        "frame": target.frame_index,
+        "size": None if size is None else list(size),
+        "objects": target.objects(),
+        "notice": target.notice(),
+    }
+
+
+def _objects(view: dict[str, Any]) -> dict[str, Any]:
+    """``/objects``'s answer: the view, each object with the colour the renderer draws its mask with
+    (its id into the palette), as CSS."""
+    objects = [dict(o) for o in view["objects"]]
     colours = palette_colors(np.array([o["id"] for o in objects], int))
     for listed, (b, g, r) in zip(objects, colours.tolist(), strict=True):
         listed["color"] = f"#{r:02x}{g:02x}{b:02x}"
-    return {
-        "frame": inbox.frame_index,
-        "size": None if size is None else list(size),
-        "objects": objects,
-        "notice": inbox.notice(),
-    }
+    return {**view, "objects": objects}
+
+
+def _manage(act: Callable[[dict[str, str]], dict[str, Any]], body: dict[str, Any], adding: bool) -> dict[str, Any]:
+    """A catalog's ``/sources/add`` (``adding``) or ``/sources/remove``, its body checked; the catalog's answer."""
+    if adding:
+        _keys(body, _ADD_FIELDS, '{"source": "...", "name": "...", "output": "..."}')
+        for key, value in body.items():
+            if not isinstance(value, str) or len(value) > _MAX_FIELD:
+                raise _HttpError(HTTPStatus.BAD_REQUEST, f"{key} must be text of at most {_MAX_FIELD} characters")
+        if not body["source"].strip():
+            raise _HttpError(HTTPStatus.BAD_REQUEST, "source must be a stream URL or a video path")
+    else:
+        _keys(body, set(), "{}")
+    try:
+        return act({k: v.strip() for k, v in body.items()})
+    except FastSamTrackError as error:
+        raise _HttpError(HTTPStatus.BAD_REQUEST, " ".join(str(error).split())[:500]) from error
 
 
 def _keys(body: dict[str, Any], expected: set[str], form: str) -> None:
@@ -939,7 +1168,7 @@ def _integer(value: Any, name: str) -> int:
     return value
 
 
-def _post(inbox: PromptInbox, path: str, body: dict[str, Any]) -> dict[str, Any]:
+def _post(inbox: PromptInbox | PageSource, path: str, body: dict[str, Any]) -> dict[str, Any]:
     """Apply a validated POST to the inbox; its answer."""
     try:
         if path == "/clear":
@@ -957,7 +1186,7 @@ def _post(inbox: PromptInbox, path: str, body: dict[str, Any]) -> dict[str, Any]
         raise _HttpError(HTTPStatus.BAD_REQUEST, " ".join(str(error).split())) from error
 
 
-def _prompt(inbox: PromptInbox, body: dict[str, Any]) -> int:
+def _prompt(inbox: PromptInbox | PageSource, body: dict[str, Any]) -> int:
     """Give the inbox a point or box prompt; the object's id."""
     if body.get("kind") == "point":
         _keys(body, {"kind", "x", "y", "label"}, '{"kind": "point", "x": X, "y": Y, "label": 1 or 0}')

@@ -11,6 +11,7 @@ all its points. Drag: a new object with a box.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -177,6 +178,11 @@ class PromptInbox:
                 self._pending.append(RemovePrompt(-1, object_id))
             return known
 
+    def put(self, prompt: Prompt) -> None:
+        """A ready prompt, with an object id of the caller's (a cluster's controller): applied on the next frame."""
+        with self._lock:
+            self._pending.append(prompt)
+
     def clear(self) -> None:
         """Stop following every object."""
         with self._lock:
@@ -240,8 +246,4 @@ class PromptInbox:
 
 def _on_frame(prompt: Prompt, frame_index: int) -> Prompt:
     """The same prompt, given on ``frame_index``."""
-    if isinstance(prompt, PointPrompt):
-        return PointPrompt(frame_index, prompt.object_id, prompt.points, prompt.labels)
-    if isinstance(prompt, BoxPrompt):
-        return BoxPrompt(frame_index, prompt.object_id, prompt.box)
-    return RemovePrompt(frame_index, prompt.object_id)
+    return dataclasses.replace(prompt, frame=frame_index)

@@ -41,6 +41,7 @@ __all__ = [
     "parse_box",
     "parse_point",
     "parse_text",
+    "prompt_from_record",
     "prompts_from_cli",
     "split_by_source",
 ]
@@ -206,6 +207,17 @@ def _source(entry: dict[str, Any], where: str) -> str | None:
         f"{where}: 'source' must be a source name (a non-empty string) or number (0 or more), "
         f"got {json.dumps(value)[:60]}"
     )
+
+
+def prompt_from_record(entry: Any, where: str) -> Prompt:
+    """One prompt of the file form (``{"frame": 0, "object": 1, "points": [[x, y]]}``), checked;
+    errors begin with ``where`` (e.g. ``"cameras.yaml: camera 'yard': prompt 1"``).
+
+    Example:
+        >>> prompt_from_record({"frame": 0, "object": 2, "box": [0, 0, 10, 10]}, "here").box.tolist()
+        [0.0, 0.0, 10.0, 10.0]
+    """
+    return _entry(entry, where)
 
 
 def _entry(entry: Any, where: str) -> Prompt:

@@ -1,0 +1,103 @@
+"""Keyframes: the network runs on some frames; the others carry segments and objects by the optical flow."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import supervision as sv
+
+from fastsam_track.cli import main
+from fastsam_track.pipeline.keyframes import Keyframes
+from fastsam_track.pipeline.processor import FrameProcessor
+from fastsam_track.pipeline.runner import run
+from fastsam_track.pipeline.sources import open_source
+from fastsam_track.trackers.flow import FrameCues
+from fastsam_track.trackers.objects import ObjectTracker
+from fastsam_track.trackers.segment_tracker import SegmentTracker
+from fastsam_track.types import PROPAGATED, Frame, PointPrompt
+
+
+def _scene(x: int) -> tuple[Frame, sv.Detections]:
+    """A textured 16x16 square at column ``x`` of a 64x128 frame, and its segment on a 16x32 grid."""
+    rng = np.random.default_rng(1)
+    image = np.full((64, 128, 3), 40, np.uint8)
+    image[24:40, x : x + 16] = rng.integers(120, 255, (16, 16, 3), dtype=np.uint8)
+    masks = np.zeros((1, 16, 32), bool)
+    masks[0, 6:10, x // 4 : x // 4 + 4] = True
+    return Frame(x, image, x / 25), sv.Detections(xyxy=sv.mask_to_xyxy(masks).astype(np.float32) * 4, mask=masks)
+
+
+def test_a_frame_without_segments_carries_the_last_ones_and_the_objects() -> None:
+    processor = FrameProcessor(
+        tracker=SegmentTracker(),
+        objects=ObjectTracker(),
+        prompts=[PointPrompt(0, 5, np.array([[40.0, 32.0]]), np.array([1]))],
+    )
+    frame, segments = _scene(32)
+    first = processor.process(frame, segments)
+    assert first.objects is not None and first.objects.tracker_id.tolist() == [5]
+    moved, _ = _scene(40)  # the square moved 8 pixels (2 cells) right; the network did not see it
+    carried = processor.process(moved, None)
+    assert carried.segments.tracker_id.tolist() == first.segments.tracker_id.tolist()
+    assert carried.segments.data[PROPAGATED].tolist() == [True]
+    cols = np.flatnonzero(carried.segments.mask[0].any(0))
+    assert cols.min() == 10 and cols.max() == 13  # moved with the square, not left where it was
+    assert carried.objects is not None and carried.objects.tracker_id.tolist() == [5]
+    assert carried.objects.data[PROPAGATED].tolist() == [True]
+    assert np.flatnonzero(carried.objects.mask[0].any(0)).min() == 10
+    # the next keyframe confirms the object again
+    again = processor.process(*_scene(48))
+    assert again.objects is not None and not again.objects.data[PROPAGATED].any()
+
+
+@pytest.mark.parametrize("every", [1, 2, 3])
+def test_the_network_runs_on_keyframes_only_and_every_frame_is_written(clip_path: Path, every: int) -> None:
+    calls = []
+
+    def segment(image: np.ndarray) -> sv.Detections:
+        calls.append(1)
+        _, segments = _scene(32)
+        return segments
+
+    written = []
+    processor = FrameProcessor(tracker=SegmentTracker(), keyframes=Keyframes.from_config(every, "every"))
+    stats = run(open_source(str(clip_path)), segment, processor, on_frame=lambda s, _: written.append(s))
+    assert len(written) == stats.frames == 12
+    assert len(calls) == stats.keyframes == -(-12 // every)
+    carried = [bool(np.all(s.segments.data.get(PROPAGATED, False))) for s in written]
+    assert carried == [i % every != 0 for i in range(12)]
+
+
+def test_auto_asks_for_a_keyframe_when_the_scene_moves_or_an_object_is_unconfirmed() -> None:
+    keys = Keyframes(every=8, auto=True, motion=2.0)
+    assert keys.due() and not keys.due()
+    still = FrameCues(np.zeros((4, 4, 2), np.float32), np.zeros((4, 4), int))
+    keys.observe(False, still, None)
+    assert not keys.due()
+    moving = FrameCues(np.full((4, 4, 2), 1.0, np.float32), np.zeros((4, 4), int))  # 1.4 cells a frame
+    keys.observe(False, moving, None)
+    assert not keys.due()  # 1.4 cells so far
+    keys.observe(False, moving, None)
+    assert keys.due()  # 2.8 cells: the scene moved
+    unconfirmed = sv.Detections(
+        xyxy=np.zeros((1, 4), np.float32), mask=np.ones((1, 4, 4), bool), data={PROPAGATED: np.array([True])}
+    )
+    keys.observe(True, still, unconfirmed)  # a keyframe left the object to the flow: look again next frame
+    assert keys.due()
+    assert [keys.due() for _ in range(8)] == [False] * 7 + [True]  # at least every 8 frames
+    assert Keyframes.from_config(None, "auto").every == 4 and Keyframes.from_config(None, "every") is None
+
+
+def test_the_command_runs_with_keyframes_and_counts_them(clip_path: Path, tmp_path: Path) -> None:
+    args = ["run", str(clip_path), "-o", str(tmp_path / "out.mp4"), "--model", "fastsam-tiny", "--imgsz", "320"]
+    assert main([*args, "--keyframe-every", "3", "--stats", str(tmp_path / "s.json"), "--no-progress"]) == 0
+    stats = json.loads((tmp_path / "s.json").read_text())
+    stats = stats[0] if isinstance(stats, list) else stats
+    assert (stats["frames"], stats["keyframes"]) == (12, 4)
+    with pytest.raises(SystemExit) as exit_info:
+        main([*args, "--keyframe", "sometimes"])
+    assert exit_info.value.code == 2
+    assert main([*args, "--keyframe-every", "0", "--overwrite"]) == 2
