@@ -17,7 +17,8 @@ from fastsam_track.errors import PromptError
 
 __all__ = [
     "COLOR",
-    "PROBABILITY",
+    "CUT",
+    "LOGITS",
     "PROPAGATED",
     "SEGMENTS",
     "TRACK_STATE",
@@ -35,7 +36,12 @@ __all__ = [
 
 # Columns of ``Detections.data`` that stages pass on to each other.
 COLOR = "color"  # (N, 3) float32 mean BGR colour of each segment (the segmenter, a replay)
-PROBABILITY = "probability"  # (N, h, w) float16 mask probabilities (the segmenter, when edges are asked for)
+# (N, h, w) uint8 mask logits quantized by ``masks.quantize_logits``, 128 or more inside: the segmenter's,
+# and the prompted objects' (made from their segments'); absent from a replay, whose masks are binary
+LOGITS = "logits"
+# (N, 4) float32 frame pixels: each segment's logits are cut to the box ``xyxy + cut`` (the segmenter); 0 but where
+# FastSAM snapped ``xyxy`` to the border. An offset, so that the cut moves with a box carried by the flow.
+CUT = "cut"
 TRACK_STATE = "track_state"  # (N,) TrackState of each segment's track (the segment tracker)
 PROPAGATED = "propagated"  # (K,) bool: the object's mask was carried by motion, no segment confirmed it
 SEGMENTS = "segments"  # (K,) object of int arrays: the segments each object is made of
@@ -84,9 +90,13 @@ class SegmentedFrame:
             class-agnostic), ``tracker_id`` (N,) int or None before tracking, and ``mask``
             (N, h, w) bool at mask resolution: the model's prototype grid with the letterbox
             padding removed, so it covers exactly the frame at about 1/8 of a 640-pixel input.
-            ``fastsam_track.masks`` turns it into full-resolution pixels where needed.
+            ``data["logits"]`` (``LOGITS``, from the model, not from a replay) holds the logits
+            the masks were thresholded from, and ``data["cut"]`` (``CUT``) the boxes they are
+            cut to (offsets from ``xyxy``); ``fastsam_track.masks`` upsamples them (or the masks) to
+            full-resolution pixels where needed.
         objects: the prompted objects seen on this frame, one row each (``tracker_id`` the
-            object id, ``mask`` (K, h, w) bool at mask resolution), or None without prompts.
+            object id, ``mask`` (K, h, w) bool at mask resolution, ``data["logits"]`` when the
+            segments have them), or None without prompts.
         edges: (H, W) uint8 edge map of the segments' mask probabilities (255 strongest), or
             None when edges were not asked for.
     """

@@ -160,3 +160,9 @@ def test_int8_benchmark_runs_every_row():
     names = _table_rows("int8.py", *speed, "--calibration-frames", "2", "--frames", "2", "--scenes", "1")
     scene = ["generated scene, seed 21"] * 2 + ["**all generated scenes**"] * 2
     assert names == ["fastsam-tiny (built in)"] * 5 + ["clip"] + scene  # "clip": the quality table's header
+
+
+def test_edges_benchmark_runs_and_prints_every_row():
+    pytest.importorskip("vos_benchmark", reason='the benchmark extra is not installed: pip install -e ".[bench]"')
+    names = _table_rows("edges.py", "--seeds", "1", "--frames", "1")
+    assert names == ["1280x720 (160x90 grid)"] * 2 + ["640x360 (160x90 grid)"] * 2

@@ -46,7 +46,7 @@ def _distance_to_boundaries(truth):
 
 
 @pytest.fixture(scope="module")
-def scene_run(segmenter_probabilities, tmp_path_factory):
+def scene_run(segmenter_640, tmp_path_factory):
     """Five frames of a generated scene through the built-in model, with edges and proposals written."""
     clip = SyntheticClip(height=360, width=640, num_shapes=6, seed=3)
     frames = [Frame(i, clip.frame(i)[0], i / 25) for i in range(5)]
@@ -54,7 +54,7 @@ def scene_run(segmenter_probabilities, tmp_path_factory):
     kept = []
     run(
         iter(frames),
-        segmenter_probabilities,
+        segmenter_640,
         FrameProcessor(edges=True, exports=[EdgeWriter(folder / "edges"), ProposalWriter(folder / "proposals.jsonl")]),
         on_frame=lambda s, _: kept.append(s),
     )
@@ -62,10 +62,10 @@ def scene_run(segmenter_probabilities, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def segmenter_probabilities():
+def segmenter_640():
     from fastsam_track.pipeline.model.segmenter import Segmenter
 
-    return Segmenter("fastsam-tiny", imgsz=640, conf=0.25, device="cpu", probabilities=True)
+    return Segmenter("fastsam-tiny", imgsz=640, conf=0.25, device="cpu")
 
 
 def test_edge_pngs_lie_on_the_shapes_boundaries(scene_run):

@@ -1,7 +1,10 @@
 import numpy as np
 import pytest
+import supervision as sv
 
-from fastsam_track.masks import label_map, upsample_masks
+from fastsam_track.masks import label_map, levels_of, object_levels, quantize_logits, upsample_masks
+from fastsam_track.types import LOGITS
+from tests.support.slopes import sloped_segment
 
 
 @pytest.mark.parametrize(
@@ -55,3 +58,64 @@ def test_label_map_matches_upsampling_each_whole_mask():
         expected[whole[i]] = i + 1
     assert (labels != expected).mean() < 0.002  # interpolation over a crop, not the whole grid
     assert not (labels == 3).any()
+
+
+def test_quantized_logits_are_inside_where_the_logits_are_positive():
+    logits = np.linspace(-10, 10, 401, dtype=np.float32).reshape(1, 1, -1)
+    levels = quantize_logits(logits.copy())
+    assert levels.dtype == np.uint8
+    np.testing.assert_array_equal(levels >= 128, logits > 0)  # as the mask: logit > 0
+    assert levels.min() == 0 and levels.max() == 255  # past |8| the mask is certain: clipped
+
+
+def test_upsampled_logits_follow_a_sloped_edge_where_binary_masks_make_stairs():
+    segment, truth = sloped_segment()
+    shape = truth.shape
+    levels = segment.data[LOGITS]
+    soft = label_map(levels, shape, np.array([1])) > 0
+    binary = label_map(np.asarray(segment.mask), shape, np.array([1])) > 0
+    # The binary mask's edge is a staircase of 8-pixel cells; the logits' is the line itself,
+    # but for the half-cell margin where the interpolation cannot reach beyond the outer cell centres.
+    assert (binary != truth).sum() > 200
+    assert (soft != truth)[4:-4, 4:-4].sum() <= 4 and (soft != truth).sum() <= 12
+    np.testing.assert_array_equal(upsample_masks(levels, shape)[0], soft)  # the whole-stack resize agrees
+
+
+def test_label_map_cuts_each_mask_to_its_box_pixel_by_pixel():
+    levels = np.full((1, 4, 4), 255, np.uint8)
+    inside = label_map(levels, (32, 32), np.array([1]), np.array([[3.5, 2.0, 20.2, 31.0]])) == 1
+    # Pixels whose index is in [x1, x2) and [y1, y2), as ultralytics' crop_mask keeps them.
+    assert inside[2:31, 4:21].all() and inside.sum() == 29 * 17
+    assert label_map(levels, (32, 32), np.array([1])).all()  # no boxes: no cut
+
+
+def test_levels_of_detections_fall_back_to_the_binary_masks():
+    masks = np.zeros((1, 4, 4), bool)
+    masks[0, 1:3, 1:3] = True
+    plain = sv.Detections(xyxy=np.zeros((1, 4), np.float32), mask=masks)
+    assert levels_of(plain).tolist() == (masks * 255).tolist()
+    levels = np.full((1, 4, 4), 140, np.uint8)
+    assert levels_of(sv.Detections(xyxy=plain.xyxy, mask=masks, data={LOGITS: levels})) is levels
+
+
+@pytest.mark.parametrize(
+    ("mask", "member", "expected"),
+    [
+        ([0, 1, 1, 0], [60, 200, 150, 20], [60, 200, 150, 20]),  # the object is its segment: its logits
+        ([0, 1, 1, 1], [60, 200, 150, 20], [60, 200, 150, 255]),  # a cell the flow added: certain
+        ([0, 1, 0, 0], [60, 200, 150, 20], [60, 200, 0, 20]),  # a merged neighbour's cell clipped off: certain
+        ([0, 0, 0, 0], [60, 200, 150, 20], [60, 0, 0, 20]),  # nothing left of it
+    ],
+)
+def test_object_levels_keep_the_object_mask_and_its_segments_edges(mask, member, expected):
+    masks = np.array(mask, bool).reshape(1, 1, 4)
+    segments = np.array([member, [255, 255, 255, 255]], np.uint8).reshape(2, 1, 4)
+    members = np.array([[True, False]])  # the second segment is not one of its members
+    levels = object_levels(masks, members, segments)
+    assert levels.tolist() == [[expected]]
+    np.testing.assert_array_equal(levels >= 128, masks)
+
+
+def test_object_levels_of_an_object_without_members_are_its_binary_mask():
+    masks = np.ones((1, 2, 2), bool)
+    assert object_levels(masks, np.zeros((1, 0), bool), np.zeros((0, 2, 2), np.uint8)).tolist() == [[[255] * 2] * 2]

@@ -377,7 +377,7 @@ def _assemble(
     elif given_segment is not None:
         segment = given_segment
     else:
-        segment = make_segmenter(config, outputs.edges, opened[0], progress)
+        segment = make_segmenter(config, opened[0], progress)
         for size in {s.size for s in opened}:
             segment.prepare((size[1], size[0]))  # an export happens now, before a window or page opens
     renderer = SegmentRenderer(
@@ -540,9 +540,7 @@ def _replay(path: Path, names: list[str], number: int, source: Any, config: RunC
     return SegmentsReplay(file, _cached_source(source, config))
 
 
-def make_segmenter(
-    config: RunConfig, probabilities: bool = False, calibrate_on: Any = None, progress: bool = False
-) -> Any:
+def make_segmenter(config: RunConfig, calibrate_on: Any = None, progress: bool = False) -> Any:
     """The segmenter ``config`` asks for; with int8, calibrated on ``config.calibration`` or else the
     first frames of ``calibrate_on`` (the run's first source; None: ``config.calibration`` is needed)."""
     from fastsam_track.pipeline.model.quantize import Calibration
@@ -561,7 +559,6 @@ def make_segmenter(
         device=config.device,
         backend=config.backend,
         threads=config.threads,
-        probabilities=probabilities,
         precision=config.precision,
         calibration=calibration,
     )

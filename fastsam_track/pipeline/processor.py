@@ -22,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Iterable
 from contextlib import ExitStack
@@ -32,10 +33,11 @@ import supervision as sv
 
 from fastsam_track.edges import edge_map
 from fastsam_track.errors import FlowError, UsageError
+from fastsam_track.masks import levels_of, object_levels, probabilities_of
 from fastsam_track.trackers.carry import carry
 from fastsam_track.trackers.flow import FrameCues, FrameFlow
 from fastsam_track.trackers.prompting import PromptWarning
-from fastsam_track.types import PROBABILITY, PROPAGATED, Frame, Prompt, RemovePrompt, SegmentedFrame, TextPrompt
+from fastsam_track.types import LOGITS, PROPAGATED, SEGMENTS, Frame, Prompt, RemovePrompt, SegmentedFrame, TextPrompt
 
 if TYPE_CHECKING:
     from fastsam_track.pipeline.keyframes import Keyframes
@@ -146,7 +148,8 @@ class FrameProcessor:
         Returns:
             The ``SegmentedFrame``: segments with ``tracker_id`` (with a tracker), the prompted
             objects (None without prompts, and in an interactive run until one is picked, so
-            every segment is drawn to click on), the edge map (with ``edges``).
+            every segment is drawn to click on) with their logits made from their segments'
+            (``masks.object_levels``) when the segments have logits, the edge map (with ``edges``).
         """
         keyframe = segments is not None
         if segments is None:
@@ -167,7 +170,7 @@ class FrameProcessor:
             due = _resolve_text(self.text, frame, segments, due)
         followed: sv.Detections | None = None
         if self.objects is not None:
-            followed = self._follow(segments, frame.shape, due, cues)
+            followed = _with_levels(self._follow(segments, frame.shape, due, cues), segments)
             if not keyframe and len(followed):
                 followed.data[PROPAGATED] = np.ones(len(followed), bool)
         if self.keyframes is not None:
@@ -177,7 +180,7 @@ class FrameProcessor:
         if self.inbox is not None:
             self.inbox.publish(frame.index, frame.shape, followed)
             followed = followed if followed is not None and len(followed) else None
-        edge_image = edge_map(_probabilities(segments), frame.shape) if self.edges else None
+        edge_image = edge_map(probabilities_of(levels_of(segments)), frame.shape) if self.edges else None
         return SegmentedFrame(frame, segments, followed, edge_image)
 
     def export(self, segmented: SegmentedFrame) -> None:
@@ -232,8 +235,11 @@ def _resolve_text(text: TextPrompter, frame: Frame, segments: sv.Detections, due
     return resolved + list(text.prompts(frame, segments, words))
 
 
-def _probabilities(segments: sv.Detections) -> np.ndarray:
-    """(N, h, w) mask probabilities: the model's when it gave them, else the binary masks (a replay)."""
-    if PROBABILITY in segments.data:
-        return np.asarray(segments.data[PROBABILITY])
-    return np.asarray(segments.mask, np.float32)
+def _with_levels(objects: sv.Detections, segments: sv.Detections) -> sv.Detections:
+    """``objects`` with logits made from those of the segments each is made of (a new ``Detections``);
+    unchanged when the segments have none (a replay) or the follower does not say which segments
+    make each object: their binary masks are drawn, smoothed."""
+    if LOGITS not in segments.data or SEGMENTS not in objects.data or len(objects) == 0:
+        return objects
+    levels = object_levels(np.asarray(objects.mask), np.asarray(objects.data[SEGMENTS]), levels_of(segments))
+    return dataclasses.replace(objects, data={**objects.data, LOGITS: levels})

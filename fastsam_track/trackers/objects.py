@@ -391,6 +391,7 @@ class ObjectTracker:
                 # What moved across the scene when last seen comes back moving across it (``_goes``): the background
                 # at its edge or beside where it went moves with the scene. Its colours then need to agree less (its
                 # look changes).
+                assert cues is not None and cues.flow is not None  # crossed says so
                 back &= _goes(state.drift, _relative(cells, cues.flow, area), state.left)
             # What left the frame comes back through its edge: segments at it, or that were at it since it
             # left (the segment tracker follows them in), and the pieces of it that touch one.

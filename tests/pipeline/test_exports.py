@@ -11,7 +11,11 @@ from pycocotools import mask as mask_util
 from fastsam_track.errors import ExportError, SegmentsCacheError
 from fastsam_track.pipeline.exports.segments import CachedSource, SegmentsReplay, SegmentsWriter
 from fastsam_track.pipeline.exports.writers import DavisMaskWriter, MotsWriter, davis_palette
-from fastsam_track.types import Frame, SegmentedFrame
+from fastsam_track.pipeline.processor import FrameProcessor
+from fastsam_track.trackers.objects import ObjectTracker
+from fastsam_track.trackers.segment_tracker import SegmentTracker
+from fastsam_track.types import LOGITS, BoxPrompt, Frame, SegmentedFrame
+from tests.support.slopes import sloped_segment
 
 
 def _frame(index=0, count=2, tracker=True):
@@ -188,3 +192,25 @@ def test_a_mask_png_that_fails_midway_is_not_left_half_written(tmp_path, monkeyp
         writer.write(_frame(1))
     assert [p.name for p in (tmp_path / "masks").iterdir()] == ["00000.png"]  # whole, or not there
     assert np.array(Image.open(tmp_path / "masks" / "00000.png")).max() == 3
+
+
+@pytest.mark.parametrize("logits", [True, False])  # from the model; replayed from a segments cache
+def test_exported_masks_follow_the_models_edges_between_the_cells(tmp_path, logits):
+    segment, truth = sloped_segment(logits=logits)
+    processor = FrameProcessor(
+        tracker=SegmentTracker(min_hits=1),
+        objects=ObjectTracker(),
+        prompts=[BoxPrompt(0, 3, segment.xyxy[0])],
+        exports=[DavisMaskWriter(tmp_path / "masks"), MotsWriter(tmp_path / "tracks.txt")],
+    )
+    with processor:
+        segmented = processor.process(Frame(0, np.zeros((*truth.shape, 3), np.uint8), 0.0), segment)
+        processor.export(segmented)
+    assert segmented.objects is not None and segmented.objects.tracker_id.tolist() == [3]
+    assert (LOGITS in segmented.objects.data) is logits  # the object's logits are its segment's
+    davis = np.array(Image.open(tmp_path / "masks" / "00000.png")) == 3
+    line = (tmp_path / "tracks.txt").read_text().split()
+    mots = mask_util.decode({"size": [int(line[3]), int(line[4])], "counts": line[5].encode()}).astype(bool)
+    for exported in (davis, mots):
+        # From the logits, the sloped edge itself; from binary masks (a replay), 8-pixel steps.
+        assert bool((exported != truth).sum() <= 12) == logits

@@ -1,8 +1,11 @@
+import dataclasses
+
 import numpy as np
 import supervision as sv
 
 from fastsam_track.pipeline.outputs.render import SegmentRenderer
-from fastsam_track.types import Frame, SegmentedFrame
+from fastsam_track.types import CUT, Frame, SegmentedFrame
+from tests.support.slopes import sloped_segment
 
 
 def _segmented(tracker_id=None):
@@ -40,3 +43,38 @@ def test_no_segments():
     frame = Frame(0, np.zeros((20, 20, 3), np.uint8), 0.0)
     empty = sv.Detections(xyxy=np.zeros((0, 4), np.float32), mask=np.zeros((0, 5, 5), bool))
     assert np.array_equal(SegmentRenderer().render(SegmentedFrame(frame, empty)), frame.image)
+
+
+def _drawn(segments: sv.Detections, shape: tuple[int, int]) -> np.ndarray:
+    """(H, W) bool: the pixels the renderer colours (opaque, no contours) on a black frame."""
+    frame = Frame(0, np.zeros((*shape, 3), np.uint8), 0.0)
+    return SegmentRenderer(opacity=1.0, contour_thickness=0).render(SegmentedFrame(frame, segments)).any(axis=2)
+
+
+def test_a_sloped_edge_is_drawn_as_a_line_not_a_staircase_of_cells():
+    segment, truth = sloped_segment()
+    drawn = _drawn(segment, truth.shape)
+    # From the logits the drawn edge is the line; from the binary mask, 8-pixel steps.
+    assert (drawn != truth).sum() <= 12
+    assert (_drawn(sloped_segment(logits=False)[0], truth.shape) != truth).sum() > 200
+
+
+def test_masks_are_cut_to_their_boxes_as_retina_masks_are():
+    segment, truth = sloped_segment()
+    box = np.array([[0, 0, 61.5, 96]], np.float32)
+    cut = dataclasses.replace(segment, data={**segment.data, CUT: box - segment.xyxy})
+    drawn = _drawn(cut, truth.shape)
+    assert not drawn[:, 62:].any() and (drawn[:, :62] != truth[:, :62]).sum() <= 12
+
+
+def test_a_segment_carried_by_the_flow_is_drawn_moved_with_its_cut():
+    from fastsam_track.trackers.carry import carry
+
+    segment, truth = sloped_segment()
+    box = np.array([[0, 0, 61.5, 96]], np.float32)
+    cut = dataclasses.replace(segment, data={**segment.data, CUT: box - segment.xyxy})
+    flow = np.zeros((12, 16, 2), np.float32)
+    flow[..., 0] = -1  # everything moved one cell (8 px) right
+    drawn, moved = _drawn(cut, truth.shape), _drawn(carry(cut, flow, truth.shape), truth.shape)
+    assert not moved[:, 70:].any()  # the cut moved with the box
+    assert (moved[8:-8, 16:70] != drawn[8:-8, 8:62]).sum() <= 4  # past the column the flow brought in from outside

@@ -3,10 +3,11 @@ import pytest
 import supervision as sv
 
 from fastsam_track.errors import ConfigError, ModelError
-from fastsam_track.masks import upsample_masks
+from fastsam_track.masks import label_map, upsample_masks
 from fastsam_track.pipeline.model.segmenter import Letterbox, Segmenter, snap_full_image_boxes
 from fastsam_track.pipeline.model.weights import resolve_weights
 from fastsam_track.synthetic import SyntheticClip
+from fastsam_track.types import CUT, LOGITS
 
 
 @pytest.mark.parametrize(
@@ -104,6 +105,34 @@ def test_masks_equal_ultralytics_process_mask(segmenter):
     segments = segmenter(image)
     assert len(segments) > 0
     np.testing.assert_array_equal(segments.mask, reference)
+
+
+def test_drawn_masks_equal_ultralytics_retina_masks(segmenter):
+    """Upsampled before the threshold and cut to their boxes, masks at frame resolution are
+    ultralytics' ``retina_masks`` (``process_mask_native``); the binary masks upsampled are not."""
+    import torch
+    from ultralytics.utils.ops import process_mask_native, scale_boxes
+
+    # 4:3 at 320: the letterbox pads 8 px a side, 2 whole cells, so the grid covers the frame exactly
+    image, _ = SyntheticClip(240, 320, 8, seed=15).frame(0)
+    geometry = segmenter.letterbox(image.shape[:2])
+    predictions, protos = segmenter.network(np.ascontiguousarray(geometry.apply(image)[None, ..., ::-1]))
+    pred = segmenter._nms(predictions)[0]
+    with torch.inference_mode():
+        boxes = scale_boxes(geometry.input_shape, pred[:, :4].clone(), image.shape[:2])
+        retina = process_mask_native(protos[0], pred[:, 6:], boxes, image.shape[:2]).bool().numpy()
+    segments = segmenter(image)
+    levels, cut = segments.data[LOGITS], segments.xyxy + segments.data[CUT]
+    assert levels.dtype == np.uint8 and levels.shape == segments.mask.shape
+    assert (levels[segments.mask] >= 128).all()  # the masks are the logits above 0, in their boxes
+    np.testing.assert_allclose(cut, boxes.numpy(), atol=1e-3)
+    assert len(segments) == len(retina) > 3  # no candidate without a cell here: rows match
+    soft = [label_map(levels[i : i + 1], image.shape[:2], np.array([1]), cut[i : i + 1]) > 0 for i in range(len(cut))]
+    binary = upsample_masks(segments.mask, image.shape[:2])
+    soft_iou = np.diag(sv.mask_iou_batch(np.array(soft), retina))
+    binary_iou = np.diag(sv.mask_iou_batch(binary, retina))
+    assert soft_iou.mean() > 0.99 and soft_iou.min() > 0.97, soft_iou
+    assert binary_iou.mean() < soft_iou.mean() - 0.02, binary_iou
 
 
 def test_infer_then_assemble_equals_one_call(segmenter):

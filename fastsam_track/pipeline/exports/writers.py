@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from fastsam_track.errors import ExportError
-from fastsam_track.masks import label_map
+from fastsam_track.masks import label_map_of
 from fastsam_track.pipeline.exports.line_files import LineFileWriter
 from fastsam_track.pipeline.exports.segments import encode_rle
 from fastsam_track.pipeline.outputs.files import discard, finalise, staging_path
@@ -122,7 +122,7 @@ class DavisMaskWriter(_PngFolder):
         else:
             if ids.max() > 255:
                 raise ExportError(f"object id {ids.max()} does not fit an 8-bit DAVIS mask (1-255)")
-            labels = label_map(np.asarray(objects.mask), (height, width), ids).astype(np.uint8)
+            labels = label_map_of(objects, (height, width), ids).astype(np.uint8)
         image = Image.fromarray(labels, mode="P")
         image.putpalette(self._palette)
         self._save(segmented, lambda staged: image.save(staged, format="PNG", pnginfo=info))
@@ -171,7 +171,7 @@ class MotsWriter(LineFileWriter):
             segments = segments[np.flatnonzero(segments.data["track_state"] == TrackState.CONFIRMED)]  # type: ignore[assignment]
         height, width = segmented.frame.shape
         ids = np.asarray(segments.tracker_id)
-        labels = label_map(np.asarray(segments.mask), (height, width), np.arange(1, len(ids) + 1))
+        labels = label_map_of(segments, (height, width), np.arange(1, len(ids) + 1))
         # One full-resolution mask at a time: a whole stack of them would be N x H x W bytes.
         lines = [
             f"{segmented.frame.index} {ids[row - 1]} {self.CLASS_ID} {height} {width} "

@@ -4,7 +4,9 @@ Ultralytics' own FastSAM post-processing upsamples every mask to the frame (650 
 100 masks at 720p on a 2-core CPU, against 280 ms for the network). Here the network and
 NMS come from ultralytics, and the masks are assembled in numpy from the prototypes at
 their own resolution, only over the part of the letterbox that holds the picture (a few
-milliseconds; the same masks as ultralytics' ``process_mask``, cell for cell).
+milliseconds; the same masks as ultralytics' ``process_mask``, cell for cell). Each mask's
+logits are kept beside it, quantized to a byte a cell, so that where masks are drawn or
+exported they are upsampled before the threshold, as ultralytics' ``retina_masks`` are.
 """
 
 from __future__ import annotations
@@ -23,10 +25,11 @@ from threadpoolctl import threadpool_limits
 
 from fastsam_track.configs import RunConfig, check_imgsz
 from fastsam_track.errors import ModelError
-from fastsam_track.masks import mean_colors
+from fastsam_track.masks import mean_colors, quantize_logits
 from fastsam_track.pipeline.model.backends import ExportCache, choose_backend, load_network
 from fastsam_track.pipeline.model.quantize import Calibration
 from fastsam_track.pipeline.model.weights import resolve_weights
+from fastsam_track.types import CUT, LOGITS
 
 __all__ = ["Letterbox", "Segmenter", "select_device"]
 
@@ -177,7 +180,6 @@ class Segmenter:
             (importing ultralytics leaves 1). numpy's BLAS and OpenCV are limited to one thread
             each, so that they do not compete with the network.
         export_cache: where exported models are kept (default ``ExportCache()``).
-        probabilities: also return each mask's probability map (for edge maps).
 
     Example:
         >>> segmenter = Segmenter("fastsam-tiny", imgsz=320)
@@ -197,7 +199,6 @@ class Segmenter:
         device: str = _DEFAULTS.device,
         backend: str = _DEFAULTS.backend,
         threads: int | None = _DEFAULTS.threads,
-        probabilities: bool = False,
         export_cache: ExportCache | None = None,
         precision: str = _DEFAULTS.precision,
         calibration: Calibration | None = None,
@@ -207,7 +208,6 @@ class Segmenter:
         from ultralytics.nn.tasks import load_checkpoint
 
         self.imgsz, self.conf, self.iou, self.max_det = imgsz, conf, iou, max_det
-        self.probabilities = probabilities
         self.device, self.half = select_device(device)
         self.backend = choose_backend(backend, self.device, precision)
         if precision == "int8" and calibration is None:
@@ -270,9 +270,11 @@ class Segmenter:
         Returns:
             Detections with ``xyxy`` (N, 4) float32 frame pixels, ``confidence`` (N,) float32,
             ``class_id`` (N,) zeros, ``mask`` (N, h, w) bool at mask resolution (see
-            ``SegmentedFrame``) and ``data["color"]`` (N, 3) float32 mean BGR colours, sorted
-            by confidence; with ``probabilities``, also ``data["probability"]`` (N, h, w)
-            float16 mask probabilities, 0 outside each box. N may be 0.
+            ``SegmentedFrame``), ``data["color"]`` (N, 3) float32 mean BGR colours and
+            ``data["logits"]`` (N, h, w) uint8 mask logits (``masks.quantize_logits``: 128 or
+            more inside; 0 from a cell and a half outside each box) and ``data["cut"]`` (N, 4)
+            float32: the masks are cut to ``xyxy + cut``, the boxes before FastSAM's snapping to
+            the border; sorted by confidence. N may be 0.
         """
         return self.segment_batch([image])[0]
 
@@ -338,32 +340,36 @@ class Segmenter:
 
         Only the prototype rows and columns under the picture are used, and masks are
         thresholded on their logits (sigmoid > 0.5 is logit > 0), so no probability map is
-        made unless asked for. The cost is the (K, C) @ (C, h*w) product over the candidates K
-        left by NMS.
+        made. The cost is the (K, C) @ (C, h*w) product over the candidates K left by NMS,
+        and quantizing the logits of those kept.
         """
         rows, cols = geometry.mask_window(tuple(protos.shape[1:]))
         pred = pred.float().cpu().numpy()
         window = protos[:, rows, cols].float().cpu().numpy()
         channels, height, width = window.shape
         logits = (pred[:, 6:] @ window.reshape(channels, -1)).reshape(-1, height, width)  # (K, h, w)
-        in_rows, in_cols = _box_cells(pred[:, :4], tuple(protos.shape[1:]), geometry.input_shape, rows, cols)
+        grid = (int(protos.shape[1]), int(protos.shape[2]))
+        in_rows, in_cols = _box_cells(pred[:, :4], grid, geometry.input_shape, rows, cols)
         masks = logits > 0
         masks &= in_rows[:, :, None]  # in place: no (K, h, w) box stack is made
         masks &= in_cols[:, None, :]
         keep = masks.any(axis=(1, 2))
         pred, masks = pred[keep], masks[keep]
-        boxes = snap_full_image_boxes(geometry.boxes_to_frame(pred[:, :4]), geometry.frame_shape)
-        segments = sv.Detections(
+        # Logits are kept a little past the box: a pixel inside it near its edge interpolates between
+        # cells on both sides, and is cut to the box at frame resolution (``CUT``), as retina masks are.
+        near_rows, near_cols = _box_cells(pred[:, :4], grid, geometry.input_shape, rows, cols, margin=1.5)
+        levels = quantize_logits(logits[keep])  # a copy: the indexing made it
+        levels *= near_rows[:, :, None]
+        levels *= near_cols[:, None, :]
+        cut = geometry.boxes_to_frame(pred[:, :4])
+        boxes = snap_full_image_boxes(cut, geometry.frame_shape)
+        return sv.Detections(
             xyxy=boxes,
             mask=masks,
             confidence=pred[:, 4].astype(np.float32),
             class_id=np.zeros(len(pred), int),
+            data={LOGITS: levels, CUT: cut - boxes},
         )
-        if self.probabilities:
-            inside = in_rows[keep][:, :, None] & in_cols[keep][:, None, :]
-            probability = np.where(inside, 1.0 / (1.0 + np.exp(-logits[keep])), 0.0)
-            segments.data["probability"] = probability.astype(np.float16)
-        return segments
 
 
 def _calibration_inputs(calibration: Calibration, input_shape: tuple[int, int]) -> list[np.ndarray]:
@@ -375,12 +381,18 @@ def _calibration_inputs(calibration: Calibration, input_shape: tuple[int, int]) 
 
 
 def _box_cells(
-    boxes: np.ndarray, grid: tuple[int, int], input_shape: tuple[int, int], rows: slice, cols: slice
+    boxes: np.ndarray,
+    grid: tuple[int, int],
+    input_shape: tuple[int, int],
+    rows: slice,
+    cols: slice,
+    margin: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Which rows and columns of the prototype window ``rows`` x ``cols`` lie inside each (K, 4) input-pixel box.
 
     A cell is inside when its grid index lies in [x1, x2) and [y1, y2) of the box scaled to
-    the (mh, mw) prototype ``grid``, as ultralytics' ``crop_mask`` decides it.
+    the (mh, mw) prototype ``grid``, as ultralytics' ``crop_mask`` decides it; with a
+    ``margin`` (in cells), of the box widened by that much on every side.
 
     Returns:
         (K, h) bool rows and (K, w) bool columns; a cell is in box k when both are.
@@ -388,6 +400,6 @@ def _box_cells(
     sy, sx = grid[0] / input_shape[0], grid[1] / input_shape[1]
     ys = np.arange(rows.start, rows.stop, dtype=np.float32)[None, :]
     xs = np.arange(cols.start, cols.stop, dtype=np.float32)[None, :]
-    in_rows = (ys >= boxes[:, 1:2] * sy) & (ys < boxes[:, 3:4] * sy)
-    in_cols = (xs >= boxes[:, 0:1] * sx) & (xs < boxes[:, 2:3] * sx)
+    in_rows = (ys >= boxes[:, 1:2] * sy - margin) & (ys < boxes[:, 3:4] * sy + margin)
+    in_cols = (xs >= boxes[:, 0:1] * sx - margin) & (xs < boxes[:, 2:3] * sx + margin)
     return in_rows, in_cols

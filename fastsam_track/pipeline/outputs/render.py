@@ -12,7 +12,7 @@ import numpy as np
 import supervision as sv
 
 from fastsam_track.errors import UsageError
-from fastsam_track.masks import label_map
+from fastsam_track.masks import label_map_of
 from fastsam_track.types import SegmentedFrame
 
 __all__ = ["SegmentRenderer", "palette_colors"]
@@ -85,8 +85,9 @@ class SegmentRenderer:
         Args:
             scene: (H, W, 3) uint8 BGR image.
             detections: masks (N, h, w) bool at mask resolution (the grid of ``SegmentedFrame``,
-                stretched over the whole image) or at the image's own (H, W); coloured by
-                ``tracker_id`` when set, else by row.
+                stretched over the whole image; with ``data["logits"]``, those are upsampled
+                and thresholded, for edges between the cells) or at the image's own (H, W);
+                coloured by ``tracker_id`` when set, else by row.
 
         Returns:
             ``scene``, so it chains with supervision's annotators
@@ -97,7 +98,7 @@ class SegmentRenderer:
         keys = detections.tracker_id if detections.tracker_id is not None else np.arange(len(detections))
         lut = np.zeros((len(detections) + 1, 3), np.uint8)
         lut[1:] = palette_colors(np.asarray(keys))
-        labels = label_map(np.asarray(detections.mask), scene.shape[:2], np.arange(1, len(detections) + 1))
+        labels = label_map_of(detections, scene.shape[:2], np.arange(1, len(detections) + 1))
         colour = _colour(labels, lut)
         inside = (labels > 0).view(np.uint8)
         blended = cv2.addWeighted(scene, 1.0 - self.opacity, colour, self.opacity, 0.0)
