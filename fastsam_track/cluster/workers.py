@@ -225,16 +225,11 @@ class CameraWorker:
     def view(self) -> dict[str, Any]:
         """What a page lists of the camera's prompts: ``{"frame", "size", "objects", "notice"}``
         (``PromptInbox``'s ``frame_index``, ``frame_size``, ``objects()``, ``notice()``)."""
-        inbox = self._inbox
-        if inbox is None:
+        from fastsam_track.pipeline.outputs.web import inbox_view
+
+        if self._inbox is None:
             return {"frame": -1, "size": None, "objects": [], "notice": None}
-        size = inbox.frame_size
-        return {
-            "frame": inbox.frame_index,
-            "size": None if size is None else list(size),
-            "objects": inbox.objects(),
-            "notice": inbox.notice(),
-        }
+        return inbox_view(self._inbox)
 
     def status(self) -> dict[str, Any]:
         """State, recent fps, median frame age (ms), dropped and processed frames, seconds running,

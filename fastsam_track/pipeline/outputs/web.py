@@ -79,7 +79,16 @@ from fastsam_track.errors import FastSamTrackError, PromptError, SinkError, Usag
 from fastsam_track.pipeline.outputs.render import palette_colors
 from fastsam_track.pipeline.prompts.inbox import PromptInbox
 
-__all__ = ["PageSource", "SourceCatalog", "SourceSink", "WebServer", "check_host", "is_loopback", "parse_address"]
+__all__ = [
+    "PageSource",
+    "SourceCatalog",
+    "SourceSink",
+    "WebServer",
+    "check_host",
+    "inbox_view",
+    "is_loopback",
+    "parse_address",
+]
 
 _BOUNDARY = "frame"
 _MAX_DEPTH = 8  # JSON nesting a body may have; the prompts need 2
@@ -960,7 +969,7 @@ class _Handler(BaseHTTPRequestHandler):
                 which = "this server takes" if len(web._feeds) <= 1 else f"source {number} takes"
                 raise _HttpError(HTTPStatus.NOT_FOUND, f"{which} no prompts: it was started without an inbox")
             elif url.path == "/objects":
-                self._send_json(HTTPStatus.OK, _objects(_view(inbox)))
+                self._send_json(HTTPStatus.OK, _objects(inbox_view(inbox)))
             else:
                 self._send_json(HTTPStatus.OK, _post(inbox, url.path, self._read_json()))
         except _HttpError as error:
@@ -1106,7 +1115,7 @@ def _no_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return data
 
 
-def _view(target: PromptInbox | PageSource) -> dict[str, Any]:
+def inbox_view(target: PromptInbox | PageSource) -> dict[str, Any]:
     """The frame, size, objects and notice of a source's prompts (``PageSource.view``)."""
     if not isinstance(target, PromptInbox):
         return target.view()
