@@ -47,8 +47,11 @@ def test_speed_benchmark_runs_every_row():
     assert rows[:3] == ["network alone, torch", "network alone, onnx", "network alone, openvino"]
     assert rows[3].startswith("network alone, openvino int8 (") and rows[3].endswith("x openvino)")
     assert rows[4].startswith("floor: decode, network, encode only, ")
-    assert sum(row.startswith("**ours**") for row in rows) == 6
+    assert sum(row.startswith("**ours**") for row in rows) == 9
     assert sum(row.startswith("**ours**, openvino int8, ") for row in rows) == 2
+    keyframes = [row for row in rows if "keyframes" in row]
+    assert [row.split("keyframes ")[1].split(" (")[0] for row in keyframes] == ["K=2", "K=3", "auto"]
+    assert all("x K=1's fps" in row for row in keyframes)
     assert [row.split(" (")[0] for row in rows[-2:]] == [
         "ultralytics FastSAM.track, defaults",
         "ultralytics FastSAM.track, docs' settings",
