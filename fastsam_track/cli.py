@@ -375,8 +375,9 @@ def main(argv: list[str] | None = None) -> int:
         _warn(str(message)) if issubclass(category, PromptWarning) else default_show(message, category, *rest, **kwargs)
 
     default_show, warnings.showwarning = warnings.showwarning, show
-    # SIGTERM (a service manager, `kill`) stops the run like Ctrl-C: outputs are finalised.
-    signal.signal(signal.SIGTERM, _interrupt)
+    # SIGTERM (a service manager, `kill`) stops the run like Ctrl-C: outputs are finalised. Both are
+    # given back on return: a caller in Python (a test, a notebook) keeps its own.
+    default_term = signal.signal(signal.SIGTERM, _interrupt)
     try:
         {"run": _run, "cluster": _cluster, "demo": _demo}[args.command](args)
     except FastSamTrackError as error:
@@ -389,6 +390,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("fastsam-track: interrupted; outputs written so far are finalised", file=sys.stderr)
         return _EXIT_INTERRUPTED
+    finally:
+        warnings.showwarning = default_show
+        signal.signal(signal.SIGTERM, default_term)
     return 0
 
 

@@ -131,6 +131,7 @@ class FleetPage:
     def update(self) -> None:
         """Read the cameras and their states from the controller: new ones get a number, removed ones
         are gone (their streams end)."""
+        asked = time.monotonic()  # a camera added after this is not in the answer, and stays listed
         status = self._running.status()["cameras"]
         handles = self._running.handles()["cameras"]
         with self._lock:
@@ -145,7 +146,11 @@ class FleetPage:
                     listed[name] = camera
                     self._rows[name] = row
             for name, camera in self._cameras.items():
-                if name not in listed:
+                if name in listed:
+                    continue
+                if camera.listed_at > asked:
+                    listed[name] = camera
+                else:
                     camera.gone = True
                     self._rows.pop(name, None)
             self._cameras = listed
@@ -191,6 +196,7 @@ class FleetPage:
             camera = self._cameras.get(name)
             if camera is None:
                 camera = _RemoteCamera(self._numbers, name, self._running.controller, handle, self._fps)
+                camera.listed_at = time.monotonic()
                 self._numbers += 1
                 self._cameras[name] = camera
                 self._rows[name] = {"name": name, "state": "starting", "note": "", "fps": 0.0, "frames": 0}
@@ -242,6 +248,7 @@ class _RemoteCamera:
         self.number, self.name = number, name
         self._controller, self._handle, self._interval = controller, handle, 1.0 / fps
         self.gone = False  # removed from the fleet (or the page closed): its streams end
+        self.listed_at = 0.0  # when the page listed it ahead of the controller's status (an add from the page)
         self._lock = threading.Lock()
         self._known: tuple[int, int] | None = None  # the camera's (incarnation, frame number) of the newest
         self._jpeg: bytes | None = None
