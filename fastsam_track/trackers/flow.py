@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from fastsam_track.errors import FlowError
+from fastsam_track.trackers.carry import gather
 
 __all__ = ["COLOR_BINS", "FlowError", "FrameCues", "FrameFlow", "warp"]
 
@@ -120,10 +121,4 @@ def warp(masks: np.ndarray, flow: np.ndarray | None) -> np.ndarray:
     """
     if flow is None or len(masks) == 0:
         return masks
-    h, w = masks.shape[1:]
-    ys, xs = np.mgrid[0:h, 0:w]
-    src_x = np.rint(xs + flow[..., 0]).astype(np.intp)
-    src_y = np.rint(ys + flow[..., 1]).astype(np.intp)
-    inside = (src_x >= 0) & (src_x < w) & (src_y >= 0) & (src_y < h)
-    flat = (np.clip(src_y, 0, h - 1) * w + np.clip(src_x, 0, w - 1)).ravel()
-    return masks.reshape(len(masks), -1)[:, flat].reshape(masks.shape) & inside
+    return gather(masks, flow)
