@@ -25,6 +25,21 @@ does by default, and scored on every frame. Clips: generated scenes like the mod
 held-out split (seeds the training did not use), and with ``--davis`` DAVIS 2016 training
 sequences (real footage; the built-in model has never seen any, so its segments there are
 few and rough: the rows show whether int8 keeps what fp32 finds, not how good that is).
+
+Prompted-object J, with ``--davis``: what int8 does to what a user gets, the object followed.
+Every sequence under ``DIR/JPEGImages/480p`` (DAVIS 2016 training sequences: ``davis_data.py``
+extracts only those; validation sequences are never used), each whole, is segmented on every
+frame by the built-in model in torch fp32 and in OpenVINO int8 (calibrated on the sequence's
+first ``--calibration-frames`` frames, as above). The object is prompted on frame 0 from the
+ground truth, with one point (the truth's point farthest from its edge) or its box, and
+followed on those segments as ``real_footage.py``'s *ours* (``FrameProcessor`` with
+``SegmentTracker``, ``ObjectTracker`` and DIS flow between the real frames). J comes from
+vos-benchmark, frames 1 to the end, as in ``real_footage.py``; a sequence's J is the mean over
+the two prompts, and *int8 / fp32* is the ratio of J (of the mean J on the mean rows). Unlike
+``real_footage.py``'s streams, synthesised from the truth, these segments come from a network
+trained on generated scenes only, so J is far below real_footage.py's: the ratio is the
+measure. The 30 sequences (2079 frames) take about 10 minutes on 2 idle cores, 22 on 2 cores
+shared with other work. Needs the bench extra (vos-benchmark) with ``--davis``.
 """
 
 from __future__ import annotations
@@ -51,11 +66,16 @@ from fastsam_track.pipeline.model.backends import ExportCache
 from fastsam_track.pipeline.model.quantize import Calibration
 from fastsam_track.pipeline.model.segmenter import Segmenter
 from fastsam_track.pipeline.outputs.sinks import VideoFileSink
+from fastsam_track.pipeline.processor import FrameProcessor
 from fastsam_track.pipeline.sources import open_source
 from fastsam_track.synthetic import SyntheticClip
+from fastsam_track.trackers.objects import ObjectTracker
+from fastsam_track.trackers.segment_tracker import SegmentTracker
+from fastsam_track.types import Frame
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import spread, write_section  # benchmarks/ is not a package
+import real_footage as rf  # benchmarks/ is not a package
+from report import spread, write_section
 
 CLASS_BIAS = 5.0  # as speed.py: random-weight scores like a trained model's
 MATCH_IOU = 0.5
@@ -252,6 +272,104 @@ def davis_clip(folder: Path, frames: int, out: Path) -> Path:
     return out
 
 
+def davis_names(root: Path) -> list[str]:
+    """Every sequence under ``root/JPEGImages/480p`` (DAVIS 2016 training sequences only), in name order."""
+    return sorted(p.name for p in (root / "JPEGImages" / "480p").iterdir() if p.is_dir())
+
+
+def followed_j(sequence: rf.Sequence, segmenter: Segmenter) -> dict[str, float]:
+    """Mean J (frames 1 to the end) of the object prompted on frame 0 by point and by box, each followed
+    on ``segmenter``'s segments of every frame as ``real_footage.py``'s *ours* (``keyframes.follow``
+    with every frame a keyframe): ``FrameProcessor`` with ``SegmentTracker``, ``ObjectTracker`` and the
+    DIS flow between the real frames."""
+    processors = {
+        kind: FrameProcessor(
+            tracker=SegmentTracker(), objects=ObjectTracker(), prompts=[rf.prompt_for(kind, sequence.truths[0])]
+        )
+        for kind in rf.PROMPTS
+    }
+    masks: dict[str, list[np.ndarray]] = {kind: [] for kind in processors}
+    for t, image in enumerate(sequence.images):
+        segments = segmenter(image)  # one network pass; the trackers do not modify it
+        for kind, processor in processors.items():
+            done = processor.process(Frame(t, image, t / 25), segments)
+            grid = np.asarray(done.segments.mask).shape[1:]
+            found = done.objects is not None and len(done.objects)
+            masks[kind].append(done.objects.mask[0] if found else np.zeros(grid, bool))
+    return {kind: float(rf.score(sequence, np.stack(stack))[0].mean()) for kind, stack in masks.items()}
+
+
+JScores = dict[str, dict[str, dict[str, float]]]  # sequence: {"fp32" or "int8": {prompt kind: J}}
+
+
+def davis_j(
+    root: Path, names: list[str], args: argparse.Namespace, cache: ExportCache
+) -> tuple[JScores, dict[str, int]]:
+    """Prompted-object J per sequence with the built-in model's torch fp32 segments and with its OpenVINO
+    int8 segments, int8 calibrated on the sequence's first ``--calibration-frames`` frames; and each
+    sequence's frame count."""
+
+    def segmenter(**kwargs: Any) -> Segmenter:
+        return Segmenter("fastsam-tiny", imgsz=args.imgsz, conf=0.25, device="cpu", export_cache=cache, **kwargs)
+
+    fp32 = segmenter(backend="torch")
+    scores: JScores = {}
+    frames: dict[str, int] = {}
+    for name in names:
+        started = time.perf_counter()
+        sequence = rf.load(root, name)
+        calibration = Calibration(root / "JPEGImages" / "480p" / name, frames=args.calibration_frames, progress=False)
+        int8 = segmenter(backend="openvino", precision="int8", calibration=calibration)
+        scores[name] = {"fp32": followed_j(sequence, fp32), "int8": followed_j(sequence, int8)}
+        frames[name] = len(sequence.images)
+        j = {network: statistics.mean(by_kind.values()) for network, by_kind in scores[name].items()}
+        print(
+            f"{name}: {len(sequence.images)} frames, J fp32 {j['fp32']:.3f}, int8 {j['int8']:.3f}, "
+            f"{time.perf_counter() - started:.0f} s",
+            file=sys.stderr,
+            flush=True,
+        )
+    return scores, frames
+
+
+def j_rows(scores: JScores, frames: dict[str, int]) -> list[str]:
+    """A row per sequence (J: mean over the point and box prompts), then the mean over sequences of each
+    prompt kind and of both; the mean rows' ratio is of the mean J."""
+
+    def row(label: str, count: str, fp32: float, int8: float) -> str:
+        return f"| {label} | {count} | {fp32:.3f} | {int8:.3f} | {int8 / fp32 if fp32 > 0 else float('nan'):.3f} |"
+
+    def mean_j(name: str, network: str, kinds: tuple[str, ...]) -> float:
+        return statistics.mean(scores[name][network][kind] for kind in kinds)
+
+    kinds = tuple(next(iter(scores.values()))["fp32"])
+    rows = [row(n, str(frames[n]), mean_j(n, "fp32", kinds), mean_j(n, "int8", kinds)) for n in scores]
+    total = str(sum(frames.values()))
+    for label, chosen in [*((f"**mean, {kind} prompt**", (kind,)) for kind in kinds), ("**mean**", kinds)]:
+        fp32, int8 = (statistics.mean(mean_j(n, network, chosen) for n in scores) for network in ("fp32", "int8"))
+        rows.append(row(label, total, fp32, int8))
+    return rows
+
+
+def j_section(root: Path, args: argparse.Namespace, cache: ExportCache) -> list[str]:
+    """The J table on every training sequence under ``root``, with its header (lines to append)."""
+    scores, frames = davis_j(root, davis_names(root), args, cache)
+    return [
+        "",
+        f"Prompted-object J on real footage: the {len(scores)} DAVIS 2016 training sequences, every frame "
+        f"segmented by the built-in model (conf 0.25, imgsz {args.imgsz}) in torch fp32 and in OpenVINO int8 "
+        f"calibrated on the sequence's first {args.calibration_frames} frames; the object prompted on frame 0 from "
+        "the truth (one point, or its box) and followed as real_footage.py's *ours*; J from vos-benchmark, frames 1 "
+        "to the end; a sequence's J is the mean over the two prompts. The built-in model was trained on generated "
+        "scenes only, so J says little about it on real footage: the ratio is the measure. Mean rows: the ratio of "
+        "the mean J.",
+        "",
+        "| sequence | frames | J fp32 | J int8 | int8 / fp32 |",
+        "|---|---|---|---|---|",
+        *j_rows(scores, frames),
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--calls", type=int, default=10, help="network calls per row and round")
@@ -261,7 +379,9 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=60, help="frames of each quality clip")
     parser.add_argument("--scenes", type=int, default=len(SCENE_SEEDS), help="generated quality clips")
     parser.add_argument("--models", default="fastsam-s,fastsam-tiny", help="speed table models, comma-separated")
-    parser.add_argument("--davis", type=Path, help="DAVIS 2016 root (JPEGImages/480p/<sequence>/): real clips")
+    parser.add_argument(
+        "--davis", type=Path, help="DAVIS 2016 root (JPEGImages/480p/<sequence>/): real clips and the J table"
+    )
     parser.add_argument("--no-onnx-int8", dest="onnx_int8", action="store_false", help="leave out ONNX Runtime int8")
     parser.add_argument("--no-write", action="store_true", help="print the tables, do not update README.md")
     args = parser.parse_args()
@@ -295,6 +415,7 @@ def main() -> None:
                 real.append(quality(folder, args, cache))
                 rows += quality_rows(f"DAVIS train: {sequence}", real[-1])
             rows += quality_rows("**all DAVIS clips**", pooled(real))
+        real_j = j_section(args.davis.expanduser(), args, cache) if args.davis is not None else []
         command = (
             f"python benchmarks/int8.py --calls {args.calls} --repeats {args.repeats} --imgsz {args.imgsz} "
             f"--calibration-frames {args.calibration_frames} --frames {args.frames}"
@@ -318,6 +439,7 @@ def main() -> None:
                 "| mean abs. count difference |",
                 "|---|---|---|---|---|---|---|---|",
                 *rows,
+                *real_j,
             ]
         )
     finally:

@@ -165,6 +165,21 @@ def test_int8_benchmark_runs_every_row():
     assert names == ["fastsam-tiny (built in)"] * 5 + ["clip"] + scene  # "clip": the quality table's header
 
 
+def test_int8_benchmark_scores_prompted_object_j_on_a_davis_layout(tmp_path):
+    reason = 'the openvino and bench extras are not installed: pip install -e ".[openvino,bench]"'
+    for module in ("openvino", "nncf", "vos_benchmark"):
+        pytest.importorskip(module, reason=reason)
+    davis = ["bear", "boat", "car-turn", "dog-agility", "elephant"]  # int8.py's DAVIS quality clips
+    _davis_like(tmp_path, davis, frames=3)
+    quick = ("--models", "", "--imgsz", "320", "--calibration-frames", "2", "--frames", "2", "--scenes", "1")
+    names = _table_rows("int8.py", *quick, "--davis", str(tmp_path))
+    scene = ["generated scene, seed 21"] * 2 + ["**all generated scenes**"] * 2
+    clips = [f"DAVIS train: {name}" for name in davis for _ in range(2)] + ["**all DAVIS clips**"] * 2
+    means = ["**mean, point prompt**", "**mean, box prompt**", "**mean**"]
+    # "clip" and "sequence": the quality and J tables' headers (no speed rows without --models).
+    assert names == ["clip", *scene, *clips, "sequence", *davis, *means]
+
+
 def test_edges_benchmark_runs_and_prints_every_row():
     pytest.importorskip("vos_benchmark", reason='the benchmark extra is not installed: pip install -e ".[bench]"')
     names = _table_rows("edges.py", "--seeds", "1", "--frames", "1")
