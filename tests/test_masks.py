@@ -39,6 +39,15 @@ def test_label_map_paints_smaller_segments_on_top():
     assert labels[5, 5] == 1
 
 
+def test_label_map_is_a_byte_image_while_the_labels_fit_one():
+    rng = np.random.default_rng(1)
+    masks = rng.random((5, 12, 20)) > 0.6
+    small = label_map(masks, (60, 100), np.arange(1, 6))
+    large = label_map(masks, (60, 100), np.arange(1, 6) + 300)
+    assert small.dtype == np.uint8 and large.dtype == np.int32
+    assert np.array_equal(np.where(large > 0, large - 300, 0), small)  # the same painting either way
+
+
 def test_label_map_empty():
     labels = label_map(np.zeros((0, 4, 4), bool), (8, 8), np.zeros(0, int))
     assert labels.shape == (8, 8) and not labels.any()

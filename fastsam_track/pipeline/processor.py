@@ -156,7 +156,7 @@ class FrameProcessor:
             segments = self._last if self._last is not None else _no_segments(frame.shape)
         elif segments.mask is None:  # a segment function without masks (none found): nothing to follow
             segments = _no_segments(frame.shape)
-        cues = self._cues(frame, segments) if self._flow is not None else None
+        cues = self._cues(frame, segments, fine=not keyframe) if self._flow is not None else None
         if not keyframe:
             segments = carry(segments, cues.flow if cues is not None else None, frame.shape)
         if self.tracker is not None:
@@ -188,16 +188,17 @@ class FrameProcessor:
         for export in self.exports:
             export.write(segmented)
 
-    def _cues(self, frame: Frame, segments: sv.Detections) -> FrameCues:
-        """The frame's flow and colours on the segments' grid; a frame of a new size starts the flow afresh
-        (a camera that came back at another resolution: the trackers start afresh too)."""
+    def _cues(self, frame: Frame, segments: sv.Detections, fine: bool) -> FrameCues:
+        """The frame's flow and colours on the segments' grid (``fine``: the finer flow, for a frame carried
+        by it); a frame of a new size starts the flow afresh (a camera that came back at another resolution:
+        the trackers start afresh too)."""
         assert self._flow is not None
         grid = np.asarray(segments.mask).shape[1:]
         try:
-            return self._flow.update(frame.image, grid)
+            return self._flow.update(frame.image, grid, fine)
         except FlowError:
             self._flow.reset()
-            return self._flow.update(frame.image, grid)
+            return self._flow.update(frame.image, grid, fine)
 
     def _follow(
         self, segments: sv.Detections, frame_shape: tuple[int, int], due: list[Prompt], cues: FrameCues | None

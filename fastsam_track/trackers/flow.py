@@ -55,6 +55,7 @@ class FrameFlow:
     def __init__(self, width: int = 320):
         self.width = width
         self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)  # type: ignore[attr-defined]
+        self._fine = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)  # type: ignore[attr-defined]
         self._last: np.ndarray | None = None
         self._frame_shape: tuple[int, int] | None = None
 
@@ -62,12 +63,14 @@ class FrameFlow:
         """Forget the last frame (a new video starts)."""
         self._last, self._frame_shape = None, None
 
-    def update(self, image: np.ndarray, grid: tuple[int, ...]) -> FrameCues:
+    def update(self, image: np.ndarray, grid: tuple[int, ...], fine: bool = False) -> FrameCues:
         """This frame's backward flow to the last one and its colours, on the mask grid.
 
         Args:
             image: (H, W, 3) uint8 BGR frame, the same size as the last one.
             grid: (h, w) of the mask grid.
+            fine: use DIS's medium preset (about 5x the time, 2 to 10 points better on fast
+                motion): for a frame whose segments are carried by the flow alone.
 
         Raises:
             FlowError: the frame's size differs from the last frame's.
@@ -87,7 +90,7 @@ class FrameFlow:
         colors = (levels[..., 0].astype(np.intp) * _LEVELS + levels[..., 1]) * _LEVELS + levels[..., 2]
         if last is None:
             return FrameCues(None, colors)
-        flow = self._dis.calc(grey, last, None)  # (height, width, 2) pixels of the small copy
+        flow = (self._fine if fine else self._dis).calc(grey, last, None)  # (height, width, 2) pixels of the small copy
         cells = cv2.resize(flow, (w, h), interpolation=cv2.INTER_AREA)
         return FrameCues(cells * np.array([w / self.width, h / height], np.float32), colors)
 

@@ -3,7 +3,7 @@ import dataclasses
 import numpy as np
 import supervision as sv
 
-from fastsam_track.pipeline.outputs.render import SegmentRenderer
+from fastsam_track.pipeline.outputs.render import SegmentRenderer, _edges
 from fastsam_track.types import CUT, Frame, SegmentedFrame
 from tests.support.slopes import sloped_segment
 
@@ -37,6 +37,13 @@ def test_contours_are_drawn_on_the_edge():
     out = SegmentRenderer(opacity=0.0, contour_thickness=1).render(_segmented())
     assert np.array_equal(out[25, 25], [128, 128, 128])  # fully transparent inside
     assert not np.array_equal(out[10, 25], [128, 128, 128])  # coloured edge
+
+
+def test_contours_are_the_same_whatever_the_label_image_type():
+    """Byte label images (up to 255 segments) find contours with OpenCV, wider ones with numpy."""
+    labels = np.random.default_rng(2).integers(0, 6, (18, 32)).repeat(5, 0).repeat(5, 1).astype(np.uint8)
+    assert np.array_equal(_edges(labels), _edges(labels.astype(np.int32) * 100))
+    assert _edges(labels).any() and not _edges(labels)[labels == 0].any()
 
 
 def test_no_segments():

@@ -29,6 +29,22 @@ def test_the_flow_follows_a_moving_square_and_warps_its_mask():
     assert (moved & expected).sum() / (moved | expected).sum() > 0.8
 
 
+def test_the_fine_flow_follows_a_jump_the_fast_one_loses():
+    """A 48-pixel jump between two frames (a frame between keyframes of fast motion): DIS's fast preset
+    leaves the mask behind, the medium preset (``fine``) carries it whole."""
+    mask = np.zeros((1, 45, 80), bool)
+    mask[0, 15:30, 25:40] = True
+    expected = np.zeros((45, 80), bool)
+    expected[15:30, 37:52] = True
+    ious = []
+    for fine in (False, True):
+        flow = FrameFlow()
+        flow.update(_scene(100), (45, 80))
+        moved = warp(mask, flow.update(_scene(148), (45, 80), fine=fine).flow)[0]
+        ious.append((moved & expected).sum() / (moved | expected).sum())
+    assert ious[0] < 0.6 and ious[1] > 0.95
+
+
 def test_a_frame_of_another_size_is_a_clear_error_until_reset():
     flow = FrameFlow()
     flow.update(_scene(100), (45, 80))
