@@ -342,13 +342,14 @@ def model_rows(
     rows = [
         f"| {name} | network alone, {backend}{f' ({int8_ratio:.2f}x openvino)' if backend == INT8 else ''} "
         f"| {shape[0]}x{shape[1]} | {spread(network[backend])} "
-        f"| {1000 / statistics.median(network[backend]):.1f} | 1.00 | | | | | |"
+        f"| {1000 / statistics.median(network[backend]):.1f} | 1.00 | | | | | | |"
         for backend in (*BACKENDS, INT8)
     ]
     run_floor = functools.partial(floor, segmenters[fastest], clip, work / "out.mp4", args.preset, peak)
     figures = repeat(run_floor, args.repeats)
-    ratio = statistics.median(figures["ms"]) / statistics.median(network[fastest])
-    rows.append(_row(name, f"floor: decode, network, encode only, {fastest}", shape, figures, f"{ratio:.2f}"))
+    floor_ms = statistics.median(figures["ms"])
+    ratio = floor_ms / statistics.median(network[fastest])
+    rows.append(_row(name, f"floor: decode, network, encode only, {fastest}", shape, figures, f"{ratio:.2f}", 1.0))
     ours_ms = {}
     for backend in ("torch", fastest, INT8):
         for prompted in (False, True):
@@ -358,7 +359,8 @@ def model_rows(
             ours_ms[backend, prompted] = statistics.median(figures["ms"])
             label = "two prompted objects" if prompted else "everything mode"
             ratio = ours_ms[backend, prompted] / statistics.median(network[backend])
-            rows.append(_row(name, f"**ours**, {backend}, {label}", shape, figures, f"{ratio:.2f}"))
+            over = ours_ms[backend, prompted] / floor_ms
+            rows.append(_row(name, f"**ours**, {backend}, {label}", shape, figures, f"{ratio:.2f}", over))
     boxes = [np.array(box) for box in PROMPT_BOXES]
     for label, policy in (("K=2", (2, "every")), ("K=3", (3, "every")), ("auto", (None, "auto"))):
         run_once = functools.partial(
@@ -369,24 +371,34 @@ def model_rows(
         quality = f", real-footage J {keyframe_j[label][1]:.3f} of K=1's" if keyframe_j else ""
         ratio = statistics.median(figures["ms"]) / statistics.median(network[fastest])
         what = f"**ours**, {fastest}, two prompted objects, keyframes {label} ({speedup:.2f}x K=1's fps{quality})"
-        rows.append(_row(name, what, shape, figures, f"{ratio:.2f}"))
+        rows.append(_row(name, what, shape, figures, f"{ratio:.2f}", statistics.median(figures["ms"]) / floor_ms))
     best = min(ours_ms.values())
     base = dict(imgsz=args.imgsz, conf=conf, max_det=max_det)
     for label, settings in (("defaults", base), ("docs' settings", {**base, "retina_masks": True, "iou": 0.9})):
         track_once = functools.partial(ultralytics_track, probe.weights, clip, settings, threads, peak)
         figures = repeat(track_once, args.repeats)
         slower = statistics.median(figures["ms"]) / best
-        rows.append(_row(name, f"ultralytics FastSAM.track, {label} (ours {slower:.1f}x faster)", shape, figures, ""))
+        what = f"ultralytics FastSAM.track, {label} (ours {slower:.1f}x faster)"
+        rows.append(_row(name, what, shape, figures, "", statistics.median(figures["ms"]) / floor_ms))
     return rows
 
 
-def _row(name: str, what: str, shape: tuple[int, int] | str, figures: dict[str, list[float]], ratio: str) -> str:
+def _row(
+    name: str,
+    what: str,
+    shape: tuple[int, int] | str,
+    figures: dict[str, list[float]],
+    ratio: str,
+    over_floor: float | None = None,
+) -> str:
+    """One table row; ``ratio``: the x network column, ``over_floor``: ms over the floor row's (None: blank)."""
     ms = figures["ms"]
+    floor = "" if over_floor is None else f"{over_floor:.2f}"
     size = shape if isinstance(shape, str) else f"{shape[0]}x{shape[1]}"
     track = "" if np.isnan(figures["track"][0]) else spread(figures["track"])
     render = "" if np.isnan(figures["render"][0]) else spread(figures["render"])
     return (
-        f"| {name} | {what} | {size} | {spread(ms)} | {1000 / statistics.median(ms):.1f} | {ratio} "
+        f"| {name} | {what} | {size} | {spread(ms)} | {1000 / statistics.median(ms):.1f} | {ratio} | {floor} "
         f"| {statistics.median(figures['masks']):.0f} | {spread(figures['segment'])} | {track} "
         f"| {render} | {max(figures['rss']):.0f} |"
     )
@@ -423,11 +435,11 @@ def main() -> None:
             f"{'' if args.models == DEFAULT_MODELS else f' --models {args.models}'}` "
             f"on {os.cpu_count()} CPU cores, 1280x720 clip, our output H.264 {args.preset}; median (min-max) over runs "
             f"(network alone: over {args.frames} calls). x network: ms per frame over the network alone "
-            "of the same backend.",
+            "of the same backend; x floor: over the floor row's (decode, network, encode only).",
             "",
-            "| model | what | network input | ms/frame | fps | x network | masks/frame | segment ms "
+            "| model | what | network input | ms/frame | fps | x network | x floor | masks/frame | segment ms "
             "| track ms | render / plot ms | peak RSS MB |",
-            "|---|---|---|---|---|---|---|---|---|---|---|",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
             *rows,
         ]
     )

@@ -117,7 +117,7 @@ class FrameProcessor:
         # The trackers follow segments with the optical flow between the frames they see; frames
         # between keyframes carry the segments with it.
         wants_flow = tracker is not None or objects is not None or (keyframes is not None and keyframes.every > 1)
-        self._flow = FrameFlow() if wants_flow else None
+        self._flow = FrameFlow(residual=keyframes is not None and keyframes.auto) if wants_flow else None
         self._stack = ExitStack()
 
     @property

@@ -14,7 +14,7 @@ from fastsam_track.pipeline.keyframes import Keyframes
 from fastsam_track.pipeline.processor import FrameProcessor
 from fastsam_track.pipeline.runner import run
 from fastsam_track.pipeline.sources import open_source
-from fastsam_track.trackers.flow import FrameCues
+from fastsam_track.trackers.flow import FrameCues, FrameFlow
 from fastsam_track.trackers.objects import ObjectTracker
 from fastsam_track.trackers.segment_tracker import SegmentTracker
 from fastsam_track.types import PROPAGATED, Frame, PointPrompt
@@ -71,24 +71,47 @@ def test_the_network_runs_on_keyframes_only_and_every_frame_is_written(clip_path
     assert carried == [i % every != 0 for i in range(12)]
 
 
-def test_auto_asks_for_a_keyframe_when_the_scene_moves_or_an_object_is_unconfirmed() -> None:
-    keys = Keyframes(every=8, auto=True, motion=2.0)
+def test_auto_asks_for_a_keyframe_when_the_flow_fails_on_an_object_or_it_is_unconfirmed() -> None:
+    keys = Keyframes(every=8, auto=True, residual=10.0)
     assert keys.due() and not keys.due()
-    still = FrameCues(np.zeros((4, 4, 2), np.float32), np.zeros((4, 4), int))
-    keys.observe(False, still, None)
+    flow, colors = np.zeros((4, 4, 2), np.float32), np.zeros((4, 4), int)
+    explained = FrameCues(flow, colors, np.full((4, 4), 3.0, np.float32))
+    keys.observe(False, explained, None)
     assert not keys.due()
-    moving = FrameCues(np.full((4, 4, 2), 1.0, np.float32), np.zeros((4, 4), int))  # 1.4 cells a frame
-    keys.observe(False, moving, None)
-    assert not keys.due()  # 1.4 cells so far
-    keys.observe(False, moving, None)
-    assert keys.due()  # 2.8 cells: the scene moved
+    failed_at_corner = np.full((4, 4), 3.0, np.float32)
+    failed_at_corner[:2, :2] = 40.0  # the flow does not explain a quarter of the frame: mean 12.25
+    keys.observe(False, FrameCues(flow, colors, failed_at_corner), None)
+    assert keys.due()  # without objects, the frame's mean counts
+    elsewhere = sv.Detections(xyxy=np.zeros((1, 4), np.float32), mask=np.zeros((1, 4, 4), bool))
+    elsewhere.mask[0, 2:, 2:] = True  # the object is where the flow holds
+    keys.observe(False, FrameCues(flow, colors, failed_at_corner), elsewhere)
+    assert not keys.due()
+    there = sv.Detections(xyxy=np.zeros((1, 4), np.float32), mask=np.zeros((1, 4, 4), bool))
+    there.mask[0, :2, :2] = True
+    keys.observe(False, FrameCues(flow, colors, failed_at_corner), there)
+    assert keys.due()  # on the object: carrying it further would drift
     unconfirmed = sv.Detections(
         xyxy=np.zeros((1, 4), np.float32), mask=np.ones((1, 4, 4), bool), data={PROPAGATED: np.array([True])}
     )
-    keys.observe(True, still, unconfirmed)  # a keyframe left the object to the flow: look again next frame
+    keys.observe(True, explained, unconfirmed)  # a keyframe left the object to the flow: look again next frame
     assert keys.due()
     assert [keys.due() for _ in range(8)] == [False] * 7 + [True]  # at least every 8 frames
     assert Keyframes.from_config(None, "auto").every == 4 and Keyframes.from_config(None, "every") is None
+
+
+def test_the_flow_gives_its_residual_when_asked() -> None:
+    frame, _ = _scene(32)
+    moved, _ = _scene(40)
+    flow = FrameFlow(residual=True)
+    assert flow.update(frame.image, (16, 32)).residual is None  # no last frame yet
+    cues = flow.update(moved.image, (16, 32))
+    assert cues.residual is not None and cues.residual.shape == (16, 32)
+    assert cues.residual.mean() < 5  # a moving square: the flow explains it
+    cues = flow.update(np.full_like(moved.image, 200), (16, 32))  # the scene changed: nothing explains it
+    assert cues.residual is not None and cues.residual.mean() > 100
+    plain = FrameFlow()
+    plain.update(frame.image, (16, 32))
+    assert plain.update(moved.image, (16, 32)).residual is None  # not asked for: not computed
 
 
 def test_the_command_runs_with_keyframes_and_counts_them(clip_path: Path, tmp_path: Path) -> None:
