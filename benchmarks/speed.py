@@ -362,6 +362,7 @@ def model_rows(
             over = ours_ms[backend, prompted] / floor_ms
             rows.append(_row(name, f"**ours**, {backend}, {label}", shape, figures, f"{ratio:.2f}", over))
     boxes = [np.array(box) for box in PROMPT_BOXES]
+    keyframe_ms: dict[str, float] = {}
     for label, policy in (("K=2", (2, "every")), ("K=3", (3, "every")), ("auto", (None, "auto"))):
         run_once = functools.partial(
             ours, segmenters[fastest], clip, work / "out.mp4", boxes, args.preset, peak, keyframes=policy
@@ -372,13 +373,18 @@ def model_rows(
         ratio = statistics.median(figures["ms"]) / statistics.median(network[fastest])
         what = f"**ours**, {fastest}, two prompted objects, keyframes {label} ({speedup:.2f}x K=1's fps{quality})"
         rows.append(_row(name, what, shape, figures, f"{ratio:.2f}", statistics.median(figures["ms"]) / floor_ms))
-    best = min(ours_ms.values())
+        keyframe_ms[label] = statistics.median(figures["ms"])
+    # Our fastest configuration, keyframes included (ultralytics has none).
+    configs = {f"{b}, {'two prompted objects' if p else 'everything mode'}": ms for (b, p), ms in ours_ms.items()}
+    configs |= {f"{fastest}, keyframes {label}": ms for label, ms in keyframe_ms.items()}
+    fastest_config = min(configs, key=configs.__getitem__)
+    best = configs[fastest_config]
     base = dict(imgsz=args.imgsz, conf=conf, max_det=max_det)
     for label, settings in (("defaults", base), ("docs' settings", {**base, "retina_masks": True, "iou": 0.9})):
         track_once = functools.partial(ultralytics_track, probe.weights, clip, settings, threads, peak)
         figures = repeat(track_once, args.repeats)
         slower = statistics.median(figures["ms"]) / best
-        what = f"ultralytics FastSAM.track, {label} (ours {slower:.1f}x faster)"
+        what = f"ultralytics FastSAM.track, {label} (ours {slower:.1f}x faster: {fastest_config})"
         rows.append(_row(name, what, shape, figures, "", statistics.median(figures["ms"]) / floor_ms))
     return rows
 
