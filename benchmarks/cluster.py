@@ -125,7 +125,7 @@ def main() -> None:
         )
     import ray
 
-    ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False, object_store_memory=400_000_000)
+    ray.init(address="local", num_cpus=4, include_dashboard=False, log_to_driver=False, object_store_memory=400_000_000)
     rows = [
         "| sources | path | fps, all sources | fps per source | frame age ms per source | mean batch |",
         "|---|---|---|---|---|---|",

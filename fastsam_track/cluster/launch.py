@@ -156,7 +156,8 @@ def start_fleet(
 
     Args:
         fleet: the cameras (``load_fleet`` or ``fleet_from_data``).
-        address: None: this process's Ray if it has one, else a new local instance; ``auto`` or
+        address: None: this process's Ray if it has one, else a new local instance (never the
+            cluster ``$RAY_ADDRESS`` or the last ``ray start`` names); ``auto`` or
             ``ray://HOST:PORT``: that cluster.
         name: the controller actor's name (one fleet per name in a Ray namespace).
         serve: ``HOST:PORT`` of the fleet's web page, served by this process (``FleetRun.page``;
@@ -183,7 +184,7 @@ def start_fleet(
     owns = False
     if not ray.is_initialized():
         if address is None:
-            ray.init(include_dashboard=False, **init)
+            ray.init(address="local", include_dashboard=False, **init)
         else:
             ray.init(address=address)
         owns = True

@@ -36,7 +36,7 @@ def ray_local() -> Iterator[Any]:
     ray = pytest.importorskip("ray", reason="Ray is not installed: pip install -e '.[cluster]'")
     if not loopback_only():
         pytest.skip(NAMESPACE_REASON)
-    ray.init(num_cpus=3, include_dashboard=False, object_store_memory=150_000_000, log_to_driver=False)
+    ray.init(address="local", num_cpus=3, include_dashboard=False, object_store_memory=150_000_000, log_to_driver=False)
     yield ray
     ray.shutdown()
 

@@ -1,5 +1,6 @@
 """Two simulated machines (Ray's ``cluster_utils.Cluster``, a custom resource each): a segmenter on
-each, every camera placed on its segmenter's machine, a camera that names a machine's resource on it."""
+each, every camera placed on its segmenter's machine, a camera that names a machine's resource on it;
+and a fleet without an address, which starts its own Ray whatever cluster the environment names."""
 
 from __future__ import annotations
 
@@ -59,3 +60,19 @@ def test_cameras_run_beside_their_machines_segmenter(
     assert sorted(Counter(nodes.values()).values()) == [2, 3]  # spread: each camera to the least busy segmenter
     for name in nodes:
         assert len((tmp_path / "tracks" / f"{name}.txt").read_text().splitlines()) > 0
+
+
+def test_a_fleet_without_an_address_starts_its_own_ray_whatever_the_environment_names(
+    tmp_path: Path, clips: Callable[[str, int], Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stale ``$RAY_ADDRESS`` (or ``/tmp/ray/ray_current_cluster`` left by a killed cluster) made
+    ``ray.init(num_cpus=...)`` try to join it and refuse the CPU count."""
+    pytest.importorskip("ray", reason="Ray is not installed: pip install -e '.[cluster]'")
+    if not loopback_only():
+        pytest.skip(NAMESPACE_REASON)
+    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:9")  # nothing listens there
+    camera = {"name": "solo", "source": str(clips("solo", 6)), "save_tracks": "tracks/solo.txt"}
+    fleet = fleet_from_data({"settings": SETTINGS, "camera_cpus": 0.25, "cameras": [camera]}, tmp_path)
+    with start_fleet(fleet, name="own-ray", num_cpus=2, object_store_memory=100_000_000) as running:
+        final = running.wait(timeout=300)
+    assert [(c["state"], c["frames"]) for c in final["cameras"]] == [("finished", 6)]
