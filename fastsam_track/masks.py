@@ -29,6 +29,7 @@ __all__ = [
     "object_levels",
     "probabilities_of",
     "quantize_logits",
+    "shrink",
     "upsample_masks",
 ]
 
@@ -45,27 +46,32 @@ _INSIDE = 128  # the level of a zero logit: a cell or pixel is inside its mask f
 
 
 def quantize_logits(logits: np.ndarray) -> np.ndarray:
-    """Mask logits to uint8 levels, ``127 + 16 * logit`` rounded up and clipped to 0-255.
+    """Mask logits to uint8 levels, ``127.5 + 16 * logit`` rounded and clipped to 0-255 (a logit of exactly 0: 127).
 
     A level is 128 or more exactly where the logit is above 0 (where the mask is), and
     linear in the logit, so levels interpolate as logits do: a resized level map thresholded
-    at 128 is the resized logit map thresholded at 0, to 1/32 of a logit.
+    at 128 is the resized logit map thresholded at 0, to 1/32 of a logit. One OpenCV pass
+    (scale, offset, round and saturate) and a check for zeros: 1.6x faster than numpy's
+    four passes.
 
     Args:
-        logits: (N, h, w) float32 mask logits; modified in place (it is the caller's scratch).
+        logits: (N, h, w) float32 mask logits.
 
     Returns:
         (N, h, w) uint8 levels.
 
     Example:
         >>> quantize_logits(np.array([[[-20.0, -0.01, 0.0, 0.01, 0.5, 20.0]]], np.float32)).tolist()
-        [[[0, 127, 127, 128, 135, 255]]]
+        [[[0, 127, 127, 128, 136, 255]]]
     """
-    logits *= LOGIT_SCALE
-    logits += _INSIDE - 1
-    np.clip(logits, 0, 255, out=logits)
-    np.ceil(logits, out=logits)
-    return logits.astype(np.uint8)
+    if logits.size == 0:
+        return np.zeros(logits.shape, np.uint8)
+    flat = logits.reshape(len(logits), -1)
+    levels = cv2.addWeighted(flat, LOGIT_SCALE, flat, 0.0, _INSIDE - 0.5, dtype=cv2.CV_8U)
+    zero = flat == 0  # 127.5 would round to 128: inside, where the mask (logit > 0) is not
+    if zero.any():
+        levels[zero] = _INSIDE - 1
+    return levels.reshape(logits.shape)
 
 
 def levels_of(detections: sv.Detections) -> np.ndarray:
@@ -271,9 +277,23 @@ def mean_colors(image: np.ndarray, masks: np.ndarray) -> np.ndarray:
         [[200.0, 200.0, 200.0]]
     """
     h, w = masks.shape[1:]
-    small = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA).reshape(-1, 3).astype(np.float32)
+    small = shrink(image, (w, h)).reshape(-1, 3).astype(np.float32)
     flat = masks.reshape(len(masks), h * w).astype(np.float32)
     return (flat @ small) / np.maximum(flat.sum(axis=1, keepdims=True), 1.0)
+
+
+def shrink(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """An (H, W, 3) image resized to ``size`` (width, height) about as an area average would, 3-5x faster.
+
+    OpenCV's area resize by a fraction is slow on a full frame (1.3-1.7 ms for 720p or 480p to
+    320 wide); a bilinear resize to twice the size, then an area halving, costs 0.3-0.5 ms and
+    differs from it by less than one grey level on average.
+    """
+    width, height = size
+    if image.shape[1] <= 2 * width:
+        return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    double = cv2.resize(image, (2 * width, 2 * height), interpolation=cv2.INTER_LINEAR)
+    return cv2.resize(double, size, interpolation=cv2.INTER_AREA)
 
 
 def masked_crops(image: np.ndarray, masks: np.ndarray, boxes: np.ndarray, size: int, fill: int = 255) -> np.ndarray:

@@ -71,9 +71,11 @@ def test_label_map_matches_upsampling_each_whole_mask():
 
 def test_quantized_logits_are_inside_where_the_logits_are_positive():
     logits = np.linspace(-10, 10, 401, dtype=np.float32).reshape(1, 1, -1)
-    levels = quantize_logits(logits.copy())
+    levels = quantize_logits(logits)
     assert levels.dtype == np.uint8
     np.testing.assert_array_equal(levels >= 128, logits > 0)  # as the mask: logit > 0
+    expected = np.where(logits == 0, 127, np.clip(np.round(127.5 + 16 * logits.astype(np.float64)), 0, 255))
+    np.testing.assert_array_equal(levels, expected)
     assert levels.min() == 0 and levels.max() == 255  # past |8| the mask is certain: clipped
 
 

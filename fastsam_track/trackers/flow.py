@@ -10,11 +10,13 @@ quantised to ``COLOR_BINS`` bins, lets an object be told from what surrounds it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import cv2
 import numpy as np
 
 from fastsam_track.errors import FlowError
+from fastsam_track.masks import shrink
 from fastsam_track.trackers.carry import gather
 
 __all__ = ["COLOR_BINS", "FlowError", "FrameCues", "FrameFlow", "warp"]
@@ -39,6 +41,13 @@ class FrameCues:
     flow: np.ndarray | None
     colors: np.ndarray
     residual: np.ndarray | None = None
+
+    @cached_property
+    def scene(self) -> np.ndarray:
+        """(2,) float32 (dx, dy): the scene's motion, the median of ``flow`` (0 without one); worked out once."""
+        if self.flow is None:
+            return np.zeros(2, np.float32)
+        return np.array([np.median(self.flow[..., 0]), np.median(self.flow[..., 1])], np.float32)
 
 
 class FrameFlow:
@@ -87,7 +96,7 @@ class FrameFlow:
                 f"{self._frame_shape[1]}x{self._frame_shape[0]}: call reset() before a new video"
             )
         height = max(round(self.width * frame_shape[0] / frame_shape[1]), 8)
-        small = _shrink(image, (self.width, height))
+        small = shrink(image, (self.width, height))
         grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
         last, self._last, self._frame_shape = self._last, grey, frame_shape
         h, w = int(grid[0]), int(grid[1])
@@ -99,20 +108,6 @@ class FrameFlow:
         scale = np.array([w / self.width, h / height], np.float32)  # small-copy pixels to cells
         cells = cv2.resize(flow, (w, h), interpolation=cv2.INTER_AREA) * scale
         return FrameCues(cells, colors, _residual(last, grey, cells) if self.residual else None)
-
-
-def _shrink(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """An (H, W, 3) image resized to ``size`` (width, height) about as an area average would, 3-5x faster.
-
-    OpenCV's area resize by a fraction is slow on a full frame (1.3-1.7 ms for 720p or 480p to
-    320 wide); a bilinear resize to twice the size, then an area halving, costs 0.3-0.5 ms and
-    differs from it by less than one grey level on average.
-    """
-    width, height = size
-    if image.shape[1] <= 2 * width:
-        return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-    double = cv2.resize(image, (2 * width, 2 * height), interpolation=cv2.INTER_LINEAR)
-    return cv2.resize(double, size, interpolation=cv2.INTER_AREA)
 
 
 def _residual(last: np.ndarray, grey: np.ndarray, flow: np.ndarray) -> np.ndarray:

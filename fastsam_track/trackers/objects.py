@@ -232,6 +232,7 @@ class ObjectTracker:
         ``track_ids`` (N,) are the segments' track ids from a ``SegmentTracker`` (-1: none).
         """
         flow = cues.flow if cues is not None else None
+        scene = cues.scene if cues is not None else np.zeros(2, np.float32)
         ids = list(self.objects)
         objects = [self.objects[i] for i in ids]
         warped = warp(np.array([o.mask for o in objects], bool).reshape(len(ids), *masks.shape[1:]), flow)
@@ -266,10 +267,11 @@ class ObjectTracker:
             if flow is not None:
                 # ... and a segment new to it that moves with the scene is the scene (its own parts may move
                 # otherwise: limbs, wheels, a turning car's near end, for a frame).
-                moving = _moves_with(_motion_share(warped[k], flow), cells, seg_area)
+                share = _motion_share(warped[k], flow, scene)
+                moving = _moves_with(share, cells, seg_area)
                 # Carried by the flow alone, its mask may have gone with what passed in front of it: a part clipped
                 # from a merge moves as it did when last seen.
-                along = _motion_share(warped[k], flow, state.drift if state.propagated else None)
+                along = _motion_share(warped[k], flow, scene, state.drift) if state.propagated else share
                 alike &= (was_part & ~self._strayed(state, track_ids, inter[k] > 0, moving)) | moving
             mask, clipped = _explain(
                 warped[k],
@@ -307,7 +309,7 @@ class ObjectTracker:
                 hidden = (
                     flow is not None
                     and speed >= _MOTION
-                    and float(_crosses(warped[k], flow) @ state.drift) / speed <= -_CROSS
+                    and float(_crosses(warped[k], flow, scene) @ state.drift) / speed <= -_CROSS
                 )
                 if leaving or hidden or state.propagated >= self.max_propagated:
                     self._lose(object_id, state)
@@ -320,12 +322,12 @@ class ObjectTracker:
                 state.propagated = 0
                 # As its velocity, not over a partial view; nor while what was taken back is on trial.
                 if flow is not None and float(mask.sum()) >= 0.75 * state.area and not state.trial:
-                    state.drift = np.median(flow[mask], axis=0) - np.median(flow.reshape(-1, 2), axis=0)
+                    state.drift = np.median(flow[mask], axis=0) - scene
             if state.trial and flow is not None:
                 # Taken back moving across the scene, it goes on doing so: what comes to rest with the scene or turns
                 # at once was something else (a piece of what it went behind, of the background that moved with it).
                 assert state.before is not None
-                if not _goes(state.drift, _crosses(mask, flow)[None], state.before.left)[0]:
+                if not _goes(state.drift, _crosses(mask, flow, scene)[None], state.before.left)[0]:
                     propagated.discard(object_id)
                     self._lose(object_id, state)
                     continue
@@ -392,7 +394,7 @@ class ObjectTracker:
                 # at its edge or beside where it went moves with the scene. Its colours then need to agree less (its
                 # look changes).
                 assert cues is not None and cues.flow is not None  # crossed says so
-                back &= _goes(state.drift, _relative(cells, cues.flow, area), state.left)
+                back &= _goes(state.drift, _relative(cells, cues.flow, area, cues.scene), state.left)
             # What left the frame comes back through its edge: segments at it, or that were at it since it
             # left (the segment tracker follows them in), and the pieces of it that touch one.
             first = back
@@ -650,7 +652,9 @@ def _explain(
     return (mask | gaps if (mask & warped).sum() >= confirm * area else None), took_part
 
 
-def _motion_share(warped: np.ndarray, flow: np.ndarray, drift: np.ndarray | None = None) -> np.ndarray:
+def _motion_share(
+    warped: np.ndarray, flow: np.ndarray, scene: np.ndarray, drift: np.ndarray | None = None
+) -> np.ndarray:
     """(h, w) float: how far each cell moves from the scene's motion towards the object's (1 everywhere when
     the object moves with the scene: motion tells nothing).
 
@@ -664,12 +668,12 @@ def _motion_share(warped: np.ndarray, flow: np.ndarray, drift: np.ndarray | None
     Args:
         warped: (h, w) bool the object's last mask moved by the flow.
         flow: (h, w, 2) float backward flow (dx, dy) in cells.
+        scene: (2,) the scene's motion (``FrameCues.scene``).
         drift: (2,) the object's flow less the scene's, when not that of ``warped`` (None: that of ``warped``).
     """
     everything = np.ones(flow.shape[:2], np.float32)
     if not warped.any():
         return everything
-    scene = np.median(flow.reshape(-1, 2), axis=0)
     mine = np.median(flow[warped], axis=0) if drift is None else scene + drift
     relative = float(np.hypot(*(mine - scene)))
     if relative < _MOTION:
@@ -683,22 +687,23 @@ def _moves_with(share: np.ndarray, cells: sparse.csr_matrix, seg_area: np.ndarra
     return np.asarray(mean >= _MOTION_SHARE)
 
 
-def _relative(cells: sparse.csr_matrix, flow: np.ndarray, seg_area: np.ndarray) -> np.ndarray:
+def _relative(cells: sparse.csr_matrix, flow: np.ndarray, seg_area: np.ndarray, scene: np.ndarray) -> np.ndarray:
     """(N, 2) float (dx, dy): each segment's mean flow less the scene's (its median), in cells per frame.
 
     Args:
         cells: N segments as ``sparse_rows``.
         flow: (h, w, 2) float backward flow (dx, dy) in cells.
         seg_area: (N,) float cells of each segment.
+        scene: (2,) the scene's motion (``FrameCues.scene``).
     """
     vectors = flow.reshape(-1, 2).astype(np.float32)
     mean = np.asarray(cells @ vectors) / np.maximum(seg_area, 1)[:, None]
-    return np.asarray(mean - np.median(vectors, axis=0), float)
+    return np.asarray(mean - scene, float)
 
 
-def _crosses(mask: np.ndarray, flow: np.ndarray) -> np.ndarray:
-    """(2,) float (dx, dy): how an (h, w) bool mask moves across the scene (its mean flow less the scene's)."""
-    return _relative(sparse_rows(mask[None]), flow, np.array([mask.sum()], float))[0]
+def _crosses(mask: np.ndarray, flow: np.ndarray, scene: np.ndarray) -> np.ndarray:
+    """(2,) float (dx, dy): how an (h, w) bool mask moves across the scene (its mean flow less the ``scene``'s)."""
+    return _relative(sparse_rows(mask[None]), flow, np.array([mask.sum()], float), scene)[0]
 
 
 def _goes(drift: np.ndarray, relative: np.ndarray, left: bool) -> np.ndarray:

@@ -34,7 +34,7 @@ def sloped_segment(
     field = ((0.5 * u - v + 10) / cell * 4).astype(np.float32)[None]
     masks = field > 0
     boxes = sv.mask_to_xyxy(masks).astype(np.float32) * cell
-    data = {LOGITS: quantize_logits(field.copy()), CUT: np.array([[0, 0, width, height]], np.float32) - boxes}
+    data = {LOGITS: quantize_logits(field), CUT: np.array([[0, 0, width, height]], np.float32) - boxes}
     segment = sv.Detections(
         xyxy=boxes,
         mask=masks,

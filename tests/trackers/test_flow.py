@@ -29,6 +29,17 @@ def test_the_flow_follows_a_moving_square_and_warps_its_mask():
     assert (moved & expected).sum() / (moved | expected).sum() > 0.8
 
 
+def test_the_scene_motion_is_the_median_flow_worked_out_once():
+    """A pan of the whole frame with a square going the other way: the scene moves with the pan."""
+    rng = np.random.default_rng(1)
+    wide = rng.integers(0, 255, (180, 400, 3)).astype(np.uint8)
+    flow = FrameFlow()
+    assert (flow.update(wide[:, 40:360], (45, 80)).scene == 0).all()  # no flow yet: no motion known
+    cues = flow.update(wide[:, 32:352], (45, 80))  # the camera pans 8 pixels left: the scene moves 2 cells right
+    assert cues.scene == pytest.approx([-2.0, 0.0], abs=0.3)  # backward flow: where each cell came from
+    assert cues.scene is cues.scene
+
+
 def test_the_fine_flow_follows_a_jump_the_fast_one_loses():
     """A 48-pixel jump between two frames (a frame between keyframes of fast motion): DIS's fast preset
     leaves the mask behind, the medium preset (``fine``) carries it whole."""
