@@ -48,9 +48,12 @@ __all__ = ["Exporter", "FrameProcessor", "ObjectFollower", "Tracker"]
 
 
 class Tracker(Protocol):
-    """Gives a frame's segments identities: ``update(segments, cues) -> segments`` with ``tracker_id``."""
+    """Gives a frame's segments identities: ``update(segments, cues) -> segments`` with ``tracker_id``;
+    ``follow`` for a frame's segments carried from the last frame by the flow (between keyframes)."""
 
     def update(self, segments: sv.Detections, cues: FrameCues | None) -> sv.Detections: ...
+
+    def follow(self, segments: sv.Detections, cues: FrameCues | None) -> sv.Detections: ...
 
 
 class ObjectFollower(Protocol):
@@ -160,7 +163,7 @@ class FrameProcessor:
         if not keyframe:
             segments = carry(segments, cues.flow if cues is not None else None, frame.shape)
         if self.tracker is not None:
-            segments = self.tracker.update(segments, cues)
+            segments = self.tracker.update(segments, cues) if keyframe else self.tracker.follow(segments, cues)
         self._last = segments
         due = [p for p in self._pending if p.frame <= frame.index]
         self._pending = self._pending[len(due) :]

@@ -35,7 +35,7 @@ def gather(grids: np.ndarray, flow: np.ndarray) -> np.ndarray:
     src_y = np.rint(ys + flow[..., 1]).astype(np.intp)
     inside = ((src_x >= 0) & (src_x < w) & (src_y >= 0) & (src_y < h)).ravel()
     flat = (np.clip(src_y, 0, h - 1) * w + np.clip(src_x, 0, w - 1)).ravel()
-    moved = grids.reshape(len(grids), -1)[:, flat]
+    moved = np.take(grids.reshape(len(grids), -1), flat, axis=1)  # C order (fancy indexing gives F: copies later)
     moved[:, ~inside] = 0
     return moved.reshape(grids.shape)
 

@@ -7,6 +7,8 @@ tentative until seen ``min_hits`` frames in a row,
 confirmed after, lost while unmatched, and forgotten after ``lost_buffer`` frames lost.
 Track state is held in columns (arrays), not per-track objects; track masks are sparse
 rows of their cells, so hundreds of tracks (lost ones included) cost what their cells do.
+Between keyframes, where the segments are the last frame's carried by the flow, ``follow``
+continues each one's own track without matching.
 """
 
 from __future__ import annotations
@@ -90,15 +92,57 @@ class SegmentTracker:
         masks = np.asarray(segments.mask)
         if self.grid != masks.shape[1:]:
             self._clear(masks.shape[1:])  # a new resolution is a new video; identities keep counting
-        flow = cues.flow if cues is not None else None
-        before = centroids_of(self.cells, self.grid)
-        # Every track, lost ones too, moves with what is under it (or its velocity) to this frame.
-        self.cells = move_cells(self.cells, self.grid, flow, None if flow is not None else self.velocity)
+        before = self._move(cues)
         rows = sparse_rows(masks)
         matches, unmatched_tracks, new = assign(iou_of(self.cells, rows), self.iou_threshold)
-        out_ids = np.zeros(len(masks), int)
-        out_state = np.zeros(len(masks), int)
+        return self._book(segments, rows, before, matches, unmatched_tracks, new)
 
+    def follow(self, segments: sv.Detections, cues: FrameCues | None = None) -> sv.Detections:
+        """A frame the network did not see: ``segments`` are the last frame's, carried by the flow
+        (``carry.carry``), each still holding its track's id; they continue their tracks as they are,
+        with no matching (half ``update``'s time), and the other tracks move and age as on any frame.
+
+        Args:
+            segments: N carried segments with ``mask`` (N, h, w) bool and the ``tracker_id`` ``update``
+                gave them (a row whose track is gone starts a new one).
+            cues: the frame's optical flow, as for ``update``.
+
+        Returns:
+            The same N rows with ``tracker_id`` and ``data["track_state"]`` as ``update`` gives.
+        """
+        masks = np.asarray(segments.mask)
+        if self.grid != masks.shape[1:] or segments.tracker_id is None:
+            return self.update(segments, cues)
+        before = self._move(cues)
+        rows = sparse_rows(masks)
+        order = np.argsort(self.ids)
+        at = np.minimum(np.searchsorted(self.ids, segments.tracker_id, sorter=order), max(len(self) - 1, 0))
+        found = np.zeros(len(masks), bool) if len(self) == 0 else self.ids[order[at]] == segments.tracker_id
+        matches = np.stack([order[at[found]], np.flatnonzero(found)], axis=1).reshape(-1, 2)
+        unmatched_tracks = np.setdiff1d(np.arange(len(self)), matches[:, 0])
+        return self._book(segments, rows, before, matches, unmatched_tracks, np.flatnonzero(~found))
+
+    def _move(self, cues: FrameCues | None) -> np.ndarray:
+        """Every track, lost ones too, moved with what is under it (or its velocity) to this frame;
+        their (T, 2) centroids before."""
+        flow = cues.flow if cues is not None else None
+        before = centroids_of(self.cells, self.grid)
+        self.cells = move_cells(self.cells, self.grid, flow, None if flow is not None else self.velocity)
+        return before
+
+    def _book(
+        self,
+        segments: sv.Detections,
+        rows: sparse.csr_matrix,
+        before: np.ndarray,
+        matches: np.ndarray,
+        unmatched_tracks: np.ndarray,
+        new: np.ndarray,
+    ) -> sv.Detections:
+        """The tracks after this frame's (K, 2) (track, segment) ``matches``: matched ones take their
+        segment's cells (``rows``) and count a hit, the others a miss, segments ``new`` start tracks."""
+        out_ids = np.zeros(rows.shape[0], int)
+        out_state = np.zeros(rows.shape[0], int)
         tracks, seen = matches[:, 0], matches[:, 1]
         moved = (centroids_of(rows, self.grid)[seen] - before[tracks]) / (self.missed[tracks, None] + 1)
         self.velocity[tracks] = 0.5 * self.velocity[tracks] + 0.5 * moved

@@ -22,6 +22,32 @@ def test_identities_follow_moving_segments_whatever_their_order():
     assert moved.data["track_state"].tolist() == [TrackState.CONFIRMED] * 2
 
 
+def test_carried_segments_keep_their_ids_without_matching_and_the_rest_age():
+    """Between keyframes the segments are the last frame's carried by the flow: each goes on with its
+    own track, however far it was carried (no IoU test), one carried out of the frame leaves its track
+    lost, and the next keyframe matches as usual."""
+    tracker = SegmentTracker()
+    tracker.update(_segments((0, 0, 8), (20, 20, 8)))
+    seen = tracker.update(_segments((0, 0, 8), (20, 20, 8)))
+    carried = seen[np.array([True, False])]  # the second was carried out of the frame
+    carried.mask = _segments((0, 12, 8)).mask  # and the first 12 cells right: no overlap with its track
+    followed = tracker.follow(carried)
+    assert followed.tracker_id.tolist() == [1]
+    assert followed.data["track_state"].tolist() == [TrackState.CONFIRMED]
+    assert tracker.state.tolist() == [TrackState.CONFIRMED, TrackState.LOST]
+    again = tracker.update(_segments((21, 20, 8), (0, 13, 8)))  # the next keyframe: both seen
+    assert again.tracker_id.tolist() == [2, 1]
+
+
+def test_a_carried_segment_whose_track_is_gone_starts_a_new_one():
+    tracker = SegmentTracker(min_hits=1)
+    tracker.update(_segments((0, 0, 8)))
+    stray = _segments((10, 10, 8))
+    stray.tracker_id = np.array([7])  # no such track
+    assert tracker.follow(stray).tracker_id.tolist() == [2]
+    assert SegmentTracker().follow(_segments((0, 0, 8))).tracker_id.tolist() == [1]  # no ids yet: as update
+
+
 def test_the_input_is_not_modified():
     segments = _segments((0, 0, 8))
     SegmentTracker().update(segments)
