@@ -39,7 +39,9 @@ would change the input size). The built-in model runs on its own kind of clip wi
 usual conf 0.25.
 
 ms per frame: wall time of a run over its frames (ultralytics: from its first result to
-the last, so model setup is left out); median (min-max) over ``--repeats`` runs. Threads:
+the last, so model setup is left out); median (min-max) over ``--repeats`` runs, our rows
+and the floor run round-robin (one run of each in turn), as are the networks' calls: a machine
+whose speed drifts during the benchmark weighs on every row alike. Threads:
 every row gets all cores (ultralytics sets torch to one thread on import; restored here).
 Our rows write an H.264 MP4 with ``--preset`` (default ultrafast, as the webcam and rtsp
 presets; the file preset's veryfast costs about 9 ms more CPU per 720p frame); the
@@ -60,6 +62,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("YOLO_OFFLINE", "1")
 os.environ.setdefault("YOLO_VERBOSE", "False")
@@ -163,15 +166,19 @@ def calibrated(segmenter: Segmenter, image: np.ndarray) -> tuple[float, int]:
     return segmenter.conf, segmenter.max_det
 
 
-def network_ms(segmenter: Segmenter, image: np.ndarray, calls: int) -> list[float]:
-    """Milliseconds of the network alone on the letterboxed frame, one per call after a warm-up."""
-    batch = letterboxed(segmenter, image)
-    segmenter.network(batch)
-    times = []
+def network_ms(segmenters: dict[str, Segmenter], image: np.ndarray, calls: int) -> dict[str, list[float]]:
+    """Milliseconds of each network alone on the letterboxed frame, one per call after a warm-up
+    (which exports or quantizes); the networks called round-robin, so a drift in the machine's speed
+    weighs on each alike."""
+    batches = {key: letterboxed(segmenter, image) for key, segmenter in segmenters.items()}
+    for key, segmenter in segmenters.items():
+        segmenter.network(batches[key])
+    times: dict[str, list[float]] = {key: [] for key in segmenters}
     for _ in range(calls):
-        started = time.perf_counter()
-        segmenter.network(batch)
-        times.append((time.perf_counter() - started) * 1000)
+        for key, segmenter in segmenters.items():
+            started = time.perf_counter()
+            segmenter.network(batches[key])
+            times[key].append((time.perf_counter() - started) * 1000)
     return times
 
 
@@ -303,6 +310,15 @@ def repeat(measure: Callable[[], dict[str, float]], times: int) -> dict[str, lis
     return {key: [r[key] for r in runs] for key in runs[0]}
 
 
+def interleaved(runs: dict[Any, Callable[[], dict[str, float]]], times: int) -> dict[Any, dict[str, list[float]]]:
+    """Each of ``runs`` ``times`` times, round-robin (one of each, then again): ``repeat`` for each, side by side."""
+    results: dict[Any, list[dict[str, float]]] = {key: [] for key in runs}
+    for _ in range(times):
+        for key, measure in runs.items():
+            results[key].append(measure())
+    return {key: {column: [r[column] for r in done] for column in done[0]} for key, done in results.items()}
+
+
 def model_rows(
     name: str,
     weights: Path | str,
@@ -318,13 +334,12 @@ def model_rows(
     conf, max_det = (0.25, MASKS) if name.startswith("fastsam-tiny") else calibrated(probe, image)
     shape = probe.letterbox(image.shape[:2]).input_shape
     peak = PeakRss()
-    segmenters, network = {}, {}
-    for backend in BACKENDS:
-        segmenters[backend] = Segmenter(
+    segmenters = {
+        backend: Segmenter(
             weights, imgsz=args.imgsz, conf=conf, max_det=max_det, device="cpu", backend=backend, threads=threads
         )
-        network[backend] = network_ms(segmenters[backend], image, calls=args.frames)
-    fastest = min(("onnx", "openvino"), key=lambda b: statistics.median(network[b]))
+        for backend in BACKENDS
+    }
     segmenters[INT8] = Segmenter(
         weights,
         imgsz=args.imgsz,
@@ -336,7 +351,8 @@ def model_rows(
         precision="int8",
         calibration=Calibration(clip, frames=args.frames, progress=False),
     )
-    network[INT8] = network_ms(segmenters[INT8], image, calls=args.frames)  # the first call quantizes
+    network = network_ms(segmenters, image, calls=args.frames)
+    fastest = min(("onnx", "openvino"), key=lambda b: statistics.median(network[b]))
     name = f"{name} (conf {conf:.3g}, max_det {max_det})"
     int8_ratio = statistics.median(network[INT8]) / statistics.median(network["openvino"])
     rows = [
@@ -345,29 +361,40 @@ def model_rows(
         f"| {1000 / statistics.median(network[backend]):.1f} | 1.00 | | | | | | |"
         for backend in (*BACKENDS, INT8)
     ]
-    run_floor = functools.partial(floor, segmenters[fastest], clip, work / "out.mp4", args.preset, peak)
-    figures = repeat(run_floor, args.repeats)
+    # Every configuration of ours and the floor, run round-robin: a machine that slows down or speeds up
+    # midway (other tenants, clocks) weighs on every row alike, so the ratios between rows hold.
+    runs: dict[tuple[str, bool, str], Callable[[], dict[str, float]]] = {
+        ("floor", False, ""): functools.partial(floor, segmenters[fastest], clip, work / "out.mp4", args.preset, peak)
+    }
+    policies = {"K=2": (2, "every"), "K=3": (3, "every"), "auto": (None, "auto")}
+    for backend in ("torch", fastest, INT8):
+        for prompted in (False, True):
+            boxes = [np.array(box) for box in PROMPT_BOXES] if prompted else []
+            runs[backend, prompted, ""] = functools.partial(
+                ours, segmenters[backend], clip, work / "out.mp4", boxes, args.preset, peak
+            )
+    for label, policy in policies.items():
+        boxes = [np.array(box) for box in PROMPT_BOXES]
+        runs[fastest, True, label] = functools.partial(
+            ours, segmenters[fastest], clip, work / "out.mp4", boxes, args.preset, peak, keyframes=policy
+        )
+    measured = interleaved(runs, args.repeats)
+    figures = measured["floor", False, ""]
     floor_ms = statistics.median(figures["ms"])
     ratio = floor_ms / statistics.median(network[fastest])
     rows.append(_row(name, f"floor: decode, network, encode only, {fastest}", shape, figures, f"{ratio:.2f}", 1.0))
     ours_ms = {}
     for backend in ("torch", fastest, INT8):
         for prompted in (False, True):
-            boxes = [np.array(box) for box in PROMPT_BOXES] if prompted else []
-            run_once = functools.partial(ours, segmenters[backend], clip, work / "out.mp4", boxes, args.preset, peak)
-            figures = repeat(run_once, args.repeats)
+            figures = measured[backend, prompted, ""]
             ours_ms[backend, prompted] = statistics.median(figures["ms"])
             label = "two prompted objects" if prompted else "everything mode"
             ratio = ours_ms[backend, prompted] / statistics.median(network[backend])
             over = ours_ms[backend, prompted] / floor_ms
             rows.append(_row(name, f"**ours**, {backend}, {label}", shape, figures, f"{ratio:.2f}", over))
-    boxes = [np.array(box) for box in PROMPT_BOXES]
     keyframe_ms: dict[str, float] = {}
-    for label, policy in (("K=2", (2, "every")), ("K=3", (3, "every")), ("auto", (None, "auto"))):
-        run_once = functools.partial(
-            ours, segmenters[fastest], clip, work / "out.mp4", boxes, args.preset, peak, keyframes=policy
-        )
-        figures = repeat(run_once, args.repeats)
+    for label in policies:
+        figures = measured[fastest, True, label]
         speedup = ours_ms[fastest, True] / statistics.median(figures["ms"])
         quality = f", real-footage J {keyframe_j[label][1]:.3f} of K=1's" if keyframe_j else ""
         ratio = statistics.median(figures["ms"]) / statistics.median(network[fastest])
@@ -440,8 +467,8 @@ def main() -> None:
             f"`python benchmarks/speed.py --frames {args.frames} --repeats {args.repeats} --imgsz {args.imgsz}"
             f"{'' if args.models == DEFAULT_MODELS else f' --models {args.models}'}` "
             f"on {os.cpu_count()} CPU cores, 1280x720 clip, our output H.264 {args.preset}; median (min-max) over runs "
-            f"(network alone: over {args.frames} calls). x network: ms per frame over the network alone "
-            "of the same backend; x floor: over the floor row's (decode, network, encode only).",
+            f"(network alone: over {args.frames} calls), rows run round-robin. x network: ms per frame over the "
+            "network alone of the same backend; x floor: over the floor row's (decode, network, encode only).",
             "",
             "| model | what | network input | ms/frame | fps | x network | x floor | masks/frame | segment ms "
             "| track ms | render / plot ms | peak RSS MB |",
