@@ -39,9 +39,10 @@ would change the input size). The built-in model runs on its own kind of clip wi
 usual conf 0.25.
 
 ms per frame: wall time of a run over its frames (ultralytics: from its first result to
-the last, so model setup is left out); median (min-max) over ``--repeats`` runs, our rows
-and the floor run round-robin (one run of each in turn), as are the networks' calls: a machine
-whose speed drifts during the benchmark weighs on every row alike. Threads:
+the last, so model setup is left out); median (min-max) over ``--repeats`` runs. The floor
+and our OpenVINO rows run round-robin (one run of each in turn), so a machine whose speed
+drifts during the benchmark weighs on them alike; the torch rows run before them on their
+own (torch's OpenMP threads spin on after a run and would slow the next). Threads:
 every row gets all cores (ultralytics sets torch to one thread on import; restored here).
 Our rows write an H.264 MP4 with ``--preset`` (default ultrafast, as the webcam and rtsp
 presets; the file preset's veryfast costs about 9 ms more CPU per 720p frame); the
@@ -166,19 +167,18 @@ def calibrated(segmenter: Segmenter, image: np.ndarray) -> tuple[float, int]:
     return segmenter.conf, segmenter.max_det
 
 
-def network_ms(segmenters: dict[str, Segmenter], image: np.ndarray, calls: int) -> dict[str, list[float]]:
-    """Milliseconds of each network alone on the letterboxed frame, one per call after a warm-up
-    (which exports or quantizes); the networks called round-robin, so a drift in the machine's speed
-    weighs on each alike."""
-    batches = {key: letterboxed(segmenter, image) for key, segmenter in segmenters.items()}
-    for key, segmenter in segmenters.items():
-        segmenter.network(batches[key])
-    times: dict[str, list[float]] = {key: [] for key in segmenters}
+def network_ms(segmenter: Segmenter, image: np.ndarray, calls: int) -> list[float]:
+    """Milliseconds of the network alone on the letterboxed frame, one per call after a warm-up.
+
+    One network at a time: called in turn with torch's, OpenVINO's calls ran 1.4x slower here
+    (torch's OpenMP threads spin on after each of its calls)."""
+    batch = letterboxed(segmenter, image)
+    segmenter.network(batch)
+    times = []
     for _ in range(calls):
-        for key, segmenter in segmenters.items():
-            started = time.perf_counter()
-            segmenter.network(batches[key])
-            times[key].append((time.perf_counter() - started) * 1000)
+        started = time.perf_counter()
+        segmenter.network(batch)
+        times.append((time.perf_counter() - started) * 1000)
     return times
 
 
@@ -310,6 +310,11 @@ def repeat(measure: Callable[[], dict[str, float]], times: int) -> dict[str, lis
     return {key: [r[key] for r in runs] for key in runs[0]}
 
 
+def _boxes(prompted: bool) -> list[np.ndarray]:
+    """The two prompt boxes of the prompted rows (none for everything mode)."""
+    return [np.array(box) for box in PROMPT_BOXES] if prompted else []
+
+
 def interleaved(runs: dict[Any, Callable[[], dict[str, float]]], times: int) -> dict[Any, dict[str, list[float]]]:
     """Each of ``runs`` ``times`` times, round-robin (one of each, then again): ``repeat`` for each, side by side."""
     results: dict[Any, list[dict[str, float]]] = {key: [] for key in runs}
@@ -351,7 +356,7 @@ def model_rows(
         precision="int8",
         calibration=Calibration(clip, frames=args.frames, progress=False),
     )
-    network = network_ms(segmenters, image, calls=args.frames)
+    network = {key: network_ms(segmenter, image, calls=args.frames) for key, segmenter in segmenters.items()}
     fastest = min(("onnx", "openvino"), key=lambda b: statistics.median(network[b]))
     name = f"{name} (conf {conf:.3g}, max_det {max_det})"
     int8_ratio = statistics.median(network[INT8]) / statistics.median(network["openvino"])
@@ -361,24 +366,30 @@ def model_rows(
         f"| {1000 / statistics.median(network[backend]):.1f} | 1.00 | | | | | | |"
         for backend in (*BACKENDS, INT8)
     ]
-    # Every configuration of ours and the floor, run round-robin: a machine that slows down or speeds up
-    # midway (other tenants, clocks) weighs on every row alike, so the ratios between rows hold.
+    # The floor and every configuration of ours on the exported backends, run round-robin: a machine that slows
+    # down or speeds up midway (other tenants, clocks) weighs on every row alike, so the ratios between rows
+    # hold. The torch rows run first, on their own: torch's OpenMP threads spin on after its runs.
+    measured = {
+        ("torch", prompted, ""): repeat(
+            functools.partial(ours, segmenters["torch"], clip, work / "out.mp4", _boxes(prompted), args.preset, peak),
+            args.repeats,
+        )
+        for prompted in (False, True)
+    }
     runs: dict[tuple[str, bool, str], Callable[[], dict[str, float]]] = {
         ("floor", False, ""): functools.partial(floor, segmenters[fastest], clip, work / "out.mp4", args.preset, peak)
     }
     policies = {"K=2": (2, "every"), "K=3": (3, "every"), "auto": (None, "auto")}
-    for backend in ("torch", fastest, INT8):
+    for backend in (fastest, INT8):
         for prompted in (False, True):
-            boxes = [np.array(box) for box in PROMPT_BOXES] if prompted else []
             runs[backend, prompted, ""] = functools.partial(
-                ours, segmenters[backend], clip, work / "out.mp4", boxes, args.preset, peak
+                ours, segmenters[backend], clip, work / "out.mp4", _boxes(prompted), args.preset, peak
             )
     for label, policy in policies.items():
-        boxes = [np.array(box) for box in PROMPT_BOXES]
         runs[fastest, True, label] = functools.partial(
-            ours, segmenters[fastest], clip, work / "out.mp4", boxes, args.preset, peak, keyframes=policy
+            ours, segmenters[fastest], clip, work / "out.mp4", _boxes(True), args.preset, peak, keyframes=policy
         )
-    measured = interleaved(runs, args.repeats)
+    measured |= interleaved(runs, args.repeats)
     figures = measured["floor", False, ""]
     floor_ms = statistics.median(figures["ms"])
     ratio = floor_ms / statistics.median(network[fastest])
@@ -467,7 +478,7 @@ def main() -> None:
             f"`python benchmarks/speed.py --frames {args.frames} --repeats {args.repeats} --imgsz {args.imgsz}"
             f"{'' if args.models == DEFAULT_MODELS else f' --models {args.models}'}` "
             f"on {os.cpu_count()} CPU cores, 1280x720 clip, our output H.264 {args.preset}; median (min-max) over runs "
-            f"(network alone: over {args.frames} calls), rows run round-robin. x network: ms per frame over the "
+            f"(network alone: over {args.frames} calls), OpenVINO rows round-robin. x network: ms per frame over the "
             "network alone of the same backend; x floor: over the floor row's (decode, network, encode only).",
             "",
             "| model | what | network input | ms/frame | fps | x network | x floor | masks/frame | segment ms "
