@@ -115,10 +115,11 @@ class SegmentTracker:
             return self.update(segments, cues)
         before = self._move(cues)
         rows = sparse_rows(masks)
-        order = np.argsort(self.ids)
-        at = np.minimum(np.searchsorted(self.ids, segments.tracker_id, sorter=order), max(len(self) - 1, 0))
-        found = np.zeros(len(masks), bool) if len(self) == 0 else self.ids[order[at]] == segments.tracker_id
-        matches = np.stack([order[at[found]], np.flatnonzero(found)], axis=1).reshape(-1, 2)
+        # Track ids ascend (new tracks are appended with higher ones): each segment's track by bisection.
+        at = np.searchsorted(self.ids, segments.tracker_id)
+        found = at < len(self)
+        found[found] = self.ids[at[found]] == segments.tracker_id[found]
+        matches = np.stack([at[found], np.flatnonzero(found)], axis=1)
         unmatched_tracks = np.setdiff1d(np.arange(len(self)), matches[:, 0])
         return self._book(segments, rows, before, matches, unmatched_tracks, np.flatnonzero(~found))
 

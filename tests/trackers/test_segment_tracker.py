@@ -37,6 +37,7 @@ def test_carried_segments_keep_their_ids_without_matching_and_the_rest_age():
     assert tracker.state.tolist() == [TrackState.CONFIRMED, TrackState.LOST]
     again = tracker.update(_segments((21, 20, 8), (0, 13, 8)))  # the next keyframe: both seen
     assert again.tracker_id.tolist() == [2, 1]
+    assert (np.diff(tracker.ids) > 0).all()  # ids ascend, which ``follow``'s lookup relies on
 
 
 def test_a_carried_segment_whose_track_is_gone_starts_a_new_one():
