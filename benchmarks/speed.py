@@ -330,7 +330,7 @@ def model_rows(
     clip: Path,
     args: argparse.Namespace,
     work: Path,
-    keyframe_j: dict[str, tuple[float, float, float]],
+    keyframe_j: dict[str, tuple[float, float, float, float]],
 ) -> list[str]:
     """Every row of one model: networks, ours (every frame, then keyframes), ultralytics."""
     image = first_frame(clip)
@@ -476,7 +476,7 @@ def main() -> None:
     table = "\n".join(
         [
             f"`python benchmarks/speed.py --frames {args.frames} --repeats {args.repeats} --imgsz {args.imgsz}"
-            f"{'' if args.models == DEFAULT_MODELS else f' --models {args.models}'}` "
+            f"{'' if args.models == DEFAULT_MODELS else f' --models {args.models}'}{' --davis DAVIS' if args.davis else ''}` "
             f"on {os.cpu_count()} CPU cores, 1280x720 clip, our output H.264 {args.preset}; median (min-max) over runs "
             f"(network alone: over {args.frames} calls), OpenVINO rows round-robin. x network: ms per frame over the "
             "network alone of the same backend; x floor: over the floor row's (decode, network, encode only).",
