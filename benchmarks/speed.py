@@ -476,7 +476,8 @@ def main() -> None:
     table = "\n".join(
         [
             f"`python benchmarks/speed.py --frames {args.frames} --repeats {args.repeats} --imgsz {args.imgsz}"
-            f"{'' if args.models == DEFAULT_MODELS else f' --models {args.models}'}{' --davis DAVIS' if args.davis else ''}` "
+            f"{'' if args.models == DEFAULT_MODELS else f' --models {args.models}'}"
+            f"{' --davis DAVIS' if args.davis else ''}` "
             f"on {os.cpu_count()} CPU cores, 1280x720 clip, our output H.264 {args.preset}; median (min-max) over runs "
             f"(network alone: over {args.frames} calls), OpenVINO rows round-robin. x network: ms per frame over the "
             "network alone of the same backend; x floor: over the floor row's (decode, network, encode only).",
