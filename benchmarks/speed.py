@@ -55,6 +55,7 @@ import argparse
 import functools
 import itertools
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -462,17 +463,21 @@ def main() -> None:
     args = parser.parse_args()
     keyframe_j = keyframe_scores(args.davis) if args.davis else {}
 
-    work = Path(tempfile.mkdtemp(prefix="fastsam-speed-"))
+    work = Path(tempfile.mkdtemp(prefix="fastsam-speed-"))  # clips, checkpoints, exports: about 130 MB
     os.environ.setdefault("FASTSAM_TRACK_CACHE", str(work / "cache"))
-    rows = realistic_rows(write_clip(work / "clip.mp4", args.frames + 1, seed=5), args, work)
-    for model in args.models.split(","):
-        if model == "fastsam-tiny":
-            clip = write_clip(work / "tiny.mp4", args.frames + 1, seed=7)
-            rows += model_rows("fastsam-tiny (built in)", "fastsam-tiny", clip, args, work, keyframe_j)
-        else:
-            clip = write_clip(work / "clip.mp4", args.frames + 1, seed=5)
-            weights = save_untrained_checkpoint(model, work / f"{model}.pt", class_bias=CLASS_BIAS)
-            rows += model_rows(f"{model.replace('fastsam', 'FastSAM')} arch.", weights, clip, args, work, keyframe_j)
+    try:
+        rows = realistic_rows(write_clip(work / "clip.mp4", args.frames + 1, seed=5), args, work)
+        for model in args.models.split(","):
+            if model == "fastsam-tiny":
+                clip = write_clip(work / "tiny.mp4", args.frames + 1, seed=7)
+                rows += model_rows("fastsam-tiny (built in)", "fastsam-tiny", clip, args, work, keyframe_j)
+            else:
+                clip = write_clip(work / "clip.mp4", args.frames + 1, seed=5)
+                weights = save_untrained_checkpoint(model, work / f"{model}.pt", class_bias=CLASS_BIAS)
+                name = f"{model.replace('fastsam', 'FastSAM')} arch."
+                rows += model_rows(name, weights, clip, args, work, keyframe_j)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     table = "\n".join(
         [
             f"`python benchmarks/speed.py --frames {args.frames} --repeats {args.repeats} --imgsz {args.imgsz}"
