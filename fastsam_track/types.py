@@ -19,12 +19,14 @@ __all__ = [
     "COLOR",
     "CUT",
     "LOGITS",
+    "OBJECT_STATE",
     "PROPAGATED",
     "SEGMENTS",
     "TRACK_STATE",
     "BoxPrompt",
     "Frame",
     "MaskPrompt",
+    "ObjectState",
     "PointPrompt",
     "Prompt",
     "RemovePrompt",
@@ -44,7 +46,8 @@ LOGITS = "logits"
 CUT = "cut"
 TRACK_STATE = "track_state"  # (N,) TrackState of each segment's track (the segment tracker)
 PROPAGATED = "propagated"  # (K,) bool: the object's mask was carried by motion, no segment confirmed it
-SEGMENTS = "segments"  # (K,) object of int arrays: the segments each object is made of
+SEGMENTS = "segments"  # (K, N) bool: which of the frame's N segments make up each of the K objects
+OBJECT_STATE = "object_state"  # (K,) int8 ObjectState of each prompted object (the object tracker)
 
 
 class StopRun(Exception):
@@ -57,6 +60,25 @@ class TrackState(IntEnum):
     TENTATIVE = 0
     CONFIRMED = 1
     LOST = 2
+
+
+class ObjectState(IntEnum):
+    """Where a prompted object is in its life, as the object tracker reports it each frame.
+
+    An object with a mask on the frame is one of the first four; ``LOST`` objects have no mask
+    and are listed in ``SegmentedFrame.lost``.
+    """
+
+    SEEN = 0  # this frame's segments confirmed it
+    CARRIED = 1  # its mask was carried by the optical flow (between keyframes, or missed by the segmenter)
+    SEARCHING = 2  # the flow lost it: looked for close by, coasting on its own velocity
+    TRIAL = 3  # taken back after it was lost: it must go on moving as it did for a few frames
+    LOST = 4  # not in view: searched for, no mask
+
+    @property
+    def label(self) -> str:
+        """The state's lowercase name, as exports, ``--stats`` and the page show it."""
+        return self.name.lower()
 
 
 @dataclass(frozen=True)
@@ -96,15 +118,19 @@ class SegmentedFrame:
             full-resolution pixels where needed.
         objects: the prompted objects seen on this frame, one row each (``tracker_id`` the
             object id, ``mask`` (K, h, w) bool at mask resolution, ``data["logits"]`` when the
-            segments have them), or None without prompts.
+            segments have them, ``data["object_state"]`` (``OBJECT_STATE``) (K,) int8 ``ObjectState``),
+            or None without prompts.
         edges: (H, W) uint8 edge map of the segments' mask probabilities (255 strongest), or
             None when edges were not asked for.
+        lost: ids of the prompted objects the tracker still searches for but that have no mask on
+            this frame (``ObjectState.LOST``), ascending.
     """
 
     frame: Frame
     segments: sv.Detections
     objects: sv.Detections | None = None
     edges: np.ndarray | None = None
+    lost: tuple[int, ...] = ()
 
     @property
     def mask_shape(self) -> tuple[int, int]:

@@ -37,7 +37,18 @@ from fastsam_track.masks import levels_of, object_levels, probabilities_of
 from fastsam_track.trackers.carry import carry
 from fastsam_track.trackers.flow import FrameCues, FrameFlow
 from fastsam_track.trackers.prompting import PromptWarning
-from fastsam_track.types import LOGITS, PROPAGATED, SEGMENTS, Frame, Prompt, RemovePrompt, SegmentedFrame, TextPrompt
+from fastsam_track.types import (
+    LOGITS,
+    OBJECT_STATE,
+    PROPAGATED,
+    SEGMENTS,
+    Frame,
+    ObjectState,
+    Prompt,
+    RemovePrompt,
+    SegmentedFrame,
+    TextPrompt,
+)
 
 if TYPE_CHECKING:
     from fastsam_track.pipeline.keyframes import Keyframes
@@ -176,6 +187,8 @@ class FrameProcessor:
             followed = _with_levels(self._follow(segments, frame.shape, due, cues), segments)
             if not keyframe and len(followed):
                 followed.data[PROPAGATED] = np.ones(len(followed), bool)
+                seen = followed.data[OBJECT_STATE] == ObjectState.SEEN
+                followed.data[OBJECT_STATE] = np.where(seen, ObjectState.CARRIED, followed.data[OBJECT_STATE]).astype(np.int8)
         if self.keyframes is not None:
             self.keyframes.observe(keyframe, cues, followed)
         if self.text is not None:
@@ -184,7 +197,8 @@ class FrameProcessor:
             self.inbox.publish(frame.index, frame.shape, followed)
             followed = followed if followed is not None and len(followed) else None
         edge_image = edge_map(probabilities_of(levels_of(segments)), frame.shape) if self.edges else None
-        return SegmentedFrame(frame, segments, followed, edge_image)
+        lost = self.objects.lost() if self.objects is not None else ()
+        return SegmentedFrame(frame, segments, followed, edge_image, lost)
 
     def export(self, segmented: SegmentedFrame) -> None:
         """Write ``segmented`` to every export (after ``process``, on any one thread, in frame order)."""

@@ -64,7 +64,16 @@ from fastsam_track.trackers.prompting import (
     smooth_mask,
     to_grid,
 )
-from fastsam_track.types import BoxPrompt, MaskPrompt, PointPrompt, Prompt, RemovePrompt, TextPrompt
+from fastsam_track.types import (
+    OBJECT_STATE,
+    BoxPrompt,
+    MaskPrompt,
+    ObjectState,
+    PointPrompt,
+    Prompt,
+    RemovePrompt,
+    TextPrompt,
+)
 
 __all__ = ["ObjectTracker"]
 
@@ -219,8 +228,25 @@ class ObjectTracker:
             xyxy=_boxes(stack, frame_shape),
             mask=stack,
             tracker_id=ids,
-            data={"segments": part_of, "propagated": np.isin(ids, list(propagated))},
+            data={
+                "segments": part_of,
+                "propagated": np.isin(ids, list(propagated)),
+                OBJECT_STATE: np.array([self._state_of(self.objects[i]) for i in ids], np.int8),
+            },
         )
+
+    def lost(self) -> tuple[int, ...]:
+        """Ids of the objects searched for that have no mask now (``ObjectState.LOST``), ascending."""
+        return tuple(sorted(i for i, state in self.objects.items() if state.lost))
+
+    @staticmethod
+    def _state_of(state: _Object) -> ObjectState:
+        """The ``ObjectState`` of an object with a mask on this frame."""
+        if state.trial:
+            return ObjectState.TRIAL
+        if state.propagated:
+            return ObjectState.CARRIED
+        return ObjectState.SEEN
 
     # Following objects from frame to frame.
 
