@@ -187,8 +187,8 @@ class FrameProcessor:
             followed = _with_levels(self._follow(segments, frame.shape, due, cues), segments)
             if not keyframe and len(followed):
                 followed.data[PROPAGATED] = np.ones(len(followed), bool)
-                seen = followed.data[OBJECT_STATE] == ObjectState.SEEN
-                followed.data[OBJECT_STATE] = np.where(seen, ObjectState.CARRIED, followed.data[OBJECT_STATE]).astype(np.int8)
+                states = followed.data[OBJECT_STATE]
+                followed.data[OBJECT_STATE] = np.where(states == ObjectState.SEEN, ObjectState.CARRIED, states).astype(np.int8)
         if self.keyframes is not None:
             self.keyframes.observe(keyframe, cues, followed)
         if self.text is not None:
