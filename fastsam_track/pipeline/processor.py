@@ -188,7 +188,8 @@ class FrameProcessor:
             if not keyframe and len(followed):
                 followed.data[PROPAGATED] = np.ones(len(followed), bool)
                 states = followed.data[OBJECT_STATE]
-                followed.data[OBJECT_STATE] = np.where(states == ObjectState.SEEN, ObjectState.CARRIED, states).astype(np.int8)
+                carried = np.where(states == ObjectState.SEEN, ObjectState.CARRIED, states)
+                followed.data[OBJECT_STATE] = carried.astype(np.int8)
         if self.keyframes is not None:
             self.keyframes.observe(keyframe, cues, followed)
         if self.text is not None:
