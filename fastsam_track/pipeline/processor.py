@@ -68,11 +68,14 @@ class Tracker(Protocol):
 
 
 class ObjectFollower(Protocol):
-    """Follows prompted objects: ``update(segments, frame_shape, prompts, cues) -> objects``."""
+    """Follows prompted objects: ``update(segments, frame_shape, prompts, cues) -> objects``, and
+    ``lost()``, the ids of those it searches for that have no mask now."""
 
     def update(
         self, segments: sv.Detections, frame_shape: tuple[int, int], prompts: list[Prompt], cues: FrameCues | None
     ) -> sv.Detections: ...
+
+    def lost(self) -> tuple[int, ...]: ...
 
 
 class Exporter(Protocol):
