@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from fastsam_track.errors import FastSamTrackError, PromptError, UsageError
+from fastsam_track.pipeline.status import SourceStatus
 
 __all__ = ["FleetPage", "serve_fleet"]
 
@@ -44,6 +45,7 @@ class FleetPage:
     """The fleet's cameras for the web page (a ``SourceCatalog``), and the page's server.
 
     Use ``serve_fleet`` (or ``start_fleet(..., serve=...)``), which makes one and starts serving.
+    Each camera's status on the page (``/status``) is its row of the controller's status.
 
     Args:
         running: the fleet (``start_fleet``'s ``FleetRun``).
@@ -57,6 +59,8 @@ class FleetPage:
         refresh: seconds between the controller's status reads for the list.
         max_clients: most streams at once.
     """
+
+    manage = True  # cameras are added and removed from the page
 
     def __init__(
         self,
@@ -140,7 +144,7 @@ class FleetPage:
                 name = row["name"]
                 camera = self._cameras.get(name)
                 if camera is None and name in handles:
-                    camera = _RemoteCamera(self._numbers, name, self._running.controller, handles[name], self._fps)
+                    camera = _RemoteCamera(self._numbers, name, self._running.controller, handles[name], self._fps, self._row)
                     self._numbers += 1
                 if camera is not None:
                     listed[name] = camera
@@ -169,6 +173,11 @@ class FleetPage:
                 for name, camera in self._cameras.items()
             ]
 
+    def _row(self, name: str) -> dict[str, Any]:
+        """Camera ``name``'s newest row of the controller's status ({} when it has none)."""
+        with self._lock:
+            return dict(self._rows.get(name, {}))
+
     def source(self, number: int) -> _RemoteCamera | None:
         """The camera listed with ``number``, or None."""
         with self._lock:
@@ -195,7 +204,7 @@ class FleetPage:
         with self._lock:
             camera = self._cameras.get(name)
             if camera is None:
-                camera = _RemoteCamera(self._numbers, name, self._running.controller, handle, self._fps)
+                camera = _RemoteCamera(self._numbers, name, self._running.controller, handle, self._fps, self._row)
                 camera.listed_at = time.monotonic()
                 self._numbers += 1
                 self._cameras[name] = camera
@@ -244,20 +253,25 @@ class _RemoteCamera:
     """One camera of the page (a ``PageSource``): its frames and view from its actor, prompts through
     the controller."""
 
-    def __init__(self, number: int, name: str, controller: Any, handle: Any, fps: float):
-        self.number, self.name = number, name
+    takes_prompts = True
+
+    def __init__(
+        self, number: int, name: str, controller: Any, handle: Any, fps: float, row: Callable[[str], dict[str, Any]]
+    ):
+        self.number, self.name, self._row = number, name, row
         self._controller, self._handle, self._interval = controller, handle, 1.0 / fps
         self.gone = False  # removed from the fleet (or the page closed): its streams end
         self.listed_at = 0.0  # when the page listed it ahead of the controller's status (an add from the page)
         self._lock = threading.Lock()
         self._known: tuple[int, int] | None = None  # the camera's (incarnation, frame number) of the newest
         self._jpeg: bytes | None = None
+        self._index = -1  # the camera's index of the newest frame's
         self._sequence = 0  # frames fetched: the page's numbers, which go on across the camera's restarts
         self._asked = 0.0
         self._asking = False
         self._view: dict[str, Any] = _EMPTY_VIEW
 
-    def next_jpeg(self, after: int, done: Callable[[], bool]) -> tuple[int, bytes] | None:
+    def next_jpeg(self, after: int, done: Callable[[], bool]) -> tuple[int, bytes, int] | None:
         """The newest frame once newer than ``after``, fetched at most ``fps`` times a second for all
         viewers together; None when ``done()`` or the camera is gone."""
         import ray
@@ -265,7 +279,7 @@ class _RemoteCamera:
         while not (done() or self.gone):
             with self._lock:
                 if self._jpeg is not None and self._sequence > after:
-                    return self._sequence, self._jpeg
+                    return self._sequence, self._jpeg, self._index
                 wait = self._asked + self._interval - time.monotonic()
                 ask = wait <= 0 and not self._asking
                 if ask:
@@ -281,8 +295,15 @@ class _RemoteCamera:
                 self._asking = False
                 if newest is not None:
                     self._known, self._jpeg = (newest[0], newest[1]), newest[2]
+                    self._index = newest[3] if len(newest) > 3 else -1
                     self._sequence += 1
         return None
+
+    def status(self) -> SourceStatus:
+        """The camera's row of the controller's status, as the page shows it."""
+        row = self._row(self.name)
+        fields = {f: row[f] for f in ("state", "note", "fps", "age_ms", "age_p95_ms", "dropped", "frames", "keyframes", "frame") if row.get(f) is not None}
+        return SourceStatus(self.name, **fields)
 
     def view(self) -> dict[str, Any]:
         """The camera's objects and notice (what it said last while it does not answer)."""
@@ -302,13 +323,13 @@ class _RemoteCamera:
 
         return ray.get(getattr(self._controller, method).remote(self.name, *args), timeout=60)
 
-    def add_point(self, x: float, y: float, label: int = 1) -> int:
+    def add_point(self, x: float, y: float, label: int = 1, frame: int | None = None) -> int:
         if label not in (0, 1):
             raise PromptError(f"label must be 1 (foreground) or 0 (background), got {label!r}")
         point = {"points": [[x, y]]}
         return self._prompt(point if label == 1 else {**point, "labels": [0]}, add=label == 0)
 
-    def add_box(self, x1: float, y1: float, x2: float, y2: float) -> int:
+    def add_box(self, x1: float, y1: float, x2: float, y2: float, frame: int | None = None) -> int:
         if x2 <= x1 or y2 <= y1:
             raise PromptError("a box needs x2 > x1 and y2 > y1")
         return self._prompt({"box": [x1, y1, x2, y2]})

@@ -130,6 +130,7 @@ class CameraWorker:
         self._lock = threading.Lock()
         self._state, self._error = "starting", ""
         self._frames, self._frame_index, self._dropped, self._age, self._seconds = 0, -1, 0, 0.0, 0.0
+        self._age_p95, self._keyframes = 0.0, 0
         self._times: deque[float] = deque(maxlen=300)
         self._stage_ms: dict[str, float] = {}  # per frame: decode, segment (the round trip), track, render, encode
         self._inbox: Any = None
@@ -182,7 +183,9 @@ class CameraWorker:
     def _frame_done(self, _: int, segmented: SegmentedFrame, stats: Any) -> None:
         with self._lock:
             self._frames, self._frame_index, self._dropped = stats.frames, segmented.frame.index, stats.dropped
-            self._age, self._seconds = stats.age_ms()["median"], stats.seconds
+            ages = stats.age_ms()
+            self._age, self._age_p95, self._seconds = ages["median"], ages["p95"], stats.seconds
+            self._keyframes = stats.keyframes
             self._stage_ms = {k: round(v, 2) for k, v in stats.mean_ms().items()}
             self._times.append(time.monotonic())
             if self._state != "running":
@@ -225,7 +228,7 @@ class CameraWorker:
     def view(self) -> dict[str, Any]:
         """What a page lists of the camera's prompts: ``{"frame", "size", "objects", "notice"}``
         (``PromptInbox``'s ``frame_index``, ``frame_size``, ``objects()``, ``notice()``)."""
-        from fastsam_track.pipeline.outputs.web import inbox_view
+        from fastsam_track.pipeline.prompts.inbox import inbox_view
 
         if self._inbox is None:
             return {"frame": -1, "size": None, "objects": [], "notice": None}
@@ -246,6 +249,8 @@ class CameraWorker:
                 "note": self._error,
                 "fps": round(fps, 2),
                 "age_ms": round(self._age, 1),
+                "age_p95_ms": round(self._age_p95, 1),
+                "keyframes": self._keyframes,
                 "dropped": self._dropped,
                 "frames": self._frames,
                 "seconds": round(self._seconds, 3),

@@ -474,7 +474,7 @@ def _sinks(
         if outputs.show:
             sinks[n].append(WindowSink(inboxes[n], title=f"fastsam-track: {name}" if several else "fastsam-track"))
         if servers:
-            sinks[n].append(servers[0].sink(n))
+            sinks[n].append(servers[0].sink(n).follow(source))
         if outputs.rtsp_out is not None:
             url = f"{outputs.rtsp_out.rstrip('/')}/{name}" if several else outputs.rtsp_out
             sinks[n].append(RtspSink(url, fps=source.fps, on_event=on_event))

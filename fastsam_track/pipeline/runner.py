@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import ExitStack, closing, nullcontext
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 import supervision as sv
@@ -36,7 +36,7 @@ from fastsam_track.pipeline.processor import FrameProcessor
 from fastsam_track.trackers.segment_tracker import SegmentTracker
 from fastsam_track.types import Frame, Prompt, SegmentedFrame, StopRun
 
-__all__ = ["FrameSink", "RunStats", "frames_through", "paced", "run", "run_sources"]
+__all__ = ["FrameSink", "RunStats", "StatsWatcher", "frames_through", "paced", "run", "run_sources"]
 
 T = TypeVar("T")
 _DONE = object()
@@ -51,6 +51,13 @@ class FrameSink(Protocol):
     def __enter__(self) -> Any: ...
     def __exit__(self, *exc: Any) -> Any: ...
     def write(self, image: np.ndarray) -> None: ...
+
+
+@runtime_checkable
+class StatsWatcher(Protocol):
+    """A sink that reads the run's ``RunStats`` as it goes (the web page's status bar)."""
+
+    def watch(self, stats: RunStats) -> None: ...
 
 
 @dataclass
@@ -359,6 +366,9 @@ def frames_through(
     live = bool(getattr(frames, "live", False)) if live is None else live
     sinks = list(sinks)
     drawing = stamp_capture_times(renderer or SegmentRenderer(), sinks, live)
+    for sink in sinks:
+        if isinstance(sink, StatsWatcher):  # the web page's status
+            sink.watch(stats)
     started = time.perf_counter()
     with ExitStack() as stack:
         stages: list[_Prefetch[Any]] = []

@@ -30,6 +30,7 @@ from fastsam_track.pipeline.outputs.web import SourceSink, WebServer, check_host
 from fastsam_track.pipeline.processor import FrameProcessor
 from fastsam_track.pipeline.prompts.inbox import PromptInbox
 from fastsam_track.pipeline.runner import paced, run
+from fastsam_track.pipeline.status import SourceStatus
 from fastsam_track.pipeline.sources.files import VideoFileSource
 from fastsam_track.synthetic import SyntheticClip
 from fastsam_track.trackers.objects import ObjectTracker
@@ -210,12 +211,23 @@ def _request_first_part(server: WebServer, path: str = "/stream.mjpg") -> int:
     return response.status
 
 
-def test_the_page_is_self_contained(server: WebServer) -> None:
+def test_the_page_is_its_own_files(server: WebServer) -> None:
     status, content_type, body = _request(server, "GET", "/")
     page = body.decode()
     assert (status, content_type) == (200, "text/html")
-    assert '<img id="stream" src="stream.mjpg"' in page and "<script>" in page
+    assert '<img id="stream" src="stream.mjpg"' in page and '<script src="page.js"' in page
     assert "http://" not in page and "https://" not in page and 'src="/' not in page
+    for path, kind in [("/page.js", "text/javascript"), ("/page.css", "text/css")]:
+        status, content_type, body = _request(server, "GET", path)
+        assert (status, content_type) == (200, kind) and b"http://" not in body and b"https://" not in body
+
+
+def test_the_page_files_need_no_token_and_hold_nothing_of_the_run() -> None:
+    with WebServer(token="s3cret!") as server:
+        assert _request(server, "GET", "/")[0] == 401
+        status, _, script = _request(server, "GET", "/page.js")
+        assert status == 200 and b"s3cret" not in script
+        assert _request(server, "GET", "/page.js", headers={"Host": "evil.example"})[0] == 421
 
 
 def test_objects_lists_what_the_loop_published(server: WebServer, inbox: PromptInbox) -> None:
@@ -227,7 +239,9 @@ def test_objects_lists_what_the_loop_published(server: WebServer, inbox: PromptI
     assert json.loads(body) == {
         "frame": 5,
         "size": [64, 48],
-        "objects": [{"id": 3, "box": [1.0, 2.0, 30.0, 40.0], "lost": False, "color": f"#{r:02x}{g:02x}{b:02x}"}],
+        "objects": [
+            {"id": 3, "box": [1.0, 2.0, 30.0, 40.0], "lost": False, "state": "seen", "color": f"#{r:02x}{g:02x}{b:02x}"}
+        ],
         "notice": None,
     }
 
@@ -741,7 +755,7 @@ def test_a_64_kib_body_is_413(inbox: PromptInbox) -> None:
 
 class _BrokenInbox(PromptInbox):
     """An inbox with a bug: what the server does with an error it did not expect."""
-
+    def add_point(self, x: float, y: float, label: int = 1, frame: int | None = None) -> int:
     def add_point(self, x: float, y: float, label: int = 1) -> int:
         raise RuntimeError("a bug\nover two lines")
 
@@ -1533,25 +1547,30 @@ def test_two_sources_are_followed_exported_and_clickable_from_the_command_line(t
 class _Elsewhere:
     """A ``PageSource`` whose frames and prompts are an inbox and a JPEG of its own (as a camera actor's)."""
 
+    takes_prompts = True
+
     def __init__(self, inbox: PromptInbox, value: int):
         self.inbox, self.gone = inbox, False
         self.frames = [cv2.imencode(".jpg", _image(*FRAME_SHAPE, value))[1].tobytes()]
 
-    def next_jpeg(self, after: int, done: Callable[[], bool]) -> tuple[int, bytes] | None:
+    def next_jpeg(self, after: int, done: Callable[[], bool]) -> tuple[int, bytes, int] | None:
         while not (done() or self.gone):
             if len(self.frames) > after:
-                return len(self.frames), self.frames[-1]
+                return len(self.frames), self.frames[-1], len(self.frames) - 1
             time.sleep(0.02)
         return None
+
+    def status(self) -> SourceStatus:
+        return SourceStatus("elsewhere", "running", frames=len(self.frames))
 
     def view(self) -> dict[str, Any]:
         return {"frame": 0, "size": list(FRAME_SHAPE[::-1]), "objects": self.inbox.objects(), "notice": None}
 
-    def add_point(self, x: float, y: float, label: int = 1) -> int:
-        return self.inbox.add_point(x, y, label)
+    def add_point(self, x: float, y: float, label: int = 1, frame: int | None = None) -> int:
+        return self.inbox.add_point(x, y, label, frame=frame)
 
-    def add_box(self, x1: float, y1: float, x2: float, y2: float) -> int:
-        return self.inbox.add_box(x1, y1, x2, y2)
+    def add_box(self, x1: float, y1: float, x2: float, y2: float, frame: int | None = None) -> int:
+        return self.inbox.add_box(x1, y1, x2, y2, frame=frame)
 
     def remove(self, object_id: int) -> bool:
         return self.inbox.remove(object_id)
@@ -1562,6 +1581,8 @@ class _Elsewhere:
 
 class _Catalog:
     """A ``SourceCatalog``: numbered sources; ``add`` refuses the name "taken"."""
+
+    manage = True
 
     def __init__(self) -> None:
         self.sources: dict[int, tuple[str, _Elsewhere]] = {}

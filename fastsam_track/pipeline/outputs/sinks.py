@@ -58,12 +58,17 @@ class CaptureTimes:
         self.renderer = renderer
         self._image: np.ndarray | None = None
         self._time = 0.0
+        self._index = -1
 
     def render(self, segmented: SegmentedFrame) -> np.ndarray:
-        """Draw the frame with the renderer and note its capture time (``Frame.timestamp``)."""
+        """Draw the frame with the renderer and note its capture time (``Frame.timestamp``) and index."""
         image = self.renderer.render(segmented)
-        self._image, self._time = image, segmented.frame.timestamp
+        self._image, self._time, self._index = image, segmented.frame.timestamp, segmented.frame.index
         return image
+
+    def index(self, image: np.ndarray) -> int | None:
+        """The source's index of the frame ``image`` shows; None for an image not drawn last."""
+        return self._index if image is self._image else None
 
     def __call__(self, image: np.ndarray) -> float | None:
         """Seconds since the source began of the capture of ``image``; None for an image not drawn last."""
@@ -78,6 +83,8 @@ def stamp_capture_times(renderer: Any, sinks: Sequence[Any], live: bool) -> Any:
     source's, and each live one without a ``capture_time`` is given the capture time of the
     frames ``renderer`` draws (a ``CaptureTimes`` around it, returned: draw with that one).
     One ``CaptureTimes`` per run: it holds the last frame drawn, so runs never share one.
+    Other sinks with a ``capture_time`` of None (the web page's, which shows each frame's
+    index) are given it too.
 
     Example:
         >>> import tempfile, os
@@ -91,6 +98,7 @@ def stamp_capture_times(renderer: Any, sinks: Sequence[Any], live: bool) -> Any:
         if sink.live is None:
             sink.live = live
     stamped = [sink for sink in files if sink.live and sink.capture_time is None]
+    stamped += [s for s in sinks if not isinstance(s, VideoFileSink) and getattr(s, "capture_time", False) is None]
     if not stamped:
         return renderer
     times = CaptureTimes(renderer)

@@ -20,9 +20,9 @@ import numpy as np
 import supervision as sv
 
 from fastsam_track.errors import PromptError, UsageError
-from fastsam_track.types import BoxPrompt, PointPrompt, Prompt, RemovePrompt
+from fastsam_track.types import OBJECT_STATE, BoxPrompt, ObjectState, PointPrompt, Prompt, RemovePrompt
 
-__all__ = ["PromptInbox"]
+__all__ = ["PromptInbox", "inbox_view"]
 
 
 @dataclass
@@ -82,6 +82,7 @@ class PromptInbox:
         self._frame_index = -1
         self._seen: dict[int, list[float]] = {}  # every object seen and not removed: its last box
         self._visible: set[int] = set()  # those seen on the newest frame
+        self._states: dict[int, int] = {}  # their ``ObjectState`` on it
         self._notices = 0
         self._notice: dict[str, object] | None = None
 
@@ -125,9 +126,12 @@ class PromptInbox:
             )
         return free
 
-    def add_point(self, x: float, y: float, label: int = 1) -> int:
+    def add_point(self, x: float, y: float, label: int = 1, frame: int | None = None) -> int:
         """A foreground point (label 1) starts a new object; a background point (label 0)
         refines the newest one. Returns the object's id.
+
+        ``frame``: the index of the frame the point was given on (a paused view's), kept as the
+        prompt's frame; it is applied on the next frame processed. None: the next frame's.
 
         Raises:
             PromptError: outside the frame, before the first frame, a background point with
@@ -148,11 +152,12 @@ class PromptInbox:
             clicks.points.append((float(x), float(y)))
             clicks.labels.append(label)
             self._pending = [p for p in self._pending if p.object_id != object_id]
-            self._pending.append(PointPrompt(-1, object_id, np.array(clicks.points), np.array(clicks.labels)))
+            given = -1 if frame is None else frame
+            self._pending.append(PointPrompt(given, object_id, np.array(clicks.points), np.array(clicks.labels)))
             return object_id
 
-    def add_box(self, x1: float, y1: float, x2: float, y2: float) -> int:
-        """A new object selected by a box; returns its id.
+    def add_box(self, x1: float, y1: float, x2: float, y2: float, frame: int | None = None) -> int:
+        """A new object selected by a box; returns its id. ``frame`` as ``add_point``'s.
 
         Raises:
             PromptError: an empty box, outside the frame, before the first frame, or too many objects.
@@ -164,7 +169,7 @@ class PromptInbox:
                 raise PromptError("a box needs x2 > x1 and y2 > y1")
             object_id = self._new_id()
             self._clicks[object_id] = _Clicks()
-            self._pending.append(BoxPrompt(-1, object_id, box))
+            self._pending.append(BoxPrompt(-1 if frame is None else frame, object_id, box))
             return object_id
 
     def remove(self, object_id: int) -> bool:
@@ -192,14 +197,23 @@ class PromptInbox:
             self._pending = [RemovePrompt(-1, object_id) for object_id in sorted(ids)]
 
     def objects(self) -> list[dict[str, object]]:
-        """The objects seen and not removed, by id: ``[{"id": 1, "box": [x1, y1, x2, y2], "lost": False}, ...]``.
+        """The objects seen and not removed, by id:
+        ``[{"id": 1, "box": [x1, y1, x2, y2], "lost": False, "state": "seen"}, ...]``.
 
         ``lost``: not seen on the newest frame (its box is the last one seen). A lost object stays
-        listed until it is removed, also once the tracker has stopped looking for it.
+        listed until it is removed, also once the tracker has stopped looking for it. ``state``:
+        its ``ObjectState`` on the newest frame (``label``), ``lost`` when not seen on it.
         """
         with self._lock:
+            lost = ObjectState.LOST.label
             return [
-                {"id": i, "box": list(box), "lost": i not in self._visible} for i, box in sorted(self._seen.items())
+                {
+                    "id": i,
+                    "box": list(box),
+                    "lost": i not in self._visible,
+                    "state": ObjectState(self._states[i]).label if i in self._visible else lost,
+                }
+                for i, box in sorted(self._seen.items())
             ]
 
     def notice(self) -> dict[str, object] | None:
@@ -210,19 +224,24 @@ class PromptInbox:
     # The frame loop's side.
 
     def take(self, frame_index: int) -> list[Prompt]:
-        """The prompts given since the last call, as prompts of frame ``frame_index``."""
+        """The prompts given since the last call, as prompts of frame ``frame_index`` (those given on a
+        frame of their own, a paused view's, keep it)."""
         with self._lock:
             pending, self._pending = self._pending, []
-        return [_on_frame(prompt, frame_index) for prompt in pending]
+        return [prompt if 0 <= prompt.frame <= frame_index else _on_frame(prompt, frame_index) for prompt in pending]
 
     def publish(self, frame_index: int, frame_shape: tuple[int, int], objects: sv.Detections | None) -> None:
         """Record the newest frame's (H, W) and the objects seen on it."""
         seen: dict[int, list[float]] = {}
+        states: dict[int, int] = {}
         if objects is not None and objects.tracker_id is not None:
             seen = {
                 int(i): [round(float(v), 1) for v in box]
                 for i, box in zip(objects.tracker_id, objects.xyxy, strict=True)
             }
+            column = objects.data.get(OBJECT_STATE)
+            given = np.full(len(objects), ObjectState.SEEN) if column is None else np.asarray(column)
+            states = dict(zip(np.asarray(objects.tracker_id).tolist(), given.tolist(), strict=True))
         with self._lock:
             self._frame_index, self._frame_shape = frame_index, frame_shape
             # A prompt taken but not yet applied may remove an object still seen on this frame: it stays removed.
@@ -230,6 +249,7 @@ class PromptInbox:
             seen = {i: box for i, box in seen.items() if i not in removed}
             self._seen.update(seen)
             self._visible = set(seen)
+            self._states = states
 
     def missed(self, object_id: int, reason: str) -> None:
         """Report that the prompt of ``object_id`` selected nothing (``reason`` says why): it is forgotten, and
@@ -247,3 +267,15 @@ class PromptInbox:
 def _on_frame(prompt: Prompt, frame_index: int) -> Prompt:
     """The same prompt, given on ``frame_index``."""
     return dataclasses.replace(prompt, frame=frame_index)
+
+
+def inbox_view(inbox: PromptInbox) -> dict[str, object]:
+    """What a page lists of an inbox's source: ``{"frame", "size", "objects", "notice"}``
+    (``frame_index``, ``frame_size`` as [W, H] or None, ``objects()``, ``notice()``)."""
+    size = inbox.frame_size
+    return {
+        "frame": inbox.frame_index,
+        "size": None if size is None else list(size),
+        "objects": inbox.objects(),
+        "notice": inbox.notice(),
+    }

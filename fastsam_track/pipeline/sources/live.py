@@ -100,6 +100,7 @@ class _LiveSource(Source):
     Attributes:
         live: always True: frames come in real time and there is no last frame.
         reconnects: successful reconnections so far.
+        lost: why the source is lost while it reconnects (one line); "" while frames come.
     """
 
     live = True
@@ -113,6 +114,7 @@ class _LiveSource(Source):
         self.on_event = on_event
         self.vid_stride = vid_stride
         self.reconnects = 0
+        self.lost = ""
         self._pending: Any = None  # a connection opened at construction, used by the first iteration
 
     def _open(self) -> Any:
@@ -143,7 +145,7 @@ class _LiveSource(Source):
                 handle, failures = self._reconnect(failures)
             try:
                 for image in self._images(handle):
-                    failures = 0
+                    failures, self.lost = 0, ""
                     if index % self.vid_stride == 0:
                         yield Frame(index=index, image=self._fit(image), timestamp=time.monotonic() - start)
                     index += 1
@@ -153,14 +155,16 @@ class _LiveSource(Source):
             finally:
                 self._close(handle)
             handle = None
-            self._emit(f"{self.label} lost ({reason}), reconnecting")
+            self.lost = f"{self.label} lost ({reason})"
+            self._emit(f"{self.lost}, reconnecting")
 
     def _open_first(self) -> Any:
         """A connection at once, or None (and an event) when it fails."""
         try:
             return self._open()
         except _Lost as lost:
-            self._emit(f"{self.label} failed to open ({lost}), reconnecting")
+            self.lost = f"{self.label} failed to open ({lost})"
+            self._emit(f"{self.lost}, reconnecting")
             return None
 
     def _reconnect(self, failures: int) -> tuple[Any, int]:
