@@ -755,8 +755,8 @@ def test_a_64_kib_body_is_413(inbox: PromptInbox) -> None:
 
 class _BrokenInbox(PromptInbox):
     """An inbox with a bug: what the server does with an error it did not expect."""
+
     def add_point(self, x: float, y: float, label: int = 1, frame: int | None = None) -> int:
-    def add_point(self, x: float, y: float, label: int = 1) -> int:
         raise RuntimeError("a bug\nover two lines")
 
 
