@@ -783,6 +783,7 @@ def test_an_unexpected_error_is_a_500_and_one_log_line(capfd: pytest.CaptureFixt
         ("/?token=wrong", {}, 401),
         ("/?token=s3cret%21", {}, 200),
         ("/", {"Authorization": "Bearer s3cret!"}, 200),
+        ("/", {"Authorization": "bearer s3cret!"}, 200),  # the scheme in any case (RFC 7235)
         ("/", {"Authorization": "Bearer wrong"}, 401),
         ("/", {"Authorization": "Basic s3cret!"}, 401),
         ("/?token=s3cret%21&token=s3cret%21", {}, 401),  # ambiguous

@@ -145,6 +145,8 @@ class _Handler(BaseHTTPRequestHandler):
             route.answer(self, number, source)
         except HttpError as error:
             self.send_json(error.status, {"error": str(error)}, error.headers)
+        except OSError:  # the client went away (a closed tab, a page switching sources): nothing to say
+            pass
         except Exception as error:  # a bug: one line in the run's terminal, a one-line answer, the server goes on
             log(f"{self.command} {url.path} failed: {type(error).__name__}: {error}")
             self.send_json(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": f"the server failed: {type(error).__name__}"})

@@ -7,6 +7,7 @@ import socket
 import threading
 from collections.abc import Sequence
 from types import TracebackType
+from typing import Any
 
 import numpy as np
 
@@ -156,6 +157,21 @@ class WebServer:
         if self._own is None:
             raise UsageError("a catalog's sources are written elsewhere: this server has no sinks")
         self._own.write(image)
+
+    @property
+    def capture_time(self) -> Any:
+        """Source 0's sink's ``capture_time`` (the runner sets it: the index of each frame shown)."""
+        return self._own.capture_time if self._own is not None else False
+
+    @capture_time.setter
+    def capture_time(self, times: Any) -> None:
+        if self._own is not None:
+            self._own.capture_time = times
+
+    def watch(self, stats: Any) -> None:
+        """Show the run's ``RunStats`` in source 0's status (the runner calls it)."""
+        if self._own is not None:
+            self._own.watch(stats)
 
     def _use(self, change: int) -> None:
         """A sink (or the server) enters (+1) or leaves (-1): serve from the first, stop after the last."""

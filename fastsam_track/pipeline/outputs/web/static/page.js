@@ -60,10 +60,12 @@ img.addEventListener("error", async () => {
   }, RETRY_MS);
 });
 // The image's data-source: the source whose frames it shows, once its stream has given one.
-img.addEventListener("load", () => {
+function loaded() {
   if (!paused && stateShown === null) streamStatus.textContent = "";
   img.dataset.source = current;
-});
+}
+img.addEventListener("load", loaded);
+if (img.complete && img.naturalWidth) loaded();  // the first frame came before this script ran
 
 // The server's answer, or null when it refused (its reason shown, if about the source shown).
 async function post(path, body, source = current) {
@@ -255,8 +257,8 @@ async function watchStatus() {
       bar.dataset.state = reply.state;
       showState(reply.name, reply.state, reply.note);
     }
-  } catch (error) {
-    // the stream's and the list's messages say the server is not answering
+  } catch (error) {  // the server has gone: the run ended, or was stopped
+    if (source === current) showState("the page's server", "stopped", "not answering (the run may have ended)");
   }
   setTimeout(watchStatus, 1000);
 }
