@@ -36,6 +36,7 @@ _LAYERS = [
     ("fastsam_track.pipeline.outputs", 3),
     ("fastsam_track.pipeline.exports", 3),
     ("fastsam_track.pipeline.keyframes", 3),
+    ("fastsam_track.pipeline.status", 3),
     ("fastsam_track.pipeline.processor", 4),
     ("fastsam_track.pipeline.runner", 5),
     ("fastsam_track.pipeline.build", 6),
@@ -137,3 +138,12 @@ def test_only_the_cluster_imports_ray_and_only_the_cli_imports_the_cluster(graph
         assert not {n for n in names if n.split(".")[0] == "ray"}, f"{path} imports ray at its top"
         if "cluster" not in path.parts:
             assert "import ray" not in path.read_text(), f"{path} imports ray"
+
+
+def test_the_web_page_is_small_files() -> None:
+    """The page's package: no file over 400 lines, its front end as files of their own."""
+    web = PACKAGE / "pipeline" / "outputs" / "web"
+    files = [p for p in web.rglob("*") if p.is_file() and p.suffix in (".py", ".js", ".css", ".html")]
+    assert {p.name for p in files} >= {"page.html", "page.css", "page.js"}
+    long = {p.name: n for p in files if (n := len(p.read_text().splitlines())) > 400}
+    assert long == {}

@@ -144,7 +144,9 @@ class FleetPage:
                 name = row["name"]
                 camera = self._cameras.get(name)
                 if camera is None and name in handles:
-                    camera = _RemoteCamera(self._numbers, name, self._running.controller, handles[name], self._fps, self._row)
+                    camera = _RemoteCamera(
+                        self._numbers, name, self._running.controller, handles[name], self._fps, self._row
+                    )
                     self._numbers += 1
                 if camera is not None:
                     listed[name] = camera
@@ -302,7 +304,11 @@ class _RemoteCamera:
     def status(self) -> SourceStatus:
         """The camera's row of the controller's status, as the page shows it."""
         row = self._row(self.name)
-        fields = {f: row[f] for f in ("state", "note", "fps", "age_ms", "age_p95_ms", "dropped", "frames", "keyframes", "frame") if row.get(f) is not None}
+        fields = {
+            f: row[f]
+            for f in ("state", "note", "fps", "age_ms", "age_p95_ms", "dropped", "frames", "keyframes", "frame")
+            if row.get(f) is not None
+        }
         return SourceStatus(self.name, **fields)
 
     def view(self) -> dict[str, Any]:

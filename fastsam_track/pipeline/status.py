@@ -54,8 +54,10 @@ class SourceStatus:
         """Keyframes per frame processed; None while every frame went through the network (keyframes off).
 
         Example:
-            >>> SourceStatus("cam", frames=10, keyframes=4).keyframe_share, SourceStatus("cam", frames=3, keyframes=3).keyframe_share
-            (0.4, None)
+            >>> SourceStatus("cam", frames=10, keyframes=4).keyframe_share
+            0.4
+            >>> SourceStatus("cam", frames=3, keyframes=3).keyframe_share is None  # every frame a keyframe
+            True
         """
         return self.keyframes / self.frames if 0 < self.frames and self.keyframes < self.frames else None
 

@@ -30,8 +30,8 @@ from fastsam_track.pipeline.outputs.web import SourceSink, WebServer, check_host
 from fastsam_track.pipeline.processor import FrameProcessor
 from fastsam_track.pipeline.prompts.inbox import PromptInbox
 from fastsam_track.pipeline.runner import paced, run
-from fastsam_track.pipeline.status import SourceStatus
 from fastsam_track.pipeline.sources.files import VideoFileSource
+from fastsam_track.pipeline.status import SourceStatus
 from fastsam_track.synthetic import SyntheticClip
 from fastsam_track.trackers.objects import ObjectTracker
 from fastsam_track.trackers.segment_tracker import SegmentTracker

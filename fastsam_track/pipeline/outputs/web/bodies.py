@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from http import HTTPStatus
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 
@@ -35,13 +36,13 @@ class HttpError(Exception):
         self.status, self.headers = status, headers
 
 
-def read_json(content_type: str, length: str | None, body: BinaryIO, max_body: int) -> dict[str, Any]:
+def read_json(content_type: str, length: str | None, read: Callable[[int], bytes], max_body: int) -> dict[str, Any]:
     """A request's body: a JSON object of at most ``max_body`` bytes, read from ``body``.
 
     Args:
         content_type: the request's media type (without parameters).
         length: its ``Content-Length`` header (None when absent).
-        body: the connection's reading side.
+        read: reads that many bytes of the connection.
         max_body: the most bytes taken.
     """
     if content_type != "application/json":
@@ -52,9 +53,9 @@ def read_json(content_type: str, length: str | None, body: BinaryIO, max_body: i
         raise HttpError(HTTPStatus.BAD_REQUEST, f"Content-Length must be a number of bytes, got {length[:20]!r}")
     if int(length) > max_body:
         if int(length) <= _DRAIN:  # else the client may see a reset instead of the answer
-            body.read(int(length))
+            read(int(length))
         raise HttpError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"the body is {length} bytes; at most {max_body}")
-    text = body.read(int(length))
+    text = read(int(length))
     if len(text) < int(length):
         raise HttpError(HTTPStatus.BAD_REQUEST, f"the body ended after {len(text)} of {length} bytes")
     depth = _depth(text)
@@ -171,7 +172,12 @@ def _prompt(source: PageSource, body: dict[str, Any]) -> int:
     if frame is not None and not 0 <= frame < 1 << 62:
         raise HttpError(HTTPStatus.BAD_REQUEST, f"frame must be a frame index, 0 or more, got {frame}")
     if body.get("kind") == "point":
-        _keys(body, {"kind", "x", "y", "label"}, '{"kind": "point", "x": X, "y": Y, "label": 1 or 0}', frozenset({"frame"}))
+        _keys(
+            body,
+            {"kind", "x", "y", "label"},
+            '{"kind": "point", "x": X, "y": Y, "label": 1 or 0}',
+            frozenset({"frame"}),
+        )
         label = _integer(body["label"], "label")
         return source.add_point(_number(body["x"], "x"), _number(body["y"], "y"), label, frame=frame)
     if body.get("kind") == "box":

@@ -176,7 +176,11 @@ class _Handler(BaseHTTPRequestHandler):
         if number is not None and source is not None:
             return number, source
         numbers = [row["number"] for row in catalog.listing()]
-        which = f"0 to {len(numbers) - 1} (see /sources)" if numbers == list(range(len(numbers))) and not catalog.manage else "one of the numbers /sources lists"
+        which = (
+            f"0 to {len(numbers) - 1} (see /sources)"
+            if numbers == list(range(len(numbers))) and not catalog.manage
+            else "one of the numbers /sources lists"
+        )
         got = repr(given[0][:20]) if len(given) == 1 else f"{len(given)} of them"
         raise HttpError(HTTPStatus.BAD_REQUEST, f"source must be one number, {which}, got {got}")
 
@@ -203,7 +207,7 @@ class _Handler(BaseHTTPRequestHandler):
     def body(self) -> dict[str, Any]:
         """The request's JSON body, checked (``bodies.read_json``)."""
         length = self.headers.get("Content-Length")
-        return bodies.read_json(self.headers.get_content_type(), length, self.rfile, self.server.site.max_body)
+        return bodies.read_json(self.headers.get_content_type(), length, self.rfile.read, self.server.site.max_body)
 
     def stream(self, source: PageSource) -> None:
         """The source's frames as MJPEG while the viewer reads them."""

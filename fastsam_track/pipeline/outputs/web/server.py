@@ -110,7 +110,7 @@ class WebServer:
         self.token, self.max_clients, self.jpeg_quality, self.max_body = token, max_clients, jpeg_quality, max_body
         self._life = threading.Lock()  # guards starting and stopping: sinks enter and leave from several threads
         self._users = 0  # sinks (or the server itself) inside their `with` block
-        self._server = None
+        self._server: Any = None  # the HTTP server (handler.serve) while serving
         self._thread: threading.Thread | None = None
         # The server's own `with` and `write`: source 0's sink (none for a catalog's server, which only serves).
         self._own = self.sink(0) if catalog is None else None
