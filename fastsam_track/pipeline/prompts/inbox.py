@@ -5,8 +5,8 @@ them on its next frame, where they become ordinary prompts of that frame, and pu
 objects it sees so the interface can list them: an object seen once stays listed, marked lost
 while it is not seen, until it is removed. A prompt that selects nothing is reported back
 (``missed``) as a notice the interface shows. Left click: a new object with a foreground
-point. Right click: a background point for the newest object, which is prompted again with
-all its points. Drag: a new object with a box.
+point. Right click: a background point for the newest object given points, which is prompted
+again with all its points (``ObjectPrompts``, which a cluster's controller shares). Drag: a new object with a box.
 """
 
 from __future__ import annotations
@@ -14,23 +14,15 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 import numpy as np
 import supervision as sv
 
-from fastsam_track.errors import PromptError, UsageError
-from fastsam_track.types import OBJECT_STATE, BoxPrompt, ObjectState, PointPrompt, Prompt, RemovePrompt
+from fastsam_track.errors import PromptError
+from fastsam_track.pipeline.prompts.objects import ObjectPrompts
+from fastsam_track.types import OBJECT_STATE, ObjectState, Prompt, RemovePrompt
 
 __all__ = ["PromptInbox", "inbox_view"]
-
-
-@dataclass
-class _Clicks:
-    """The points an interface gave one object: (K, 2) xy and (K,) labels."""
-
-    points: list[tuple[float, float]] = field(default_factory=list)
-    labels: list[int] = field(default_factory=list)
 
 
 class PromptInbox:
@@ -71,13 +63,9 @@ class PromptInbox:
         max_id: int | None = None,
         reserved: Iterable[int] = (),
     ):
-        if first_object < 1 or (max_id is not None and max_id < 1):
-            raise UsageError(f"object ids start at 1, got first_object={first_object}, max_id={max_id}")
         self._lock = threading.Lock()
-        self._next_id, self._max_objects = first_object, max_objects
-        self._max_id, self._reserved = max_id, frozenset(reserved)
+        self._objects = ObjectPrompts(first_object, max_objects, max_id=max_id, reserved=reserved)
         self._pending: list[Prompt] = []
-        self._clicks: dict[int, _Clicks] = {}
         self._frame_shape: tuple[int, int] | None = None
         self._frame_index = -1
         self._seen: dict[int, list[float]] = {}  # every object seen and not removed: its last box
@@ -105,26 +93,9 @@ class PromptInbox:
         if not np.isfinite(xy).all() or (xy < 0).any() or (xy[:, 0] > width).any() or (xy[:, 1] > height).any():
             raise PromptError(f"{xy.tolist()} is outside the {width}x{height} frame")
 
-    def _new_id(self) -> int:
-        """An id for a new object: the next one up while under ``max_id`` (ids stay unique as long as
-        they can), then the lowest free one."""
-        if len(self._clicks) >= self._max_objects:
-            raise PromptError(f"at most {self._max_objects} objects at once: remove one first")
-        while self._next_id in self._reserved:
-            self._next_id += 1
-        if self._max_id is None or self._next_id <= self._max_id:
-            object_id = self._next_id
-            self._next_id += 1
-            return object_id
-        held = self._reserved | set(self._clicks) | set(self._seen) | self._visible
-        held |= {p.object_id for p in self._pending}
-        free = next((i for i in range(1, self._max_id + 1) if i not in held), None)
-        if free is None:
-            raise PromptError(
-                f"no object id left: 8-bit mask PNGs (--save-masks) hold ids 1 to {self._max_id}, "
-                "and every one is taken: remove an object first"
-            )
-        return free
+    def _held(self) -> set[int]:
+        """Ids held besides the objects prompted here: those seen, and those of prompts not yet taken."""
+        return set(self._seen) | self._visible | {p.object_id for p in self._pending}
 
     def add_point(self, x: float, y: float, label: int = 1, frame: int | None = None) -> int:
         """A foreground point (label 1) starts a new object; a background point (label 0)
@@ -141,20 +112,14 @@ class PromptInbox:
             raise PromptError(f"label must be 1 (foreground) or 0 (background), got {label!r}")
         with self._lock:
             self._check_inside(np.array([[x, y]], float))
-            if label == 1:
-                object_id = self._new_id()
-                self._clicks[object_id] = _Clicks()
-            elif not self._clicks:
-                raise PromptError("a background point refines an object: add a foreground point first")
-            else:
-                object_id = max(self._clicks)
-            clicks = self._clicks[object_id]
-            clicks.points.append((float(x), float(y)))
-            clicks.labels.append(label)
-            self._pending = [p for p in self._pending if p.object_id != object_id]
             given = -1 if frame is None else frame
-            self._pending.append(PointPrompt(given, object_id, np.array(clicks.points), np.array(clicks.labels)))
-            return object_id
+            if label == 1:
+                prompt = self._objects.new_points(given, [[x, y]], [1], self._held())
+            else:
+                prompt = self._objects.add_points(given, [[x, y]], [0])
+            self._pending = [p for p in self._pending if p.object_id != prompt.object_id]
+            self._pending.append(prompt)
+            return prompt.object_id
 
     def add_box(self, x1: float, y1: float, x2: float, y2: float, frame: int | None = None) -> int:
         """A new object selected by a box; returns its id. ``frame`` as ``add_point``'s.
@@ -167,17 +132,16 @@ class PromptInbox:
             self._check_inside(box.reshape(2, 2))
             if box[2] <= box[0] or box[3] <= box[1]:
                 raise PromptError("a box needs x2 > x1 and y2 > y1")
-            object_id = self._new_id()
-            self._clicks[object_id] = _Clicks()
-            self._pending.append(BoxPrompt(-1 if frame is None else frame, object_id, box))
-            return object_id
+            prompt = self._objects.new_box(-1 if frame is None else frame, box, self._held())
+            self._pending.append(prompt)
+            return prompt.object_id
 
     def remove(self, object_id: int) -> bool:
         """Stop following an object; False if there is no such object."""
         with self._lock:
-            known = object_id in self._clicks or object_id in self._seen
+            known = object_id in self._objects.held or object_id in self._seen
             if known:
-                self._clicks.pop(object_id, None)
+                self._objects.forget(object_id)
                 self._seen.pop(object_id, None)
                 self._pending = [p for p in self._pending if p.object_id != object_id]
                 self._pending.append(RemovePrompt(-1, object_id))
@@ -186,13 +150,15 @@ class PromptInbox:
     def put(self, prompt: Prompt) -> None:
         """A ready prompt, with an object id of the caller's (a cluster's controller): applied on the next frame."""
         with self._lock:
+            self._objects.note(prompt)
             self._pending.append(prompt)
 
     def clear(self) -> None:
         """Stop following every object."""
         with self._lock:
-            ids = set(self._clicks) | set(self._seen)
-            self._clicks.clear()
+            ids = self._objects.held | set(self._seen)
+            for object_id in ids:
+                self._objects.forget(object_id)
             self._seen.clear()
             self._pending = [RemovePrompt(-1, object_id) for object_id in sorted(ids)]
 
@@ -258,7 +224,7 @@ class PromptInbox:
             if object_id in self._seen:  # a refinement that failed: the object goes on as it was
                 text = f"object {object_id}: the last click selected nothing ({reason}); it goes on as before"
             else:
-                self._clicks.pop(object_id, None)
+                self._objects.forget(object_id)
                 text = f"object {object_id} selected nothing ({reason}): click inside a shape, or drag a box around it"
             self._notices += 1
             self._notice = {"number": self._notices, "text": text}
