@@ -10,12 +10,18 @@ can be added and removed while the fleet runs.
 
 from __future__ import annotations
 
+import copy
 import threading
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
+
 from fastsam_track.cluster.fleet import CameraSpec, Fleet, camera_from_data
-from fastsam_track.errors import RunFailure, UsageError
+from fastsam_track.errors import PromptError, RunFailure, UsageError
+from fastsam_track.pipeline.prompts.objects import ObjectPrompts
+from fastsam_track.pipeline.prompts.parse import prompt_from_record
+from fastsam_track.types import PointPrompt, Prompt, RemovePrompt
 
 __all__ = ["Controller"]
 
@@ -26,14 +32,25 @@ _STATUS_WAIT = 2.0  # seconds a status call waits for each actor (a restarting o
 
 @dataclass
 class _Camera:
+    """A camera of the fleet: its spec's prompts as ``Prompt`` records, those given while it runs (kept
+    for its next incarnations), and its objects' ids and points (``ObjectPrompts``, as a page's inbox)."""
+
     spec: CameraSpec
     segmenter: int
     handle: Any = None
     incarnation: int = -1
-    added_prompts: list[dict[str, Any]] = field(default_factory=list)
-    last_object: int = 0  # the highest object id given: a new object never takes a removed one's id
+    added_prompts: list[Prompt] = field(default_factory=list)
     final: dict[str, Any] | None = None
     last: dict[str, Any] = field(default_factory=dict)
+    given: list[Prompt] = field(init=False)
+    objects: ObjectPrompts = field(init=False)
+
+    def __post_init__(self) -> None:
+        where = f"camera {self.spec.name!r}"
+        self.given = [prompt_from_record(p, f"{where}: prompt {n}") for n, p in enumerate(self.spec.prompts)]
+        self.objects = ObjectPrompts(max_objects=1 << 30)
+        for prompt in self.given:
+            self.objects.note(prompt)
 
 
 @dataclass
@@ -136,14 +153,16 @@ class Controller:
         with self._lock:
             camera = self._cameras[name]
             camera.incarnation += 1
-            added = camera.added_prompts if not camera.spec.live else [{**p, "frame": 0} for p in camera.added_prompts]
+            added = camera.added_prompts
+            if camera.spec.live:  # its frames count afresh
+                added = [replace(p, frame=0) for p in added]
             return {
                 "spec": camera.spec,
                 "fleet": self._fleet,
                 "segmenter": self._segmenters[camera.segmenter].handle,
                 "segmenter_node": self._segmenters[camera.segmenter].node,
                 "incarnation": camera.incarnation,
-                "prompts": [*camera.spec.prompts, *added],
+                "prompts": [*camera.given, *added],
             }
 
     def ended(self, name: str, incarnation: int, status: dict[str, Any]) -> None:
@@ -204,7 +223,7 @@ class Controller:
         Args:
             name: the camera.
             record: the prompts file's record form; without ``object``, a new object (the next id
-                after every id the camera was given).
+                after every id the camera was given: ``ObjectPrompts``).
             add: ``record``'s points (and ``labels``) are added to those of an object given points
                 (``object``, or the newest such), which is prompted again with all of them (a
                 background click that refines an object). The points need no foreground one then.
@@ -215,23 +234,21 @@ class Controller:
         """
         import ray
 
-        from fastsam_track.pipeline.prompts.parse import prompt_from_record
-
         with self._lock:
             camera = self._cameras.get(name)
             if camera is None:
                 raise UsageError(f"no camera {name!r}; cameras: {', '.join(self._cameras)}")
-            given = [*camera.spec.prompts, *camera.added_prompts]
-            if add:
-                record = _added_points(given, record, name)
-            object_id = max([camera.last_object, *(int(p.get("object", 1)) for p in given)]) + 1
-            full = {"frame": 0, "object": object_id, **record}
-            prompt_from_record(full, f"camera {name!r}: prompt")
-            camera.last_object = max(camera.last_object, int(full["object"]))
-        frame = int(ray.get(camera.handle.prompt.remote(full)))
+            before = copy.deepcopy(camera.objects)
+            prompt = _prompt(camera.objects, record, add, name)
+        try:
+            frame = int(ray.get(camera.handle.prompt.remote(prompt)))
+        except BaseException:
+            with self._lock:
+                camera.objects = before  # the camera did not take it: its objects are as they were
+            raise
         with self._lock:
-            _keep(camera, {**full, "frame": max(frame, 0)})
-        return int(full["object"]), frame
+            _keep(camera, replace(prompt, frame=max(frame, 0)))
+        return prompt.object_id, frame
 
     def clear(self, name: str) -> list[int]:
         """Stop following every object of camera ``name`` (those of its prompts, given, and seen); their ids."""
@@ -241,7 +258,7 @@ class Controller:
             camera = self._cameras.get(name)
             if camera is None:
                 raise UsageError(f"no camera {name!r}; cameras: {', '.join(self._cameras)}")
-            given = {int(p.get("object", 1)) for p in [*camera.spec.prompts, *camera.added_prompts]}
+            given = set(camera.objects.held)
         seen = {int(o["id"]) for o in ray.get(camera.handle.view.remote())["objects"]}
         removed = sorted(given | seen)
         for object_id in removed:
@@ -301,44 +318,43 @@ class Controller:
             }
 
 
-def _added_points(given: list[dict[str, Any]], record: dict[str, Any], name: str) -> dict[str, Any]:
-    """``record``'s points added to those the object was last given (``record["object"]``, or the newest
-    object given points and not removed since): the record that prompts it again with all of them."""
-    points: dict[int, tuple[list[Any], list[int]]] = {}  # object -> its points and labels, in order of giving
-    for prompt in given:
-        object_id = int(prompt.get("object", 1))
-        if "points" in prompt:
-            points.pop(object_id, None)
-            points[object_id] = (list(prompt["points"]), list(prompt.get("labels", [1] * len(prompt["points"]))))
-        elif "remove" in prompt or "box" in prompt or "text" in prompt:
-            points.pop(object_id, None)
-    if set(record) - {"points", "labels", "object"} or "points" not in record:
-        raise UsageError(f"camera {name!r}: only points can be added to an object, got the keys {sorted(record)}")
-    target = record.get("object", next(reversed(points), None))
-    if target not in points:
-        raise UsageError(
-            f"camera {name!r}: a background point refines an object given points: add a foreground point first"
-            if "object" not in record
-            else f"camera {name!r}: object {target} was not given points: there is nothing to add to"
-        )
-    new = list(record["points"])
-    old_points, old_labels = points[target]
-    return {
-        "object": target,
-        "points": old_points + new,
-        "labels": old_labels + list(record.get("labels", [1] * len(new))),
-    }
+def _prompt(objects: ObjectPrompts, record: dict[str, Any], add: bool, name: str) -> Prompt:
+    """``record`` (the prompts file's form, on frame 0) as a prompt of the camera's ``objects``: a new
+    object's without ``object``, or with ``add`` its points added to an object's (``ObjectPrompts``)."""
+    where = f"camera {name!r}: prompt"
+    if add:
+        if set(record) - {"points", "labels", "object"} or "points" not in record:
+            raise UsageError(f"camera {name!r}: only points can be added to an object, got the keys {sorted(record)}")
+        points = record["points"]
+        labels = record.get("labels", [1] * (len(points) if isinstance(points, list) else 0))
+        # checked as the prompts file checks points (with a foreground label, which an addition needs not have)
+        checked = prompt_from_record({"frame": 0, "object": 1, "points": points}, where)
+        assert isinstance(checked, PointPrompt)
+        if not isinstance(labels, list) or len(labels) != len(checked.points) or not set(labels) <= {0, 1}:
+            raise PromptError(f"{where}: labels must be 1 or 0 for each point, got {labels!r}")
+        object_id = record.get("object")
+        if object_id is not None and (not isinstance(object_id, int) or isinstance(object_id, bool)):
+            raise PromptError(f"{where}: object must be an id, got {object_id!r}")
+        try:
+            return objects.add_points(0, checked.points, np.array(labels, int), object_id)
+        except PromptError as error:
+            raise UsageError(f"camera {name!r}: {error}") from None
+    prompt = prompt_from_record({"frame": 0, "object": 1, **record}, where)
+    if "object" not in record:
+        prompt = replace(prompt, object_id=objects.new_id())
+    objects.note(prompt)
+    return prompt
 
 
-def _keep(camera: _Camera, record: dict[str, Any]) -> None:
+def _keep(camera: _Camera, prompt: Prompt) -> None:
     """Keep a prompt given while the camera runs, for its next incarnations. A live camera's are given
     again on frame 0, so only what stands is kept there: an object's newest prompt, and a removal only
     of an object its spec's prompts give."""
     if not camera.spec.live:
-        camera.added_prompts.append(record)
+        camera.added_prompts.append(prompt)
         return
-    object_id = int(record["object"])
-    camera.added_prompts = [p for p in camera.added_prompts if int(p.get("object", 1)) != object_id]
-    from_spec = any(int(p.get("object", 1)) == object_id for p in camera.spec.prompts)
-    if "remove" not in record or from_spec:
-        camera.added_prompts.append(record)
+    object_id = prompt.object_id
+    camera.added_prompts = [p for p in camera.added_prompts if p.object_id != object_id]
+    from_spec = any(p.object_id == object_id for p in camera.given)
+    if not isinstance(prompt, RemovePrompt) or from_spec:
+        camera.added_prompts.append(prompt)

@@ -30,7 +30,7 @@ import supervision as sv
 
 from fastsam_track.cluster.fleet import CameraSpec, Fleet
 from fastsam_track.errors import FastSamTrackError, RunFailure
-from fastsam_track.types import RemovePrompt, SegmentedFrame, StopRun
+from fastsam_track.types import Prompt, RemovePrompt, SegmentedFrame, StopRun
 
 __all__ = ["CameraWorker", "LatestFrame", "SegmenterWorker", "incarnation_path"]
 
@@ -125,7 +125,7 @@ class CameraWorker:
         self._fleet: Fleet = checkin["fleet"]
         self._segmenter, self._segmenter_node = checkin["segmenter"], checkin["segmenter_node"]
         self.incarnation: int = checkin["incarnation"]
-        self._prompts: list[dict[str, Any]] = checkin["prompts"]
+        self._prompts: list[Prompt] = checkin["prompts"]
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._state, self._error = "starting", ""
@@ -166,14 +166,11 @@ class CameraWorker:
 
     def _build(self, outputs: Any) -> Any:
         from fastsam_track.pipeline.build import build
-        from fastsam_track.pipeline.prompts.parse import prompt_from_record
 
-        where = f"camera {self.name!r}"
-        prompts = [prompt_from_record(p, f"{where}: prompt {n}") for n, p in enumerate(self._prompts)]
         return build(
             self._fleet.config,
             self._spec.source,
-            prompts,
+            self._prompts,
             outputs,
             on_event=self._event,
             segment=_Remote(self),
@@ -201,14 +198,13 @@ class CameraWorker:
         with self._lock:
             self._state, self._error = state, note or self._error
 
-    def prompt(self, record: dict[str, Any]) -> int:
-        """Apply a prompt (the prompts file's record form) on the next frame; the frame index it will
+    def prompt(self, prompt: Prompt) -> int:
+        """Apply a prompt (its object id the controller's) on the next frame; the frame index it will
         be applied on (about: the newest processed frame's plus one)."""
-        from fastsam_track.pipeline.prompts.parse import check_in_frame, prompt_from_record
+        from fastsam_track.pipeline.prompts.parse import check_in_frame
 
         if self._inbox is None:
             raise RunFailure(f"camera {self.name!r} is not running yet ({self._state}): try again")
-        prompt = prompt_from_record(record, f"camera {self.name!r}: prompt")
         size = self._inbox.frame_size
         if size is not None:
             check_in_frame([prompt], size)

@@ -19,6 +19,7 @@ import pytest
 
 from fastsam_track.cli import main
 from fastsam_track.cluster import FleetRun, fleet_from_data, start_fleet
+from fastsam_track.pipeline.prompts.parse import prompt_from_record
 from fastsam_track.synthetic import SyntheticClip
 from tests.cluster.conftest import SETTINGS
 from tests.cluster.test_cluster import _frames, _objects
@@ -227,21 +228,38 @@ BOX = {"frame": 0, "object": 2, "box": [0, 0, 5, 5]}
 def test_points_are_added_to_an_object_given_points(
     given: list[dict[str, Any]], record: dict[str, Any], expected: dict[str, Any] | str
 ) -> None:
-    from fastsam_track.cluster.controller import _added_points
+    from fastsam_track.cluster.controller import _prompt
     from fastsam_track.errors import UsageError
+    from fastsam_track.pipeline.prompts.objects import ObjectPrompts
 
+    objects = ObjectPrompts()
+    for entry in given:
+        objects.note(prompt_from_record(entry, "given"))
     if isinstance(expected, str):
         with pytest.raises(UsageError, match=expected):
-            _added_points(given, record, "yard")
+            _prompt(objects, record, True, "yard")
     else:
-        assert _added_points(given, record, "yard") == expected
+        prompt = _prompt(objects, record, True, "yard")
+        got = {"object": prompt.object_id, "points": prompt.points.tolist(), "labels": prompt.labels.tolist()}
+        assert got == expected
+
+
+def _canonical(prompt: Any) -> tuple[Any, ...]:
+    """A prompt as a comparable tuple: its kind, frame, object and values."""
+    values = [getattr(prompt, name).tolist() for name in ("points", "labels", "box") if hasattr(prompt, name)]
+    return (type(prompt).__name__, prompt.frame, prompt.object_id, *values)
 
 
 @pytest.mark.parametrize(
     ("live", "spec", "records", "kept"),
     [
         # a file is processed again from its start: every prompt is kept, on its own frame
-        (False, [], [POINT, {**POINT, "frame": 9, "remove": True}], [POINT, {**POINT, "frame": 9, "remove": True}]),
+        (
+            False,
+            [],
+            [POINT, {"frame": 9, "object": 1, "remove": True}],
+            [POINT, {"frame": 9, "object": 1, "remove": True}],
+        ),
         # a live camera gets them again on frame 0: only what stands (an object's newest prompt)
         (True, [], [POINT, BOX, {**POINT, "labels": [1]}], [BOX, {**POINT, "labels": [1]}]),
         # a removed object is forgotten, unless the camera's own prompts give it (then the removal stands)
@@ -257,5 +275,6 @@ def test_prompts_given_while_running_are_kept_for_a_restart(
 
     camera = _Camera(CameraSpec("yard", "rtsp://cam/yard" if live else "/f/yard.mp4", prompts=tuple(spec)), 0)
     for record in records:
-        _keep(camera, record)
-    assert camera.added_prompts == kept
+        _keep(camera, prompt_from_record(record, "given"))
+    expected = [_canonical(prompt_from_record(record, "kept")) for record in kept]
+    assert [_canonical(p) for p in camera.added_prompts] == expected

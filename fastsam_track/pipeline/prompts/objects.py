@@ -11,6 +11,7 @@ object is named.
 from __future__ import annotations
 
 from collections.abc import Iterable, Set
+from typing import Any
 
 import numpy as np
 
@@ -85,19 +86,19 @@ class ObjectPrompts:
         if isinstance(prompt, PointPrompt):
             self._points[object_id] = (prompt.points.tolist(), prompt.labels.tolist())
 
-    def new_points(self, frame: int, points: object, labels: object, also_held: Set[int] = frozenset()) -> PointPrompt:
+    def new_points(self, frame: int, points: Any, labels: Any, also_held: Set[int] = frozenset()) -> PointPrompt:
         """A new object selected by (K, 2) ``points`` with (K,) ``labels``, on ``frame``."""
         prompt = PointPrompt(frame, self.new_id(also_held), points, labels)
         self.note(prompt)
         return prompt
 
-    def new_box(self, frame: int, box: object, also_held: Set[int] = frozenset()) -> BoxPrompt:
+    def new_box(self, frame: int, box: Any, also_held: Set[int] = frozenset()) -> BoxPrompt:
         """A new object selected by ``box`` [x1, y1, x2, y2], on ``frame``."""
         prompt = BoxPrompt(frame, self.new_id(also_held), box)
         self.note(prompt)
         return prompt
 
-    def add_points(self, frame: int, points: object, labels: object, object_id: int | None = None) -> PointPrompt:
+    def add_points(self, frame: int, points: Any, labels: Any, object_id: int | None = None) -> PointPrompt:
         """(K, 2) ``points`` with (K,) ``labels`` added to those of ``object_id`` (None: the newest object
         given points); the prompt that selects it again with all of them.
 
@@ -113,7 +114,9 @@ class ObjectPrompts:
             )
         old_points, old_labels = self._points[target]
         new = np.asarray(points, float).reshape(-1, 2).tolist()
-        prompt = PointPrompt(frame, target, old_points + new, old_labels + np.asarray(labels, int).tolist())
+        prompt = PointPrompt(
+            frame, target, np.array(old_points + new), np.array(old_labels + np.asarray(labels, int).tolist())
+        )
         self.note(prompt)
         return prompt
 
