@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from fastsam_track.cluster.fleet import CameraSpec, Fleet, camera_from_data
+from fastsam_track.cluster.status import CameraStatus
 from fastsam_track.errors import PromptError, RunFailure, UsageError
 from fastsam_track.pipeline.prompts.objects import ObjectPrompts
 from fastsam_track.pipeline.prompts.parse import prompt_from_record
@@ -26,7 +27,6 @@ from fastsam_track.types import PointPrompt, Prompt, RemovePrompt
 __all__ = ["Controller"]
 
 _ENDED = ("finished", "failed", "stopped")
-_UNKNOWN = {"note": "", "fps": 0.0, "age_ms": 0.0, "dropped": 0, "frames": 0, "seconds": 0.0, "frame": -1, "node": ""}
 _STATUS_WAIT = 2.0  # seconds a status call waits for each actor (a restarting one answers later)
 
 
@@ -40,8 +40,8 @@ class _Camera:
     handle: Any = None
     incarnation: int = -1
     added_prompts: list[Prompt] = field(default_factory=list)
-    final: dict[str, Any] | None = None
-    last: dict[str, Any] = field(default_factory=dict)
+    final: CameraStatus | None = None  # its run ended: how
+    last: CameraStatus | None = None  # what it said last
     given: list[Prompt] = field(init=False)
     objects: ObjectPrompts = field(init=False)
 
@@ -165,7 +165,7 @@ class Controller:
                 "prompts": [*camera.given, *added],
             }
 
-    def ended(self, name: str, incarnation: int, status: dict[str, Any]) -> None:
+    def ended(self, name: str, incarnation: int, status: CameraStatus) -> None:
         """A camera's run ended (its source's end, a stop, or a failure): recorded; its actor is released
         unless a stop asked for the end (the stop's caller waits for its answer, then releases it)."""
         import ray
@@ -177,7 +177,7 @@ class Controller:
             camera.final = status
             self._segmenters[camera.segmenter].cameras.discard(name)
             handle = camera.handle
-        if status.get("state") != "stopped":
+        if status.state != "stopped":
             ray.kill(handle, no_restart=True)
 
     def add_camera(self, data: dict[str, Any]) -> str:
@@ -194,7 +194,7 @@ class Controller:
         self._place(spec)
         return spec.name
 
-    def remove_camera(self, name: str) -> dict[str, Any]:
+    def remove_camera(self, name: str) -> CameraStatus:
         """Stop a camera (its outputs finalised) and forget it; its last status."""
         import ray
 
@@ -265,8 +265,9 @@ class Controller:
             self.prompt(name, {"object": object_id, "remove": True})
         return removed
 
-    def status(self) -> dict[str, Any]:
-        """Every camera's status (``CameraWorker.status``, with ``restarts``) and every segmenter's."""
+    def status(self) -> dict[str, list[Any]]:
+        """``{"cameras": [CameraStatus], "segmenters": [...]}``: every camera's status (``CameraWorker.status``,
+        with ``restarts``) and every segmenter's."""
         import ray
 
         with self._lock:
@@ -284,16 +285,18 @@ class Controller:
                     row = ray.get(asks[name], timeout=0.01)
                     camera.last = row
                 except Exception:  # dead, restarting or busy: what it said last, marked so
-                    state = "restarting" if camera.last else "starting"  # never answered: its actor is starting
-                    row = {**_UNKNOWN, **camera.last, "name": name, "state": state, "fps": 0.0}
-            rows.append({**row, "restarts": max(camera.incarnation, 0)})
+                    # never answered: its actor is starting
+                    row = (camera.last or CameraStatus(name)).replace(
+                        state="restarting" if camera.last else "starting", fps=0.0
+                    )
+            rows.append(row.replace(restarts=max(camera.incarnation, 0)))
         seg_rows = []
         for segmenter, ask in zip(segmenters, seg_asks, strict=True):
             try:
-                row = ray.get(ask, timeout=0.01)
+                answer = ray.get(ask, timeout=0.01)
             except Exception:
-                row = {"cameras": len(segmenter.cameras), "batch": 0.0, "utilisation": 0.0, "state": "restarting"}
-            seg_rows.append({"node": segmenter.node, "state": "running", **row})
+                answer = {"cameras": len(segmenter.cameras), "batch": 0.0, "utilisation": 0.0, "state": "restarting"}
+            seg_rows.append({"node": segmenter.node, "state": "running", **answer})
         return {"cameras": rows, "segmenters": seg_rows}
 
     def ended_all(self) -> bool:

@@ -56,16 +56,18 @@ class FleetRun:
         return ray.get(getattr(self.controller, method).remote(*args))
 
     def status(self) -> dict[str, Any]:
-        """``{"cameras": [...], "segmenters": [...]}``: state, fps, frame age, dropped, frames, restarts..."""
-        return self._call("status")
+        """``{"cameras": [...], "segmenters": [...]}``: each camera's ``CameraStatus`` as a dict (state, fps,
+        frame age, dropped, frames, keyframes, restarts...), each segmenter's state, batch and utilisation."""
+        status = self._call("status")
+        return {**status, "cameras": [camera.as_dict() for camera in status["cameras"]]}
 
     def add_camera(self, camera: dict[str, Any]) -> str:
         """Add a camera (a fleet file's camera mapping, absolute paths); its name."""
         return self._call("add_camera", camera)
 
     def remove_camera(self, name: str) -> dict[str, Any]:
-        """Stop a camera, outputs finalised; its last status."""
-        return self._call("remove_camera", name)
+        """Stop a camera, outputs finalised; its last status (``CameraStatus`` as a dict)."""
+        return self._call("remove_camera", name).as_dict()
 
     def prompt(self, camera: str, record: dict[str, Any], add: bool = False) -> int:
         """A prompt for ``camera`` on its next frame (``{"points": [[x, y]]}``, ``{"box": [...]}``,

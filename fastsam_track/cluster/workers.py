@@ -29,6 +29,7 @@ import numpy as np
 import supervision as sv
 
 from fastsam_track.cluster.fleet import CameraSpec, Fleet
+from fastsam_track.cluster.status import CameraStatus
 from fastsam_track.errors import FastSamTrackError, RunFailure
 from fastsam_track.types import Prompt, RemovePrompt, SegmentedFrame, StopRun
 
@@ -230,8 +231,8 @@ class CameraWorker:
             return {"frame": -1, "size": None, "objects": [], "notice": None}
         return inbox_view(self._inbox)
 
-    def status(self) -> dict[str, Any]:
-        """State, recent fps, median frame age (ms), dropped and processed frames, seconds running,
+    def status(self) -> CameraStatus:
+        """State, recent fps, frame age (ms), dropped and processed frames, keyframes, seconds running,
         incarnation, its node and its segmenter's."""
         import ray
 
@@ -239,25 +240,25 @@ class CameraWorker:
         with self._lock:
             recent = [t for t in self._times if t > now - _RECENT]
             fps = (len(recent) - 1) / (recent[-1] - recent[0]) if len(recent) > 1 and recent[-1] > recent[0] else 0.0
-            return {
-                "name": self.name,
-                "state": self._state,
-                "note": self._error,
-                "fps": round(fps, 2),
-                "age_ms": round(self._age, 1),
-                "age_p95_ms": round(self._age_p95, 1),
-                "keyframes": self._keyframes,
-                "dropped": self._dropped,
-                "frames": self._frames,
-                "seconds": round(self._seconds, 3),
-                "stage_ms": dict(self._stage_ms),
-                "frame": self._frame_index,
-                "incarnation": self.incarnation,
-                "node": str(ray.get_runtime_context().get_node_id()),
-                "segmenter_node": self._segmenter_node,
-            }
+            return CameraStatus(
+                name=self.name,
+                state=self._state,
+                note=self._error,
+                fps=round(fps, 2),
+                age_ms=round(self._age, 1),
+                age_p95_ms=round(self._age_p95, 1),
+                dropped=self._dropped,
+                frames=self._frames,
+                keyframes=self._keyframes,
+                frame=self._frame_index,
+                seconds=round(self._seconds, 3),
+                stage_ms=dict(self._stage_ms),
+                incarnation=self.incarnation,
+                node=str(ray.get_runtime_context().get_node_id()),
+                segmenter_node=self._segmenter_node,
+            )
 
-    def stop(self, timeout: float = 60.0) -> dict[str, Any]:
+    def stop(self, timeout: float = 60.0) -> CameraStatus:
         """End the run normally (outputs finalised); its last status."""
         self._stop.set()
         self._thread.join(timeout)

@@ -10,7 +10,7 @@ import dataclasses
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 
@@ -65,7 +65,7 @@ class SourceStatus:
         """The fields, with ``keyframe_share``, as JSON-ready values."""
         return {**dataclasses.asdict(self), "keyframe_share": self.keyframe_share}
 
-    def replace(self, **changes: Any) -> SourceStatus:
+    def replace(self, **changes: Any) -> Self:
         """A copy with ``changes``."""
         return dataclasses.replace(self, **changes)
 

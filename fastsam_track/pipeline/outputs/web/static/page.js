@@ -135,7 +135,7 @@ img.addEventListener("mousedown", (event) => {
   event.preventDefault();
   if (!img.naturalWidth || img.dataset.source !== String(current)) return;  // no frame of this source yet
   const at = framePoint(event);
-  const frame = paused ? {frame: paused.frame} : {};
+  const frame = paused && paused.frame >= 0 ? {frame: paused.frame} : {};  // -1: a source that does not say
   press = {button: event.button, clientX: event.clientX, clientY: event.clientY, at: at, source: current, frame};
 });
 window.addEventListener("mouseup", (event) => {
