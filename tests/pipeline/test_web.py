@@ -587,6 +587,33 @@ def test_a_viewer_that_leaves_gives_its_slot_back_without_waiting_for_a_frame(
         assert _request_first_part(server, "/stream.mjpg?source=1") == 200
 
 
+def test_a_stream_without_frames_gives_its_slot_to_a_viewer_waiting_for_one(
+    inboxes: tuple[PromptInbox, PromptInbox],
+) -> None:
+    # One slot, held by a viewer that stays connected (a paused camera's, or a stalled viewer's): after
+    # `idle` s without a frame it gives the slot to the next viewer, instead of a 503 for as long as it stays.
+    with WebServer(sources=[("door", inboxes[0]), ("yard", inboxes[1])], max_clients=1, idle=0.5) as server:
+        server.write(_image(*FRAME_SHAPE))
+        server.sink(1).write(_image(*SECOND_SHAPE))
+        holder = _open_stream(server)
+        _first_part(holder)  # then it reads nothing more, and the door writes nothing more
+        assert _request_first_part(server, "/stream.mjpg?source=1") == 200
+        assert _next_part(holder) is None  # its stream ended: a page reconnects
+        holder.close()
+
+
+def test_an_idle_stream_keeps_its_slot_while_nobody_waits(inbox: PromptInbox) -> None:
+    with WebServer(inbox=inbox, idle=0.2) as server:
+        server.write(_image(*FRAME_SHAPE))
+        viewer = _open_stream(server)
+        _first_part(viewer)
+        time.sleep(0.5)  # idle past the limit, with every other slot free
+        server.write(_image(*FRAME_SHAPE, 200))
+        after = _next_part(viewer)
+        assert after is not None and int(after.mean()) > 150
+        viewer.close()
+
+
 @pytest.mark.parametrize(
     ("inbox", "sources", "message"),
     [

@@ -226,7 +226,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(f"--{_BOUNDARY}\r\n".encode())
             sequence = 0
-            while (newest := source.next_jpeg(sequence, lambda: slots.stopping or viewer.gone())) is not None:
+            while (newest := source.next_jpeg(sequence, lambda: slots.stopping or viewer.gone(slots))) is not None:
                 first = sequence == 0
                 sequence, jpeg, _ = newest
                 head = f"Content-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n".encode()
@@ -235,6 +235,7 @@ class _Handler(BaseHTTPRequestHandler):
                 # not at the source's next frame (a while for a slow model, never for a paused camera).
                 self.wfile.write(part * 2 if first else part)
                 self.wfile.flush()
+                viewer.sent()
         except OSError:
             pass  # the viewer went away, or stalled
         finally:
@@ -242,14 +243,22 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class _Viewer:
-    """A stream's viewer: gone when it closed the connection, or when it has left what it was sent
-    unread for ``_STALL`` s (a stalled viewer gives its slot back; the page reconnects a live one)."""
+    """A stream's viewer: gone when it closed the connection, when it has left what it was sent
+    unread for ``_STALL`` s, or when it has had no frame for ``Slots.idle`` s while another viewer
+    waits for a slot (the page of a viewer let go reconnects)."""
 
     def __init__(self, connection: socket.socket):
         self._connection = connection
         self._unread_since: float | None = None
+        self._last_frame = time.monotonic()
 
-    def gone(self) -> bool:
+    def sent(self) -> None:
+        """A frame went out."""
+        self._last_frame = time.monotonic()
+
+    def gone(self, slots: Slots) -> bool:
+        if slots.wanted() and time.monotonic() - self._last_frame > slots.idle:
+            return True
         try:
             readable, _, _ = select.select([self._connection], [], [], 0)
             if readable and not self._connection.recv(1, socket.MSG_PEEK):

@@ -28,25 +28,38 @@ _POLL = 0.2  # seconds between checks, while a stream waits for a frame, that it
 class Slots:
     """At most ``most`` streams at once, whatever their sources; ``stop`` ends them all.
 
+    A stream that has had no new frame for ``idle`` s gives its slot to a request waiting for
+    one (``wanted``): a viewer of a paused camera, or one that stalled, does not keep others out.
+
     Args:
         most: the number of slots.
+        idle: seconds without a frame after which a stream yields its slot to a waiting request.
         wait: seconds a request waits for a slot when all are taken.
     """
 
-    def __init__(self, most: int, wait: float = 2.0):
-        self.most, self._wait = most, wait
+    def __init__(self, most: int, idle: float = 10.0, wait: float = 2.0):
+        self.most, self.idle, self._wait = most, idle, wait
         self.changed = threading.Condition()  # also notified on each new frame of a fixed source
         self._open = 0
+        self._waiting = 0
         self.stopping = False
 
     def take(self) -> bool:
         """Take a slot, waiting a moment for one; False if none frees."""
         with self.changed:
-            self.changed.wait_for(lambda: self._open < self.most or self.stopping, timeout=self._wait)
+            self._waiting += 1
+            try:
+                self.changed.wait_for(lambda: self._open < self.most or self.stopping, timeout=self._wait)
+            finally:
+                self._waiting -= 1
             if self._open >= self.most or self.stopping:
                 return False
             self._open += 1
             return True
+
+    def wanted(self) -> bool:
+        """Whether a request waits for a slot."""
+        return self._waiting > 0
 
     def give_back(self) -> None:
         with self.changed:

@@ -51,6 +51,8 @@ class WebServer:
         max_clients: most streams at once, of all sources together; more are refused with
             503 (and ``Retry-After``). A viewer that leaves what it was sent unread for 10 s
             gives its slot back.
+        idle: seconds a stream may go without a new frame before it gives its slot to a viewer
+            waiting for one (a paused camera's or a stalled viewer's, so that they do not keep others out).
         jpeg_quality: 0 to 100.
         max_body: largest POST body in bytes; larger ones are refused with 413.
 
@@ -86,6 +88,7 @@ class WebServer:
         max_clients: int = 4,
         jpeg_quality: int = 80,
         max_body: int = 4096,
+        idle: float = 10.0,
     ):
         if not 0 <= jpeg_quality <= 100:
             raise UsageError(f"jpeg_quality must be 0 to 100, got {jpeg_quality}")
@@ -97,7 +100,9 @@ class WebServer:
             raise UsageError("give a catalog or sources (or an inbox), not both")
         if sources is not None and inbox is not None:
             raise UsageError("give the inbox of each source in sources, not inbox as well")
-        self._slots = Slots(max_clients)
+        if not idle > 0:
+            raise UsageError(f"idle must be more than 0 seconds, got {idle}")
+        self._slots = Slots(max_clients, idle)
         self._fixed = FixedSources([("source", inbox)] if sources is None else sources, self._slots)
         self.catalog: SourceCatalog = catalog if catalog is not None else self._fixed
         # Beyond this machine, anyone who reaches the address could watch and prompt.
