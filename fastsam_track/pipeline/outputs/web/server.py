@@ -104,13 +104,14 @@ class WebServer:
             raise UsageError(f"idle must be more than 0 seconds, got {idle}")
         self._slots = Slots(max_clients, idle)
         self._fixed = FixedSources([("source", inbox)] if sources is None else sources, self._slots)
-        self.catalog: SourceCatalog = catalog if catalog is not None else self._fixed
+        self.catalog: SourceCatalog = catalog or self._fixed
+        own = self.catalog is self._fixed  # the run's sources, written through this server's sinks
         # Beyond this machine, anyone who reaches the address could watch and prompt.
         self.token_generated = token is None and not is_loopback(host)
         if self.token_generated:
             token = secrets.token_urlsafe(16)
         self.host, self.port = host, port
-        self.sources = tuple((feed.name, feed.inbox) for feed in self._fixed.feeds) if catalog is None else ()
+        self.sources = tuple((feed.name, feed.inbox) for feed in self._fixed.feeds) if own else ()
         self.inbox = self.sources[0][1] if self.sources else None
         self.token, self.max_clients, self.jpeg_quality, self.max_body = token, max_clients, jpeg_quality, max_body
         self._life = threading.Lock()  # guards starting and stopping: sinks enter and leave from several threads
@@ -118,7 +119,7 @@ class WebServer:
         self._server: Any = None  # the HTTP server (handler.serve) while serving
         self._thread: threading.Thread | None = None
         # The server's own `with` and `write`: source 0's sink (none for a catalog's server, which only serves).
-        self._own = self.sink(0) if catalog is None else None
+        self._own = self.sink(0) if own else None
         self._site = Site(self.catalog, self._slots, host, token, max_body, lambda: self.url, socket.gethostname())
 
     @property
