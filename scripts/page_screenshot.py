@@ -98,12 +98,21 @@ def _shoot(server: WebServer, clip: SyntheticClip, args: argparse.Namespace) -> 
         page.wait_for_function("() => /^[1-9]/.test(document.querySelector('#statusbar [data-field=fps]').textContent)")
         time.sleep(1.5)  # a status round after the click
         args.output.parent.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(args.output))
+        _save(page.screenshot(), args.output)
         if args.phone is not None:
             page.set_viewport_size({"width": 390, "height": 844})
             time.sleep(0.5)
-            page.screenshot(path=str(args.phone))
+            _save(page.screenshot(), args.phone)
         browser.close()
+
+
+def _save(png: bytes, path: Path) -> None:
+    """A screenshot as a small PNG: 128 colours, which the page's flat colours and the clip keep well."""
+    import io
+
+    from PIL import Image
+
+    Image.open(io.BytesIO(png)).convert("RGB").quantize(colors=128).save(path, optimize=True)
 
 
 if __name__ == "__main__":
