@@ -27,7 +27,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeGuard
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 import numpy as np
 import supervision as sv
@@ -36,6 +36,9 @@ from fastsam_track.errors import SegmentsCacheError
 from fastsam_track.masks import mean_colors
 from fastsam_track.pipeline.exports.line_files import LineFileWriter
 from fastsam_track.types import Frame, SegmentedFrame
+
+if TYPE_CHECKING:
+    from fastsam_track.pipeline.sources.base import Source
 
 __all__ = ["CachedSource", "SegmentsCacheError", "SegmentsReplay", "SegmentsWriter", "decode_rle", "encode_rle"]
 
@@ -65,6 +68,12 @@ class CachedSource:
     height: int
     frames: int | None = None
     vid_stride: int = 1
+
+    @classmethod
+    def of(cls, source: Source, vid_stride: int) -> CachedSource:
+        """What a segments file records of ``source`` read every ``vid_stride``-th frame."""
+        width, height = source.size
+        return cls(width, height, source.frame_count, vid_stride)
 
     def header(self) -> str:
         """The file's first line, newline included."""
