@@ -138,6 +138,12 @@ def _edges(path: Path, context: WriterContext) -> Any:
     return EdgeWriter(path)
 
 
+def _csv(path: Path, context: WriterContext) -> Any:
+    from fastsam_track.pipeline.exports.csv_rows import CsvWriter
+
+    return CsvWriter(path)
+
+
 def _proposals(path: Path, context: WriterContext) -> Any:
     from fastsam_track.pipeline.exports.writers import ProposalWriter
 
@@ -212,6 +218,15 @@ _KINDS = (
         _proposals,
         suffixes=(".jsonl",),
         fleet_key="save_proposals",
+        rescue="lines",
+    ),
+    OutputKind(
+        "save_csv",
+        ("--save-csv",),
+        "write each frame's objects and segments (id, kind, state, box, area, score) as CSV rows",
+        _csv,
+        suffixes=(".csv",),
+        fleet_key="save_csv",
         rescue="lines",
     ),
 )
