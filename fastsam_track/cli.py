@@ -184,7 +184,7 @@ def _run_pipeline(pipeline: Pipeline, outputs: Outputs, progress: bool) -> None:
     from fastsam_track.pipeline.outputs.files import write_text
 
     counts = [s.frame_count for s in pipeline.sources]
-    total = sum(counts) if all(counts) else None
+    total = sum(c or 0 for c in counts) if all(counts) else None
     latest: dict[int, RunStats] = {}
     with tqdm(total=total, unit="frame", disable=not progress, dynamic_ncols=True) as bar:
 

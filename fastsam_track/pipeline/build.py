@@ -21,17 +21,36 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import threading
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastsam_track.configs import RunConfig
 from fastsam_track.errors import UsageError
 from fastsam_track.pipeline.exports.registry import OUTPUTS, OutputKind, WriterContext
+from fastsam_track.pipeline.keyframes import Keyframes
 from fastsam_track.pipeline.processor import FrameProcessor
-from fastsam_track.pipeline.runner import FrameSink, RunStats, frames_through, run, run_sources
+from fastsam_track.pipeline.runner import Exporter, FrameSink, LoopOptions, RunStats, frames_through, run, run_sources
 from fastsam_track.types import Frame, Prompt, SegmentedFrame, TextPrompt
+
+if TYPE_CHECKING:
+    import numpy as np
+    import supervision as sv
+
+    from fastsam_track.pipeline.exports.segments import SegmentsReplay
+    from fastsam_track.pipeline.model.clip import ClipEmbedder
+    from fastsam_track.pipeline.model.protocol import Segment
+    from fastsam_track.pipeline.model.segmenter import Segmenter
+    from fastsam_track.pipeline.outputs.files import OutputLocks
+    from fastsam_track.pipeline.outputs.render import SegmentRenderer
+    from fastsam_track.pipeline.outputs.web import WebServer
+    from fastsam_track.pipeline.prompts.inbox import PromptInbox
+    from fastsam_track.pipeline.sources.base import Source
+
+    SegmentFunction = Segment | Callable[[np.ndarray], sv.Detections]
+    """A frame's segments: a segmenter (the model, a cluster's remote one), or a function of the image."""
 
 __all__ = ["Outputs", "Pipeline", "build", "make_segmenter", "source_names"]
 
@@ -205,26 +224,30 @@ class Pipeline:
         segment: the model shared by every source, or one segments replay per source.
         processors: each source's ``FrameProcessor``.
         sinks: each source's annotated-frame outputs.
+        exports: each source's exports (the registered outputs' writers that take ``SegmentedFrame``s).
+        keyframes: each source's keyframe policy (None: every frame goes through the network).
         renderer: draws every source's frames.
         outputs: what the run writes and shows.
         servers: the web page, when one is served (its URL and token: ``url``, ``token``).
     """
 
     names: list[str]
-    sources: list[Any]
+    sources: list[Source]
     frames: list[Iterable[Frame]]
-    segment: Any
+    segment: SegmentFunction | list[SegmentsReplay]
     processors: list[FrameProcessor]
     sinks: list[list[FrameSink]]
-    renderer: Any
+    exports: list[list[Exporter]]
+    keyframes: list[Keyframes | None]
+    renderer: SegmentRenderer
     outputs: Outputs = field(default_factory=Outputs)
-    servers: list[Any] = field(default_factory=list)
-    _locks: Any = None
+    servers: list[WebServer] = field(default_factory=list)
+    _locks: OutputLocks | None = None
 
     def run(
         self,
         on_frame: Callable[[int, SegmentedFrame, RunStats], None] | None = None,
-        stop: Any = None,
+        stop: threading.Event | None = None,
     ) -> list[RunStats]:
         """Run every source to its end (or a stop); each source's ``RunStats``.
 
@@ -235,12 +258,15 @@ class Pipeline:
         """
         if len(self.sources) == 1:
             each = (lambda s, st: on_frame(0, s, st)) if on_frame is not None else None
-            return [run(self.frames[0], **self._loop(), on_frame=each)]
+            segment, options = self._loop()
+            return [run(self.frames[0], segment, self.processors[0], on_frame=each, **options)]
         return run_sources(
             self.frames,
             self.segment,
             self.processors,
             sinks=self.sinks,
+            exports=self.exports,
+            keyframes=self.keyframes,
             renderer=self.renderer,
             on_frame=on_frame,
             stop=stop,
@@ -252,19 +278,21 @@ class Pipeline:
         leaving it stops the run and finalises the outputs."""
         if len(self.sources) != 1:
             raise UsageError(f"stream() follows one source; this pipeline has {len(self.sources)}: use run()")
-        return frames_through(self.frames[0], **self._loop(), stats=stats)
+        segment, options = self._loop()
+        return frames_through(self.frames[0], segment, self.processors[0], stats=stats, **options)
 
-    def _loop(self) -> dict[str, Any]:
-        """The one source's frame-loop arguments, after its frames."""
-        live = bool(getattr(self.sources[0], "live", False))
-        return {
-            "segment": self.segment[0] if isinstance(self.segment, list) else self.segment,
-            "processor": self.processors[0],
+    def _loop(self) -> tuple[SegmentFunction, LoopOptions]:
+        """The one source's segmenter and frame-loop options."""
+        live = self.sources[0].live
+        options: LoopOptions = {
             "renderer": self.renderer,
             "sinks": self.sinks[0],
+            "exports": self.exports[0],
+            "keyframes": self.keyframes[0],
             "live": live,
             "pace": self.outputs.paced(live),
         }
+        return (self.segment[0] if isinstance(self.segment, list) else self.segment), options
 
     def close(self) -> None:
         """Release the outputs' locks (the outputs themselves are finalised by ``run``)."""
@@ -290,7 +318,7 @@ def build(
     sinks: Sequence[Sequence[FrameSink]] | None = None,
     config_file: str | Path | None = None,
     inputs: dict[str, Path] | None = None,
-    segment: Callable[[Any], Any] | None = None,
+    segment: SegmentFunction | None = None,
 ) -> Pipeline:
     """Put a run together: open the sources, check and lock the outputs, load the model, make each
     source's processor, exports and sinks.
@@ -354,13 +382,13 @@ def build(
 def _assemble(
     config: RunConfig,
     names: list[str],
-    opened: list[Any],
+    opened: list[Source],
     by_source: list[list[Prompt]],
     outputs: Outputs,
     progress: bool,
     on_event: Callable[[str], None] | None,
     extra_sinks: Sequence[Sequence[FrameSink]] | None,
-    given_segment: Callable[[Any], Any] | None,
+    given_segment: SegmentFunction | None,
 ) -> Pipeline:
     from fastsam_track.pipeline.outputs.render import SegmentRenderer
     from fastsam_track.pipeline.prompts.inbox import PromptInbox
@@ -383,28 +411,26 @@ def _assemble(
     # CLIP before the segmenter: missing weights are said before a model loads.
     wants_text = any(isinstance(p, TextPrompt) for prompts in by_source for p in prompts)
     embedder = _clip(config) if wants_text else None
+    keyframes = [Keyframes.from_config(config.keyframe_every, config.keyframe) for _ in names]
     processors = [
-        _processor(
-            config,
-            _writers(outputs, names, n, opened[n], config, sink=False),
-            prompts,
-            inboxes[n],
-            embedder,
-            outputs.edges,
-        )
+        _processor(config, prompts, inboxes[n], embedder, outputs.edges, keyframes[n])
         for n, prompts in enumerate(by_source)
     ]
+    exports = [_writers(outputs, names, n, source, config, sink=False) for n, source in enumerate(opened)]
     # The model last: everything a user can get wrong is said before it loads (and exports).
     frames: list[Iterable[Frame]] = list(opened)
+    segment: SegmentFunction | list[SegmentsReplay]
     if outputs.replay is not None:
-        segment: Any = [_replay(outputs.replay, names, n, s, config) for n, s in enumerate(opened)]
-        frames = [replay.follow(source) for replay, source in zip(segment, opened, strict=True)]
+        replays = [_replay(outputs.replay, names, n, s, config) for n, s in enumerate(opened)]
+        frames = [replay.follow(source) for replay, source in zip(replays, opened, strict=True)]
+        segment = replays
     elif given_segment is not None:
         segment = given_segment
     else:
-        segment = make_segmenter(config, opened[0], progress)
+        segmenter = make_segmenter(config, opened[0], progress)
         for size in {s.size for s in opened}:
-            segment.prepare((size[1], size[0]))  # an export happens now, before a window or page opens
+            segmenter.prepare((size[1], size[0]))  # an export happens now, before a window or page opens
+        segment = segmenter
     renderer = SegmentRenderer(
         opacity=config.opacity, contour_thickness=config.contour_thickness, edges=outputs.draw_edges
     )
@@ -415,6 +441,8 @@ def _assemble(
         segment=segment,
         processors=processors,
         sinks=sinks,
+        exports=exports,
+        keyframes=keyframes,
         renderer=renderer,
         outputs=outputs,
         servers=servers,
@@ -423,13 +451,13 @@ def _assemble(
 
 def _processor(
     config: RunConfig,
-    exports: list[Any],
     prompts: list[Prompt],
-    inbox: Any,
-    embedder: Any,
+    inbox: PromptInbox | None,
+    embedder: ClipEmbedder | None,
     edges: bool,
+    keyframes: Keyframes | None,
 ) -> FrameProcessor:
-    """One source's processor: trackers, its prompts and inbox, CLIP, and its exports."""
+    """One source's processor: trackers, its prompts and inbox, CLIP; the flow its keyframe policy needs."""
     from fastsam_track.pipeline.prompts.text import TextPrompter
     from fastsam_track.trackers.objects import ObjectTracker
     from fastsam_track.trackers.segment_tracker import SegmentTracker
@@ -437,17 +465,15 @@ def _processor(
     text = None
     if embedder is not None and any(isinstance(p, TextPrompt) for p in prompts):
         text = TextPrompter(embedder, retry_every=config.text_retry_every, retry_limit=config.text_retry_limit)
-    from fastsam_track.pipeline.keyframes import Keyframes
-
     return FrameProcessor(
-        keyframes=Keyframes.from_config(config.keyframe_every, config.keyframe),
         tracker=SegmentTracker(),
         objects=ObjectTracker(smooth=config.smooth) if prompts or inbox is not None else None,
         prompts=prompts,
         text=text,
         inbox=inbox,
         edges=edges,
-        exports=exports,
+        carry=keyframes is not None,
+        residual=keyframes is not None and keyframes.auto,
     )
 
 
@@ -455,10 +481,10 @@ def _sinks(
     config: RunConfig,
     outputs: Outputs,
     names: list[str],
-    opened: list[Any],
-    inboxes: list[Any],
+    opened: list[Source],
+    inboxes: list[PromptInbox | None],
     on_event: Callable[[str], None] | None,
-) -> tuple[list[list[FrameSink]], list[Any]]:
+) -> tuple[list[list[FrameSink]], list[WebServer]]:
     """Each source's annotated-frame outputs (file, window, page, RTSP push), and the page's server."""
     from fastsam_track.pipeline.outputs.sinks import RtspSink
     from fastsam_track.pipeline.outputs.web import WebServer, parse_address
@@ -466,7 +492,7 @@ def _sinks(
 
     several = len(names) > 1
     sinks: list[list[FrameSink]] = [[] for _ in names]
-    servers: list[Any] = []
+    servers: list[WebServer] = []
     if outputs.serve is not None:
         try:
             host, port = parse_address(outputs.serve)
@@ -488,7 +514,9 @@ def _sinks(
     return sinks, servers
 
 
-def _claim(outputs: Outputs, names: list[str], specs: list[str], config: RunConfig, read: dict[str, Any]) -> Any:
+def _claim(
+    outputs: Outputs, names: list[str], specs: list[str], config: RunConfig, read: Mapping[str, str | Path | None]
+) -> OutputLocks:
     """Check every output before anything loads, and lock it for this run; the locks to hold while it runs.
 
     An output must not be an input or another output; file outputs must be writable (a
@@ -530,7 +558,9 @@ def _claim(outputs: Outputs, names: list[str], specs: list[str], config: RunConf
     return locks
 
 
-def _writers(outputs: Outputs, names: list[str], number: int, source: Any, config: RunConfig, sink: bool) -> list[Any]:
+def _writers(
+    outputs: Outputs, names: list[str], number: int, source: Source, config: RunConfig, sink: bool
+) -> list[Any]:  # Exporter or (sink) FrameSink: the registry, a layer below, makes them
     """Source ``number``'s writers of the registered outputs: its exports, or (``sink``) its annotated-frame files."""
     context = WriterContext(source, config, outputs.fragmented)
     return [
@@ -540,7 +570,7 @@ def _writers(outputs: Outputs, names: list[str], number: int, source: Any, confi
     ]
 
 
-def _replay(path: Path, names: list[str], number: int, source: Any, config: RunConfig) -> Any:
+def _replay(path: Path, names: list[str], number: int, source: Source, config: RunConfig) -> SegmentsReplay:
     """Source ``number``'s segments replay: ``path`` itself, or with several sources ``path/<name>.jsonl``."""
     from fastsam_track.pipeline.exports.segments import CachedSource, SegmentsReplay
 
@@ -548,7 +578,7 @@ def _replay(path: Path, names: list[str], number: int, source: Any, config: RunC
     return SegmentsReplay(file, CachedSource.of(source, config.vid_stride))
 
 
-def make_segmenter(config: RunConfig, calibrate_on: Any = None, progress: bool = False) -> Any:
+def make_segmenter(config: RunConfig, calibrate_on: Source | None = None, progress: bool = False) -> Segmenter:
     """The segmenter ``config`` asks for; with int8, calibrated on ``config.calibration`` or else the
     first frames of ``calibrate_on`` (the run's first source; None: ``config.calibration`` is needed)."""
     from fastsam_track.pipeline.model.quantize import Calibration
@@ -572,7 +602,7 @@ def make_segmenter(config: RunConfig, calibrate_on: Any = None, progress: bool =
     )
 
 
-def _clip(config: RunConfig) -> Any:
+def _clip(config: RunConfig) -> ClipEmbedder:
     from fastsam_track.pipeline.model.clip import ClipEmbedder
     from fastsam_track.pipeline.model.segmenter import select_device
 

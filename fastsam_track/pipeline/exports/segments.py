@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeGuard
@@ -35,7 +35,7 @@ import supervision as sv
 from fastsam_track.errors import SegmentsCacheError
 from fastsam_track.masks import mean_colors
 from fastsam_track.pipeline.exports.line_files import LineFileWriter
-from fastsam_track.types import Frame, SegmentedFrame
+from fastsam_track.types import COLOR, Frame, SegmentedFrame
 
 if TYPE_CHECKING:
     from fastsam_track.pipeline.sources.base import Source
@@ -330,6 +330,11 @@ class SegmentsReplay:
                     "it was saved from another source or --vid-stride; save it again with --save-segments"
                 )
 
+    def infer(self, image: np.ndarray) -> Callable[[], sv.Detections]:
+        """``protocol.Segment``'s two phases: the record is read now (in frame order), and given later."""
+        segments = self(image)
+        return lambda: segments
+
     def __call__(self, image: np.ndarray) -> sv.Detections:
         """The segments saved for this image's frame; the frame must have the size they were saved for."""
         number, record = self._record_for(self._index_of(image))
@@ -363,7 +368,7 @@ class SegmentsReplay:
             mask=masks,
             confidence=scores,
             class_id=np.zeros(len(boxes), int),
-            data={"color": mean_colors(image, masks)},
+            data={COLOR: mean_colors(image, masks)},
         )
 
 
