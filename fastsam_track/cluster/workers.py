@@ -313,8 +313,9 @@ class LatestFrame:
 
 
 class _Remote:
-    """A camera's ``segment``: its segmenter actor, with ``infer`` so that the frame loop keeps two
-    requests in flight (the next frame goes out while the tracking thread waits for this one's answer)."""
+    """A camera's ``segment`` (``protocol.Segment``): its segmenter actor, with ``infer`` so that the frame
+    loop keeps two requests in flight (the next frame goes out while the tracking thread waits for this
+    one's answer)."""
 
     def __init__(self, camera: CameraWorker):
         self._camera = camera
