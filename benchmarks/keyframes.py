@@ -51,7 +51,8 @@ def follow(sequence: rf.Sequence, path: Path | None, kind: str, every: int | Non
         tracker=SegmentTracker(),
         objects=ObjectTracker(),
         prompts=[rf.prompt_for(kind, sequence.truths[0])],
-        keyframes=keyframes,
+        carry=keyframes is not None,
+        residual=keyframes is not None and keyframes.auto,
     )
     masks, count = [], 0
     for t, image in enumerate(sequence.images):
@@ -60,6 +61,8 @@ def follow(sequence: rf.Sequence, path: Path | None, kind: str, every: int | Non
         due = keyframes is None or keyframes.due()
         count += due
         followed = processor.process(Frame(t, image, t / 25), segments if due else None).objects
+        if keyframes is not None:
+            keyframes.observe(due, processor.cues, followed)
         grid = np.asarray(segments.mask).shape[1:]
         masks.append(followed.mask[0] if followed is not None and len(followed) else np.zeros(grid, bool))
     return np.stack(masks), count

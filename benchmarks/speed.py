@@ -195,6 +195,7 @@ def ours(
     """One end-to-end run (objects prompted by ``boxes`` on frame 0, the network on ``keyframes``:
     ``(keyframe_every, keyframe)``): ms per frame, per-stage ms, masks per frame, peak RSS."""
     prompts = [BoxPrompt(0, n + 1, box) for n, box in enumerate(boxes)]
+    policy = Keyframes.from_config(*keyframes)
     with peak.watch(), VideoFileSink(out, fps=30, preset=preset) as sink:
         stats = run(
             open_source(clip),
@@ -203,10 +204,12 @@ def ours(
                 tracker=SegmentTracker(),
                 objects=ObjectTracker() if prompts else None,
                 prompts=prompts,
-                keyframes=Keyframes.from_config(*keyframes),
+                carry=policy is not None,
+                residual=policy is not None and policy.auto,
             ),
             renderer=SegmentRenderer(),
             sinks=[sink],
+            keyframes=policy,
         )
     stages = stats.mean_ms()
     return {

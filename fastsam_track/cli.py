@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from fastsam_track.configs import BACKENDS, KEYFRAME_MODES, PRECISIONS, PRESETS, RunConfig, load_config, options
 from fastsam_track.errors import FastSamTrackError, UsageError, io_reason
 from fastsam_track.pipeline.build import Outputs, Pipeline, build
+from fastsam_track.pipeline.exports.registry import OUTPUTS
 
 if TYPE_CHECKING:
     from fastsam_track.pipeline.runner import RunStats
@@ -34,7 +35,6 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="segment a video, camera or stream; write, show, serve or push the result")
     run.add_argument("source", help="video file, folder of images, webcam number (0) or rtsp:// / http(s):// URL")
-    run.add_argument("-o", "--output", type=Path, help="annotated H.264 MP4 to write")
     run.add_argument("--config", help=f"YAML file or preset ({', '.join(PRESETS)}); flags override it")
     model = run.add_argument_group("model and run settings (a flag wins over --config; defaults in brackets)")
     for name, (default, text) in options().items():
@@ -95,19 +95,11 @@ def _parser() -> argparse.ArgumentParser:
         "page plays it in real time; cameras and streams are always real time)",
     )
     live.add_argument("--rtsp-out", metavar="URL", help="push the annotated stream to an RTSP server")
-    live.add_argument("--stats", type=Path, metavar="FILE", help="write run figures (fps, stage ms, frame age) as JSON")
-    outputs = run.add_argument_group("exports")
-    outputs.add_argument(
-        "--save-segments", type=Path, metavar="FILE", help="write everything-mode segments (JSON lines)"
-    )
+    outputs = run.add_argument_group("files and exports")
+    for output in OUTPUTS.values():
+        outputs.add_argument(*output.flags, type=Path, metavar=output.metavar, dest=output.name, help=output.help)
     outputs.add_argument("--segments", type=Path, metavar="FILE", help="replay saved segments instead of the model")
-    outputs.add_argument("--save-masks", type=Path, metavar="DIR", help="DAVIS-style PNG per frame of prompted objects")
-    outputs.add_argument("--save-tracks", type=Path, metavar="FILE", help="everything-mode tracks in MOTS text format")
     outputs.add_argument("--edges", action="store_true", help="draw the segments' edge map instead of the segments")
-    outputs.add_argument("--save-edges", type=Path, metavar="DIR", help="write the edge map of each frame as PNG")
-    outputs.add_argument(
-        "--save-proposals", type=Path, metavar="FILE", help="write object proposals (boxes, scores) as JSON lines"
-    )
 
     cluster = commands.add_parser(
         "cluster", help="run a fleet of cameras on Ray: a segmenter per machine, a camera actor per source"
@@ -143,22 +135,11 @@ def _config_from(args: argparse.Namespace) -> RunConfig:
 
 
 def _outputs_from(args: argparse.Namespace) -> Outputs:
+    """The run's outputs: every registered file output's flag, and the window, page and push."""
+    files = {name: getattr(args, name) for name in OUTPUTS}
+    live = {"show": args.show, "serve": args.serve, "serve_token": args.serve_token, "rtsp_out": args.rtsp_out}
     return Outputs(
-        video=args.output,
-        show=args.show,
-        serve=args.serve,
-        serve_token=args.serve_token,
-        pace=not args.no_pace,
-        rtsp_out=args.rtsp_out,
-        stats=args.stats,
-        save_segments=args.save_segments,
-        save_masks=args.save_masks,
-        save_tracks=args.save_tracks,
-        save_edges=args.save_edges,
-        save_proposals=args.save_proposals,
-        draw_edges=args.edges,
-        replay=args.segments,
-        overwrite=args.overwrite,
+        files, **live, pace=not args.no_pace, draw_edges=args.edges, replay=args.segments, overwrite=args.overwrite
     )
 
 
@@ -167,10 +148,8 @@ def _run(args: argparse.Namespace) -> None:
 
     outputs = _outputs_from(args)
     if not outputs.any:
-        raise UsageError(
-            "nothing to write: give --output, --show, --serve or --rtsp-out and/or --save-segments, --save-masks, "
-            "--save-tracks, --save-edges, --save-proposals"
-        )
+        written = [kind.flags[-1] for kind in OUTPUTS.values() if kind.standalone]
+        raise UsageError(f"nothing to write: give {', '.join(written)}, --show, --serve or --rtsp-out")
     config = _config_from(args)
     specs = _source_specs(args.source, args.source_more)
     prompts = load_prompts(args.prompts) if args.prompts else []
@@ -205,7 +184,7 @@ def _run_pipeline(pipeline: Pipeline, outputs: Outputs, progress: bool) -> None:
     from fastsam_track.pipeline.outputs.files import write_text
 
     counts = [s.frame_count for s in pipeline.sources]
-    total = sum(counts) if all(counts) else None
+    total = sum(c or 0 for c in counts) if all(counts) else None
     latest: dict[int, RunStats] = {}
     with tqdm(total=total, unit="frame", disable=not progress, dynamic_ncols=True) as bar:
 

@@ -683,3 +683,14 @@ def test_a_full_disk_midway_is_exit_1_with_the_frames_before_it_kept(tmp_path):
     lines = out.read_text().splitlines()  # renamed into place, ending with a whole frame
     assert 2 < len(lines) < 31 and all(json.loads(line) for line in lines)
     assert not list(tmp_path.glob(".*.part"))
+
+
+def test_every_registered_output_has_its_flag():
+    """The ``run`` command's output flags are the registry's, each with its help."""
+    from fastsam_track.pipeline.exports.registry import OUTPUTS
+
+    shown = " ".join(_cli("run", "--help").stdout.split())
+    for kind in OUTPUTS.values():
+        assert (
+            ", ".join(f"{flag} {kind.metavar}" for flag in kind.flags) in shown and " ".join(kind.help.split()) in shown
+        )

@@ -55,7 +55,8 @@ def scene_run(segmenter_640, tmp_path_factory):
     run(
         iter(frames),
         segmenter_640,
-        FrameProcessor(edges=True, exports=[EdgeWriter(folder / "edges"), ProposalWriter(folder / "proposals.jsonl")]),
+        FrameProcessor(edges=True),
+        exports=[EdgeWriter(folder / "edges"), ProposalWriter(folder / "proposals.jsonl")],
         on_frame=lambda s, _: kept.append(s),
     )
     return clip, kept, folder

@@ -19,8 +19,9 @@ Format (YAML; paths relative to the file's folder)::
         save_tracks: tracks/gate.txt
         resources: {site-b: 0.01}                   # only on a machine with this Ray resource
 
-Camera keys: ``name``, ``source``, ``prompts``, ``output`` (annotated MP4), ``save_masks``,
-``save_tracks``, ``save_segments``, ``save_proposals``, ``rtsp_out``, ``resources``.
+Camera keys: ``name``, ``source``, ``prompts``, ``rtsp_out``, ``resources``, and the outputs of
+the output registry (``exports.registry.FLEET_KEYS``): ``output`` (annotated MP4), ``save_segments``,
+``save_masks``, ``save_tracks``, ``save_edges``, ``save_proposals``...
 
 Example:
     >>> fleet = fleet_from_data({"cameras": [{"source": "rtsp://cam/yard", "output": "out/{name}.mp4"}]}, Path("/f"))
@@ -40,12 +41,12 @@ import yaml
 
 from fastsam_track.configs import RunConfig, load_config
 from fastsam_track.errors import ConfigError, FastSamTrackError, PromptError, UsageError
+from fastsam_track.pipeline.exports.registry import FLEET_KEYS
 
 __all__ = ["CameraSpec", "Fleet", "SegmenterSpec", "fleet_from_data", "load_fleet"]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-_PATH_KEYS = ("output", "save_masks", "save_tracks", "save_segments", "save_proposals")
-_CAMERA_KEYS = ("name", "source", "prompts", "rtsp_out", "resources", *_PATH_KEYS)
+_CAMERA_KEYS = ("name", "source", "prompts", "rtsp_out", "resources", *FLEET_KEYS)
 _TOP_KEYS = ("settings", "segmenter", "camera_cpus", "defaults", "cameras")
 
 
@@ -57,8 +58,9 @@ class CameraSpec:
         name: unique in the fleet (letters, digits, ``.``, ``_``, ``-``); names its outputs' folders.
         source: a stream URL, a video file or a folder of images (files are processed once, to their end).
         prompts: prompt records of the prompts-file form (``parse.prompt_from_record``), checked.
-        output: annotated H.264 MP4 (fragmented: a killed camera's file plays up to its last fragment).
-        save_masks, save_tracks, save_segments, save_proposals: exports, as ``fastsam-track run``'s.
+        files: the outputs it writes, by their fleet key (``output``: annotated H.264 MP4, fragmented, so
+            a killed camera's file plays up to its last fragment; ``save_*``: exports, as ``fastsam-track
+            run``'s); each is also an attribute (``spec.output``: its path or None).
         rtsp_out: an RTSP URL to push the annotated stream to.
         resources: Ray resources the camera's machine must have (pins it to machines that have them).
     """
@@ -66,13 +68,15 @@ class CameraSpec:
     name: str
     source: str
     prompts: tuple[dict[str, Any], ...] = ()
-    output: Path | None = None
-    save_masks: Path | None = None
-    save_tracks: Path | None = None
-    save_segments: Path | None = None
-    save_proposals: Path | None = None
+    files: dict[str, Path] = field(default_factory=dict)
     rtsp_out: str | None = None
     resources: dict[str, float] = field(default_factory=dict)
+
+    def __getattr__(self, key: str) -> Path | None:
+        """An output's path by its fleet key (None when it is not written)."""
+        if key.startswith("_") or key not in FLEET_KEYS:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {key!r}")
+        return self.__dict__.get("files", {}).get(key)
 
     @property
     def live(self) -> bool:
@@ -83,7 +87,7 @@ class CameraSpec:
 
     def paths(self) -> dict[str, Path]:
         """The files and folders it writes, by key."""
-        return {k: getattr(self, k) for k in _PATH_KEYS if getattr(self, k) is not None}
+        return dict(self.files)
 
 
 @dataclass(frozen=True)
@@ -210,12 +214,17 @@ def camera_from_data(
             raise ConfigError(str(error)) from None
         prompts.append(full)
     paths = {}
-    for key in _PATH_KEYS:
+    for key, kind in FLEET_KEYS.items():
         value = values.get(key)
         if value is not None:
             if not isinstance(value, str) or not value.strip():
                 raise ConfigError(f"{where}: {key!r} must be a path, got {value!r}")
             paths[key] = folder / value.replace("{name}", name)
+            try:
+                if kind.check is not None:
+                    kind.check(paths[key])
+            except FastSamTrackError as error:
+                raise ConfigError(f"{where}: {key!r}: {error}") from None
     rtsp_out = values.get("rtsp_out")
     if rtsp_out is not None and (not isinstance(rtsp_out, str) or not rtsp_out.startswith(("rtsp://", "rtsps://"))):
         raise ConfigError(f"{where}: 'rtsp_out' must be an rtsp:// URL, got {rtsp_out!r}")
@@ -225,17 +234,14 @@ def camera_from_data(
     resources = {k: _number(v, f"{where}: resource {k!r}", minimum=0.0) for k, v in resources.items()}
     if not (paths or rtsp_out):
         raise ConfigError(f"{where}: nothing to write: give 'output', 'rtsp_out' or a 'save_*' key (or 'defaults')")
-    spec = CameraSpec(
+    return CameraSpec(
         name=name,
         source=source,
         prompts=tuple(prompts),
+        files=paths,
         rtsp_out=rtsp_out.replace("{name}", name) if rtsp_out else None,
         resources=resources,
-        **paths,
     )
-    if spec.output is not None and spec.output.suffix.lower() not in (".mp4", ".mov", ".m4v", ".mkv"):
-        raise ConfigError(f"{where}: 'output' must be a video file (.mp4, .mov, .m4v, .mkv), got {spec.output}")
-    return spec
 
 
 def _distinct_outputs(cameras: list[CameraSpec]) -> None:

@@ -31,6 +31,7 @@ import supervision as sv
 from fastsam_track.cluster.fleet import CameraSpec, Fleet
 from fastsam_track.cluster.status import CameraStatus
 from fastsam_track.errors import FastSamTrackError, RunFailure
+from fastsam_track.pipeline.exports.registry import FLEET_KEYS
 from fastsam_track.types import Prompt, RemovePrompt, SegmentedFrame, StopRun
 
 __all__ = ["CameraWorker", "LatestFrame", "SegmenterWorker", "incarnation_path"]
@@ -314,8 +315,9 @@ class LatestFrame:
 
 
 class _Remote:
-    """A camera's ``segment``: its segmenter actor, with ``infer`` so that the frame loop keeps two
-    requests in flight (the next frame goes out while the tracking thread waits for this one's answer)."""
+    """A camera's ``segment`` (``protocol.Segment``): its segmenter actor, with ``infer`` so that the frame
+    loop keeps two requests in flight (the next frame goes out while the tracking thread waits for this
+    one's answer)."""
 
     def __init__(self, camera: CameraWorker):
         self._camera = camera
@@ -364,26 +366,15 @@ def _outputs(spec: CameraSpec, incarnation: int) -> Any:
     """The camera's ``Outputs`` in this incarnation: fragmented video, prompts taken while it runs."""
     from fastsam_track.pipeline.build import Outputs
 
-    def at(path: Path | None) -> Path | None:
-        return incarnation_path(path, incarnation) if path is not None else None
-
-    return Outputs(
-        video=at(spec.output),
-        rtsp_out=spec.rtsp_out,
-        save_segments=at(spec.save_segments),
-        save_masks=at(spec.save_masks),
-        save_tracks=at(spec.save_tracks),
-        save_proposals=at(spec.save_proposals),
-        live_prompts=True,
-        fragmented=True,
-    )
+    files = {FLEET_KEYS[key].name: incarnation_path(path, incarnation) for key, path in spec.paths().items()}
+    return Outputs(files, rtsp_out=spec.rtsp_out, live_prompts=True, fragmented=True)
 
 
 def _rescue_previous(spec: CameraSpec, incarnation: int) -> None:
     """Put the files of the killed incarnation before this one in place; nothing else holds them, its
-    process is gone. Each was staged under a hidden name: the video is a fragmented MP4 that plays
-    up to its last fragment, the line files (tracks, segments, proposals) end at their last whole line.
-    Its lock files, free since it died, are removed."""
+    process is gone. Each was staged under a hidden name (``OutputKind.rescue``): a video is a
+    fragmented MP4 that plays up to its last fragment, a line file (tracks, segments, proposals) ends
+    at its last whole line; a folder holds whole PNGs only. Its lock files, free since it died, are removed."""
     from fastsam_track.errors import OutputError
     from fastsam_track.pipeline.outputs.files import OutputLocks
 
@@ -395,12 +386,13 @@ def _rescue_previous(spec: CameraSpec, incarnation: int) -> None:
             OutputLocks([previous]).release()  # free: taken and removed at once
         except OutputError:  # held: not the dead incarnation's
             continue
-        if key == "save_masks":  # a folder of whole PNGs: nothing staged to rescue
+        rescue = FLEET_KEYS[key].rescue
+        if rescue is None:  # nothing staged to rescue
             continue
         staged = sorted(previous.parent.glob(f".{previous.name}.*.part"), key=lambda p: p.stat().st_mtime)
         if not staged or previous.exists():
             continue
-        if key != "output":
+        if rescue == "lines":
             data = staged[-1].read_bytes()
             with staged[-1].open("r+b") as file:
                 file.truncate(data.rfind(b"\n") + 1)

@@ -84,7 +84,8 @@ class RunConfig:
             carry the segments and objects by the optical flow, marked propagated. With
             ``keyframe: auto`` the longest interval (default 4).
         keyframe: ``every`` (keyframes every ``keyframe_every`` frames) or ``auto`` (also when the
-            scene moved more than a few mask cells, or a prompted object went unconfirmed).
+            optical flow fails to explain a frame: fast or deforming motion, where carrying drifts;
+            or a keyframe left a prompted object unconfirmed).
         reconnect_limit: failed reconnections of a camera or stream before the run gives up (0: never).
         opacity: mask colour weight in the overlay, 0 to 1.
         contour_thickness: contour width in pixels, 0 for none.
@@ -125,8 +126,9 @@ class RunConfig:
     )
     keyframe: str = _option(
         "every",
-        "every (a keyframe every --keyframe-every frames) or auto (also when the scene moves or a prompted object "
-        "goes unconfirmed; at least every --keyframe-every frames, default 4)",
+        "every (a keyframe every --keyframe-every frames) or auto (also when the optical flow fails to explain a "
+        "frame, fast or deforming motion, or a prompted object goes unconfirmed; at least every --keyframe-every "
+        "frames, default 4)",
     )
     reconnect_limit: int = _option(10, "failed reconnections of a camera or stream before giving up (0: never)")
     opacity: float = 0.5

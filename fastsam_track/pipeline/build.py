@@ -18,53 +18,62 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
-from collections.abc import Callable, Generator, Iterable, Sequence
+import threading
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastsam_track.configs import RunConfig
 from fastsam_track.errors import UsageError
+from fastsam_track.pipeline.exports.registry import OUTPUTS, OutputKind, WriterContext
+from fastsam_track.pipeline.keyframes import Keyframes
 from fastsam_track.pipeline.processor import FrameProcessor
-from fastsam_track.pipeline.runner import FrameSink, RunStats, frames_through, run, run_sources
+from fastsam_track.pipeline.runner import Exporter, FrameSink, LoopOptions, RunStats, frames_through, run, run_sources
 from fastsam_track.types import Frame, Prompt, SegmentedFrame, TextPrompt
+
+if TYPE_CHECKING:
+    import numpy as np
+    import supervision as sv
+
+    from fastsam_track.pipeline.exports.segments import SegmentsReplay
+    from fastsam_track.pipeline.model.clip import ClipEmbedder
+    from fastsam_track.pipeline.model.protocol import Segment
+    from fastsam_track.pipeline.model.segmenter import Segmenter
+    from fastsam_track.pipeline.outputs.files import OutputLocks
+    from fastsam_track.pipeline.outputs.render import SegmentRenderer
+    from fastsam_track.pipeline.outputs.web import WebServer
+    from fastsam_track.pipeline.prompts.inbox import PromptInbox
+    from fastsam_track.pipeline.sources.base import Source
+
+    SegmentFunction = Segment | Callable[[np.ndarray], sv.Detections]
+    """A frame's segments: a segmenter (the model, a cluster's remote one), or a function of the image."""
 
 __all__ = ["Outputs", "Pipeline", "build", "make_segmenter", "source_names"]
 
-_MASK_IDS = 255  # the most object ids an 8-bit mask PNG holds
-# option -> (suffix of each source's file with several sources, or "" for a folder)
-_PER_SOURCE = {
-    "--save-segments": ".jsonl",
-    "--save-masks": "",
-    "--save-tracks": ".txt",
-    "--save-edges": "",
-    "--save-proposals": ".jsonl",
-}
 
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Outputs:
     """What a run writes, shows, serves and pushes.
 
-    With several sources every path names a folder, and each source writes its own file or
-    folder in it, named after the source: ``video/<name>.mp4``, ``save_masks/<name>/``,
-    ``save_tracks/<name>.txt`` (see ``paths``); ``rtsp_out`` gets ``/<name>`` appended.
+    The files and folders are those of the output registry (``exports.registry.OUTPUTS``), each
+    given by its name: ``video``, ``stats``, ``save_segments``, ``save_masks``, ``save_tracks``,
+    ``save_edges``, ``save_proposals``, ... (a ``Path``, or None for none), read back as attributes
+    (``outputs.video``) and held in ``files``. With several sources every path but ``stats`` names a
+    folder, and each source writes its own file or folder in it, named after the source:
+    ``video/<name>.mp4``, ``save_masks/<name>/``, ``save_tracks/<name>.txt`` (see ``paths``);
+    ``rtsp_out`` gets ``/<name>`` appended.
 
     Attributes:
-        video: annotated H.264 video (``-o``).
+        files: each output's path, by its registry name (only those given).
         show: a window per source, taking clicks.
         serve: ``HOST:PORT`` of a web page with every source, taking clicks.
         serve_token: the token the page requires (None: one is generated for an address other than loopback).
         pace: with ``serve``, files play at their own frame rate (False: as fast as the model goes).
         rtsp_out: an ``rtsp://`` URL to push the annotated stream to.
-        stats: JSON file of run figures.
-        save_segments: everything-mode segments (JSON lines, replayable with ``replay``).
-        save_masks: DAVIS-style PNG per frame of the prompted objects.
-        save_tracks: everything-mode tracks in MOTS text format.
-        save_edges: PNG edge map per frame.
-        save_proposals: object proposals as JSON lines.
         draw_edges: draw the edge map instead of the segments.
         replay: segments saved by ``save_segments`` to use instead of the model (with several
             sources, a folder of ``<name>.jsonl``).
@@ -73,36 +82,63 @@ class Outputs:
             controller), through each processor's ``inbox``.
         fragmented: write the video as a live recording is written (a fragmented MP4 that plays
             up to its last fragment if the process is killed), also for a file source.
+
+    Raises:
+        TypeError: a keyword that is neither an attribute nor a registered output.
     """
 
-    video: Path | None = None
+    files: Mapping[str, Path]
     show: bool = False
     serve: str | None = None
     serve_token: str | None = None
     pace: bool = True
     rtsp_out: str | None = None
-    stats: Path | None = None
-    save_segments: Path | None = None
-    save_masks: Path | None = None
-    save_tracks: Path | None = None
-    save_edges: Path | None = None
-    save_proposals: Path | None = None
     draw_edges: bool = False
     replay: Path | None = None
     overwrite: bool = False
     live_prompts: bool = False
     fragmented: bool = False
 
+    def __init__(self, files: Mapping[str, str | Path | None] | None = None, **values: Any):
+        given = {**(files or {}), **{k: v for k, v in values.items() if k in OUTPUTS}}
+        settings = {k: v for k, v in values.items() if k not in OUTPUTS}
+        for setting in dataclasses.fields(self):
+            if setting.name != "files":
+                object.__setattr__(self, setting.name, settings.pop(setting.name, setting.default))
+        unknown = sorted(settings) + sorted(set(given) - set(OUTPUTS))
+        if unknown:
+            valid = ", ".join([*OUTPUTS, *(f.name for f in dataclasses.fields(self) if f.name != "files")])
+            raise TypeError(f"Outputs() got an unknown keyword {unknown[0]!r}; valid: {valid}")
+        # in the registry's order, so paths are checked and named in one order
+        paths = {name: Path(given[name]) for name in OUTPUTS if given.get(name) is not None}
+        object.__setattr__(self, "files", paths)
+
+    def __getattr__(self, name: str) -> Path | None:
+        """A registered output's path (None when it is not written)."""
+        if name.startswith("_") or name not in OUTPUTS:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        return self.__dict__.get("files", {}).get(name)
+
+    def chosen(self) -> list[tuple[OutputKind, Path]]:
+        """The outputs written, with their paths (as given: folders with several sources)."""
+        return [(OUTPUTS[name], path) for name, path in self.files.items()]
+
     @property
     def any(self) -> bool:
         """Whether the run writes, shows, serves or pushes anything (the command needs it to)."""
-        written = (self.video, self.save_segments, self.save_masks, self.save_tracks, self.save_edges)
-        return any((*written, self.save_proposals, self.show, self.serve, self.rtsp_out))
+        written = any(kind.standalone for kind, _ in self.chosen())
+        return written or self.show or self.serve is not None or self.rtsp_out is not None
 
     @property
     def edges(self) -> bool:
         """Whether each frame's edge map is computed (drawn or saved)."""
-        return self.draw_edges or self.save_edges is not None
+        return self.draw_edges or any(kind.edges for kind, _ in self.chosen())
+
+    @property
+    def max_object_id(self) -> int | None:
+        """The largest object id every output can hold (None: no limit)."""
+        limits = [kind.max_object_id for kind, _ in self.chosen() if kind.max_object_id is not None]
+        return min(limits, default=None)
 
     def paced(self, live: bool) -> bool:
         """Whether a source's frames go at its own rate: a file (or folder) served to a page, unless ``pace``
@@ -119,35 +155,34 @@ class Outputs:
         """Whether prompts can come while the video plays (a window, a page, the caller)."""
         return self.show or self.serve is not None or self.live_prompts
 
+    def entries(self, names: Sequence[str]) -> list[tuple[str, OutputKind, Path]]:
+        """Every file and folder the run writes: (the option that names it, and with several sources the
+        source, e.g. ``--save-masks (b)``; its kind; its path)."""
+        found: list[tuple[str, OutputKind, Path]] = []
+        for kind, path in self.chosen():
+            if len(names) == 1 or not kind.per_source:
+                found.append((kind.option, kind, path))
+            else:
+                suffix = kind.suffixes[0] if kind.suffixes and not kind.folder else ""
+                found += [(f"{kind.option} ({name})", kind, path / f"{name}{suffix}") for name in names]
+        return found
+
     def paths(self, names: Sequence[str]) -> dict[str, Path]:
         """Every path the run writes, by the option (and, with several sources, the source) that names it."""
-        named = {
-            "--stats": self.stats,
-            "--save-segments": self.save_segments,
-            "--save-masks": self.save_masks,
-            "--save-tracks": self.save_tracks,
-            "--save-edges": self.save_edges,
-            "--save-proposals": self.save_proposals,
-            "-o": self.video,
-        }
-        paths: dict[str, Path] = {}
-        for option, path in named.items():
-            if path is None:
-                continue
-            if len(names) == 1 or option == "--stats":
-                paths[option] = path
-            else:
-                suffix = ".mp4" if option == "-o" else _PER_SOURCE[option]
-                paths.update({f"{option} ({name})": path / f"{name}{suffix}" for name in names})
-        return paths
+        return {label: path for label, _, path in self.entries(names)}
+
+    def source_entries(self, names: Sequence[str], number: int) -> list[tuple[str, OutputKind, Path]]:
+        """The files and folders source ``number`` writes, by option (the run's own, ``--stats``, left out)."""
+        tail = f" ({names[number]})" if len(names) > 1 else ""
+        return [
+            (label[: len(label) - len(tail)], kind, path)
+            for label, kind, path in self.entries(names)
+            if kind.per_source and label.endswith(tail)
+        ]
 
     def source_paths(self, names: Sequence[str], number: int) -> dict[str, Path]:
         """The paths source ``number`` writes, by option (``--stats`` is the run's)."""
-        paths = self.paths(names)
-        if len(names) == 1:
-            return {k: v for k, v in paths.items() if k != "--stats"}
-        tail = f" ({names[number]})"
-        return {k[: -len(tail)]: v for k, v in paths.items() if k.endswith(tail)}
+        return {label: path for label, _, path in self.source_entries(names, number)}
 
 
 def source_names(specs: Sequence[str]) -> list[str]:
@@ -189,26 +224,30 @@ class Pipeline:
         segment: the model shared by every source, or one segments replay per source.
         processors: each source's ``FrameProcessor``.
         sinks: each source's annotated-frame outputs.
+        exports: each source's exports (the registered outputs' writers that take ``SegmentedFrame``s).
+        keyframes: each source's keyframe policy (None: every frame goes through the network).
         renderer: draws every source's frames.
         outputs: what the run writes and shows.
         servers: the web page, when one is served (its URL and token: ``url``, ``token``).
     """
 
     names: list[str]
-    sources: list[Any]
+    sources: list[Source]
     frames: list[Iterable[Frame]]
-    segment: Any
+    segment: SegmentFunction | list[SegmentsReplay]
     processors: list[FrameProcessor]
     sinks: list[list[FrameSink]]
-    renderer: Any
+    exports: list[list[Exporter]]
+    keyframes: list[Keyframes | None]
+    renderer: SegmentRenderer
     outputs: Outputs = field(default_factory=Outputs)
-    servers: list[Any] = field(default_factory=list)
-    _locks: Any = None
+    servers: list[WebServer] = field(default_factory=list)
+    _locks: OutputLocks | None = None
 
     def run(
         self,
         on_frame: Callable[[int, SegmentedFrame, RunStats], None] | None = None,
-        stop: Any = None,
+        stop: threading.Event | None = None,
     ) -> list[RunStats]:
         """Run every source to its end (or a stop); each source's ``RunStats``.
 
@@ -219,12 +258,15 @@ class Pipeline:
         """
         if len(self.sources) == 1:
             each = (lambda s, st: on_frame(0, s, st)) if on_frame is not None else None
-            return [run(self.frames[0], **self._loop(), on_frame=each)]
+            segment, options = self._loop()
+            return [run(self.frames[0], segment, self.processors[0], on_frame=each, **options)]
         return run_sources(
             self.frames,
             self.segment,
             self.processors,
             sinks=self.sinks,
+            exports=self.exports,
+            keyframes=self.keyframes,
             renderer=self.renderer,
             on_frame=on_frame,
             stop=stop,
@@ -236,19 +278,21 @@ class Pipeline:
         leaving it stops the run and finalises the outputs."""
         if len(self.sources) != 1:
             raise UsageError(f"stream() follows one source; this pipeline has {len(self.sources)}: use run()")
-        return frames_through(self.frames[0], **self._loop(), stats=stats)
+        segment, options = self._loop()
+        return frames_through(self.frames[0], segment, self.processors[0], stats=stats, **options)
 
-    def _loop(self) -> dict[str, Any]:
-        """The one source's frame-loop arguments, after its frames."""
-        live = bool(getattr(self.sources[0], "live", False))
-        return {
-            "segment": self.segment[0] if isinstance(self.segment, list) else self.segment,
-            "processor": self.processors[0],
+    def _loop(self) -> tuple[SegmentFunction, LoopOptions]:
+        """The one source's segmenter and frame-loop options."""
+        live = self.sources[0].live
+        options: LoopOptions = {
             "renderer": self.renderer,
             "sinks": self.sinks[0],
+            "exports": self.exports[0],
+            "keyframes": self.keyframes[0],
             "live": live,
             "pace": self.outputs.paced(live),
         }
+        return (self.segment[0] if isinstance(self.segment, list) else self.segment), options
 
     def close(self) -> None:
         """Release the outputs' locks (the outputs themselves are finalised by ``run``)."""
@@ -274,7 +318,7 @@ def build(
     sinks: Sequence[Sequence[FrameSink]] | None = None,
     config_file: str | Path | None = None,
     inputs: dict[str, Path] | None = None,
-    segment: Callable[[Any], Any] | None = None,
+    segment: SegmentFunction | None = None,
 ) -> Pipeline:
     """Put a run together: open the sources, check and lock the outputs, load the model, make each
     source's processor, exports and sinks.
@@ -305,16 +349,18 @@ def build(
     outputs = outputs if outputs is not None else Outputs()
     names = source_names(specs)
     by_source = split_by_source(list(prompts), names)
-    if outputs.save_masks is not None and not (any(by_source) or outputs.interactive):
-        raise UsageError(
-            "--save-masks writes prompted objects: give --point, --box, --text, --prompts, --show or --serve"
-        )
-    if len(specs) > 1 and outputs.video is not None and outputs.video.suffix:
-        raise UsageError(
-            f"with several sources, -o names a folder (each source writes <name>.mp4 into it), got {outputs.video}"
-        )
+    for kind, path in outputs.chosen():
+        if kind.needs_prompts and not (any(by_source) or outputs.interactive):
+            raise UsageError(
+                f"{kind.option} writes prompted objects: give --point, --box, --text, --prompts, --show or --serve"
+            )
+        if len(specs) > 1 and kind.per_source and not kind.folder and path.suffix.lower() in kind.suffixes:
+            raise UsageError(
+                f"with several sources, {kind.option} names a folder (each source writes <name>{kind.suffixes[0]} "
+                f"into it), got {path}"
+            )
     for source_prompts in by_source:
-        check_object_ids(source_prompts, maximum=_MASK_IDS if outputs.save_masks else None)
+        check_object_ids(source_prompts, maximum=outputs.max_object_id)
     if config.calibration is not None:
         from fastsam_track.pipeline.model.quantize import check_calibration_path
 
@@ -336,13 +382,13 @@ def build(
 def _assemble(
     config: RunConfig,
     names: list[str],
-    opened: list[Any],
+    opened: list[Source],
     by_source: list[list[Prompt]],
     outputs: Outputs,
     progress: bool,
     on_event: Callable[[str], None] | None,
     extra_sinks: Sequence[Sequence[FrameSink]] | None,
-    given_segment: Callable[[Any], Any] | None,
+    given_segment: SegmentFunction | None,
 ) -> Pipeline:
     from fastsam_track.pipeline.outputs.render import SegmentRenderer
     from fastsam_track.pipeline.prompts.inbox import PromptInbox
@@ -351,7 +397,7 @@ def _assemble(
         PromptInbox(
             first_object=max((p.object_id for p in prompts), default=0) + 1,
             # ids of clicked objects stay within what a mask PNG holds, as the prompts' ids are checked to
-            max_id=_MASK_IDS if outputs.save_masks else None,
+            max_id=outputs.max_object_id,
             reserved={p.object_id for p in prompts},
         )
         if outputs.interactive
@@ -365,21 +411,26 @@ def _assemble(
     # CLIP before the segmenter: missing weights are said before a model loads.
     wants_text = any(isinstance(p, TextPrompt) for prompts in by_source for p in prompts)
     embedder = _clip(config) if wants_text else None
+    keyframes = [Keyframes.from_config(config.keyframe_every, config.keyframe) for _ in names]
     processors = [
-        _processor(config, outputs.source_paths(names, n), prompts, inboxes[n], embedder, outputs.edges, opened[n])
+        _processor(config, prompts, inboxes[n], embedder, outputs.edges, keyframes[n])
         for n, prompts in enumerate(by_source)
     ]
+    exports = [_writers(outputs, names, n, source, config, sink=False) for n, source in enumerate(opened)]
     # The model last: everything a user can get wrong is said before it loads (and exports).
     frames: list[Iterable[Frame]] = list(opened)
+    segment: SegmentFunction | list[SegmentsReplay]
     if outputs.replay is not None:
-        segment: Any = [_replay(outputs.replay, names, n, s, config) for n, s in enumerate(opened)]
-        frames = [replay.follow(source) for replay, source in zip(segment, opened, strict=True)]
+        replays = [_replay(outputs.replay, names, n, s, config) for n, s in enumerate(opened)]
+        frames = [replay.follow(source) for replay, source in zip(replays, opened, strict=True)]
+        segment = replays
     elif given_segment is not None:
         segment = given_segment
     else:
-        segment = make_segmenter(config, opened[0], progress)
+        segmenter = make_segmenter(config, opened[0], progress)
         for size in {s.size for s in opened}:
-            segment.prepare((size[1], size[0]))  # an export happens now, before a window or page opens
+            segmenter.prepare((size[1], size[0]))  # an export happens now, before a window or page opens
+        segment = segmenter
     renderer = SegmentRenderer(
         opacity=config.opacity, contour_thickness=config.contour_thickness, edges=outputs.draw_edges
     )
@@ -390,6 +441,8 @@ def _assemble(
         segment=segment,
         processors=processors,
         sinks=sinks,
+        exports=exports,
+        keyframes=keyframes,
         renderer=renderer,
         outputs=outputs,
         servers=servers,
@@ -398,45 +451,29 @@ def _assemble(
 
 def _processor(
     config: RunConfig,
-    paths: dict[str, Path],
     prompts: list[Prompt],
-    inbox: Any,
-    embedder: Any,
+    inbox: PromptInbox | None,
+    embedder: ClipEmbedder | None,
     edges: bool,
-    source: Any,
+    keyframes: Keyframes | None,
 ) -> FrameProcessor:
-    """One source's processor: trackers, its prompts and inbox, CLIP, and its exports."""
-    from fastsam_track.pipeline.exports.segments import SegmentsWriter
-    from fastsam_track.pipeline.exports.writers import DavisMaskWriter, EdgeWriter, MotsWriter, ProposalWriter
+    """One source's processor: trackers, its prompts and inbox, CLIP; the flow its keyframe policy needs."""
     from fastsam_track.pipeline.prompts.text import TextPrompter
     from fastsam_track.trackers.objects import ObjectTracker
     from fastsam_track.trackers.segment_tracker import SegmentTracker
 
-    exports: list[Any] = []
-    if "--save-segments" in paths:
-        exports.append(SegmentsWriter(paths["--save-segments"], _cached_source(source, config)))
-    if "--save-masks" in paths:
-        exports.append(DavisMaskWriter(paths["--save-masks"]))
-    if "--save-tracks" in paths:
-        exports.append(MotsWriter(paths["--save-tracks"]))
-    if "--save-edges" in paths:
-        exports.append(EdgeWriter(paths["--save-edges"]))
-    if "--save-proposals" in paths:
-        exports.append(ProposalWriter(paths["--save-proposals"]))
     text = None
     if embedder is not None and any(isinstance(p, TextPrompt) for p in prompts):
         text = TextPrompter(embedder, retry_every=config.text_retry_every, retry_limit=config.text_retry_limit)
-    from fastsam_track.pipeline.keyframes import Keyframes
-
     return FrameProcessor(
-        keyframes=Keyframes.from_config(config.keyframe_every, config.keyframe),
         tracker=SegmentTracker(),
         objects=ObjectTracker(smooth=config.smooth) if prompts or inbox is not None else None,
         prompts=prompts,
         text=text,
         inbox=inbox,
         edges=edges,
-        exports=exports,
+        carry=keyframes is not None,
+        residual=keyframes is not None and keyframes.auto,
     )
 
 
@@ -444,18 +481,18 @@ def _sinks(
     config: RunConfig,
     outputs: Outputs,
     names: list[str],
-    opened: list[Any],
-    inboxes: list[Any],
+    opened: list[Source],
+    inboxes: list[PromptInbox | None],
     on_event: Callable[[str], None] | None,
-) -> tuple[list[list[FrameSink]], list[Any]]:
+) -> tuple[list[list[FrameSink]], list[WebServer]]:
     """Each source's annotated-frame outputs (file, window, page, RTSP push), and the page's server."""
-    from fastsam_track.pipeline.outputs.sinks import RtspSink, VideoFileSink
+    from fastsam_track.pipeline.outputs.sinks import RtspSink
     from fastsam_track.pipeline.outputs.web import WebServer, parse_address
     from fastsam_track.pipeline.outputs.window import WindowSink
 
     several = len(names) > 1
     sinks: list[list[FrameSink]] = [[] for _ in names]
-    servers: list[Any] = []
+    servers: list[WebServer] = []
     if outputs.serve is not None:
         try:
             host, port = parse_address(outputs.serve)
@@ -466,11 +503,7 @@ def _sinks(
         server = WebServer(host, port, token=token, sources=list(zip(names, inboxes, strict=True)))
         servers.append(server)
     for n, (name, source) in enumerate(zip(names, opened, strict=True)):
-        paths = outputs.source_paths(names, n)
-        if "-o" in paths:
-            # a live source's recording is fragmented and stamped with capture times by the run
-            live = True if outputs.fragmented else None  # None: as the source
-            sinks[n].append(VideoFileSink(paths["-o"], fps=source.fps, crf=config.crf, preset=config.preset, live=live))
+        sinks[n] += _writers(outputs, names, n, source, config, sink=True)
         if outputs.show:
             sinks[n].append(WindowSink(inboxes[n], title=f"fastsam-track: {name}" if several else "fastsam-track"))
         if servers:
@@ -481,7 +514,9 @@ def _sinks(
     return sinks, servers
 
 
-def _claim(outputs: Outputs, names: list[str], specs: list[str], config: RunConfig, read: dict[str, Any]) -> Any:
+def _claim(
+    outputs: Outputs, names: list[str], specs: list[str], config: RunConfig, read: Mapping[str, str | Path | None]
+) -> OutputLocks:
     """Check every output before anything loads, and lock it for this run; the locks to hold while it runs.
 
     An output must not be an input or another output; file outputs must be writable (a
@@ -494,7 +529,6 @@ def _claim(outputs: Outputs, names: list[str], specs: list[str], config: RunConf
         check_frame_folder,
         check_writable,
         check_writable_folder,
-        video_format,
     )
 
     paths = outputs.paths(names)
@@ -505,42 +539,46 @@ def _claim(outputs: Outputs, names: list[str], specs: list[str], config: RunConf
     inputs["--model file"] = Path(config.model)
     # os.path.exists: False, not an error, for a path behind a folder this user cannot enter
     check_distinct(paths, {k: v for k, v in inputs.items() if v is not None and os.path.exists(v)})
-    folders = {k: v for k, v in paths.items() if k.startswith(("--save-masks", "--save-edges"))}
-    for name, path in paths.items():
-        if name in folders:
-            check_writable_folder(path, "mask folder" if name.startswith("--save-masks") else "edge folder")
-        elif name.startswith("-o"):
-            check_writable(path, "video")
-            video_format(path)
+    entries = outputs.entries(names)
+    for label, kind, path in entries:
+        if kind.folder:
+            check_writable_folder(path, kind.called(label))
         else:
-            check_writable(path, f"{name} file")
+            check_writable(path, kind.called(label))
+        if kind.check is not None:
+            kind.check(path)
     locks = OutputLocks(paths.values(), overwrite=outputs.overwrite)
     try:
-        for name, path in folders.items():
-            check_frame_folder(path, f"{name} folder", outputs.overwrite)
+        for label, kind, path in entries:
+            if kind.folder:
+                check_frame_folder(path, f"{label} folder", outputs.overwrite)
     except BaseException:
         locks.release()
         raise
     return locks
 
 
-def _cached_source(source: Any, config: RunConfig) -> Any:
-    """What a segments file records of ``source``: its size, frame count and stride."""
-    from fastsam_track.pipeline.exports.segments import CachedSource
+def _writers(
+    outputs: Outputs, names: list[str], number: int, source: Source, config: RunConfig, sink: bool
+) -> list[Any]:  # Exporter or (sink) FrameSink: the registry, a layer below, makes them
+    """Source ``number``'s writers of the registered outputs: its exports, or (``sink``) its annotated-frame files."""
+    context = WriterContext(source, config, outputs.fragmented)
+    return [
+        kind.make(path, context)
+        for _, kind, path in outputs.source_entries(names, number)
+        if kind.make is not None and kind.sink == sink
+    ]
 
-    width, height = source.size
-    return CachedSource(width, height, source.frame_count, config.vid_stride)
 
-
-def _replay(path: Path, names: list[str], number: int, source: Any, config: RunConfig) -> Any:
+def _replay(path: Path, names: list[str], number: int, source: Source, config: RunConfig) -> SegmentsReplay:
     """Source ``number``'s segments replay: ``path`` itself, or with several sources ``path/<name>.jsonl``."""
-    from fastsam_track.pipeline.exports.segments import SegmentsReplay
+    from fastsam_track.pipeline.exports.segments import CachedSource, SegmentsReplay
 
     file = path if len(names) == 1 else path / f"{names[number]}.jsonl"
-    return SegmentsReplay(file, _cached_source(source, config))
+    return SegmentsReplay(file, CachedSource.of(source, config.vid_stride))
 
 
-def make_segmenter(config: RunConfig, calibrate_on: Any = None, progress: bool = False) -> Any:
+def make_segmenter(config: RunConfig, calibrate_on: Source | None = None, progress: bool = False) -> Segmenter:
     """The segmenter ``config`` asks for; with int8, calibrated on ``config.calibration`` or else the
     first frames of ``calibrate_on`` (the run's first source; None: ``config.calibration`` is needed)."""
     from fastsam_track.pipeline.model.quantize import Calibration
@@ -564,7 +602,7 @@ def make_segmenter(config: RunConfig, calibrate_on: Any = None, progress: bool =
     )
 
 
-def _clip(config: RunConfig) -> Any:
+def _clip(config: RunConfig) -> ClipEmbedder:
     from fastsam_track.pipeline.model.clip import ClipEmbedder
     from fastsam_track.pipeline.model.segmenter import select_device
 

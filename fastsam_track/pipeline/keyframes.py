@@ -37,7 +37,7 @@ RESIDUAL = 14.0  # auto: grey levels of the flow's residual that call for a keyf
 class Keyframes:
     """The keyframe policy of one source.
 
-    ``Keyframes.from_config(config)`` reads ``keyframe_every`` and ``keyframe``.
+    ``Keyframes.from_config(config.keyframe_every, config.keyframe)`` makes the one a run's settings ask for.
 
     Args:
         every: the longest interval between keyframes, in frames (1: every frame is one).

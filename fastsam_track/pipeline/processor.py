@@ -3,10 +3,10 @@
 ``FrameProcessor.process(frame, segments)`` gives the segments their track ids, applies the
 prompts due on this frame (from a prompts file or the CLI, then clicks from a window or
 page), resolves text prompts with CLIP, follows the prompted objects, tells the window or
-page what it saw, and computes the edge map; ``export(segmented)`` hands the result to every
-export (segments cache, mask PNGs, tracks, edges, proposals). It has no threads or queues:
-the runner calls ``process`` on its tracking thread and ``export`` on its writing thread, one
-frame after another, and one source or many use the same class (one processor per source).
+page what it saw, and computes the edge map. It is per-frame compute only: no threads, queues,
+files or keyframe policy. The runner calls ``process`` on its tracking thread, one frame after
+another, and hands the result to the sinks and exports on its writing thread; one source or
+many use the same class (one processor per source).
 
 Example:
     >>> import numpy as np, supervision as sv
@@ -25,8 +25,7 @@ from __future__ import annotations
 import dataclasses
 import warnings
 from collections.abc import Iterable
-from contextlib import ExitStack
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import supervision as sv
@@ -51,11 +50,10 @@ from fastsam_track.types import (
 )
 
 if TYPE_CHECKING:
-    from fastsam_track.pipeline.keyframes import Keyframes
     from fastsam_track.pipeline.prompts.inbox import PromptInbox
     from fastsam_track.pipeline.prompts.text import TextPrompter
 
-__all__ = ["Exporter", "FrameProcessor", "ObjectFollower", "Tracker"]
+__all__ = ["FrameProcessor", "ObjectFollower", "Tracker"]
 
 
 class Tracker(Protocol):
@@ -78,16 +76,8 @@ class ObjectFollower(Protocol):
     def lost(self) -> tuple[int, ...]: ...
 
 
-class Exporter(Protocol):
-    """A context manager that takes every ``SegmentedFrame`` (segments cache, masks, tracks)."""
-
-    def __enter__(self) -> Any: ...
-    def __exit__(self, *exc: Any) -> Any: ...
-    def write(self, segmented: SegmentedFrame) -> None: ...
-
-
 class FrameProcessor:
-    """One source's per-frame work after the network: tracks, prompts, text, objects, edges, exports.
+    """One source's per-frame work after the network: tracks, prompts, text, objects, edges.
 
     Args:
         tracker: gives segments identities (e.g. a ``SegmentTracker``); None leaves them without.
@@ -101,10 +91,10 @@ class FrameProcessor:
             frame; the objects seen are published back to it, and each prompt that selected
             nothing is reported to it.
         edges: compute each frame's edge map (``SegmentedFrame.edges``).
-        exports: what receives each ``SegmentedFrame`` (segments cache, mask and track files);
-            entered and finalised with the processor (``with processor:``).
-        keyframes: which frames the network sees (the runner asks it); on the others, ``process``
-            is given no segments and carries the last frame's by the optical flow.
+        carry: some frames come without segments (a keyframe policy skips the network on them):
+            the optical flow is computed to carry the last frame's segments onto them.
+        residual: also compute the flow's residual on each frame (``cues``), which an ``auto``
+            keyframe policy reads.
 
     Raises:
         UsageError: prompts or an inbox without an object tracker, text prompts without CLIP.
@@ -119,13 +109,13 @@ class FrameProcessor:
         text: TextPrompter | None = None,
         inbox: PromptInbox | None = None,
         edges: bool = False,
-        exports: Iterable[Exporter] = (),
-        keyframes: Keyframes | None = None,
+        carry: bool = False,
+        residual: bool = False,
     ):
         self.tracker, self.objects, self.text, self.inbox, self.edges = tracker, objects, text, inbox, edges
-        self.keyframes = keyframes
+        self.residual = residual
         self._last: sv.Detections | None = None  # the last frame's tracked segments, to carry
-        self.exports = list(exports)
+        self.cues: FrameCues | None = None  # the last processed frame's flow and colours
         self._pending = sorted(prompts, key=lambda p: p.frame)
         if (self._pending or inbox is not None) and objects is None:
             raise UsageError("prompts need an object tracker: pass objects=ObjectTracker()")
@@ -133,24 +123,13 @@ class FrameProcessor:
             raise UsageError("text prompts need CLIP: pass text=TextPrompter(ClipEmbedder())")
         # The trackers follow segments with the optical flow between the frames they see; frames
         # between keyframes carry the segments with it.
-        wants_flow = tracker is not None or objects is not None or (keyframes is not None and keyframes.every > 1)
-        self._flow = FrameFlow(residual=keyframes is not None and keyframes.auto) if wants_flow else None
-        self._stack = ExitStack()
+        wants_flow = tracker is not None or objects is not None or carry or residual
+        self._flow = FrameFlow(residual=residual) if wants_flow else None
 
     @property
     def unused_prompts(self) -> list[Prompt]:
         """Prompts for frames not processed (yet): after the run, those past its last frame."""
         return list(self._pending)
-
-    def __enter__(self) -> FrameProcessor:
-        with ExitStack() as stack:
-            for export in self.exports:
-                stack.enter_context(export)
-            self._stack = stack.pop_all()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self._stack.__exit__(*exc)
 
     def process(self, frame: Frame, segments: sv.Detections | None) -> SegmentedFrame:
         """This frame's tracked segments, objects and edges.
@@ -174,6 +153,7 @@ class FrameProcessor:
         elif segments.mask is None:  # a segment function without masks (none found): nothing to follow
             segments = _no_segments(frame.shape)
         cues = self._cues(frame, segments, fine=not keyframe) if self._flow is not None else None
+        self.cues = cues
         if not keyframe:
             segments = carry(segments, cues.flow if cues is not None else None, frame.shape)
         if self.tracker is not None:
@@ -193,8 +173,6 @@ class FrameProcessor:
                 states = followed.data[OBJECT_STATE]
                 carried = np.where(states == ObjectState.SEEN, ObjectState.CARRIED, states)
                 followed.data[OBJECT_STATE] = carried.astype(np.int8)
-        if self.keyframes is not None:
-            self.keyframes.observe(keyframe, cues, followed)
         if self.text is not None:
             self.text.observe(followed)
         if self.inbox is not None:
@@ -203,11 +181,6 @@ class FrameProcessor:
         edge_image = edge_map(probabilities_of(levels_of(segments)), frame.shape) if self.edges else None
         lost = self.objects.lost() if self.objects is not None else ()
         return SegmentedFrame(frame, segments, followed, edge_image, lost)
-
-    def export(self, segmented: SegmentedFrame) -> None:
-        """Write ``segmented`` to every export (after ``process``, on any one thread, in frame order)."""
-        for export in self.exports:
-            export.write(segmented)
 
     def _cues(self, frame: Frame, segments: sv.Detections, fine: bool) -> FrameCues:
         """The frame's flow and colours on the segments' grid (``fine``: the finer flow, for a frame carried

@@ -1,9 +1,11 @@
 """The frame loop: decode, segment, process, render and encode, each stage timed.
 
-This is the only module with threads and queues; it only moves frames between them. Four
-stages run at once, joined by bounded queues: decoding in one thread, the model in another
-(it alone touches the network), the ``FrameProcessor`` (tracks, prompts, objects, edges) on
-the calling thread, rendering, sinks and exports in a fourth. Several sources run one such
+The frame loop's threads and queues are all here; it only moves frames between them (other
+modules keep threads of their own behind a sink or a server: a page's server, an RTSP push's
+retries, a batching segmenter). Four stages run at once, joined by bounded queues: decoding in
+one thread, the model in another (it alone touches the network, asking the keyframe policy
+which frames it sees), the ``FrameProcessor`` (tracks, prompts, objects, edges) on the calling
+thread, rendering, sinks and exports in a fourth. Several sources run one such
 loop each, in threads of their own, around one model that batches their frames
 (``run_sources``).
 The network's pass is the longest stage, so the others fit in beside it instead of after
@@ -14,7 +16,6 @@ every stage in turn on one thread).
 from __future__ import annotations
 
 import atexit
-import functools
 import queue
 import threading
 import time
@@ -22,7 +23,7 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import ExitStack, closing, nullcontext
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypedDict, TypeVar, runtime_checkable
 
 import numpy as np
 import supervision as sv
@@ -30,13 +31,27 @@ import supervision as sv
 from fastsam_track.errors import UsageError
 from fastsam_track.pipeline.keyframes import Keyframes
 from fastsam_track.pipeline.model.batching import BatchedSegmenter
+from fastsam_track.pipeline.model.protocol import Segment, two_phase
 from fastsam_track.pipeline.outputs.render import SegmentRenderer
 from fastsam_track.pipeline.outputs.sinks import CaptureTimes, stamp_capture_times
 from fastsam_track.pipeline.processor import FrameProcessor
 from fastsam_track.trackers.segment_tracker import SegmentTracker
 from fastsam_track.types import Frame, Prompt, SegmentedFrame, StopRun
 
-__all__ = ["FrameSink", "RunStats", "StatsWatcher", "frames_through", "paced", "run", "run_sources"]
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+__all__ = [
+    "Exporter",
+    "FrameSink",
+    "LoopOptions",
+    "RunStats",
+    "StatsWatcher",
+    "frames_through",
+    "paced",
+    "run",
+    "run_sources",
+]
 
 T = TypeVar("T")
 _DONE = object()
@@ -58,6 +73,47 @@ class StatsWatcher(Protocol):
     """A sink that reads the run's ``RunStats`` as it goes (the web page's status bar)."""
 
     def watch(self, stats: RunStats) -> None: ...
+
+
+class Exporter(Protocol):
+    """A context manager that takes every ``SegmentedFrame`` (segments cache, masks, tracks): the
+    registered outputs' writers (``exports.registry``) other than the video."""
+
+    def __enter__(self) -> Any: ...
+    def __exit__(self, *exc: Any) -> Any: ...
+    def write(self, segmented: SegmentedFrame) -> None: ...
+
+
+class LoopOptions(TypedDict, total=False):
+    """What a frame loop (``run``, ``frames_through``) takes besides its frames, segmenter and processor.
+
+    Attributes:
+        renderer: draws segments for the sinks (a default ``SegmentRenderer`` if None).
+        sinks: where annotated frames go.
+        exports: what takes each ``SegmentedFrame`` (segments cache, mask and track files), written
+            beside the sinks on the writing thread.
+        keyframes: which frames the network sees (the model's thread asks ``due()``; the processor's
+            result on each frame is told back, ``observe``); None: every frame. A policy that skips
+            frames needs a processor made with ``carry`` (and ``residual`` for ``auto``); the default
+            processor is.
+        queue_size: frames decoded ahead and frames waiting for the encoder (4).
+        live: keep only the newest decoded frame and drop older ones (counted in
+            ``RunStats.dropped``), so latency stays bounded when the source is faster than
+            the model; default: the source's ``live`` attribute (cameras and streams). A
+            ``VideoFileSink`` recording a live source is fragmented and presents each frame
+            at its capture time (``stamp_capture_times``).
+        pace: hold each frame until its time (``Frame.timestamp`` after the first frame's)
+            before processing and writing it, so a file shown as it is processed (a web page)
+            plays at its own rate instead of as fast as the model goes (see ``paced``).
+    """
+
+    renderer: SegmentRenderer | None
+    sinks: Iterable[FrameSink]
+    exports: Iterable[Exporter]
+    keyframes: Keyframes | None
+    queue_size: int
+    live: bool | None
+    pace: bool
 
 
 @dataclass
@@ -218,7 +274,7 @@ class _Latest(_Prefetch[T]):
 
 
 class _Writer:
-    """Render frames and hand them to sinks and the processor's exports from a background thread;
+    """Render frames and hand them to sinks, and the segmented frames to exports, from a background thread;
     errors surface on the next call.
 
     ``written(captured)`` is called once each frame is out, with its capture time. A sink
@@ -229,13 +285,13 @@ class _Writer:
     def __init__(
         self,
         sinks: list[FrameSink],
-        processor: FrameProcessor,
+        exports: list[Exporter],
         renderer: SegmentRenderer | CaptureTimes,
         maxsize: int,
         written: Callable[[float], None],
         stats: RunStats,
     ):
-        self._sinks, self._processor, self._written = sinks, processor, written
+        self._sinks, self._exports, self._written = sinks, exports, written
         self._renderer, self._stats = renderer, stats
         self._queue: queue.Queue[Any] = queue.Queue(maxsize)
         self._error: BaseException | None = None
@@ -254,7 +310,8 @@ class _Writer:
                     rendered = time.perf_counter()
                     for sink in self._sinks:
                         sink.write(image)
-                    self._processor.export(segmented)
+                    for export in self._exports:
+                        export.write(segmented)
                     self._stats.add("render", rendered - started)
                     self._stats.add("encode", time.perf_counter() - rendered)
                     self._written(captured)
@@ -278,15 +335,11 @@ class _Writer:
 
 def run(
     frames: Iterable[Frame],
-    segment: Callable[[np.ndarray], sv.Detections],
+    segment: Segment | Callable[[np.ndarray], sv.Detections],
     processor: FrameProcessor | None = None,
     *,
-    renderer: SegmentRenderer | None = None,
-    sinks: Iterable[FrameSink] = (),
     on_frame: Callable[[SegmentedFrame, RunStats], None] | None = None,
-    queue_size: int = 4,
-    live: bool | None = None,
-    pace: bool = False,
+    **options: Unpack[LoopOptions],
 ) -> RunStats:
     """Run every frame through the pipeline and into the sinks and exports.
 
@@ -298,41 +351,21 @@ def run(
 
     Args:
         frames: the source.
-        segment: (H, W, 3) uint8 BGR image to segments, e.g. a ``Segmenter``.
+        segment: (H, W, 3) uint8 BGR image to segments: a ``Segment`` (e.g. a ``Segmenter``, whose
+            masks are then assembled on the tracking thread), or a plain function.
         processor: what each frame goes through after the network (tracks, prompts, objects,
-            edges, exports); None: a ``FrameProcessor`` with a ``SegmentTracker``, so segments keep
+            edges); None: a ``FrameProcessor`` with a ``SegmentTracker``, so segments keep
             their ids and colours from frame to frame.
-        renderer: draws segments for the sinks (a default ``SegmentRenderer`` if None).
-        sinks: where annotated frames go.
         on_frame: called after each frame is processed (progress display, tests); it may raise
             ``StopRun`` to end the run normally.
-        queue_size: frames decoded ahead and frames waiting for the encoder.
-        live: keep only the newest decoded frame and drop older ones (counted in
-            ``RunStats.dropped``), so latency stays bounded when the source is faster than
-            the model; default: the source's ``live`` attribute (cameras and streams). A
-            ``VideoFileSink`` recording a live source is fragmented and presents each frame
-            at its capture time (``stamp_capture_times``).
-        pace: hold each frame until its time (``Frame.timestamp`` after the first frame's)
-            before processing and writing it, so a file shown as it is processed (a web page)
-            plays at its own rate instead of as fast as the model goes (see ``paced``).
+        **options: the renderer, sinks, exports, keyframe policy, queue size, live and pace
+            (``LoopOptions``).
 
     Returns:
         Counts and per-stage timings; ``unused_prompts`` lists prompts for frames past the end.
     """
     stats = RunStats()
-    with closing(
-        frames_through(
-            frames,
-            segment,
-            processor,
-            renderer=renderer,
-            sinks=sinks,
-            stats=stats,
-            queue_size=queue_size,
-            live=live,
-            pace=pace,
-        )
-    ) as results:
+    with closing(frames_through(frames, segment, processor, stats=stats, **options)) as results:
         try:
             for segmented in results:
                 if on_frame is not None:
@@ -344,15 +377,11 @@ def run(
 
 def frames_through(
     frames: Iterable[Frame],
-    segment: Callable[[np.ndarray], sv.Detections],
+    segment: Segment | Callable[[np.ndarray], sv.Detections],
     processor: FrameProcessor | None = None,
     *,
-    renderer: SegmentRenderer | None = None,
-    sinks: Iterable[FrameSink] = (),
     stats: RunStats | None = None,
-    queue_size: int = 4,
-    live: bool | None = None,
-    pace: bool = False,
+    **options: Unpack[LoopOptions],
 ) -> Generator[SegmentedFrame, None, None]:
     """``run`` as a generator: each ``SegmentedFrame`` once processed, on the caller's thread.
 
@@ -360,12 +389,23 @@ def frames_through(
     leaving it (``break``, an exception, ``close()``) stops the run and finalises every sink
     and export, as the end of the source does. Arguments as ``run``; ``stats``, when given,
     is filled as the frames go.
+
+    Raises:
+        UsageError: an ``auto`` keyframe policy with a processor that computes no flow residual.
     """
     stats = stats if stats is not None else RunStats()
-    processor = processor if processor is not None else FrameProcessor(tracker=SegmentTracker())
+    keyframes = options.get("keyframes")
+    if processor is None:
+        processor = FrameProcessor(
+            tracker=SegmentTracker(), carry=keyframes is not None, residual=keyframes is not None and keyframes.auto
+        )
+    elif keyframes is not None and keyframes.auto and not processor.residual:
+        raise UsageError("an auto keyframe policy reads the flow's residual: make the processor with residual=True")
+    live = options.get("live")
     live = bool(getattr(frames, "live", False)) if live is None else live
-    sinks = list(sinks)
-    drawing = stamp_capture_times(renderer or SegmentRenderer(), sinks, live)
+    sinks = list(options.get("sinks", ()))
+    queue_size = options.get("queue_size", 4)
+    drawing = stamp_capture_times(options.get("renderer") or SegmentRenderer(), sinks, live)
     for sink in sinks:
         if isinstance(sink, StatsWatcher):  # the web page's status
             sink.watch(stats)
@@ -374,21 +414,18 @@ def frames_through(
         stages: list[_Prefetch[Any]] = []
         stack.callback(_join, stages)  # the last step, after sinks and exports are finalised
         sink_list = [stack.enter_context(sink) for sink in sinks]
-        stack.enter_context(processor)
+        exports = [stack.enter_context(export) for export in options.get("exports", ())]
         record_age = _age_recorder(stats)
-        writer = (
-            _Writer(sink_list, processor, drawing, queue_size, record_age, stats)
-            if sink_list or processor.exports
-            else None
-        )
+        writer = _Writer(sink_list, exports, drawing, queue_size, record_age, stats) if sink_list or exports else None
         decoded: _Prefetch[Frame] = _Latest(frames) if live else _Prefetch(frames, queue_size)
         # One frame waits between the model and processing: the model never idles, the age stays low.
         model: _Prefetch[tuple[Frame, Callable[[], sv.Detections | None], float]] = _Prefetch(
-            _segment_all(decoded, segment, stats, processor.keyframes), maxsize=1, name="segment"
+            _segment_all(decoded, two_phase(segment), stats, keyframes), maxsize=1, name="segment"
         )
         stages += [decoded, model]
         segmented_frames: Iterable[tuple[tuple[Frame, Callable[[], sv.Detections | None], float], float]] = model
-        if pace:  # here, after the queues: frames held before them would come out in a burst after a slow pass
+        # Paced here, after the queues: frames held before them would come out in a burst after a slow pass.
+        if options.get("pace", False):
             segmented_frames = paced(model, timestamp=lambda item: item[0][0].timestamp)
         try:
             for (frame, assemble, captured), _ in segmented_frames:
@@ -399,6 +436,8 @@ def frames_through(
                 processed = time.perf_counter()
                 stats.add("segment", processed - assembled)
                 segmented = processor.process(frame, segments)
+                if keyframes is not None:
+                    keyframes.observe(segments is not None, processor.cues, segmented.objects)
                 stats.add("track", time.perf_counter() - processed)
                 if writer is not None:
                     writer.put(segmented, captured)
@@ -423,6 +462,8 @@ def run_sources(
     processors: Sequence[FrameProcessor | None] | None = None,
     *,
     sinks: Sequence[Sequence[FrameSink]],
+    exports: Sequence[Sequence[Exporter]] | None = None,
+    keyframes: Sequence[Keyframes | None] | None = None,
     renderer: SegmentRenderer | None = None,
     on_frame: Callable[[int, SegmentedFrame, RunStats], None] | None = None,
     stop: threading.Event | None = None,
@@ -439,6 +480,8 @@ def run_sources(
             one ``segment`` callable per source (segments replays: nothing to batch).
         processors: each source's ``FrameProcessor``, in the same order (None: a segment tracker, as ``run``).
         sinks: the outputs of each source, in the same order.
+        exports: the exports of each source, in the same order (None: none).
+        keyframes: the keyframe policy of each source, in the same order (None: every frame is one).
         renderer: draws every source's segments (a default ``SegmentRenderer`` if None).
         on_frame: ``on_frame(source number, segmented, stats)`` after each frame.
         stop: set it to end every loop normally (Ctrl-C in the caller's thread).
@@ -451,8 +494,13 @@ def run_sources(
         The first error of any source's loop, once all loops have ended.
     """
     processors = list(processors) if processors is not None else [None] * len(sources)
-    if not len(sinks) == len(processors) == len(sources):
-        raise UsageError(f"{len(sources)} sources but {len(processors)} processors and {len(sinks)} lists of sinks")
+    exports = list(exports) if exports is not None else [[] for _ in sources]
+    policies = list(keyframes) if keyframes is not None else [None] * len(sources)
+    if not len(sinks) == len(processors) == len(exports) == len(policies) == len(sources):
+        raise UsageError(
+            f"{len(sources)} sources but {len(processors)} processors, {len(sinks)} lists of sinks, "
+            f"{len(exports)} of exports and {len(policies)} keyframe policies"
+        )
     stop = stop or threading.Event()
     stats: list[RunStats | None] = [None] * len(sources)
     errors: list[BaseException] = []
@@ -476,6 +524,8 @@ def run_sources(
                     processors[number],
                     renderer=renderer,
                     sinks=sinks[number],
+                    exports=exports[number],
+                    keyframes=policies[number],
                     on_frame=frame_done,
                     pace=pace and not getattr(source, "live", False),
                 )
@@ -550,21 +600,18 @@ def _join(stages: list[_Prefetch[Any]]) -> None:
 
 def _segment_all(
     decoded: _Prefetch[Frame],
-    segment: Callable[[np.ndarray], sv.Detections],
+    infer: Callable[[np.ndarray], Callable[[], sv.Detections]],
     stats: RunStats,
     keyframes: Keyframes | None,
 ) -> Iterator[tuple[Frame, Callable[[], sv.Detections | None], float]]:
     """The model's stage: (frame, its segments to come, capture time) for each decoded frame, timed.
 
-    A segmenter with ``infer`` (a ``Segmenter``) runs only its network here; the function it
+    ``infer`` (a ``Segment``'s, ``two_phase``) runs only the network here; the function it
     returns assembles the masks on the tracking thread, beside the next network pass (FastSAM-s
     on OpenVINO, 720p, 96 masks: 2-3 ms a frame less, 94 -> 93 and with two prompts 90 -> 88).
     A frame that is not a keyframe skips the network: its segments to come are None (the
     processor carries the last ones by the optical flow).
     """
-    infer: Callable[[np.ndarray], Callable[[], sv.Detections]] = getattr(
-        segment, "infer", lambda image: functools.partial(_same, segment(image))
-    )
     waited = time.perf_counter()
     for frame, captured in decoded:
         started = time.perf_counter()
@@ -577,10 +624,6 @@ def _segment_all(
         stats.add("segment", time.perf_counter() - started)
         yield frame, segments, captured
         waited = time.perf_counter()  # not counting the wait for tracking to take the frame
-
-
-def _same(segments: sv.Detections) -> sv.Detections:
-    return segments
 
 
 def _no_pass() -> None:

@@ -66,6 +66,8 @@ from fastsam_track.trackers.prompting import (
 )
 from fastsam_track.types import (
     OBJECT_STATE,
+    PROPAGATED,
+    SEGMENTS,
     BoxPrompt,
     MaskPrompt,
     ObjectState,
@@ -229,8 +231,8 @@ class ObjectTracker:
             mask=stack,
             tracker_id=ids,
             data={
-                "segments": part_of,
-                "propagated": np.isin(ids, list(propagated)),
+                SEGMENTS: part_of,
+                PROPAGATED: np.isin(ids, list(propagated)),
                 OBJECT_STATE: np.array([self._state_of(self.objects[i]) for i in ids], np.int8),
             },
         )

@@ -54,7 +54,7 @@ def test_a_good_fleet(tmp_path: Path) -> None:
         ({"cameras": [CAMERA, {**CAMERA, "output": "b.mp4"}]}, "two cameras are called 'yard'"),
         ({"cameras": [{"source": "a.mp4"}]}, "camera 'a': nothing to write"),
         ({"cameras": [{**CAMERA, "prompts": [{"points": [[1]]}]}]}, "camera 'yard': prompt 0: each point must be"),
-        ({"cameras": [{**CAMERA, "output": "out/yard.png"}]}, "'output' must be a video file"),
+        ({"cameras": [{**CAMERA, "output": "out/yard.png"}]}, "'output': cannot write video"),
         ({"cameras": [{**CAMERA, "rtsp_out": "http://x"}]}, "'rtsp_out' must be an rtsp:// URL"),
         ({"cameras": [{**CAMERA, "name": "a b"}]}, "'name' must be letters"),
         # two cameras writing one file
@@ -105,3 +105,13 @@ def test_without_ray_a_fleet_says_which_extra_to_install(monkeypatch: pytest.Mon
     fleet = fleet_from_data({"cameras": [CAMERA]}, Path("/f"))
     with pytest.raises(UsageError, match=r"the cluster needs Ray: pip install 'fastsam-track\[cluster\]'"):
         start_fleet(fleet)
+
+
+def test_every_registered_output_is_a_camera_key(tmp_path: Path) -> None:
+    """The fleet file's output keys are the registry's: each one given is the camera's, by that key."""
+    from fastsam_track.pipeline.exports.registry import FLEET_KEYS
+
+    names = {key: f"{key}/{{name}}{kind.suffixes[0] if kind.suffixes else ''}" for key, kind in FLEET_KEYS.items()}
+    camera = fleet_from_data({"cameras": [{"source": "rtsp://127.0.0.1:8554/yard", **names}]}, tmp_path).cameras[0]
+    assert set(camera.paths()) == set(FLEET_KEYS)
+    assert camera.save_tracks == tmp_path / "save_tracks/yard.txt"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from fastsam_track.configs import RunConfig
 from fastsam_track.errors import UsageError
 from fastsam_track.pipeline.build import Outputs, build, source_names
+from fastsam_track.pipeline.exports.registry import OUTPUTS
 
 
 @pytest.mark.parametrize(
@@ -69,6 +71,19 @@ def test_which_runs_are_paced(outputs, live, expected):
 
 def test_nothing_to_write_is_said_by_any():
     assert not Outputs().any and Outputs(save_tracks=Path("t.txt")).any
+    assert not Outputs(stats=Path("s.json")).any  # the run's figures alone are not worth a run
+
+
+def test_outputs_are_the_registry_s():
+    """Every registered output is a keyword and an attribute of ``Outputs``; anything else is refused."""
+    outputs = Outputs({name: f"{name}.out" for name in OUTPUTS})
+    assert {name: getattr(outputs, name) for name in OUTPUTS} == {name: Path(f"{name}.out") for name in OUTPUTS}
+    assert Outputs(save_edges=Path("e")).edges and Outputs(save_masks=Path("m")).max_object_id == 255
+    assert dataclasses.replace(outputs, show=True).files == outputs.files
+    with pytest.raises(TypeError, match="unknown keyword 'save_everything'"):
+        Outputs(save_everything=Path("x"))
+    with pytest.raises(AttributeError):
+        _ = outputs.save_everything
 
 
 @pytest.mark.parametrize(

@@ -201,11 +201,11 @@ def test_exported_masks_follow_the_models_edges_between_the_cells(tmp_path, logi
         tracker=SegmentTracker(min_hits=1),
         objects=ObjectTracker(),
         prompts=[BoxPrompt(0, 3, segment.xyxy[0])],
-        exports=[DavisMaskWriter(tmp_path / "masks"), MotsWriter(tmp_path / "tracks.txt")],
     )
-    with processor:
+    with DavisMaskWriter(tmp_path / "masks") as masks, MotsWriter(tmp_path / "tracks.txt") as tracks:
         segmented = processor.process(Frame(0, np.zeros((*truth.shape, 3), np.uint8), 0.0), segment)
-        processor.export(segmented)
+        masks.write(segmented)
+        tracks.write(segmented)
     assert segmented.objects is not None and segmented.objects.tracker_id.tolist() == [3]
     assert (LOGITS in segmented.objects.data) is logits  # the object's logits are its segment's
     davis = np.array(Image.open(tmp_path / "masks" / "00000.png")) == 3

@@ -63,8 +63,11 @@ def test_the_network_runs_on_keyframes_only_and_every_frame_is_written(clip_path
         return segments
 
     written = []
-    processor = FrameProcessor(tracker=SegmentTracker(), keyframes=Keyframes.from_config(every, "every"))
-    stats = run(open_source(str(clip_path)), segment, processor, on_frame=lambda s, _: written.append(s))
+    processor = FrameProcessor(tracker=SegmentTracker(), carry=True)
+    policy = Keyframes.from_config(every, "every")
+    stats = run(
+        open_source(str(clip_path)), segment, processor, keyframes=policy, on_frame=lambda s, _: written.append(s)
+    )
     assert len(written) == stats.frames == 12
     assert len(calls) == stats.keyframes == -(-12 // every)
     carried = [bool(np.all(s.segments.data.get(PROPAGATED, False))) for s in written]
@@ -124,3 +127,19 @@ def test_the_command_runs_with_keyframes_and_counts_them(clip_path: Path, tmp_pa
         main([*args, "--keyframe", "sometimes"])
     assert exit_info.value.code == 2
     assert main([*args, "--keyframe-every", "0", "--overwrite"]) == 2
+
+
+def test_an_auto_policy_needs_a_processor_that_measures_the_flow(clip_path: Path) -> None:
+    """The policy is the run's; the processor only computes what it reads (the flow's residual)."""
+    from fastsam_track.errors import UsageError
+
+    with pytest.raises(UsageError, match="residual=True"):
+        run(
+            open_source(str(clip_path)),
+            lambda image: _scene(32)[1],
+            FrameProcessor(),
+            keyframes=Keyframes(4, auto=True),
+        )
+    policy = Keyframes(4, auto=True)
+    stats = run(open_source(str(clip_path)), lambda image: _scene(32)[1], keyframes=policy)  # the default processor
+    assert stats.frames == 12 and stats.keyframes == policy.count >= 3

@@ -10,7 +10,7 @@ from fastsam_track.pipeline.outputs.sinks import VideoFileSink
 from fastsam_track.pipeline.processor import FrameProcessor
 from fastsam_track.pipeline.runner import run
 from fastsam_track.pipeline.sources import open_source
-from fastsam_track.types import Frame
+from fastsam_track.types import Frame, SegmentedFrame
 
 
 def _frames_in(path):
@@ -177,7 +177,7 @@ def test_a_stop_does_not_wait_for_the_model_pass_in_progress(tmp_path):
             run(
                 frames,
                 slow_after_three,
-                FrameProcessor(exports=[recorder]),
+                exports=[recorder],
                 sinks=[VideoFileSink(tmp_path / "out.mp4", fps=25)],
                 on_frame=on_frame,
             )
@@ -202,7 +202,7 @@ def test_a_stop_does_not_wait_for_a_frozen_camera(tmp_path):
     recorder, on_frame = _Recorder(), _ctrl_c_at(2)
     try:
         with pytest.raises(KeyboardInterrupt):
-            run(Frozen(), _one_square, FrameProcessor(exports=[recorder]), on_frame=on_frame)
+            run(Frozen(), _one_square, exports=[recorder], on_frame=on_frame)
         took = time.monotonic() - on_frame.pressed
     finally:
         release.set()
@@ -236,3 +236,23 @@ def test_the_run_makes_a_recording_of_a_live_source_a_live_recording(tmp_path, l
     else:
         assert np.allclose(steps, 1 / 25), times
     assert (b"moof" in path.read_bytes()) is fragmented
+
+
+def test_every_segmenter_is_a_two_phase_segment(segmenter, tmp_path):
+    """The model, a batch's client and a segments replay all give the runner ``infer`` (``Segment``)."""
+    from fastsam_track.pipeline.exports.segments import SegmentsReplay, SegmentsWriter
+    from fastsam_track.pipeline.model.batching import BatchedSegmenter
+    from fastsam_track.pipeline.model.protocol import Segment
+
+    image = np.zeros((64, 64, 3), np.uint8)
+    image[16:48, 16:48] = 255
+    with BatchedSegmenter(segmenter, streams=1) as batched:
+        client = batched.client()
+        assert isinstance(client, Segment) and len(client.infer(image)()) == len(segmenter.infer(image)())
+        client.done()
+    with SegmentsWriter(tmp_path / "s.jsonl") as writer:
+        writer.write(SegmentedFrame(Frame(0, image, 0.0), _one_square(image)))
+    replay = SegmentsReplay(tmp_path / "s.jsonl")
+    assert isinstance(segmenter, Segment) and isinstance(replay, Segment)
+    assert replay.infer(image)().xyxy.tolist() == _one_square(image).xyxy.tolist()
+    assert not isinstance(_one_square, Segment)  # a plain function: all its work in the first phase

@@ -24,10 +24,10 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeGuard
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 import numpy as np
 import supervision as sv
@@ -35,7 +35,10 @@ import supervision as sv
 from fastsam_track.errors import SegmentsCacheError
 from fastsam_track.masks import mean_colors
 from fastsam_track.pipeline.exports.line_files import LineFileWriter
-from fastsam_track.types import Frame, SegmentedFrame
+from fastsam_track.types import COLOR, Frame, SegmentedFrame
+
+if TYPE_CHECKING:
+    from fastsam_track.pipeline.sources.base import Source
 
 __all__ = ["CachedSource", "SegmentsCacheError", "SegmentsReplay", "SegmentsWriter", "decode_rle", "encode_rle"]
 
@@ -65,6 +68,12 @@ class CachedSource:
     height: int
     frames: int | None = None
     vid_stride: int = 1
+
+    @classmethod
+    def of(cls, source: Source, vid_stride: int) -> CachedSource:
+        """What a segments file records of ``source`` read every ``vid_stride``-th frame."""
+        width, height = source.size
+        return cls(width, height, source.frame_count, vid_stride)
 
     def header(self) -> str:
         """The file's first line, newline included."""
@@ -321,6 +330,11 @@ class SegmentsReplay:
                     "it was saved from another source or --vid-stride; save it again with --save-segments"
                 )
 
+    def infer(self, image: np.ndarray) -> Callable[[], sv.Detections]:
+        """``protocol.Segment``'s two phases: the record is read now (in frame order), and given later."""
+        segments = self(image)
+        return lambda: segments
+
     def __call__(self, image: np.ndarray) -> sv.Detections:
         """The segments saved for this image's frame; the frame must have the size they were saved for."""
         number, record = self._record_for(self._index_of(image))
@@ -354,7 +368,7 @@ class SegmentsReplay:
             mask=masks,
             confidence=scores,
             class_id=np.zeros(len(boxes), int),
-            data={"color": mean_colors(image, masks)},
+            data={COLOR: mean_colors(image, masks)},
         )
 
 

@@ -27,7 +27,7 @@ from fastsam_track.masks import label_map_of
 from fastsam_track.pipeline.exports.line_files import LineFileWriter
 from fastsam_track.pipeline.exports.segments import encode_rle
 from fastsam_track.pipeline.outputs.files import discard, finalise, staging_path
-from fastsam_track.types import SegmentedFrame, TrackState
+from fastsam_track.types import PROPAGATED, TRACK_STATE, SegmentedFrame, TrackState
 
 __all__ = ["DavisMaskWriter", "EdgeWriter", "ExportError", "MotsWriter", "ProposalWriter", "davis_palette"]
 
@@ -111,8 +111,8 @@ class DavisMaskWriter(_PngFolder):
         info = PngImagePlugin.PngInfo()
         ids = np.zeros(0, int) if objects is None else np.asarray(objects.tracker_id)
         flagged = (
-            ids[np.asarray(objects.data["propagated"], bool)]
-            if objects is not None and "propagated" in objects.data
+            ids[np.asarray(objects.data[PROPAGATED], bool)]
+            if objects is not None and PROPAGATED in objects.data
             else ids[:0]
         )
         info.add_text("objects", " ".join(map(str, ids.tolist())))
@@ -166,9 +166,9 @@ class MotsWriter(LineFileWriter):
         segments = segmented.segments
         if segments.tracker_id is None or len(segments) == 0:
             return
-        if "track_state" in segments.data:
+        if TRACK_STATE in segments.data:
             # Tentative tracks (seen once) are mostly noise: only confirmed ones are exported.
-            segments = segments[np.flatnonzero(segments.data["track_state"] == TrackState.CONFIRMED)]  # type: ignore[assignment]
+            segments = segments[np.flatnonzero(segments.data[TRACK_STATE] == TrackState.CONFIRMED)]  # type: ignore[assignment]
         height, width = segmented.frame.shape
         ids = np.asarray(segments.tracker_id)
         labels = label_map_of(segments, (height, width), np.arange(1, len(ids) + 1))

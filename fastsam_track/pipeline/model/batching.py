@@ -9,6 +9,7 @@ then segments the frames of each size in one ``segment_batch`` pass.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Protocol
 
@@ -114,13 +115,21 @@ class BatchedSegmenter:
 
 
 class _Client:
-    """One stream's handle on a ``BatchedSegmenter``: ``client(image) -> segments``."""
+    """One stream's handle on a ``BatchedSegmenter``: ``client(image) -> segments``, also in two phases
+    (``protocol.Segment``)."""
 
     def __init__(self, owner: BatchedSegmenter):
         self._owner, self._left = owner, False
 
     def __call__(self, image: np.ndarray) -> sv.Detections:
         return self._owner._submit(image).result()
+
+    def infer(self, image: np.ndarray) -> Callable[[], sv.Detections]:
+        """(H, W, 3) uint8 ``image``'s segments, waited for now: the batch's thread does all the work (masks
+        included), and a stream with a frame out sends no other, so a batch holds one frame of each stream
+        (sent now and waited for later, one stream's frames would fill batches alone)."""
+        segments = self(image)
+        return lambda: segments
 
     def done(self) -> None:
         """This stream sends no more frames: the model stops waiting for it."""

@@ -29,7 +29,7 @@ from fastsam_track.masks import mean_colors, quantize_logits
 from fastsam_track.pipeline.model.backends import ExportCache, choose_backend, load_network
 from fastsam_track.pipeline.model.quantize import Calibration
 from fastsam_track.pipeline.model.weights import resolve_weights
-from fastsam_track.types import CUT, LOGITS
+from fastsam_track.types import COLOR, CUT, LOGITS
 
 __all__ = ["Letterbox", "Segmenter", "select_device"]
 
@@ -315,7 +315,7 @@ class Segmenter:
 
     def _assemble(self, kept: Any, protos: Any, geometry: Letterbox, image: np.ndarray) -> sv.Detections:
         segments = self._postprocess(kept, protos, geometry)
-        segments.data["color"] = mean_colors(image, np.asarray(segments.mask))
+        segments.data[COLOR] = mean_colors(image, np.asarray(segments.mask))
         return segments
 
     def _nms(self, predictions):  # type: ignore[no-untyped-def]

@@ -19,7 +19,7 @@ import supervision as sv
 
 from fastsam_track.masks import masked_crops
 from fastsam_track.trackers.prompting import PromptWarning
-from fastsam_track.types import Frame, MaskPrompt, TextPrompt
+from fastsam_track.types import PROPAGATED, Frame, MaskPrompt, TextPrompt
 
 __all__ = ["Embedder", "TextPrompter"]
 
@@ -130,7 +130,7 @@ class TextPrompter:
         carried because no segment confirmed it, ``data["propagated"]``, is not a sighting)."""
         seen: set[int] = set()
         if objects is not None and objects.tracker_id is not None:
-            carried = np.asarray(objects.data.get("propagated", np.zeros(len(objects), bool)), bool)
+            carried = np.asarray(objects.data.get(PROPAGATED, np.zeros(len(objects), bool)), bool)
             seen = set(objects.tracker_id[~carried].tolist())
         for object_id, query in self.queries.items():
             if object_id in seen:
