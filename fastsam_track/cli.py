@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -95,7 +96,15 @@ def _parser() -> argparse.ArgumentParser:
         "page plays it in real time; cameras and streams are always real time)",
     )
     live.add_argument("--rtsp-out", metavar="URL", help="push the annotated stream to an RTSP server")
-    live.add_argument("--stats", type=Path, metavar="FILE", help="write run figures (fps, stage ms, frame age) as JSON")
+    live.add_argument(
+        "--stats",
+        type=Path,
+        metavar="FILE",
+        help="write run figures (fps, stage ms, frame age) as JSON, and a line per frame in FILE's .frames.jsonl",
+    )
+    live.add_argument(
+        "--report", type=Path, metavar="FILE.html", help="write a report of the run (figures over time) at its end"
+    )
     outputs = run.add_argument_group("exports")
     outputs.add_argument(
         "--save-segments", type=Path, metavar="FILE", help="write everything-mode segments (JSON lines)"
@@ -108,6 +117,11 @@ def _parser() -> argparse.ArgumentParser:
     outputs.add_argument(
         "--save-proposals", type=Path, metavar="FILE", help="write object proposals (boxes, scores) as JSON lines"
     )
+
+    report = commands.add_parser("report", help="an HTML page of figures from a run's --stats file")
+    report.add_argument("stats", type=Path, help="the --stats JSON of a run (its .frames.jsonl beside it)")
+    report.add_argument("-o", "--output", type=Path, help="HTML file to write (default: the stats file's, .html)")
+    report.add_argument("--video", type=Path, help="the run's annotated video, for a contact sheet (default: none)")
 
     cluster = commands.add_parser(
         "cluster", help="run a fleet of cameras on Ray: a segmenter per machine, a camera actor per source"
@@ -187,7 +201,7 @@ def _run(args: argparse.Namespace) -> None:
         inputs=_listed_inputs(args, specs),
     )
     with pipeline:
-        _run_pipeline(pipeline, outputs, progress=not args.no_progress)
+        _run_pipeline(pipeline, outputs, progress=not args.no_progress, report=args.report)
 
 
 def _listed_inputs(args: argparse.Namespace, specs: list[str]) -> dict[str, Path]:
@@ -198,18 +212,23 @@ def _listed_inputs(args: argparse.Namespace, specs: list[str]) -> dict[str, Path
     return named
 
 
-def _run_pipeline(pipeline: Pipeline, outputs: Outputs, progress: bool) -> None:
-    """Run ``pipeline`` with a progress bar; write ``--stats``; say what each source did."""
+def _run_pipeline(pipeline: Pipeline, outputs: Outputs, progress: bool, report: Path | None = None) -> None:
+    """Run ``pipeline`` with a progress bar; write ``--stats`` and its time series, and ``--report``; say
+    what each source did."""
     from tqdm import tqdm
 
     from fastsam_track.pipeline.outputs.files import write_text
+    from fastsam_track.pipeline.timeline import Timeline, timeline_path
+
+    scratch = tempfile.TemporaryDirectory(prefix="fastsam-track-report-") if report and not outputs.stats else None
+    stats_path = outputs.stats or (Path(scratch.name) / "stats.json" if scratch else None)
 
     counts = [s.frame_count for s in pipeline.sources]
     total = sum(counts) if all(counts) else None
     latest: dict[int, RunStats] = {}
     with tqdm(total=total, unit="frame", disable=not progress, dynamic_ncols=True) as bar:
 
-        def report(number: int, segmented: SegmentedFrame, stats: RunStats) -> None:
+        def show(number: int, segmented: SegmentedFrame, stats: RunStats) -> None:
             if not latest:
                 _announce(pipeline, bar.write)
             latest[number] = stats
@@ -224,15 +243,27 @@ def _run_pipeline(pipeline: Pipeline, outputs: Outputs, progress: bool) -> None:
                     refresh=False,
                 )
 
+        timeline = Timeline(timeline_path(stats_path)) if stats_path is not None else None
         try:
-            results = pipeline.run(on_frame=report)
+            with timeline or contextlib.nullcontext():
+                results = pipeline.run(on_frame=show, timeline=timeline)
         finally:
-            if outputs.stats is not None and latest:  # also when the run was stopped or failed midway
+            if stats_path is not None and latest:  # also when the run was stopped or failed midway
                 figures: Any = [
-                    {"source": name, **latest[n].as_dict()} for n, name in enumerate(pipeline.names) if n in latest
+                    {"source": name, **latest[n].as_dict(), "timeline": timeline_path(stats_path).name}
+                    for n, name in enumerate(pipeline.names)
+                    if n in latest
                 ]
                 figures = figures[0] if len(pipeline.names) == 1 else figures
-                write_text(outputs.stats, json.dumps(figures, indent=2) + "\n")
+                write_text(stats_path, json.dumps(figures, indent=2) + "\n")
+    if report is not None and stats_path is not None:
+        from fastsam_track.report import write_report
+
+        videos = [outputs.source_paths(pipeline.names, n).get("-o") for n in range(len(pipeline.names))]
+        write_report(stats_path, report, videos=[v for v in videos if v is not None])
+        print(f"report: {report}")
+    if scratch is not None:
+        scratch.cleanup()
     for source, name, stats in zip(pipeline.sources, pipeline.names, results, strict=True):
         damage = getattr(source, "damage_report", None)
         if damage is not None and (message := damage()):
@@ -322,6 +353,15 @@ def _demo(args: argparse.Namespace) -> None:
         _run_pipeline(pipeline, outputs, progress=not args.no_progress)
 
 
+def _report(args: argparse.Namespace) -> None:
+    """Write the HTML report of a run's ``--stats`` file."""
+    from fastsam_track.report import write_report
+
+    output = args.output or args.stats.with_suffix(".html")
+    write_report(args.stats, output, videos=[args.video] if args.video else [])
+    print(f"report: {output}")
+
+
 def _cluster(args: argparse.Namespace) -> None:
     """Run a fleet file on Ray to its end (Ctrl-C: every camera stops, outputs finalised); status tables on stderr.
     With ``--serve``, the fleet's page is served and the fleet runs until Ctrl-C (cameras can be added from it)."""
@@ -379,7 +419,7 @@ def main(argv: list[str] | None = None) -> int:
     # given back on return: a caller in Python (a test, a notebook) keeps its own.
     default_term = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        {"run": _run, "cluster": _cluster, "demo": _demo}[args.command](args)
+        {"run": _run, "cluster": _cluster, "demo": _demo, "report": _report}[args.command](args)
     except FastSamTrackError as error:
         print(f"fastsam-track: error: {error}", file=sys.stderr)
         return error.exit_code

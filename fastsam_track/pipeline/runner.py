@@ -33,6 +33,7 @@ from fastsam_track.pipeline.model.batching import BatchedSegmenter
 from fastsam_track.pipeline.outputs.render import SegmentRenderer
 from fastsam_track.pipeline.outputs.sinks import CaptureTimes, stamp_capture_times
 from fastsam_track.pipeline.processor import FrameProcessor
+from fastsam_track.pipeline.timeline import SourceTimeline
 from fastsam_track.trackers.segment_tracker import SegmentTracker
 from fastsam_track.types import Frame, Prompt, SegmentedFrame, StopRun
 
@@ -214,7 +215,7 @@ class _Writer:
     """Render frames and hand them to sinks and the processor's exports from a background thread;
     errors surface on the next call.
 
-    ``written(captured)`` is called once each frame is out, with its capture time. A sink
+    ``written(segmented, captured, keyframe)`` is called once each frame is out, with its capture time. A sink
     that raises ``StopRun`` sets ``stopped``; later frames are discarded. Render and
     encode times add up in ``stats``.
     """
@@ -225,7 +226,7 @@ class _Writer:
         processor: FrameProcessor,
         renderer: SegmentRenderer | CaptureTimes,
         maxsize: int,
-        written: Callable[[float], None],
+        written: Callable[[SegmentedFrame, float, bool], None],
         stats: RunStats,
     ):
         self._sinks, self._processor, self._written = sinks, processor, written
@@ -239,7 +240,7 @@ class _Writer:
     def _consume(self) -> None:
         while (item := self._queue.get()) is not _DONE:
             if self._error is None and not self.stopped.is_set():
-                segmented, captured = item
+                segmented, captured, keyframe = item
                 try:
                     started = time.perf_counter()
                     if self._sinks:
@@ -250,16 +251,16 @@ class _Writer:
                     self._processor.export(segmented)
                     self._stats.add("render", rendered - started)
                     self._stats.add("encode", time.perf_counter() - rendered)
-                    self._written(captured)
+                    self._written(segmented, captured, keyframe)
                 except StopRun:
                     self.stopped.set()
                 except BaseException as error:  # handed to the producer, which re-raises it
                     self._error = error
 
-    def put(self, segmented: SegmentedFrame, captured: float) -> None:
+    def put(self, segmented: SegmentedFrame, captured: float, keyframe: bool) -> None:
         if self._error is not None:
             raise self._error
-        self._queue.put((segmented, captured))
+        self._queue.put((segmented, captured, keyframe))
 
     def close(self) -> None:
         """Write what is queued, then stop; re-raise a sink's error."""
@@ -280,6 +281,7 @@ def run(
     queue_size: int = 4,
     live: bool | None = None,
     pace: bool = False,
+    timeline: SourceTimeline | None = None,
 ) -> RunStats:
     """Run every frame through the pipeline and into the sinks and exports.
 
@@ -308,6 +310,7 @@ def run(
         pace: hold each frame until its time (``Frame.timestamp`` after the first frame's)
             before processing and writing it, so a file shown as it is processed (a web page)
             plays at its own rate instead of as fast as the model goes (see ``paced``).
+        timeline: records each frame as it goes out (``--stats``' time series).
 
     Returns:
         Counts and per-stage timings; ``unused_prompts`` lists prompts for frames past the end.
@@ -324,6 +327,7 @@ def run(
             queue_size=queue_size,
             live=live,
             pace=pace,
+            timeline=timeline,
         )
     ) as results:
         try:
@@ -346,6 +350,7 @@ def frames_through(
     queue_size: int = 4,
     live: bool | None = None,
     pace: bool = False,
+    timeline: SourceTimeline | None = None,
 ) -> Generator[SegmentedFrame, None, None]:
     """``run`` as a generator: each ``SegmentedFrame`` once processed, on the caller's thread.
 
@@ -365,7 +370,7 @@ def frames_through(
         stack.callback(_join, stages)  # the last step, after sinks and exports are finalised
         sink_list = [stack.enter_context(sink) for sink in sinks]
         stack.enter_context(processor)
-        record_age = _age_recorder(stats)
+        record_age = _age_recorder(stats, timeline)
         writer = (
             _Writer(sink_list, processor, drawing, queue_size, record_age, stats)
             if sink_list or processor.exports
@@ -385,15 +390,16 @@ def frames_through(
                 if writer is not None and writer.stopped.is_set():
                     break
                 assembled = time.perf_counter()
+                keyframe = assemble is not _no_pass
                 segments = assemble()
                 processed = time.perf_counter()
                 stats.add("segment", processed - assembled)
                 segmented = processor.process(frame, segments)
                 stats.add("track", time.perf_counter() - processed)
                 if writer is not None:
-                    writer.put(segmented, captured)
+                    writer.put(segmented, captured, keyframe)
                 else:
-                    record_age(captured)
+                    record_age(segmented, captured, keyframe)
                 stats.dropped = decoded.dropped
                 stats.segments += len(segmented.segments)
                 stats.seconds = time.perf_counter() - started
@@ -417,6 +423,7 @@ def run_sources(
     on_frame: Callable[[int, SegmentedFrame, RunStats], None] | None = None,
     stop: threading.Event | None = None,
     pace: bool = False,
+    timelines: Sequence[SourceTimeline | None] | None = None,
 ) -> list[RunStats]:
     """Several sources at once, batching their frames through one model.
 
@@ -433,6 +440,7 @@ def run_sources(
         on_frame: ``on_frame(source number, segmented, stats)`` after each frame.
         stop: set it to end every loop normally (Ctrl-C in the caller's thread).
         pace: hold each file's frames until their time (see ``run``).
+        timelines: each source's time-series recorder, in the same order (see ``run``).
 
     Returns:
         Each source's ``RunStats``.
@@ -468,6 +476,7 @@ def run_sources(
                     sinks=sinks[number],
                     on_frame=frame_done,
                     pace=pace and not getattr(source, "live", False),
+                    timeline=timelines[number] if timelines is not None else None,
                 )
             except BaseException as error:  # re-raised in the caller's thread
                 errors.append(error)
@@ -578,13 +587,15 @@ def _no_pass() -> None:
     return None
 
 
-def _age_recorder(stats: RunStats) -> Callable[[float], None]:
-    """Count a frame and record its age (capture to out) when the writer is done with it: counted where
-    it is written, a frame interrupted between tracking and the writer (Ctrl-C) is never counted
-    without its outputs, nor written without being counted."""
+def _age_recorder(stats: RunStats, timeline: SourceTimeline | None) -> Callable[[SegmentedFrame, float, bool], None]:
+    """Count a frame and record its age (capture to out), and its line in ``timeline``, when the writer is
+    done with it: counted where it is written, a frame interrupted between tracking and the writer
+    (Ctrl-C) is never counted without its outputs, nor written without being counted."""
 
-    def record(captured: float) -> None:
+    def record(segmented: SegmentedFrame, captured: float, keyframe: bool) -> None:
         stats.frames += 1
         stats.ages_ms.append((time.monotonic() - captured) * 1000)
+        if timeline is not None:
+            timeline.record(segmented, captured, keyframe, stats)
 
     return record
