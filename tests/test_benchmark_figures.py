@@ -17,7 +17,7 @@ SPEED = """
 |---|---|---|---|---|
 | realistic masks, replayed | **ours**, everything mode, no network | none | 18.7 (16.6-21.0) | 53.5 |
 | FastSAM-s arch. | network alone, openvino | 384x640 | 70.8 (69.7-79.8) | 14.1 |
-| FastSAM-s arch. | ultralytics FastSAM.track, defaults (ours 8.5x faster: openvino) | 384x640 | 310.0 (262.1-361.3) | 3.2 |
+| FastSAM-s | ultralytics FastSAM.track, defaults (ours 8.5x faster: openvino) | 384x640 | 310.0 (262.1-361.3) | 3.2 |
 """
 REAL_FOOTAGE = """
 | sequence | prompt | J ours | J fixed prompt | J oracle | F ours |
