@@ -132,6 +132,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     cluster.add_argument("--status-every", type=float, default=5.0, help="seconds between status tables (5)")
     cluster.add_argument(
+        "--report",
+        type=Path,
+        metavar="FILE.html",
+        help="write a report of the fleet at its end (each camera's fps, age and restarts over time, segmenter "
+        "utilisation), from the statuses kept in FILE's .status.jsonl",
+    )
+    cluster.add_argument(
         "--serve",
         metavar="HOST:PORT",
         help="a web page with every camera: its state, its live frames, click prompts, and cameras added and "
@@ -365,21 +372,47 @@ def _report(args: argparse.Namespace) -> None:
 def _cluster(args: argparse.Namespace) -> None:
     """Run a fleet file on Ray to its end (Ctrl-C: every camera stops, outputs finalised); status tables on stderr.
     With ``--serve``, the fleet's page is served and the fleet runs until Ctrl-C (cameras can be added from it)."""
-    import time
-
-    from fastsam_track.cluster import format_status, load_fleet, run_fleet, start_fleet
+    from fastsam_track.cluster import format_status, load_fleet
 
     if args.status_every <= 0:
         raise UsageError(f"--status-every must be more than 0 seconds, got {args.status_every}")
     if args.serve_token is not None and args.serve is None:
         raise UsageError("--serve-token needs --serve")
     fleet = load_fleet(args.fleet)
+    with contextlib.ExitStack() as stack:
+        log = stack.enter_context(_status_log(args.report)) if args.report else None
+        keep = log.write if log is not None else (lambda status: None)
 
-    def show(status: dict[str, Any]) -> None:
-        print(format_status(status) + "\n", file=sys.stderr, flush=True)
+        def show(status: dict[str, Any]) -> None:
+            print(format_status(status) + "\n", file=sys.stderr, flush=True)
+            keep(status)
+
+        _run_fleet(args, fleet, show, keep)
+
+
+@contextlib.contextmanager
+def _status_log(report: Path) -> Any:
+    """The fleet's status history, kept beside ``report``, and the report written from it at the end."""
+    from fastsam_track.report.cluster import StatusLog, status_log_path, write_cluster_report
+
+    with StatusLog(status_log_path(report)) as log:
+        try:
+            yield log
+        finally:
+            log.__exit__()
+            write_cluster_report(log.path, report)
+            print(f"report: {report}", file=sys.stderr)
+
+
+def _run_fleet(args: argparse.Namespace, fleet: Any, show: Any, keep: Any) -> None:
+    """Run the fleet (served, until Ctrl-C, with ``--serve``); ``show`` each status, ``keep`` the last one."""
+    import time
+
+    from fastsam_track.cluster import format_status, run_fleet, start_fleet
 
     if args.serve is None:
         final = run_fleet(fleet, address=args.address, on_status=show, every=args.status_every)
+        keep(final)
         print(format_status(final))
         return
     folder = args.fleet.resolve().parent  # cameras added from the page: paths from the fleet file's folder
