@@ -184,6 +184,7 @@ def _outputs_from(args: argparse.Namespace) -> Outputs:
 
 
 def _run(args: argparse.Namespace) -> None:
+    from fastsam_track.pipeline.outputs.files import check_writable
     from fastsam_track.pipeline.prompts.parse import load_prompts, prompts_from_cli
 
     outputs = _outputs_from(args)
@@ -192,6 +193,8 @@ def _run(args: argparse.Namespace) -> None:
             "nothing to write: give --output, --show, --serve or --rtsp-out and/or --save-segments, --save-masks, "
             "--save-tracks, --save-edges, --save-proposals"
         )
+    if args.report is not None:  # before the model loads, not after the run
+        check_writable(args.report, "--report file")
     config = _config_from(args)
     specs = _source_specs(args.source, args.source_more)
     prompts = load_prompts(args.prompts) if args.prompts else []
@@ -373,12 +376,15 @@ def _cluster(args: argparse.Namespace) -> None:
     """Run a fleet file on Ray to its end (Ctrl-C: every camera stops, outputs finalised); status tables on stderr.
     With ``--serve``, the fleet's page is served and the fleet runs until Ctrl-C (cameras can be added from it)."""
     from fastsam_track.cluster import format_status, load_fleet
+    from fastsam_track.pipeline.outputs.files import check_writable
 
     if args.status_every <= 0:
         raise UsageError(f"--status-every must be more than 0 seconds, got {args.status_every}")
     if args.serve_token is not None and args.serve is None:
         raise UsageError("--serve-token needs --serve")
     fleet = load_fleet(args.fleet)
+    if args.report is not None:
+        check_writable(args.report, "--report file")
     with contextlib.ExitStack() as stack:
         log = stack.enter_context(_status_log(args.report)) if args.report else None
         keep = log.write if log is not None else (lambda status: None)

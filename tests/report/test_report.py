@@ -109,3 +109,9 @@ def test_a_bad_stats_file_is_a_usage_error(tmp_path, content, message):
     result = _cli("report", stats)
     assert result.returncode == 2 and message in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_an_unwritable_report_is_refused_before_the_run(tmp_path, clip_path):
+    result = _cli("run", clip_path, "-o", tmp_path / "out.mp4", "--report", "/proc/1/no/report.html")
+    assert result.returncode == 2 and "cannot write --report file '/proc/1/no/report.html'" in result.stderr
+    assert not (tmp_path / "out.mp4").exists()
