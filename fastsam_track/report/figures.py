@@ -37,7 +37,8 @@ _STAGE_COLOURS = {
     "render": "#9467bd",
     "encode": "#e377c2",
 }
-_COLUMNS = 2000  # time columns of the object timeline's image
+_MOST_TICKS = 500  # keyframes drawn one by one above the object rows (more: the keyframes figure only)
+_COLUMNS = 800  # time columns of the object timeline's image: about its width in pixels, so none is skipped
 _WIDTH = 10.0  # inches at 100 dpi: 1000 pixels, the page's width
 _DPI = 100
 
@@ -101,10 +102,11 @@ def fps_and_age(series: Series) -> tuple[bytes, list[str]]:
     """
     figure, axes = _figure(3.2)
     x = time_axis(series)
-    axes.plot(x, _fps(series), color="#1f77b4", lw=1.0, label="fps (moving, ~30 frames)")
+    fps = _fps(series)
+    axes.plot(x, fps, color="#1f77b4", lw=1.0, label="fps (moving, ~30 frames)")
     axes.set_ylabel("frames per second", color="#1f77b4")
     axes.set_xlabel("seconds since the run started")
-    axes.set_ylim(bottom=0)
+    axes.set_ylim(0, _top(fps))
     age = axes.twinx()
     age.plot(x, series.age_ms, color="#ff7f0e", lw=1.0, label="frame age (ms)")
     if series.per_bin > 1:
@@ -140,22 +142,23 @@ def object_timeline(series: Series) -> bytes:
     figure, axes = _figure(0.9 + 0.35 * max(len(ids), 1), right=0.86)
     x = time_axis(series)
     if ids:
-        # One image on an even time grid (each column the bin going out at that time): one draw call
-        # where a mesh would draw a cell per bin and object.
-        columns = np.linspace(x[0], x[-1], _COLUMNS) if len(x) > 1 else x
-        taken = np.clip(np.searchsorted(x, columns), 0, len(x) - 1)
-        grid = np.stack([series.objects[i][taken] for i in ids])
+        # One image on an even time grid (each column the worst state of the bins going out in its
+        # time, so a single lost frame still shows): one draw call where a mesh would draw a cell per bin.
+        columns = min(_COLUMNS, len(x))
+        starts = np.searchsorted(x, np.linspace(x[0], x[-1], columns + 1)[:-1]) if len(x) > 1 else np.zeros(1, int)
+        grid = np.maximum.reduceat(np.stack([series.objects[i] for i in ids]), np.minimum(starts, len(x) - 1), axis=1)
         colour = np.array([_rgb(STATE_COLOURS[code]) for code in range(ABSENT, max(ObjectState) + 1)])
         extent = (float(x[0]), float(x[-1]) if len(x) > 1 else float(x[0]) + 1, len(ids), 0)
         axes.imshow(colour[grid.astype(int) - ABSENT], aspect="auto", interpolation="nearest", extent=extent)
         axes.set_yticks(np.arange(len(ids)) + 0.5, [f"object {i}" for i in ids])
         axes.set_ylim(len(ids), -0.35)
-        keys = series.keyframe > 0
-        axes.vlines(x[keys], -0.35, -0.05, colors="k", lw=0.5)
+        if series.per_bin == 1 and series.keyframes <= _MOST_TICKS:
+            axes.vlines(x[series.keyframe > 0], -0.35, -0.05, colors="k", lw=0.5)
     else:
         axes.text(0.5, 0.5, "no prompted objects in this run", ha="center", va="center", transform=axes.transAxes)
         axes.set_yticks([])
-    axes.set_xlabel("seconds since the run started (black ticks above the rows: keyframes)")
+    ticks = series.per_bin == 1 and series.keyframes <= _MOST_TICKS
+    axes.set_xlabel("seconds since the run started" + (" (black ticks above the rows: keyframes)" if ticks else ""))
     handles = [_patch(STATE_COLOURS[state], state.label) for state in ObjectState]
     axes.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
     return _png(figure)
