@@ -28,6 +28,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import figures  # noqa: E402
 from report import spread, write_section  # noqa: E402  (benchmarks/ is not a package)
 
 SETTINGS = {"model": "fastsam-tiny", "imgsz": 640, "conf": 0.25, "device": "cpu", "backend": "torch", "threads": 2}
@@ -163,6 +164,7 @@ def main() -> None:
     print(table)
     if not args.no_write:
         write_section("cluster", table)
+        figures.cluster(table)
 
 
 if __name__ == "__main__":

@@ -74,6 +74,7 @@ from fastsam_track.trackers.segment_tracker import SegmentTracker
 from fastsam_track.types import Frame
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import figures
 import real_footage as rf  # benchmarks/ is not a package
 from report import spread, write_section
 
@@ -447,6 +448,7 @@ def main() -> None:
     print(table)
     if not args.no_write:
         write_section("int8", table)
+        figures.int8(table)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ import supervision as sv
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import figures
 import real_footage as rf
 from davis_streams import grid_shape, to_grid
 from report import write_section
@@ -134,6 +135,7 @@ def main() -> None:
     print(table)
     if not args.no_write:
         write_section("keyframes", table)
+        figures.keyframes(table)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ from fastsam_track.types import BoxPrompt, StopRun
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import figures  # noqa: E402
 from report import write_section  # noqa: E402  (benchmarks/ is not a package)
 
 WARM_UP_S = 60.0
@@ -121,6 +122,7 @@ def main() -> None:
     print(table)
     if not args.no_write:
         write_section("live_latency", table)
+        figures.live_latency(table, ages)
 
 
 if __name__ == "__main__":

@@ -42,6 +42,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import figures
 from davis_streams import StreamMaker, write_stream
 
 from fastsam_track.errors import PromptMiss
@@ -253,6 +254,7 @@ def main() -> None:
         text = README.read_text()
         head, rest = text.split(BEGIN, 1)
         README.write_text(f"{head}{BEGIN}\n{table(results, args)}\n{END}{rest.split(END, 1)[1]}")
+        figures.real_footage(table(results, args))
 
 
 def table(results: dict[str, dict[str, dict[str, float]]], args: argparse.Namespace) -> str:

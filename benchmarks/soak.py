@@ -7,6 +7,9 @@ A generated 256x144 scene of moving shapes, looped, goes through the whole pipel
 Resident memory is sampled every 500 frames; growth is measured from the end of the
 warm-up (the first 10% of frames) to the end. Frame age (decoded to written) and the
 tracker's live track count are reported too: lost tracks must be freed, not pile up.
+The run writes its time series (``--stats``' ``.frames.jsonl``, a line per frame) as it goes,
+so the memory figures include it; the report of that series (``fastsam-track report``) is then
+written and timed.
 ``tests/test_benchmarks.py`` runs 2,000 frames and checks the same limits.
 """
 
@@ -16,6 +19,7 @@ import argparse
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -27,6 +31,7 @@ from fastsam_track.pipeline.outputs.sinks import VideoFileSink
 from fastsam_track.pipeline.processor import FrameProcessor
 from fastsam_track.pipeline.runner import run
 from fastsam_track.pipeline.sources import Source
+from fastsam_track.pipeline.timeline import Timeline
 from fastsam_track.synthetic import SyntheticClip
 from fastsam_track.trackers.objects import ObjectTracker
 from fastsam_track.trackers.segment_tracker import SegmentTracker
@@ -74,14 +79,17 @@ def soak(frames: int) -> dict[str, float]:
     segmenter = Segmenter("fastsam-tiny", imgsz=256, conf=0.25, device="cpu")
     source = LoopingSource(frames)
     prompt = PointPrompt(0, 1, np.array([source.prompt_point]), np.array([1]))
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as folder, Timeline(Path(folder) / "soak.frames.jsonl") as timeline:
         stats = run(
             source,
             segmenter,
             FrameProcessor(tracker=tracker, objects=ObjectTracker(), prompts=[prompt]),
             sinks=[VideoFileSink(Path(folder) / "soak.mp4", fps=30, preset="ultrafast")],
             on_frame=on_frame,
+            timeline=timeline.source(None, source),
         )
+        series_mb = timeline.path.stat().st_size / 1e6
+        report_seconds = _report_seconds(Path(folder), stats.as_dict())
     warm = samples[max(len(samples) // 10, 1) :] or samples
     age = stats.age_ms()
     return {
@@ -95,7 +103,21 @@ def soak(frames: int) -> dict[str, float]:
         "age_max": age["max"],
         "tracks_max": max(tracks),
         "tracks_end": tracks[-1],
+        "series_mb": series_mb,
+        "report_s": report_seconds,
     }
+
+
+def _report_seconds(folder: Path, totals: dict[str, float]) -> float:
+    """Seconds ``fastsam-track report`` takes on the run's stats and time series, as a command (imports too)."""
+    import json
+    import subprocess
+
+    stats = folder / "soak.json"
+    stats.write_text(json.dumps({**totals, "timeline": "soak.frames.jsonl"}))
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "fastsam_track.cli", "report", str(stats)], check=True, capture_output=True)
+    return time.perf_counter() - started
 
 
 def main() -> None:
@@ -107,14 +129,15 @@ def main() -> None:
     table = "\n".join(
         [
             f"`python benchmarks/soak.py --frames {args.frames}` on {os.cpu_count()} CPU cores: "
-            "looping 256x144 scene, fastsam-tiny at imgsz 256, everything-mode tracks, a prompted object, MP4 output.",
+            "looping 256x144 scene, fastsam-tiny at imgsz 256, everything-mode tracks, a prompted object, MP4 output, "
+            "the time series written as it goes; then `fastsam-track report` on it, timed as a command.",
             "",
             "| frames | fps | RSS after warm-up MB | RSS at end MB | growth MB (limit 50) | frame age median ms "
-            "| p95 ms | max ms | live tracks, most | live tracks at end |",
-            "|---|---|---|---|---|---|---|---|---|---|",
+            "| p95 ms | max ms | live tracks, most | live tracks at end | time series MB | report s |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
             f"| {r['frames']:.0f} | {r['fps']:.1f} | {r['rss_warm']:.0f} | {r['rss_end']:.0f} | {r['growth']:+.1f} "
             f"| {r['age_median']:.0f} | {r['age_p95']:.0f} | {r['age_max']:.0f} | {r['tracks_max']:.0f} "
-            f"| {r['tracks_end']:.0f} |",
+            f"| {r['tracks_end']:.0f} | {r['series_mb']:.1f} | {r['report_s']:.1f} |",
         ]
     )
     print(table)

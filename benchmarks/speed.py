@@ -88,6 +88,7 @@ from fastsam_track.trackers.segment_tracker import SegmentTracker
 from fastsam_track.types import BoxPrompt, SegmentedFrame
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import figures
 from keyframes import keyframe_scores
 from report import spread, write_section  # benchmarks/ is not a package
 
@@ -499,6 +500,7 @@ def main() -> None:
     print(table)
     if not args.no_write:
         write_section(f"speed_{args.imgsz}", table)
+        figures.speed(table, figures.FOLDER / f"speed_{args.imgsz}.svg")
 
 
 if __name__ == "__main__":

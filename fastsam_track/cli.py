@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -98,8 +99,16 @@ def _parser() -> argparse.ArgumentParser:
     outputs = run.add_argument_group("files and exports")
     for output in OUTPUTS.values():
         outputs.add_argument(*output.flags, type=Path, metavar=output.metavar, dest=output.name, help=output.help)
+    live.add_argument(
+        "--report", type=Path, metavar="FILE.html", help="write a report of the run (figures over time) at its end"
+    )
     outputs.add_argument("--segments", type=Path, metavar="FILE", help="replay saved segments instead of the model")
     outputs.add_argument("--edges", action="store_true", help="draw the segments' edge map instead of the segments")
+
+    report = commands.add_parser("report", help="an HTML page of figures from a run's --stats file")
+    report.add_argument("stats", type=Path, help="the --stats JSON of a run (its .frames.jsonl beside it)")
+    report.add_argument("-o", "--output", type=Path, help="HTML file to write (default: the stats file's, .html)")
+    report.add_argument("--video", type=Path, help="the run's annotated video, for a contact sheet (default: none)")
 
     cluster = commands.add_parser(
         "cluster", help="run a fleet of cameras on Ray: a segmenter per machine, a camera actor per source"
@@ -109,6 +118,13 @@ def _parser() -> argparse.ArgumentParser:
         "--address", help="auto (the cluster this machine is in) or ray://HOST:PORT (default: a local Ray instance)"
     )
     cluster.add_argument("--status-every", type=float, default=5.0, help="seconds between status tables (5)")
+    cluster.add_argument(
+        "--report",
+        type=Path,
+        metavar="FILE.html",
+        help="write a report of the fleet at its end (each camera's fps, age and restarts over time, segmenter "
+        "utilisation), from the statuses kept in FILE's .status.jsonl",
+    )
     cluster.add_argument(
         "--serve",
         metavar="HOST:PORT",
@@ -144,12 +160,15 @@ def _outputs_from(args: argparse.Namespace) -> Outputs:
 
 
 def _run(args: argparse.Namespace) -> None:
+    from fastsam_track.pipeline.outputs.files import check_writable
     from fastsam_track.pipeline.prompts.parse import load_prompts, prompts_from_cli
 
     outputs = _outputs_from(args)
     if not outputs.any:
         written = [kind.flags[-1] for kind in OUTPUTS.values() if kind.standalone]
         raise UsageError(f"nothing to write: give {', '.join(written)}, --show, --serve or --rtsp-out")
+    if args.report is not None:  # before the model loads, not after the run
+        check_writable(args.report, "--report file")
     config = _config_from(args)
     specs = _source_specs(args.source, args.source_more)
     prompts = load_prompts(args.prompts) if args.prompts else []
@@ -166,7 +185,7 @@ def _run(args: argparse.Namespace) -> None:
         inputs=_listed_inputs(args, specs),
     )
     with pipeline:
-        _run_pipeline(pipeline, outputs, progress=not args.no_progress)
+        _run_pipeline(pipeline, outputs, progress=not args.no_progress, report=args.report)
 
 
 def _listed_inputs(args: argparse.Namespace, specs: list[str]) -> dict[str, Path]:
@@ -177,18 +196,23 @@ def _listed_inputs(args: argparse.Namespace, specs: list[str]) -> dict[str, Path
     return named
 
 
-def _run_pipeline(pipeline: Pipeline, outputs: Outputs, progress: bool) -> None:
-    """Run ``pipeline`` with a progress bar; write ``--stats``; say what each source did."""
+def _run_pipeline(pipeline: Pipeline, outputs: Outputs, progress: bool, report: Path | None = None) -> None:
+    """Run ``pipeline`` with a progress bar; write ``--stats`` and its time series, and ``--report``; say
+    what each source did."""
     from tqdm import tqdm
 
     from fastsam_track.pipeline.outputs.files import write_text
+    from fastsam_track.pipeline.timeline import Timeline, timeline_path
+
+    scratch = tempfile.TemporaryDirectory(prefix="fastsam-track-report-") if report and not outputs.stats else None
+    stats_path = outputs.stats or (Path(scratch.name) / "stats.json" if scratch else None)
 
     counts = [s.frame_count for s in pipeline.sources]
     total = sum(c or 0 for c in counts) if all(counts) else None
     latest: dict[int, RunStats] = {}
     with tqdm(total=total, unit="frame", disable=not progress, dynamic_ncols=True) as bar:
 
-        def report(number: int, segmented: SegmentedFrame, stats: RunStats) -> None:
+        def show(number: int, segmented: SegmentedFrame, stats: RunStats) -> None:
             if not latest:
                 _announce(pipeline, bar.write)
             latest[number] = stats
@@ -203,15 +227,27 @@ def _run_pipeline(pipeline: Pipeline, outputs: Outputs, progress: bool) -> None:
                     refresh=False,
                 )
 
+        timeline = Timeline(timeline_path(stats_path)) if stats_path is not None else None
         try:
-            results = pipeline.run(on_frame=report)
+            with timeline or contextlib.nullcontext():
+                results = pipeline.run(on_frame=show, timeline=timeline)
         finally:
-            if outputs.stats is not None and latest:  # also when the run was stopped or failed midway
+            if stats_path is not None and latest:  # also when the run was stopped or failed midway
                 figures: Any = [
-                    {"source": name, **latest[n].as_dict()} for n, name in enumerate(pipeline.names) if n in latest
+                    {"source": name, **latest[n].as_dict(), "timeline": timeline_path(stats_path).name}
+                    for n, name in enumerate(pipeline.names)
+                    if n in latest
                 ]
                 figures = figures[0] if len(pipeline.names) == 1 else figures
-                write_text(outputs.stats, json.dumps(figures, indent=2) + "\n")
+                write_text(stats_path, json.dumps(figures, indent=2) + "\n")
+    if report is not None and stats_path is not None:
+        from fastsam_track.report import write_report
+
+        videos = [outputs.source_paths(pipeline.names, n).get("-o") for n in range(len(pipeline.names))]
+        write_report(stats_path, report, videos=[v for v in videos if v is not None])
+        print(f"report: {report}")
+    if scratch is not None:
+        scratch.cleanup()
     for source, name, stats in zip(pipeline.sources, pipeline.names, results, strict=True):
         damage = getattr(source, "damage_report", None)
         if damage is not None and (message := damage()):
@@ -301,24 +337,62 @@ def _demo(args: argparse.Namespace) -> None:
         _run_pipeline(pipeline, outputs, progress=not args.no_progress)
 
 
+def _report(args: argparse.Namespace) -> None:
+    """Write the HTML report of a run's ``--stats`` file."""
+    from fastsam_track.report import write_report
+
+    output = args.output or args.stats.with_suffix(".html")
+    write_report(args.stats, output, videos=[args.video] if args.video else [])
+    print(f"report: {output}")
+
+
 def _cluster(args: argparse.Namespace) -> None:
     """Run a fleet file on Ray to its end (Ctrl-C: every camera stops, outputs finalised); status tables on stderr.
     With ``--serve``, the fleet's page is served and the fleet runs until Ctrl-C (cameras can be added from it)."""
-    import time
-
-    from fastsam_track.cluster import format_status, load_fleet, run_fleet, start_fleet
+    from fastsam_track.cluster import format_status, load_fleet
+    from fastsam_track.pipeline.outputs.files import check_writable
 
     if args.status_every <= 0:
         raise UsageError(f"--status-every must be more than 0 seconds, got {args.status_every}")
     if args.serve_token is not None and args.serve is None:
         raise UsageError("--serve-token needs --serve")
     fleet = load_fleet(args.fleet)
+    if args.report is not None:
+        check_writable(args.report, "--report file")
+    with contextlib.ExitStack() as stack:
+        log = stack.enter_context(_status_log(args.report)) if args.report else None
+        keep = log.write if log is not None else (lambda status: None)
 
-    def show(status: dict[str, Any]) -> None:
-        print(format_status(status) + "\n", file=sys.stderr, flush=True)
+        def show(status: dict[str, Any]) -> None:
+            print(format_status(status) + "\n", file=sys.stderr, flush=True)
+            keep(status)
+
+        _run_fleet(args, fleet, show, keep)
+
+
+@contextlib.contextmanager
+def _status_log(report: Path) -> Any:
+    """The fleet's status history, kept beside ``report``, and the report written from it at the end."""
+    from fastsam_track.report.cluster import StatusLog, status_log_path, write_cluster_report
+
+    with StatusLog(status_log_path(report)) as log:
+        try:
+            yield log
+        finally:
+            log.__exit__()
+            write_cluster_report(log.path, report)
+            print(f"report: {report}", file=sys.stderr)
+
+
+def _run_fleet(args: argparse.Namespace, fleet: Any, show: Any, keep: Any) -> None:
+    """Run the fleet (served, until Ctrl-C, with ``--serve``); ``show`` each status, ``keep`` the last one."""
+    import time
+
+    from fastsam_track.cluster import format_status, run_fleet, start_fleet
 
     if args.serve is None:
         final = run_fleet(fleet, address=args.address, on_status=show, every=args.status_every)
+        keep(final)
         print(format_status(final))
         return
     folder = args.fleet.resolve().parent  # cameras added from the page: paths from the fleet file's folder
@@ -358,7 +432,7 @@ def main(argv: list[str] | None = None) -> int:
     # given back on return: a caller in Python (a test, a notebook) keeps its own.
     default_term = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        {"run": _run, "cluster": _cluster, "demo": _demo}[args.command](args)
+        {"run": _run, "cluster": _cluster, "demo": _demo, "report": _report}[args.command](args)
     except FastSamTrackError as error:
         print(f"fastsam-track: error: {error}", file=sys.stderr)
         return error.exit_code

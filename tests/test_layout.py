@@ -9,7 +9,8 @@ Layers, lowest first (a module may import from its own layer and those below):
 4. ``pipeline.processor``: everything a frame needs after the network.
 5. ``pipeline.runner``: threads and queues around the processor.
 6. ``pipeline.build``: a config to a ready pipeline.
-7. ``api``, ``cli``, ``cluster`` (Ray, imported by the CLI's ``cluster`` command only); 8. the package's ``__init__``.
+7. ``api``, ``cli``, ``cluster`` (Ray, imported by the CLI's ``cluster`` command only), ``report`` (a run's
+   figures, from its ``--stats``); 8. the package's ``__init__``.
 """
 
 from __future__ import annotations
@@ -37,12 +38,14 @@ _LAYERS = [
     ("fastsam_track.pipeline.exports", 3),
     ("fastsam_track.pipeline.keyframes", 3),
     ("fastsam_track.pipeline.status", 3),
+    ("fastsam_track.pipeline.timeline", 3),
     ("fastsam_track.pipeline.processor", 4),
     ("fastsam_track.pipeline.runner", 5),
     ("fastsam_track.pipeline.build", 6),
     ("fastsam_track.api", 7),
     ("fastsam_track.cli", 7),
     ("fastsam_track.cluster", 7),
+    ("fastsam_track.report", 7),
     ("fastsam_track", 8),
 ]
 

@@ -33,6 +33,7 @@ from fastsam_track.pipeline.exports.registry import OUTPUTS, OutputKind, WriterC
 from fastsam_track.pipeline.keyframes import Keyframes
 from fastsam_track.pipeline.processor import FrameProcessor
 from fastsam_track.pipeline.runner import Exporter, FrameSink, LoopOptions, RunStats, frames_through, run, run_sources
+from fastsam_track.pipeline.timeline import Timeline
 from fastsam_track.types import Frame, Prompt, SegmentedFrame, TextPrompt
 
 if TYPE_CHECKING:
@@ -248,6 +249,7 @@ class Pipeline:
         self,
         on_frame: Callable[[int, SegmentedFrame, RunStats], None] | None = None,
         stop: threading.Event | None = None,
+        timeline: Timeline | None = None,
     ) -> list[RunStats]:
         """Run every source to its end (or a stop); each source's ``RunStats``.
 
@@ -255,10 +257,18 @@ class Pipeline:
             on_frame: ``on_frame(source number, segmented, stats)`` after each frame; it may raise
                 ``StopRun`` to end the run normally.
             stop: a ``threading.Event`` that ends every source's loop normally (several sources).
+            timeline: an open ``Timeline`` that gets a line per frame out (a ``source`` name in each
+                with several sources).
         """
-        if len(self.sources) == 1:
+        several = len(self.sources) > 1
+        logs = [
+            timeline.source(name if several else None, source) if timeline else None
+            for name, source in zip(self.names, self.sources, strict=True)
+        ]
+        if not several:
             each = (lambda s, st: on_frame(0, s, st)) if on_frame is not None else None
             segment, options = self._loop()
+            options["timeline"] = logs[0]
             return [run(self.frames[0], segment, self.processors[0], on_frame=each, **options)]
         return run_sources(
             self.frames,
@@ -271,6 +281,7 @@ class Pipeline:
             on_frame=on_frame,
             stop=stop,
             pace=self.outputs.paced(live=False),  # and each live source is not paced
+            timelines=logs,
         )
 
     def stream(self, stats: RunStats | None = None) -> Generator[SegmentedFrame, None, None]:

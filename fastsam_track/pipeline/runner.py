@@ -35,6 +35,7 @@ from fastsam_track.pipeline.model.protocol import Segment, two_phase
 from fastsam_track.pipeline.outputs.render import SegmentRenderer
 from fastsam_track.pipeline.outputs.sinks import CaptureTimes, stamp_capture_times
 from fastsam_track.pipeline.processor import FrameProcessor
+from fastsam_track.pipeline.timeline import SourceTimeline
 from fastsam_track.trackers.segment_tracker import SegmentTracker
 from fastsam_track.types import Frame, Prompt, SegmentedFrame, StopRun
 
@@ -105,6 +106,7 @@ class LoopOptions(TypedDict, total=False):
         pace: hold each frame until its time (``Frame.timestamp`` after the first frame's)
             before processing and writing it, so a file shown as it is processed (a web page)
             plays at its own rate instead of as fast as the model goes (see ``paced``).
+        timeline: records each frame as it goes out (``--stats``' time series).
     """
 
     renderer: SegmentRenderer | None
@@ -114,6 +116,7 @@ class LoopOptions(TypedDict, total=False):
     queue_size: int
     live: bool | None
     pace: bool
+    timeline: SourceTimeline | None
 
 
 @dataclass
@@ -277,7 +280,7 @@ class _Writer:
     """Render frames and hand them to sinks, and the segmented frames to exports, from a background thread;
     errors surface on the next call.
 
-    ``written(captured)`` is called once each frame is out, with its capture time. A sink
+    ``written(segmented, captured, keyframe)`` is called once each frame is out, with its capture time. A sink
     that raises ``StopRun`` sets ``stopped``; later frames are discarded. Render and
     encode times add up in ``stats``.
     """
@@ -288,7 +291,7 @@ class _Writer:
         exports: list[Exporter],
         renderer: SegmentRenderer | CaptureTimes,
         maxsize: int,
-        written: Callable[[float], None],
+        written: Callable[[SegmentedFrame, float, bool], None],
         stats: RunStats,
     ):
         self._sinks, self._exports, self._written = sinks, exports, written
@@ -302,7 +305,7 @@ class _Writer:
     def _consume(self) -> None:
         while (item := self._queue.get()) is not _DONE:
             if self._error is None and not self.stopped.is_set():
-                segmented, captured = item
+                segmented, captured, keyframe = item
                 try:
                     started = time.perf_counter()
                     if self._sinks:
@@ -314,16 +317,16 @@ class _Writer:
                         export.write(segmented)
                     self._stats.add("render", rendered - started)
                     self._stats.add("encode", time.perf_counter() - rendered)
-                    self._written(captured)
+                    self._written(segmented, captured, keyframe)
                 except StopRun:
                     self.stopped.set()
                 except BaseException as error:  # handed to the producer, which re-raises it
                     self._error = error
 
-    def put(self, segmented: SegmentedFrame, captured: float) -> None:
+    def put(self, segmented: SegmentedFrame, captured: float, keyframe: bool) -> None:
         if self._error is not None:
             raise self._error
-        self._queue.put((segmented, captured))
+        self._queue.put((segmented, captured, keyframe))
 
     def close(self) -> None:
         """Write what is queued, then stop; re-raise a sink's error."""
@@ -415,7 +418,7 @@ def frames_through(
         stack.callback(_join, stages)  # the last step, after sinks and exports are finalised
         sink_list = [stack.enter_context(sink) for sink in sinks]
         exports = [stack.enter_context(export) for export in options.get("exports", ())]
-        record_age = _age_recorder(stats)
+        record_age = _age_recorder(stats, options.get("timeline"))
         writer = _Writer(sink_list, exports, drawing, queue_size, record_age, stats) if sink_list or exports else None
         decoded: _Prefetch[Frame] = _Latest(frames) if live else _Prefetch(frames, queue_size)
         # One frame waits between the model and processing: the model never idles, the age stays low.
@@ -432,6 +435,7 @@ def frames_through(
                 if writer is not None and writer.stopped.is_set():
                     break
                 assembled = time.perf_counter()
+                keyframe = assemble is not _no_pass
                 segments = assemble()
                 processed = time.perf_counter()
                 stats.add("segment", processed - assembled)
@@ -440,9 +444,9 @@ def frames_through(
                     keyframes.observe(segments is not None, processor.cues, segmented.objects)
                 stats.add("track", time.perf_counter() - processed)
                 if writer is not None:
-                    writer.put(segmented, captured)
+                    writer.put(segmented, captured, keyframe)
                 else:
-                    record_age(captured)
+                    record_age(segmented, captured, keyframe)
                 stats.dropped = decoded.dropped
                 stats.segments += len(segmented.segments)
                 stats.seconds = time.perf_counter() - started
@@ -468,6 +472,7 @@ def run_sources(
     on_frame: Callable[[int, SegmentedFrame, RunStats], None] | None = None,
     stop: threading.Event | None = None,
     pace: bool = False,
+    timelines: Sequence[SourceTimeline | None] | None = None,
 ) -> list[RunStats]:
     """Several sources at once, batching their frames through one model.
 
@@ -486,6 +491,7 @@ def run_sources(
         on_frame: ``on_frame(source number, segmented, stats)`` after each frame.
         stop: set it to end every loop normally (Ctrl-C in the caller's thread).
         pace: hold each file's frames until their time (see ``run``).
+        timelines: each source's time-series recorder, in the same order (see ``run``).
 
     Returns:
         Each source's ``RunStats``.
@@ -528,6 +534,7 @@ def run_sources(
                     keyframes=policies[number],
                     on_frame=frame_done,
                     pace=pace and not getattr(source, "live", False),
+                    timeline=timelines[number] if timelines is not None else None,
                 )
             except BaseException as error:  # re-raised in the caller's thread
                 errors.append(error)
@@ -631,13 +638,15 @@ def _no_pass() -> None:
     return None
 
 
-def _age_recorder(stats: RunStats) -> Callable[[float], None]:
-    """Count a frame and record its age (capture to out) when the writer is done with it: counted where
-    it is written, a frame interrupted between tracking and the writer (Ctrl-C) is never counted
-    without its outputs, nor written without being counted."""
+def _age_recorder(stats: RunStats, timeline: SourceTimeline | None) -> Callable[[SegmentedFrame, float, bool], None]:
+    """Count a frame and record its age (capture to out), and its line in ``timeline``, when the writer is
+    done with it: counted where it is written, a frame interrupted between tracking and the writer
+    (Ctrl-C) is never counted without its outputs, nor written without being counted."""
 
-    def record(captured: float) -> None:
+    def record(segmented: SegmentedFrame, captured: float, keyframe: bool) -> None:
         stats.frames += 1
         stats.ages_ms.append((time.monotonic() - captured) * 1000)
+        if timeline is not None:
+            timeline.record(segmented, captured, keyframe, stats)
 
     return record

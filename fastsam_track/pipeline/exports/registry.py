@@ -166,7 +166,7 @@ _KINDS = (
     OutputKind(
         "stats",
         ("--stats",),
-        "write run figures (fps, stage ms, frame age) as JSON",
+        "write run figures (fps, stage ms, frame age) as JSON, and a line per frame in FILE's .frames.jsonl",
         make=None,
         suffixes=(".json",),
         per_source=False,
