@@ -14,7 +14,8 @@ median (min-max) of ``--repeats`` runs.
 
 With ``--against``, the same streams are also replayed by another checkout of the project
 (its root, e.g. a ``git worktree`` of an older commit), one process per run, the two
-checkouts alternating, so a machine whose load drifts weighs on both alike.
+checkouts alternating, so a machine whose load drifts weighs on both alike. The table goes
+into benchmarks/README.md (unless ``--no-write``).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from report import spread, write_section  # benchmarks/ is not a package
 
 SEQUENCES = ("bus", "car-turn", "boat", "elephant", "dance-jump")
 PROMPTS = 4
@@ -123,6 +125,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--against", type=Path, help="root of another checkout to time alongside (the old code)")
     parser.add_argument("--profile", type=Path, help="write a cProfile of one prompted pass here (this checkout)")
+    parser.add_argument("--no-write", action="store_true", help="print the table, do not update README.md")
     parser.add_argument("--replay", type=Path, help=argparse.SUPPRESS)  # a child: time the streams in this pickle
     args = parser.parse_args()
     if args.replay is not None:
@@ -153,22 +156,33 @@ def main() -> None:
                 runs[label].append(json.loads(child.stdout.splitlines()[-1]))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    from report import spread
 
     segments = runs["this checkout"][0]["segments"]
-    print(
+    lines = [
         f"`python benchmarks/track_stage.py --repeats {args.repeats} --frames {args.frames} --scale {args.scale:g}"
         f"{' --against OLD' if args.against else ''}` on {os.cpu_count()} cores, {len(args.sequences)} DAVIS training "
         f"sequences ({' '.join(args.sequences)}), {segments:.0f} segments a frame on a 90x160 grid; ms per frame, "
         "median (min-max) over runs of each run's median frame: wall time, and the tracking thread's CPU time "
-        "(what a busy machine inflates less).\n"
-    )
-    print("| code | everything mode, wall | CPU | four prompted objects, wall | CPU |\n|---|---|---|---|---|")
+        "(what a busy machine inflates less).",
+        "",
+        "| code | everything mode, wall | CPU | four prompted objects, wall | CPU |",
+        "|---|---|---|---|---|",
+    ]
     for label, done in runs.items():
         cells = [
             spread([float(r[key]) for r in done]) for key in ("everything", "everything cpu", "objects", "objects cpu")
         ]
-        print(f"| {label if label == 'this checkout' else roots[label]} | {' | '.join(cells)} |")
+        lines.append(f"| {label if label == 'this checkout' else _commit(roots[label])} | {' | '.join(cells)} |")
+    table = "\n".join(lines)
+    print(table)
+    if not args.no_write:
+        write_section("track_stage", table)
+
+
+def _commit(root: Path) -> str:
+    """The short commit of the checkout at ``root`` (its path when it is not a git checkout)."""
+    done = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    return f"commit {done.stdout.strip()}" if done.stdout.strip() else str(root)
 
 
 if __name__ == "__main__":
