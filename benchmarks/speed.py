@@ -26,7 +26,10 @@ row of a model. Rows:
   segments on the 160x90 grid, one object split, merged and missed in turn), replayed into the
   same frame loop, in everything mode and with four box-prompted objects. Random weights put
   every mask in a few cells, which hides the cost of association (flow included) and drawing:
-  these rows' track and render columns are the realistic ones.
+  these rows' track and render columns are the realistic ones. With ``--against OLD`` (the root
+  of another checkout, e.g. ``git worktree add OLD <commit>``), the same rows of that code run
+  beside ours, each run in its own process, the two round-robin; ``--models ""`` runs these
+  rows alone.
 
 FastSAM-s and FastSAM-x are their architectures with random weights (the releases cannot
 be downloaded here; time does not depend on the weights), with the class bias raised so
@@ -54,9 +57,12 @@ from __future__ import annotations
 import argparse
 import functools
 import itertools
+import json
 import os
+import pickle
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -92,6 +98,7 @@ import figures
 from keyframes import keyframe_scores
 from report import spread, write_section  # benchmarks/ is not a package
 
+ROOT = Path(__file__).resolve().parents[1]
 BACKENDS = ("torch", "onnx", "openvino")
 INT8 = "openvino int8"
 # At most 3 candidates per mask: a trained model keeps about as many candidates as masks, and NMS
@@ -280,14 +287,28 @@ def ultralytics_track(weights: Path, clip: Path, settings: dict, threads: int, p
     }
 
 
-def realistic_rows(clip: Path, args: argparse.Namespace, work: Path) -> list[str]:
-    """Ours on segments that tile the frame (no network): everything mode and four prompted objects."""
+def realistic_inputs(args: argparse.Namespace, work: Path) -> Path:
+    """The realistic rows' segments (about 100 a frame) and four prompt boxes, pickled in ``work``."""
     from davis_streams import StreamMaker
 
     synthetic = SyntheticClip(height=720, width=1280, num_shapes=12, seed=5)
     views = [synthetic.frame(index) for index in range(args.frames + 1)]
     images = [image for image, _ in views]
     stacks, _ = StreamMaker(scale=80.0).stream(images, [visible[0] for _, visible in views], seed=0)
+    visible = views[0][1]
+    largest = np.argsort(-visible.sum(axis=(1, 2)))[:4]  # the four largest shapes on frame 0
+    boxes = [box.astype(float) for box in sv.mask_to_xyxy(visible[largest])]
+    path = work / "realistic.pkl"
+    with open(path, "wb") as out:
+        pickle.dump({"stacks": stacks, "boxes": boxes}, out)
+    return path
+
+
+def realistic_run(clip: Path, inputs: Path, prompted: bool, preset: str, work: Path) -> dict[str, float]:
+    """One run of ours on the pickled realistic segments (no network), replayed into the frame loop."""
+    with open(inputs, "rb") as stored:
+        stored_inputs = pickle.load(stored)
+    stacks = stored_inputs["stacks"]
     grid = stacks[0].shape[1:]  # imgsz 640's mask grid, whatever --imgsz
     scale = np.array([1280 / grid[1], 720 / grid[0]] * 2, np.float32)
     frames = [
@@ -296,18 +317,48 @@ def realistic_rows(clip: Path, args: argparse.Namespace, work: Path) -> list[str
         )
         for stack in stacks
     ]
-    visible = views[0][1]
-    largest = np.argsort(-visible.sum(axis=(1, 2)))[:4]  # the four largest shapes on frame 0
-    boxes = [box.astype(float) for box in sv.mask_to_xyxy(visible[largest])]
-    peak = PeakRss()
+    replay = functools.partial(next, itertools.cycle(frames))
+    return ours(replay, clip, work / "out.mp4", stored_inputs["boxes"] if prompted else [], preset, PeakRss())
+
+
+def realistic_rows(clip: Path, args: argparse.Namespace, work: Path) -> list[str]:
+    """Ours on segments that tile the frame (no network): everything mode and four prompted objects; with
+    ``--against``, the same runs of the other checkout beside them, one process per run, round-robin."""
+    inputs = realistic_inputs(args, work)
+    codes = {"ours": None} if args.against is None else {"ours": ROOT, "against": args.against.resolve()}
+    runs: dict[tuple[str, bool], Callable[[], dict[str, float]]] = {}
+    for code, root in codes.items():
+        for prompted in (False, True):
+            if root is None:
+                runs[code, prompted] = functools.partial(realistic_run, clip, inputs, prompted, args.preset, work)
+            else:
+                runs[code, prompted] = functools.partial(_child_run, root, clip, inputs, prompted, args.preset, work)
+    measured = interleaved(runs, args.repeats)
     rows = []
-    for prompted in (False, True):
-        replay = functools.partial(next, itertools.cycle(frames))
-        run_once = functools.partial(ours, replay, clip, work / "out.mp4", boxes if prompted else [], args.preset, peak)
+    for (code, prompted), figures in measured.items():
         label = "four prompted objects" if prompted else "everything mode"
-        figures = repeat(run_once, args.repeats)
-        rows.append(_row("realistic masks, replayed", f"**ours**, {label}, no network", "none", figures, ""))
+        who = "**ours**" if code == "ours" else f"the code at {_commit(codes[code])} (``--against``)"
+        rows.append(_row("realistic masks, replayed", f"{who}, {label}, no network", "none", figures, ""))
     return rows
+
+
+def _child_run(root: Path, clip: Path, inputs: Path, prompted: bool, preset: str, work: Path) -> dict[str, float]:
+    """``realistic_run`` in a new process importing the package of the checkout at ``root``."""
+    argv = [sys.executable, __file__, "--realistic-run", str(clip), str(inputs), str(int(prompted)), str(work)]
+    child = subprocess.run(
+        [*argv, "--preset", preset],
+        env={**os.environ, "PYTHONPATH": str(root)},
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(child.stdout.splitlines()[-1])
+
+
+def _commit(root: Path | None) -> str:
+    """The short commit of the checkout at ``root``."""
+    done = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    return done.stdout.strip() or str(root)
 
 
 def repeat(measure: Callable[[], dict[str, float]], times: int) -> dict[str, list[float]]:
@@ -464,14 +515,25 @@ def main() -> None:
         "--davis", type=Path, help="DAVIS 2016 training data (davis_data.py): the keyframe rows' real-footage J"
     )
     parser.add_argument("--no-write", action="store_true", help="print the table, do not update README.md")
+    parser.add_argument(
+        "--against",
+        type=Path,
+        help="root of another checkout (e.g. a git worktree of an older commit): its realistic rows beside ours",
+    )
+    parser.add_argument("--realistic-run", nargs=4, help=argparse.SUPPRESS)  # a child: CLIP INPUTS PROMPTED WORK
     args = parser.parse_args()
+    if args.realistic_run:
+        clip, inputs, prompted, work_dir = args.realistic_run
+        figures = realistic_run(Path(clip), Path(inputs), prompted == "1", args.preset, Path(work_dir))
+        print(json.dumps(figures))
+        return
     keyframe_j = keyframe_scores(args.davis) if args.davis else {}
 
     work = Path(tempfile.mkdtemp(prefix="fastsam-speed-"))  # clips, checkpoints, exports: about 130 MB
     os.environ.setdefault("FASTSAM_TRACK_CACHE", str(work / "cache"))
     try:
         rows = realistic_rows(write_clip(work / "clip.mp4", args.frames + 1, seed=5), args, work)
-        for model in args.models.split(","):
+        for model in filter(None, args.models.split(",")):  # --models "": the realistic rows only
             if model == "fastsam-tiny":
                 clip = write_clip(work / "tiny.mp4", args.frames + 1, seed=7)
                 rows += model_rows("fastsam-tiny (built in)", "fastsam-tiny", clip, args, work, keyframe_j)
@@ -486,7 +548,7 @@ def main() -> None:
         [
             f"`python benchmarks/speed.py --frames {args.frames} --repeats {args.repeats} --imgsz {args.imgsz}"
             f"{'' if args.models == DEFAULT_MODELS else f' --models {args.models}'}"
-            f"{' --davis DAVIS' if args.davis else ''}` "
+            f"{' --davis DAVIS' if args.davis else ''}{' --against OLD' if args.against else ''}` "
             f"on {os.cpu_count()} CPU cores, 1280x720 clip, our output H.264 {args.preset}; median (min-max) over runs "
             f"(network alone: over {args.frames} calls), OpenVINO rows round-robin. x network: ms per frame over the "
             "network alone of the same backend; x floor: over the floor row's (decode, network, encode only).",

@@ -184,3 +184,29 @@ def test_edges_benchmark_runs_and_prints_every_row():
     pytest.importorskip("vos_benchmark", reason='the benchmark extra is not installed: pip install -e ".[bench]"')
     names = _table_rows("edges.py", "--seeds", "1", "--frames", "1")
     assert names == ["1280x720 (160x90 grid)"] * 2 + ["640x360 (160x90 grid)"] * 2
+
+
+def test_track_stage_benchmark_times_this_checkout_and_another_side_by_side(tmp_path):
+    pytest.importorskip("skimage", reason='the benchmark extra is not installed: pip install -e ".[bench]"')
+    _davis_like(tmp_path, ["one", "two"], frames=4)
+    # The other checkout is this one again: both rows come from child processes replaying the same streams.
+    args = ("--data", str(tmp_path), "--sequences", "one", "two", "--frames", "4", "--repeats", "1")
+    names = _table_rows("track_stage.py", *args, "--against", str(ROOT))
+    assert len(names) == 2 and names[0] == "this checkout" and names[1] != "this checkout"
+
+
+def test_speed_benchmark_puts_another_checkouts_realistic_rows_beside_ours():
+    pytest.importorskip("skimage", reason='the benchmark extra is not installed: pip install -e ".[bench]"')
+    result = subprocess.run(
+        [sys.executable, "benchmarks/speed.py", *SPEED_SMOKE[:4], "--models", "", "--no-write", "--against", str(ROOT)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    rows = [line.split("|")[2].strip() for line in result.stdout.splitlines() if line.startswith("| realistic")]
+    # Ours, then the other checkout's (here this one again, run as another checkout would be), each mode.
+    assert [row.split(", ")[1] for row in rows] == ["everything mode", "four prompted objects"] * 2
+    assert [row.startswith("**ours**") for row in rows] == [True, True, False, False]
+    assert all("(``--against``)" in row for row in rows[2:])

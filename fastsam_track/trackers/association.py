@@ -1,12 +1,14 @@
 """Association maths on mask stacks: overlaps, IoU and coverage matrices, and assignment.
 
-numpy, scipy's sparse matrices and lapx. Masks are compared at mask resolution (the
-model's prototype grid, about 90x160 for a 720p frame): one sparse matrix product gives
-every pairwise intersection, 100x300 masks that tile a frame in a few milliseconds.
+numpy, scipy's sparse matrices, lapx, and OpenCV's scan for set cells. Masks are compared at
+mask resolution (the model's prototype grid, about 90x160 for a 720p frame): one sparse
+matrix product gives every pairwise intersection, 100x300 masks that tile a frame in a few
+milliseconds.
 """
 
 from __future__ import annotations
 
+import cv2
 import lap
 import numpy as np
 from scipy import sparse
@@ -14,6 +16,9 @@ from scipy import sparse
 from fastsam_track.errors import UsageError
 
 __all__ = ["assign", "iou_of", "mask_coverage", "mask_iou", "mask_overlaps", "overlaps_of", "sparse_rows"]
+
+
+_FEW = 16  # at most this many masks on the left of ``overlaps_of`` are made dense
 
 
 def mask_overlaps(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -44,14 +49,34 @@ def mask_overlaps(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray,
 def sparse_rows(masks: np.ndarray) -> sparse.csr_matrix:
     """(N, h * w) float32 CSR matrix of (N, h, w) bool masks: one row per mask, 1 at its cells."""
     count, cells = len(masks), int(np.prod(masks.shape[1:]))
-    found = np.flatnonzero(masks)  # in row order; several times faster than a 2-D nonzero
+    found = _set_cells(masks)
     indptr = np.searchsorted(found, np.arange(count + 1) * cells)
     return sparse.csr_matrix((np.ones(len(found), np.float32), found % cells, indptr), shape=(count, cells))
 
 
+def _set_cells(masks: np.ndarray) -> np.ndarray:
+    """(K,) int flat indices of the True cells of an (N, h, w) bool stack, ascending."""
+    if masks.size == 0 or masks.ndim != 3 or masks.dtype != bool:
+        return np.flatnonzero(masks)
+    # OpenCV's scan of the stack as one (N * h, w) image: twice as fast as np.flatnonzero on 100
+    # masks of a 90x160 grid (0.08 ms against 0.18), in the same row-major order.
+    points = cv2.findNonZero(np.ascontiguousarray(masks).reshape(-1, masks.shape[-1]).view(np.uint8))
+    if points is None:
+        return np.zeros(0, np.intp)
+    points = points.reshape(-1, 2)
+    return points[:, 1].astype(np.intp) * masks.shape[-1] + points[:, 0]
+
+
 def overlaps_of(a: sparse.csr_matrix, b: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``mask_overlaps`` of masks given as ``sparse_rows``: (N, M) intersections, (N,) and (M,) areas."""
-    inter = np.asarray((a @ b.T).toarray(), np.float32).reshape(a.shape[0], b.shape[0])
+    if a.shape[0] <= _FEW:
+        # A few masks (prompted objects) against a frame's segments: the few as dense columns, one
+        # product with the segments' rows, 2.5x faster than the sparse product and its transposition.
+        columns = np.zeros((a.shape[1], a.shape[0]), np.float32)
+        columns[a.indices, np.repeat(np.arange(a.shape[0]), np.diff(a.indptr))] = 1
+        inter = np.ascontiguousarray(np.asarray(b @ columns, np.float32).T)
+    else:
+        inter = np.asarray((a @ b.T).toarray(), np.float32).reshape(a.shape[0], b.shape[0])
     return inter, np.diff(a.indptr).astype(np.float32), np.diff(b.indptr).astype(np.float32)
 
 
@@ -115,10 +140,12 @@ def assign(score: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray,
     if len(rows) == 0:
         return np.zeros((0, 2), int), np.arange(n), np.arange(m)
     sub = score[np.ix_(rows, cols)]
-    _, row_to_col, _ = lap.lapjv(1.0 - sub, extend_cost=True, cost_limit=1.0 - threshold + 1e-9)
+    # lapjv solves in float64: converting first spares it a slower conversion of its own
+    _, row_to_col, _ = lap.lapjv((1.0 - sub).astype(np.float64), extend_cost=True, cost_limit=1.0 - threshold + 1e-9)
     found = np.flatnonzero(row_to_col >= 0)
     matches = np.stack([rows[found], cols[row_to_col[found]]], axis=1)
     matches = matches[score[matches[:, 0], matches[:, 1]] >= threshold]
-    unmatched_rows = np.setdiff1d(np.arange(n), matches[:, 0])
-    unmatched_cols = np.setdiff1d(np.arange(m), matches[:, 1])
-    return matches.astype(int), unmatched_rows, unmatched_cols
+    # (masks, not np.setdiff1d: that sorts, and took as long as the solver)
+    unmatched_rows, unmatched_cols = np.ones(n, bool), np.ones(m, bool)
+    unmatched_rows[matches[:, 0]], unmatched_cols[matches[:, 1]] = False, False
+    return matches.astype(int), np.flatnonzero(unmatched_rows), np.flatnonzero(unmatched_cols)

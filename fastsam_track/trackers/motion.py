@@ -35,22 +35,27 @@ def move_cells(
     h, w = grid
     if flow is None and (velocity is None or not np.any(np.abs(velocity) >= 0.5)):
         return cells
-    row = np.repeat(np.arange(cells.shape[0]), np.diff(cells.indptr))
+    count, size = cells.shape
+    row = np.repeat(np.arange(count), np.diff(cells.indptr))
     y, x = np.divmod(cells.indices, w)
     if flow is not None:
-        dx, dy = -flow[y, x, 0], -flow[y, x, 1]
+        # np.take: a fancy index of the 2-D flow was 15x slower on 20,000 cells
+        moves = np.take(flow.reshape(-1, 2), cells.indices, axis=0)
+        dx, dy = -moves[:, 0], -moves[:, 1]
     else:
         assert velocity is not None
-        dy, dx = velocity[row, 0], velocity[row, 1]
+        dy, dx = np.take(velocity[:, 0], row), np.take(velocity[:, 1], row)
     y2, x2 = np.rint(y + dy).astype(np.intp), np.rint(x + dx).astype(np.intp)
     inside = (y2 >= 0) & (y2 < h) & (x2 >= 0) & (x2 < w)
-    # Rows keep their order, so the moved cells are CSR rows already (unsorted, with duplicates).
-    indptr = np.concatenate([[0], np.cumsum(np.bincount(row[inside], minlength=cells.shape[0]))])
-    moved = sparse.csr_matrix(
-        (np.ones(int(inside.sum()), np.float32), (y2 * w + x2)[inside], indptr), shape=cells.shape
-    )
-    moved.sum_duplicates()
-    moved.data[:] = 1.0
+    # One sort of (row, cell) keys orders every row's cells and brings the cells that land together
+    # side by side (scipy's sum_duplicates on the same rows took twice as long).
+    key = np.sort((row * size + y2 * w + x2)[inside])
+    first = np.ones(len(key), bool)
+    np.not_equal(key[1:], key[:-1], out=first[1:])
+    row, cell = np.divmod(key[first], size)
+    indptr = np.searchsorted(row, np.arange(count + 1))
+    moved = sparse.csr_matrix((np.ones(len(cell), np.float32), cell, indptr), shape=cells.shape)
+    moved.has_sorted_indices = True
     return moved
 
 

