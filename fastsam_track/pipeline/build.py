@@ -431,7 +431,7 @@ def _processor(
     return FrameProcessor(
         keyframes=Keyframes.from_config(config.keyframe_every, config.keyframe),
         tracker=SegmentTracker(),
-        objects=ObjectTracker(smooth=config.smooth) if prompts or inbox is not None else None,
+        objects=ObjectTracker(config.tracker, smooth=config.smooth) if prompts or inbox is not None else None,
         prompts=prompts,
         text=text,
         inbox=inbox,
