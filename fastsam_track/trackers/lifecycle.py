@@ -94,12 +94,15 @@ def _move(obj: TrackedObject, to: ObjectState) -> None:
     obj.state = to
 
 
-def observe(obj: TrackedObject, seen_as: ObjectState, mask: np.ndarray, judged: bool = True) -> None:
+def observe(
+    obj: TrackedObject, seen_as: ObjectState, mask: np.ndarray, judged: bool = True, counts: bool = True
+) -> None:
     """A followed object's view on this frame: ``SEEN`` (confirmed), ``CARRIED`` or ``SEARCHING``.
 
-    On trial it stays ``TRIAL`` (``judged``: this frame counted towards it) until the trial is over.
+    On trial it stays ``TRIAL`` (``judged``: this frame counted towards it) until the trial is over. An
+    unconfirmed frame between keyframes does not count towards ``max_carried`` (``counts`` False).
     """
-    obj.carried = 0 if seen_as is SEEN else obj.carried + 1
+    obj.carried = 0 if seen_as is SEEN else obj.carried + counts
     obj.mask = mask
     if obj.state is TRIAL:
         obj.trial -= judged

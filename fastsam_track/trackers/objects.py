@@ -75,6 +75,7 @@ class ObjectTracker:
         frame_shape: tuple[int, int],
         prompts: Sequence[Prompt] = (),
         cues: FrameCues | None = None,
+        keyframe: bool = True,
     ) -> sv.Detections:
         """Carry the objects into this frame, then apply this frame's prompts.
 
@@ -84,6 +85,9 @@ class ObjectTracker:
             prompts: prompts given on this frame.
             cues: the frame's flow and colours (``FrameFlow.update``); without them objects do
                 not move between segments' confirmations and a lost object is not taken back.
+            keyframe: False for a frame the network did not see, whose ``segments`` are the last
+                keyframe's carried by the flow: they may confirm an object, but are no evidence
+                against one (it is not lost, and the frame does not count towards ``max_carried``).
 
         Returns:
             One row per object on this frame: ``mask`` (K, h, w) bool, ``xyxy`` (K, 4) float32
@@ -107,7 +111,7 @@ class ObjectTracker:
         covered.reshape(-1)[cells.indices] = True
         before = np.array([self._areas.get(t, np.nan) for t in track_ids.tolist()], float).reshape(len(masks))
         segs = Segments(masks, cells, np.diff(cells.indptr).astype(np.float32), track_ids, before, covered)
-        rows, carried = self._follow(segs, cues)
+        rows, carried = self._follow(segs, cues, keyframe)
         for object_id, mask in self.prompts.resolve(masks, frame_shape, prompts, cues).items():
             if mask is None:
                 self.objects.pop(object_id, None)
@@ -164,8 +168,9 @@ class ObjectTracker:
         recent = {t: a for t, a in self._areas.items() if t > self._newest - self.params.recent_tracks}
         self._areas = recent | dict(zip(track_ids[known].tolist(), segs.area[known].tolist(), strict=True))
 
-    def _follow(self, segs: Segments, cues: FrameCues | None) -> tuple[dict[int, np.ndarray], set[int]]:
-        """Each followed object's mask on this frame, and the ids of those no segment confirmed."""
+    def _follow(self, segs: Segments, cues: FrameCues | None, keyframe: bool) -> tuple[dict[int, np.ndarray], set[int]]:
+        """Each followed object's mask on this frame, and the ids of those no segment confirmed; between keyframes
+        an object that would be lost is carried by the flow instead (the next keyframe judges it)."""
         flow = cues.flow if cues is not None else None
         ids = list(self.objects)
         objects = [self.objects[i] for i in ids]
@@ -179,7 +184,7 @@ class ObjectTracker:
             if obj.state is LOST:
                 continue
             p = self.params
-            if warped_area[k] < p.gone_area * obj.look.area:  # vanished under the flow
+            if warped_area[k] < p.gone_area * obj.look.area and (keyframe or not warped[k].any()):  # vanished
                 self.objects[object_id] = lifecycle.lose(obj, self._newest, p)
                 continue
             evidence = weigh(obj, warped[k], np.where(owner == k, inter[k], 0.0), segs, cues, p)
@@ -193,7 +198,7 @@ class ObjectTracker:
                 mask = search(obj, segs, cues, others, astray(obj, warped[k], p), p)
             seen_as = SEEN
             if mask is None:
-                if self._lets_go(obj, warped[k], warped_area[k], cues):
+                if keyframe and self._lets_go(obj, warped[k], warped_area[k], cues):
                     self.objects[object_id] = lifecycle.lose(obj, self._newest, p)
                     continue
                 # Carried by the flow; where the flow has lost it, by its own motion (coasting behind an occluder).
@@ -207,11 +212,11 @@ class ObjectTracker:
                 # Taken back moving across the scene, it goes on doing so: what comes to rest with the scene or turns
                 # at once was something else (a piece of what it went behind, of the background that moved with it).
                 assert obj.before is not None and cues is not None
-                if not goes(obj.drift, crosses(mask, flow, cues.scene)[None], obj.before.left, p)[0]:
+                if keyframe and not goes(obj.drift, crosses(mask, flow, cues.scene)[None], obj.before.left, p)[0]:
                     carried.discard(object_id)
                     self.objects[object_id] = lifecycle.lose(obj, self._newest, p)
                     continue
-            lifecycle.observe(obj, seen_as, mask, judged=flow is not None)
+            lifecycle.observe(obj, seen_as, mask, judged=flow is not None, counts=keyframe)
             rows[object_id] = mask
         self._reacquire(segs, cues, rows)
         return rows, carried

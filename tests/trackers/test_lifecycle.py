@@ -153,3 +153,22 @@ def test_detections_carry_the_state_column():
     segments = sv.Detections(xyxy=np.array([[20, 20, 60, 60]], np.float32), mask=masks)
     result = ObjectTracker().update(segments, (80, 80), [PointPrompt(0, 3, np.array([[40.0, 40.0]]), np.array([1]))])
     assert result.data["object_state"].dtype == np.int8 and result.data["object_state"].tolist() == [SEEN]
+
+
+def test_frames_between_keyframes_are_no_evidence_against_an_object():
+    # The segmenter's last keyframe missed the square; the frames carried from it (keyframe False) carry the square
+    # on and do not count towards max_carried: only a keyframe that still misses it lets it go.
+    squares = [_rect(12, 8 + t, 6, 6) for t in range(6)]
+    frames = [(_frame((m, RED)), _segments(m) if t == 0 else _segments()) for t, m in enumerate(squares)]
+    prompt = PointPrompt(0, 1, np.array([[8 * 11.0, 8 * 15.0]]), np.array([1]))
+    flow, objects, segment_tracker = FrameFlow(), ObjectTracker(max_carried=1), SegmentTracker()
+    states = []
+    for index, (image, segments) in enumerate(frames):
+        cues = flow.update(image, GRID)
+        keyframe = index in (0, 1, 5)
+        result = objects.update(
+            segment_tracker.update(segments, cues), FRAME, [prompt] if index == 0 else [], cues, keyframe
+        )
+        states.append([ObjectState(s).label for s in result.data["object_state"]])
+    assert states == [["seen"], ["carried"], ["carried"], ["carried"], ["carried"], []]
+    assert objects.lost() == (1,)
