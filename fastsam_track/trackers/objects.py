@@ -87,7 +87,8 @@ class ObjectTracker:
                 not move between segments' confirmations and a lost object is not taken back.
             keyframe: False for a frame the network did not see, whose ``segments`` are the last
                 keyframe's carried by the flow: they may confirm an object, but are no evidence
-                against one (it is not lost, and the frame does not count towards ``max_carried``).
+                against one (it is not lost, and the frame does not count towards ``max_carried``),
+                and its colours are not learnt there (a carried mask may have slid off it).
 
         Returns:
             One row per object on this frame: ``mask`` (K, h, w) bool, ``xyxy`` (K, 4) float32
@@ -121,8 +122,8 @@ class ObjectTracker:
         rows = {i: mask for i, mask in rows.items() if i in self.objects}  # removed by a prompt
         for object_id, obj in self.objects.items():
             seen = object_id in rows and object_id not in carried
-            if seen:  # a part clipped from a merge may hold some of the neighbour: its colours are not learnt
-                obj.look.learn(rows[object_id], cues, self.params, colors=not obj.clipped)
+            if seen:  # colours only from keyframes, and not from a part clipped from a merge (it holds some neighbour)
+                obj.look.learn(rows[object_id], cues, self.params, colors=keyframe and not obj.clipped)
             lifecycle.end_frame(obj, seen)
         ids = np.array(sorted(rows), int)
         stack = np.array([rows[i] for i in ids], bool).reshape(len(ids), *mask_shape)

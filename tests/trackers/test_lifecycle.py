@@ -172,3 +172,16 @@ def test_frames_between_keyframes_are_no_evidence_against_an_object():
         states.append([ObjectState(s).label for s in result.data["object_state"]])
     assert states == [["seen"], ["carried"], ["carried"], ["carried"], ["carried"], []]
     assert objects.lost() == (1,)
+
+
+def test_colours_are_learnt_on_keyframes_only():
+    square = _rect(12, 8, 6, 6)
+    flow, objects = FrameFlow(), ObjectTracker()
+    prompt = PointPrompt(0, 1, np.array([[8 * 11.0, 8 * 15.0]]), np.array([1]))
+    cues = flow.update(_frame((square, RED)), GRID)
+    objects.update(_segments(square), FRAME, [prompt], cues)
+    learnt = objects.objects[1].look.inside.copy()
+    for keyframe, changed in ((False, False), (True, True)):
+        cues = flow.update(_frame((square, (200, 200, 200))), GRID)  # the same place turns grey
+        objects.update(_segments(square), FRAME, [], cues, keyframe)
+        assert (not np.array_equal(objects.objects[1].look.inside, learnt)) == changed
