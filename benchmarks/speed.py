@@ -94,7 +94,7 @@ from fastsam_track.trackers.segment_tracker import SegmentTracker
 from fastsam_track.types import BoxPrompt, SegmentedFrame
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import figures
+import figures as charts
 from keyframes import keyframe_scores
 from report import spread, write_section  # benchmarks/ is not a package
 
@@ -562,7 +562,7 @@ def main() -> None:
     print(table)
     if not args.no_write:
         write_section(f"speed_{args.imgsz}", table)
-        figures.speed(table, figures.FOLDER / f"speed_{args.imgsz}.svg")
+        charts.speed(table, charts.FOLDER / f"speed_{args.imgsz}.svg")
 
 
 if __name__ == "__main__":

@@ -627,6 +627,8 @@ def test_an_object_the_segmenter_misses_is_carried_and_marked_propagated_in_the_
     marks = [Image.open(tmp_path / "m" / f"{t:05d}.png").text for t in range(8)]
     assert [m["propagated"] for m in marks] == ["", "", "", "1", "1", "", "", ""]
     assert all(m["objects"] == "1" for m in marks), marks
+    assert [m["states"] for m in marks] == ["1:seen"] * 3 + ["1:carried"] * 2 + ["1:seen"] * 3
+    assert all(m["lost"] == "" for m in marks), marks
     # The carried mask moved with the square: on frame 4 it covers the square's pixels.
     labels = np.array(Image.open(tmp_path / "m" / "00004.png"))
     assert (labels[48:96, 72:120] == 1).mean() > 0.7

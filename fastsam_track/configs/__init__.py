@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from fastsam_track.errors import ConfigError
+from fastsam_track.trackers.params import ObjectParams
 
 __all__ = [
     "BACKENDS",
@@ -96,6 +97,8 @@ class RunConfig:
         clip_pretrained: its pretrained tag, a weights file, or ``random`` (tests, timing).
         text_retry_every: frames between CLIP searches for a lost text-selected object.
         text_retry_limit: CLIP searches per loss before the object is left lost.
+        tracker: the object tracker's thresholds and weights (``ObjectParams``); in a file, a
+            mapping of the ones to change.
     """
 
     model: str = _option("FastSAM-s", "FastSAM-s, FastSAM-x, fastsam-tiny (built in) or a checkpoint path")
@@ -140,6 +143,7 @@ class RunConfig:
     clip_pretrained: str = _option(CLIP_PRETRAINED, "its pretrained tag or a weights file")
     text_retry_every: int = 15
     text_retry_limit: int = 8
+    tracker: ObjectParams = dataclasses.field(default_factory=ObjectParams)
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
@@ -179,6 +183,7 @@ _TYPES = {
     "float": (int, float),
     "int | None": (int, type(None)),
     "str | None": (str, type(None)),
+    "ObjectParams": (ObjectParams,),
 }
 
 
@@ -237,4 +242,6 @@ def load_config(source: str | Path | None = None, overrides: dict[str, Any] | No
     unknown = sorted(set(values) - set(valid), key=str)
     if unknown:
         raise ConfigError(f"unknown config key {unknown[0]!r}; valid keys: {', '.join(valid)}")
+    if "tracker" in values and not isinstance(values["tracker"], ObjectParams):
+        values["tracker"] = ObjectParams.from_mapping(values["tracker"] or {})
     return RunConfig(**values)

@@ -478,7 +478,7 @@ def _processor(
         text = TextPrompter(embedder, retry_every=config.text_retry_every, retry_limit=config.text_retry_limit)
     return FrameProcessor(
         tracker=SegmentTracker(),
-        objects=ObjectTracker(smooth=config.smooth) if prompts or inbox is not None else None,
+        objects=ObjectTracker(config.tracker, smooth=config.smooth) if prompts or inbox is not None else None,
         prompts=prompts,
         text=text,
         inbox=inbox,

@@ -70,7 +70,12 @@ class ObjectFollower(Protocol):
     ``lost()``, the ids of those it searches for that have no mask now."""
 
     def update(
-        self, segments: sv.Detections, frame_shape: tuple[int, int], prompts: list[Prompt], cues: FrameCues | None
+        self,
+        segments: sv.Detections,
+        frame_shape: tuple[int, int],
+        prompts: list[Prompt],
+        cues: FrameCues | None,
+        keyframe: bool = True,
     ) -> sv.Detections: ...
 
     def lost(self) -> tuple[int, ...]: ...
@@ -167,7 +172,7 @@ class FrameProcessor:
             due = _resolve_text(self.text, frame, segments, due)
         followed: sv.Detections | None = None
         if self.objects is not None:
-            followed = _with_levels(self._follow(segments, frame.shape, due, cues), segments)
+            followed = _with_levels(self._follow(segments, frame.shape, due, cues, keyframe), segments)
             if not keyframe and len(followed):
                 followed.data[PROPAGATED] = np.ones(len(followed), bool)
                 states = followed.data[OBJECT_STATE]
@@ -195,18 +200,23 @@ class FrameProcessor:
             return self._flow.update(frame.image, grid, fine)
 
     def _follow(
-        self, segments: sv.Detections, frame_shape: tuple[int, int], due: list[Prompt], cues: FrameCues | None
+        self,
+        segments: sv.Detections,
+        frame_shape: tuple[int, int],
+        due: list[Prompt],
+        cues: FrameCues | None,
+        keyframe: bool,
     ) -> sv.Detections:
         """``objects.update``; with an inbox, each prompt that selected nothing (a ``PromptWarning``
         naming its object) is reported to it, so the window or page that gave it can say so. Every
         warning is still shown as usual (the terminal's line), after the update."""
         assert self.objects is not None
         if self.inbox is None:
-            return self.objects.update(segments, frame_shape, due, cues)
+            return self.objects.update(segments, frame_shape, due, cues, keyframe)
         # The tracker reports a miss only as a warning; warnings other threads give meanwhile are
         # caught too and shown the same way.
         with warnings.catch_warnings(record=True) as caught:
-            followed = self.objects.update(segments, frame_shape, due, cues)
+            followed = self.objects.update(segments, frame_shape, due, cues, keyframe)
         for warning in caught:
             if isinstance(warning.message, PromptWarning):
                 self.inbox.missed(warning.message.object_id, warning.message.reason)

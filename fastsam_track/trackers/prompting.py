@@ -1,18 +1,42 @@
-"""FastSAM's prompt selection on one frame's segments, at mask resolution.
+"""Prompts resolved into objects on one frame's segments, at mask resolution.
 
 Points: masks that contain a foreground point are painted in, masks that contain a
 background point painted out, largest first, so the smallest mask under a point decides
-its pixels (FastSAM's ``point_prompt``). Boxes: the mask whose IoU with the box region is
-highest (FastSAM's ``box_prompt``).
+its pixels (FastSAM's ``point_prompt``). Boxes: the segments inside the box that look like
+its inside rather than its surroundings, or else the mask whose IoU with the box region is
+highest (FastSAM's ``box_prompt``). ``PromptResolver`` turns a frame's prompts into the masks
+of the objects they start, and waits a few frames for a point prompt that hits no segment.
 """
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
 import numpy as np
 
-from fastsam_track.errors import PromptMiss
+from fastsam_track.errors import PromptMiss, UsageError
+from fastsam_track.trackers.appearance import histograms, likelihood, objectness
+from fastsam_track.trackers.association import sparse_rows
+from fastsam_track.trackers.flow import FrameCues
+from fastsam_track.trackers.motion import centroid
+from fastsam_track.trackers.params import ObjectParams
+from fastsam_track.types import BoxPrompt, MaskPrompt, PointPrompt, Prompt, RemovePrompt, TextPrompt
 
-__all__ = ["PromptMiss", "PromptWarning", "select_by_box", "select_by_points", "smooth_mask", "to_grid"]
+__all__ = [
+    "PromptMiss",
+    "PromptResolver",
+    "PromptWarning",
+    "anchor",
+    "fill_box",
+    "flow_at",
+    "select_by_box",
+    "select_by_points",
+    "share",
+    "smooth_mask",
+    "to_grid",
+]
 
 
 class PromptWarning(UserWarning):
@@ -144,3 +168,187 @@ def smooth_mask(mask: np.ndarray, iterations: int = 1) -> np.ndarray:
     for _ in range(iterations):
         out = _dilate(out)
     return out
+
+
+@dataclass
+class _Pending:
+    """A point prompt that hit no segment on its frame, carried by the flow a few more frames."""
+
+    prompt: PointPrompt
+    frames_left: int
+
+
+class PromptResolver:
+    """Resolves each frame's prompts into the masks of the objects they start, and waits for point prompts
+    that hit no segment (carried by the flow up to ``pending_frames`` frames).
+
+    Args:
+        params: the tracker's parameters (``pending_frames``, the box's and the colours').
+        smooth: morphological close/open reach (in mask cells) applied to prompted masks.
+    """
+
+    def __init__(self, params: ObjectParams, smooth: int = 0):
+        self.params, self.smooth = params, smooth
+        self._pending: dict[int, _Pending] = {}
+
+    def reset(self) -> None:
+        """Forget every pending prompt."""
+        self._pending.clear()
+
+    def resolve(
+        self, masks: np.ndarray, frame_shape: tuple[int, int], prompts: Sequence[Prompt], cues: FrameCues | None
+    ) -> dict[int, np.ndarray | None]:
+        """{object id: its (h, w) bool mask (None: removed)} of this frame's prompts and pending point prompts.
+
+        Masks that two prompts share go to the prompt whose anchor is nearer (``share``).
+
+        Warns:
+            PromptWarning: a prompt selects nothing, and a point prompt still hits no segment ``pending_frames``
+                frames later (the message names the object and frame).
+        """
+        self._carry_pending(frame_shape, masks.shape[1:], cues)
+        new: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # object id: (mask, (2,) (y, x) grid anchor)
+        removed: dict[int, None] = {}
+        for prompt in [p.prompt for p in self._pending.values()] + list(prompts):
+            if isinstance(prompt, RemovePrompt):
+                self._pending.pop(prompt.object_id, None)
+                new.pop(prompt.object_id, None)
+                removed[prompt.object_id] = None
+                continue
+            try:
+                mask = self._select(prompt, masks, frame_shape, cues)
+            except PromptMiss as miss:
+                waits = self.params.pending_frames and prompt.object_id not in self._pending
+                if isinstance(prompt, PointPrompt) and waits:
+                    self._pending[prompt.object_id] = _Pending(prompt, self.params.pending_frames)
+                elif prompt.object_id not in self._pending:
+                    warnings.warn(PromptWarning(prompt.object_id, prompt.frame, str(miss)), stacklevel=3)
+                continue
+            self._pending.pop(prompt.object_id, None)
+            removed.pop(prompt.object_id, None)
+            new[prompt.object_id] = (mask, anchor(prompt, frame_shape, masks.shape[1:]))
+        if not new:
+            return dict(removed)
+        shared = share(np.array([m for m, _ in new.values()]), np.array([a for _, a in new.values()]))
+        return {**removed, **dict(zip(new, shared, strict=True))}
+
+    def _carry_pending(self, frame_shape: tuple[int, int], grid: tuple[int, int], cues: FrameCues | None) -> None:
+        """Move pending point prompts with the flow; give up on those out of frames."""
+        for object_id, pending in list(self._pending.items()):
+            if pending.frames_left == 0:
+                del self._pending[object_id]
+                reason = (
+                    f"no segment contains a foreground point on that frame or the {self.params.pending_frames} after it"
+                )
+                warnings.warn(PromptWarning(object_id, pending.prompt.frame, reason), stacklevel=4)
+                continue
+            pending.frames_left -= 1
+            if cues is not None and cues.flow is not None:
+                points = pending.prompt.points - flow_at(cues.flow, pending.prompt.points, frame_shape, grid)
+                pending.prompt = replace(pending.prompt, points=points)
+
+    def _select(
+        self,
+        prompt: PointPrompt | BoxPrompt | MaskPrompt | TextPrompt,
+        masks: np.ndarray,
+        frame_shape: tuple[int, int],
+        cues: FrameCues | None,
+    ) -> np.ndarray:
+        mask_shape = masks.shape[1:]
+        if isinstance(prompt, TextPrompt):
+            raise UsageError("text prompts are resolved to masks first: run them through a TextPrompter")
+        if isinstance(prompt, MaskPrompt):
+            if prompt.mask.shape != mask_shape or not prompt.mask.any():
+                raise PromptMiss(f"the mask is empty or not {mask_shape[0]}x{mask_shape[1]}")
+            mask = np.asarray(prompt.mask, bool)
+        elif isinstance(prompt, PointPrompt):
+            mask = select_by_points(masks, to_grid(prompt.points, frame_shape, mask_shape), prompt.labels)
+        else:
+            box = to_grid(prompt.box.reshape(2, 2), frame_shape, mask_shape).reshape(4)
+            mask = fill_box(masks, box, cues, self.params)
+        return smooth_mask(mask, self.smooth) if self.smooth else mask
+
+
+def fill_box(masks: np.ndarray, box: np.ndarray, cues: FrameCues | None, params: ObjectParams) -> np.ndarray:
+    """The object a box selects: the segments inside it that look like its inside, not its surroundings.
+
+    Without colours, FastSAM's choice: the segment with the highest IoU with the box.
+
+    Args:
+        masks: (N, h, w) bool segments.
+        box: (4,) float xyxy on the mask grid.
+        cues: the frame's colours, or None.
+        params: ``box_held``, ``box_alike``, ``box_ring``, ``box_ring_min`` and ``color_prior``.
+    """
+    best = select_by_box(masks, box)  # raises PromptMiss when nothing overlaps the box
+    if cues is None:
+        return best
+    h, w = masks.shape[1:]
+    x1, y1 = np.clip(np.floor(box[:2]).astype(int), 0, [w, h])
+    x2, y2 = np.clip(np.ceil(box[2:]).astype(int), 0, [w, h])
+    inside = np.zeros((h, w), bool)
+    inside[y1:y2, x1:x2] = True
+    area = masks.sum(axis=(1, 2)).astype(float)
+    held = masks[:, inside].sum(1) / np.maximum(area, 1)
+    ring = max(params.box_ring_min, round(params.box_ring * max(x2 - x1, y2 - y1)))
+    likely = likelihood(*histograms(inside, cues.colors, ring), cues.colors, params.color_prior)
+    likeness = objectness(sparse_rows(masks), likely, area)
+    chosen = (held >= params.box_held) & (likeness >= params.box_alike) & (area > 0)
+    if not chosen.any():
+        return best
+    union = masks[chosen].any(axis=0)
+    # The object touches the sides of a box drawn around it: a union that spans the box wins.
+    return union if _box_iou(union, (x1, y1, x2, y2)) >= _box_iou(best, (x1, y1, x2, y2)) else best
+
+
+def _box_iou(mask: np.ndarray, box: tuple[int, int, int, int]) -> float:
+    """IoU of the box around an (h, w) bool mask with an (x1, y1, x2, y2) cell box."""
+    ys, xs = np.nonzero(mask)
+    if len(ys) == 0:
+        return 0.0
+    a = (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
+    inter = max(0, min(a[2], box[2]) - max(a[0], box[0])) * max(0, min(a[3], box[3]) - max(a[1], box[1]))
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (box[2] - box[0]) * (box[3] - box[1]) - inter
+    return inter / union if union else 0.0
+
+
+def flow_at(flow: np.ndarray, points: np.ndarray, frame_shape: tuple[int, int], grid: tuple[int, int]) -> np.ndarray:
+    """(K, 2) frame-pixel (dx, dy) of the (h, w, 2) backward flow at (K, 2) frame-pixel points."""
+    cells = np.clip(np.floor(to_grid(points, frame_shape, grid)).astype(int), 0, [grid[1] - 1, grid[0] - 1])
+    return flow[cells[:, 1], cells[:, 0]] * np.array([frame_shape[1] / grid[1], frame_shape[0] / grid[0]])
+
+
+def anchor(prompt: Prompt, frame_shape: tuple[int, int], mask_shape: tuple[int, int]) -> np.ndarray:
+    """(2,) float (y, x) grid position of a prompt: its foreground points' mean, its box's centre
+    or its mask's centroid (NaN for a prompt without a position)."""
+    if isinstance(prompt, PointPrompt):
+        xy = to_grid(prompt.points, frame_shape, mask_shape)[np.asarray(prompt.labels) == 1]
+    elif isinstance(prompt, BoxPrompt):
+        xy = to_grid(prompt.box.reshape(2, 2), frame_shape, mask_shape)
+    elif isinstance(prompt, MaskPrompt) and prompt.mask.any():
+        return centroid(prompt.mask) + 0.5
+    else:
+        return np.full(2, np.nan)
+    return xy.mean(0)[::-1] if len(xy) else np.full(2, np.nan)
+
+
+def share(masks: np.ndarray, anchors: np.ndarray) -> np.ndarray:
+    """(K, h, w) masks without overlaps: a cell several hold goes to the one with the nearest anchor.
+
+    Two prompts that select one segment point at two objects the segmenter merged.
+
+    Args:
+        masks: (K, h, w) bool prompted masks.
+        anchors: (K, 2) float (y, x) grid position of each prompt (NaN: held last).
+
+    Example:
+        >>> both = np.ones((2, 1, 4), bool)
+        >>> share(both, np.array([[0.5, 0.5], [0.5, 3.5]])).astype(int).tolist()
+        [[[1, 1, 0, 0]], [[0, 0, 1, 1]]]
+    """
+    h, w = masks.shape[1:]
+    cells = np.moveaxis(np.indices((h, w)), 0, -1) + 0.5  # (h, w, 2) cell centres
+    distance = np.linalg.norm(cells[None] - anchors[:, None, None], axis=-1)
+    distance = np.where(masks & ~np.isnan(distance), distance, np.inf)
+    nearest = np.argmin(distance, axis=0)
+    return masks & ((np.arange(len(masks))[:, None, None] == nearest[None]) | (masks.sum(0) == 1)[None])

@@ -60,3 +60,36 @@ def test_to_grid_scales_frame_pixels():
 def test_smooth_zero_is_identity():
     mask = np.random.default_rng(0).random((8, 8)) > 0.5
     assert np.array_equal(smooth_mask(mask, 0), mask)
+
+
+def _resolver(**changes):
+    from fastsam_track.trackers.params import ObjectParams
+    from fastsam_track.trackers.prompting import PromptResolver
+
+    return PromptResolver(ObjectParams(**changes))
+
+
+def test_resolver_starts_objects_removes_them_and_splits_a_shared_segment():
+    from fastsam_track.types import PointPrompt, RemovePrompt
+
+    masks = _masks()[1:]  # the left half, and a 2x2 square inside it
+    point = PointPrompt(0, 1, np.array([[0.5, 0.5]]), np.array([1]))  # 1 pixel a cell: frame (10, 10)
+    other = PointPrompt(0, 2, np.array([[0.5, 9.5]]), np.array([1]))
+    out = _resolver().resolve(masks, (10, 10), [point, other], None)
+    # both points hit only the left half: the cells go to the nearer point
+    assert sorted(out) == [1, 2] and out[1][0, 0] and out[2][9, 0] and not (out[1] & out[2]).any()
+    assert _resolver().resolve(masks, (10, 10), [point, RemovePrompt(0, 1)], None) == {1: None}
+
+
+def test_resolver_waits_for_a_point_that_hits_nothing_then_warns():
+    from fastsam_track.trackers.prompting import PromptWarning
+    from fastsam_track.types import PointPrompt
+
+    resolver = _resolver(pending_frames=1)
+    point = PointPrompt(0, 3, np.array([[8.5, 8.5]]), np.array([1]))
+    masks = _masks()[1:]  # nothing under (8, 8)
+    assert resolver.resolve(masks, (10, 10), [point], None) == {}
+    assert resolver.resolve(masks, (10, 10), [], None) == {}  # still waiting
+    with pytest.warns(PromptWarning, match="object 3 on frame 0: no segment contains a foreground point"):
+        assert resolver.resolve(masks, (10, 10), [], None) == {}
+    assert list(resolver.resolve(_masks(), (10, 10), [point], None)) == [3]  # the whole grid holds it

@@ -27,7 +27,7 @@ from fastsam_track.masks import label_map_of
 from fastsam_track.pipeline.exports.line_files import LineFileWriter
 from fastsam_track.pipeline.exports.segments import encode_rle
 from fastsam_track.pipeline.outputs.files import discard, finalise, staging_path
-from fastsam_track.types import PROPAGATED, TRACK_STATE, SegmentedFrame, TrackState
+from fastsam_track.types import OBJECT_STATE, PROPAGATED, TRACK_STATE, ObjectState, SegmentedFrame, TrackState
 
 __all__ = ["DavisMaskWriter", "EdgeWriter", "ExportError", "MotsWriter", "ProposalWriter", "davis_palette"]
 
@@ -100,9 +100,11 @@ class DavisMaskWriter(_PngFolder):
     def write(self, segmented: SegmentedFrame) -> None:
         """Write ``<frame index>.png`` with the frame's objects (an empty image when there are none).
 
-        The PNG's text chunks name the objects on the frame (``objects``) and those whose mask
-        the optical flow carried because no segment confirmed it (``propagated``), as
-        space-separated ids; DAVIS tools read only the pixels.
+        The PNG's text chunks name the objects on the frame (``objects``), those whose mask
+        the optical flow carried because no segment confirmed it (``propagated``) and those
+        searched for with no mask (``lost``), as space-separated ids, and each object's
+        ``ObjectState`` (``states``: ``id:state`` pairs, lost ones included); DAVIS tools read
+        only the pixels.
         """
         from PIL import Image, PngImagePlugin
 
@@ -117,6 +119,11 @@ class DavisMaskWriter(_PngFolder):
         )
         info.add_text("objects", " ".join(map(str, ids.tolist())))
         info.add_text("propagated", " ".join(map(str, flagged.tolist())))
+        known = objects is not None and OBJECT_STATE in objects.data
+        codes = np.asarray(objects.data[OBJECT_STATE]).tolist() if objects is not None and known else []
+        states = [f"{i}:{ObjectState(s).label}" for i, s in zip(ids.tolist(), codes, strict=True)] if known else []
+        info.add_text("states", " ".join(states + [f"{i}:{ObjectState.LOST.label}" for i in segmented.lost]))
+        info.add_text("lost", " ".join(map(str, segmented.lost)))
         if objects is None or len(objects) == 0:
             labels = np.zeros((height, width), np.uint8)
         else:
