@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fastsam_track.configs import BACKENDS, KEYFRAME_MODES, PRECISIONS, PRESETS, RunConfig, load_config, options
-from fastsam_track.errors import FastSamTrackError, UsageError, io_reason
+from fastsam_track.errors import FastSamTrackError, UsageError, io_reason, mask_credentials
 from fastsam_track.pipeline.build import Outputs, Pipeline, build
 
 if TYPE_CHECKING:
@@ -278,7 +278,7 @@ def _say(line: str) -> None:
     """
     from tqdm import tqdm
 
-    tqdm.write(line, file=sys.stderr)
+    tqdm.write(mask_credentials(line), file=sys.stderr)
 
 
 def _warn(message: str) -> None:
@@ -381,11 +381,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         {"run": _run, "cluster": _cluster, "demo": _demo}[args.command](args)
     except FastSamTrackError as error:
-        print(f"fastsam-track: error: {error}", file=sys.stderr)
+        print(mask_credentials(f"fastsam-track: error: {error}"), file=sys.stderr)
         return error.exit_code
     except OSError as error:  # a write that failed midway: a full disk, a file size limit, a device gone
         where = f" {str(error.filename)!r}" if error.filename else ""
-        print(f"fastsam-track: error: input/output failed{where}: {io_reason(error)}", file=sys.stderr)
+        message = f"fastsam-track: error: input/output failed{where}: {io_reason(error)}"
+        print(mask_credentials(message), file=sys.stderr)
         return _EXIT_FAILURE
     except KeyboardInterrupt:
         print("fastsam-track: interrupted; outputs written so far are finalised", file=sys.stderr)

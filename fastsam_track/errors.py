@@ -14,6 +14,8 @@ Example:
 
 from __future__ import annotations
 
+import re
+
 __all__ = [
     "ClipError",
     "ConfigError",
@@ -33,6 +35,7 @@ __all__ = [
     "UsageError",
     "WindowError",
     "io_reason",
+    "mask_credentials",
 ]
 
 
@@ -121,3 +124,22 @@ def io_reason(error: BaseException) -> str:
     """
     text = getattr(error, "strerror", None) or str(error) or type(error).__name__
     return str(text).splitlines()[0]
+
+
+# scheme://user:password@ : everything between the scheme and the last "@" before the path
+_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s'\"<>]*@")
+
+
+def mask_credentials(text: str) -> str:
+    """``text`` (a URL, or a message with URLs in it) with every URL's user name and password replaced by ``***``.
+
+    Every message that may name a URL goes through this one function: a stream source, an RTSP
+    push, a cluster's camera, an error from FFmpeg that quotes its input.
+
+    Example:
+        >>> mask_credentials("rtsp://admin:secret@10.0.0.5:554/stream1")
+        'rtsp://***@10.0.0.5:554/stream1'
+        >>> mask_credentials("rtsp://u:p@ss@cam/a: refused; retrying rtsp://cam/b")
+        'rtsp://***@cam/a: refused; retrying rtsp://cam/b'
+    """
+    return _CREDENTIALS.sub(r"\1***@", text)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from fastsam_track.errors import OutputError, OutputFailed, SinkError, io_reason
+from fastsam_track.errors import OutputError, OutputFailed, SinkError, io_reason, mask_credentials
 from fastsam_track.pipeline.outputs.files import check_writable, finalise, staging_path, video_format
 
 if TYPE_CHECKING:
@@ -263,7 +263,7 @@ class RtspSink:
         on_event: Callable[[str], None] | None = None,
     ):
         if not url.startswith(("rtsp://", "rtsps://")):
-            raise SinkError(f"--rtsp-out needs an rtsp:// URL, got {url!r}")
+            raise SinkError(f"--rtsp-out needs an rtsp:// URL, got {mask_credentials(url)!r}")
         self.url, self.fps = url, Fraction(fps).limit_denominator(1001)
         self.retry_initial, self.retry_max = retry_initial, retry_max
         self._on_event = on_event or (lambda message: None)
@@ -308,12 +308,14 @@ class RtspSink:
         if self._fresh:  # the first frame over a new connection went through
             self._fresh, self._delay = False, self.retry_initial
             self.connections += 1
-            self._on_event(f"streaming to {self.url}")
+            self._on_event(f"streaming to {mask_credentials(self.url)}")
         self.frames_sent += 1
 
     def _lost(self, error: BaseException) -> None:
         self._abandon()
-        self._on_event(f"{self.url}: {type(error).__name__}: {io_reason(error)}; retrying in {self._delay:.1f} s")
+        reason = mask_credentials(io_reason(error))  # FFmpeg's words may quote the URL
+        url = mask_credentials(self.url)
+        self._on_event(f"{url}: {type(error).__name__}: {reason}; retrying in {self._delay:.1f} s")
         self._next_try = time.monotonic() + self._delay
         self._delay = min(self._delay * 2, self.retry_max)
 
