@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import re
+import reprlib
 
 __all__ = [
     "ClipError",
@@ -36,6 +37,7 @@ __all__ = [
     "WindowError",
     "io_reason",
     "mask_credentials",
+    "shown",
 ]
 
 
@@ -143,3 +145,19 @@ def mask_credentials(text: str) -> str:
         'rtsp://***@cam/a: refused; retrying rtsp://cam/b'
     """
     return _CREDENTIALS.sub(r"\1***@", text)
+
+
+_SHOWN = reprlib.Repr()
+_SHOWN.maxlevel, _SHOWN.maxstring, _SHOWN.maxother, _SHOWN.maxlong = 3, 80, 80, 40
+_SHOWN.maxlist = _SHOWN.maxdict = _SHOWN.maxtuple = _SHOWN.maxset = 6
+
+
+def shown(value: object) -> str:
+    """``repr(value)`` cut short (a few items a level, a few levels), for a message: a value a user gave
+    can be a huge or deeply nested structure, and a message stays one short line.
+
+    Example:
+        >>> shown(list(range(100))), shown("x" * 200)[:12]
+        ('[0, 1, 2, 3, 4, 5, ...]', "'xxxxxxxxxxx")
+    """
+    return _SHOWN.repr(value)

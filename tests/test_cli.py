@@ -106,8 +106,8 @@ def test_demo_writes_an_annotated_clip(tmp_path):
             ["run", "{clip}", "--prompts", "{id_300}", "--save-masks", "m"],
             "object 300 on frame 0: ids must be 1 to 255",
         ),
-        (["run", "{clip}", "--prompts", "{id_0}", "--save-masks", "m"], "'object' must be an integer >= 1, got 0"),
-        (["run", "{clip}", "--prompts", "{id_-1}", "--save-masks", "m"], "'object' must be an integer >= 1, got -1"),
+        (["run", "{clip}", "--prompts", "{id_0}", "--save-masks", "m"], "integer from 1 to 2147483647, got 0"),
+        (["run", "{clip}", "--prompts", "{id_-1}", "--save-masks", "m"], "integer from 1 to 2147483647, got -1"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, clip_path, args, message):

@@ -3,7 +3,7 @@
 Layers, lowest first (a module may import from its own layer and those below):
 
 0. ``types``, ``errors``: the shared records and the error classes.
-1. ``masks``, ``edges``, ``synthetic``: array helpers.
+1. ``masks``, ``edges``, ``synthetic``: array helpers; ``documents``: bounded JSON and YAML reading.
 2. ``trackers``, ``configs``: association maths and run settings; nothing from ``pipeline``.
 3. ``pipeline.{sources,model,prompts,outputs,exports}``: the stages' parts.
 4. ``pipeline.processor``: everything a frame needs after the network.
@@ -25,6 +25,7 @@ _LAYERS = [
     ("fastsam_track.errors", 0),
     ("fastsam_track.types", 0),
     ("fastsam_track.masks", 1),
+    ("fastsam_track.documents", 1),
     ("fastsam_track.edges", 1),
     ("fastsam_track.synthetic", 1),
     ("fastsam_track.trackers", 2),

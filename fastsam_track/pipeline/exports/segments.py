@@ -32,6 +32,7 @@ from typing import Any, TypeGuard
 import numpy as np
 import supervision as sv
 
+from fastsam_track.documents import load_json
 from fastsam_track.errors import SegmentsCacheError
 from fastsam_track.masks import mean_colors
 from fastsam_track.pipeline.exports.line_files import LineFileWriter
@@ -44,6 +45,7 @@ _VERSION = 1
 
 
 _MAX_MASK_SIDE = 4096
+_MAX_LINE = 1 << 30  # bytes of a record: 4096 segments of 4096 x 4096 cells, in the worst RLE
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,7 @@ def _parse_header(line: str) -> CachedSource | None:
         ValueError: the line is a header with bad fields.
     """
     try:
-        fields = json.loads(line)
+        fields = load_json(line)
     except ValueError:
         return None  # the record reader reports it, with its line number
     if not isinstance(fields, dict) or _HEADER_KEY not in fields:
@@ -304,7 +306,7 @@ class SegmentsReplay:
                     raise SegmentsCacheError(f"{self.path.name} has fewer frames than the source (no frame {index})")
                 number, text = line
                 try:
-                    record = json.loads(text)
+                    record = load_json(text, max_bytes=_MAX_LINE)  # bounded: depth, size
                     frame = record["frame"]
                     if type(frame) is not int or frame < 0:
                         raise ValueError(f"'frame' must be an integer >= 0, got {frame!r}")
