@@ -311,8 +311,9 @@ def _demo(args: argparse.Namespace) -> None:
         video_format(args.output)  # before the clip is made, not after the run
     output = args.output or Path(tempfile.mkdtemp(prefix="fastsam-track-demo-")) / "demo.mp4"
     clip_path = output.with_name(output.stem + "-input.mp4")
+    _check_demo_input(clip_path)
     clip = SyntheticClip(height=360, width=640, num_shapes=8, seed=0)
-    with VideoFileSink(clip_path, fps=30, crf=18) as sink:
+    with VideoFileSink(clip_path, fps=30, crf=18, comment=_DEMO_INPUT) as sink:
         for index in range(args.frames):
             sink.write(clip.frame(index)[0])
     print(f"generated {args.frames} frames of synthetic video: {clip_path}")
@@ -320,6 +321,32 @@ def _demo(args: argparse.Namespace) -> None:
     outputs = Outputs(video=output)
     with build(config, [str(clip_path)], outputs=outputs) as pipeline:
         _run_pipeline(pipeline, outputs, progress=not args.no_progress)
+
+
+_DEMO_INPUT = "fastsam-track demo input"  # the comment tag of the clips the demo makes, and only of those
+
+
+def _check_demo_input(path: Path) -> None:
+    """Refuse to replace ``path`` unless it is absent or a clip an earlier demo made (its comment tag says so)."""
+    from fastsam_track.pipeline.paths import kind_of
+
+    kind = kind_of(path)
+    if kind is None:
+        return
+    made = False
+    if kind == "a file":
+        import av
+
+        try:
+            with av.open(str(path)) as container:
+                made = container.metadata.get("comment") == _DEMO_INPUT
+        except (OSError, av.error.FFmpegError):
+            made = False
+    if not made:
+        raise UsageError(
+            f"the demo writes its input to {str(path)!r}, which is {kind} it did not make: "
+            "move it or give --output another name"
+        )
 
 
 def _cluster(args: argparse.Namespace) -> None:

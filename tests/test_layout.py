@@ -37,6 +37,7 @@ _LAYERS = [
     ("fastsam_track.pipeline.outputs", 3),
     ("fastsam_track.pipeline.exports", 3),
     ("fastsam_track.pipeline.keyframes", 3),
+    ("fastsam_track.pipeline.paths", 3),
     ("fastsam_track.pipeline.processor", 4),
     ("fastsam_track.pipeline.runner", 5),
     ("fastsam_track.pipeline.build", 6),

@@ -490,12 +490,12 @@ def _claim(outputs: Outputs, names: list[str], specs: list[str], config: RunConf
     """
     from fastsam_track.pipeline.outputs.files import (
         OutputLocks,
-        check_distinct,
         check_frame_folder,
         check_writable,
         check_writable_folder,
         video_format,
     )
+    from fastsam_track.pipeline.paths import check_paths
 
     paths = outputs.paths(names)
     inputs: dict[str, Path | None] = {
@@ -503,9 +503,10 @@ def _claim(outputs: Outputs, names: list[str], specs: list[str], config: RunConf
     }
     inputs.update({"--segments": outputs.replay, **{k: Path(v) for k, v in read.items() if v is not None}})
     inputs["--model file"] = Path(config.model)
-    # os.path.exists: False, not an error, for a path behind a folder this user cannot enter
-    check_distinct(paths, {k: v for k, v in inputs.items() if v is not None and os.path.exists(v)})
+    inputs["--calibration"] = Path(config.calibration) if config.calibration is not None else None
     folders = {k: v for k, v in paths.items() if k.startswith(("--save-masks", "--save-edges"))}
+    # os.path.exists: False, not an error, for a path behind a folder this user cannot enter
+    check_paths(paths, {k: v for k, v in inputs.items() if v is not None and os.path.exists(v)}, folders)
     for name, path in paths.items():
         if name in folders:
             check_writable_folder(path, "mask folder" if name.startswith("--save-masks") else "edge folder")
@@ -514,8 +515,10 @@ def _claim(outputs: Outputs, names: list[str], specs: list[str], config: RunConf
             video_format(path)
         else:
             check_writable(path, f"{name} file")
-    locks = OutputLocks(paths.values(), overwrite=outputs.overwrite)
+    # A frame folder being written by another run is refused even with --overwrite: two writers would mix.
+    locks = OutputLocks([p for k, p in paths.items() if k not in folders], overwrite=outputs.overwrite)
     try:
+        locks.add(folders.values(), overwrite=False)
         for name, path in folders.items():
             check_frame_folder(path, f"{name} folder", outputs.overwrite)
     except BaseException:

@@ -5,8 +5,9 @@
   a player or a second run sees the previous file or the whole new one, never half of one.
   A process killed outright leaves its ``.part`` file beside the output.
 - Checked up front (before a model loads): the folder can be written (a file is created
-  and removed there), a video name has a container PyAV muxes H.264 into, an output is
-  not an input and not another output, a frame folder is empty.
+  and removed there), a video name has a container PyAV muxes H.264 into, a frame folder
+  is empty (or, with ``--overwrite``, holds only frame PNGs). That an output is not an
+  input, nor another output, nor a device, is ``pipeline.paths``'s rule.
 - Locked: a run holds a lock on each output (``.out.mp4.lock`` beside it, ``flock``, so a
   killed run's lock dies with it); a second run on the same output is refused.
 """
@@ -27,13 +28,11 @@ __all__ = [
     "VIDEO_FORMATS",
     "OutputError",
     "OutputLocks",
-    "check_distinct",
     "check_frame_folder",
     "check_writable",
     "check_writable_folder",
     "discard",
     "finalise",
-    "same_path",
     "staging_path",
     "video_format",
     "write_text",
@@ -125,37 +124,13 @@ def video_format(path: str | Path) -> str:
     raise OutputError(f"cannot write video {str(path)!r}: {why}; give a name ending in {valid}")
 
 
-def same_path(a: str | Path, b: str | Path) -> bool:
-    """Whether two paths name one file or folder (symlinks and hard links included), existing or not."""
-    try:
-        return os.path.samefile(a, b)
-    except OSError:  # one does not exist (yet)
-        return os.path.realpath(a) == os.path.realpath(b)
-
-
-def check_distinct(outputs: dict[str, Path], inputs: dict[str, Path]) -> None:
-    """Raise ``OutputError`` when an output is an input, or two outputs are one path.
-
-    Args:
-        outputs: what each output is called (``"-o"``, ``"--stats"``) to its path.
-        inputs: the same for the files and folders read.
-    """
-    for name, path in outputs.items():
-        for source, read in inputs.items():
-            if same_path(path, read):
-                raise OutputError(f"{name} {str(path)!r} is the {source} {str(read)!r}: give the output another name")
-    named = list(outputs.items())
-    for i, (name, path) in enumerate(named):
-        for other, second in named[i + 1 :]:
-            if same_path(path, second):
-                raise OutputError(f"{name} and {other} name the same path {str(path)!r}: give each its own")
-
-
 def check_frame_folder(folder: str | Path, what: str, overwrite: bool) -> None:
-    """Refuse a non-empty folder of per-frame PNGs, unless ``overwrite``: then its old frame PNGs are removed.
+    """Refuse a non-empty folder of per-frame PNGs, unless ``overwrite`` and it holds only frame PNGs.
 
-    Old frames left beside new ones would mix two runs (a shorter run leaves the other's tail).
-    Only files named like frames (``00012.png``) are removed; anything else stays.
+    Nothing is removed here: with ``overwrite`` the run writes a new folder beside it and
+    renames it into place when it ends (``exports.writers``), so a reader never sees two
+    runs' frames mixed. A folder holding anything else (files that are not ours) is refused
+    even then, so ``--overwrite`` never deletes a file it did not write.
     """
     folder = Path(folder)
     try:
@@ -169,9 +144,12 @@ def check_frame_folder(folder: str | Path, what: str, overwrite: bool) -> None:
             f"{what} {str(folder)!r} is not empty ({len(entries)} entries): give an empty or new folder, "
             "or --overwrite to replace its frame PNGs"
         )
-    for entry in entries:
-        if _FRAME_FILE.match(entry.name) and entry.is_file():
-            entry.unlink()
+    foreign = sorted(e.name for e in entries if not (_FRAME_FILE.match(e.name) and e.is_file() and not e.is_symlink()))
+    if foreign:
+        raise OutputError(
+            f"{what} {str(folder)!r} holds {foreign[0]!r}, which is not a frame PNG of ours: --overwrite replaces "
+            "a folder of frame PNGs only; move it or give another folder"
+        )
 
 
 class OutputLocks:
@@ -192,6 +170,10 @@ class OutputLocks:
 
     def __init__(self, paths: Iterable[str | Path], *, overwrite: bool = False):
         self._held: list[tuple[Path, int]] = []
+        self.add(paths, overwrite=overwrite)
+
+    def add(self, paths: Iterable[str | Path], *, overwrite: bool = False) -> None:
+        """Lock more outputs (all or none: on a refusal every lock taken is released)."""
         try:
             for path in paths:
                 self._lock(Path(path), overwrite)

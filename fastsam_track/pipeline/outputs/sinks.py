@@ -123,6 +123,7 @@ class VideoFileSink:
         capture_time: seconds of an image's capture on the source's clock (a ``CaptureTimes``),
             or None for an image it does not know (then it is placed one frame after the last);
             ``runner.run`` sets it for a live recording.
+        comment: the container's ``comment`` tag (the demo marks the clips it makes with it).
 
     Example:
         >>> import tempfile, os
@@ -142,8 +143,10 @@ class VideoFileSink:
         preset: str = "veryfast",
         live: bool | None = None,
         capture_time: Callable[[np.ndarray], float | None] | None = None,
+        comment: str | None = None,
     ):
         self.path = Path(path)
+        self.comment = comment
         self.fps = Fraction(fps).limit_denominator(1001)
         self.crf, self.preset = crf, preset
         self.live, self.capture_time = live, capture_time
@@ -178,6 +181,8 @@ class VideoFileSink:
             )
         except (OSError, av.error.FFmpegError) as error:
             raise SinkError(f"cannot write {str(self.path)!r}: {io_reason(error)}") from error
+        if self.comment is not None:
+            self._container.metadata["comment"] = self.comment
         stream = self._container.add_stream("libx264", rate=self.fps)
         stream.width, stream.height = width, height
         # 4:2:0 is what players expect, but needs even sizes; odd sizes keep every pixel in 4:4:4.
