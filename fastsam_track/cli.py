@@ -411,7 +411,9 @@ def main(argv: list[str] | None = None) -> int:
         print(mask_credentials(f"fastsam-track: error: {error}"), file=sys.stderr)
         return error.exit_code
     except OSError as error:  # a write that failed midway: a full disk, a file size limit, a device gone
-        where = f" {str(error.filename)!r}" if error.filename else ""
+        from fastsam_track.pipeline.outputs.files import output_of
+
+        where = f" {str(output_of(error.filename))!r}" if error.filename else ""  # the user's name, not a staged one
         message = f"fastsam-track: error: input/output failed{where}: {io_reason(error)}"
         print(mask_credentials(message), file=sys.stderr)
         return _EXIT_FAILURE

@@ -690,3 +690,34 @@ def test_a_full_disk_midway_is_exit_1_with_the_frames_before_it_kept(tmp_path):
     lines = out.read_text().splitlines()  # renamed into place, ending with a whole frame
     assert 2 < len(lines) < 31 and all(json.loads(line) for line in lines)
     assert not list(tmp_path.glob(".*.part"))
+
+
+def test_ctrl_c_again_while_the_outputs_are_finalised_does_not_cut_the_video_short(tmp_path):
+    """Ctrl-C pressed again and again (every 20 ms until the run ends): the MP4 still holds exactly the frames
+    the exports hold."""
+    clip = write_clip(tmp_path / "long.mp4", frames=300, height=180, width=320)
+    output = tmp_path / "out.mp4"
+    process = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "fastsam_track.cli", "run", str(clip), "-o", str(output), "--no-progress"),
+            *("--model", "fastsam-tiny", "--imgsz", "320", "--threads", "1", "--point", "160,90"),
+            *("--save-masks", str(tmp_path / "masks"), "--save-segments", str(tmp_path / "segments.jsonl")),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_until(lambda: len(list((tmp_path / "masks").glob("*.png"))) >= 3, "3 frames")
+        while process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            time.sleep(0.02)  # the pace of the presses, not a wait for the run
+        stderr = process.stderr.read() if process.stderr else ""
+    finally:
+        process.kill()
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    frames = _probe(output)[0]
+    assert 0 < frames < 300
+    assert len(list((tmp_path / "masks").glob("*.png"))) == frames
+    assert len((tmp_path / "segments.jsonl").read_text().splitlines()) - 1 == frames

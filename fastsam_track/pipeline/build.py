@@ -493,6 +493,7 @@ def _claim(outputs: Outputs, names: list[str], specs: list[str], config: RunConf
         check_frame_folder,
         check_writable,
         check_writable_folder,
+        remove_stale,
         video_format,
     )
     from fastsam_track.pipeline.paths import check_paths
@@ -519,6 +520,7 @@ def _claim(outputs: Outputs, names: list[str], specs: list[str], config: RunConf
     locks = OutputLocks([p for k, p in paths.items() if k not in folders], overwrite=outputs.overwrite)
     try:
         locks.add(folders.values(), overwrite=False)
+        remove_stale(paths.values(), folders.values())  # what killed runs left half-written
         for name, path in folders.items():
             check_frame_folder(path, f"{name} folder", outputs.overwrite)
     except BaseException:

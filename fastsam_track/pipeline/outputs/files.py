@@ -3,7 +3,8 @@
 - Staged: a file output is written under a hidden name in its own folder
   (``.out.mp4.<pid>-<n>.part``) and renamed into place when it is finalised, so a reader,
   a player or a second run sees the previous file or the whole new one, never half of one.
-  A process killed outright leaves its ``.part`` file beside the output.
+  A process killed outright leaves its ``.part`` file beside the output; the next run on
+  that output removes it (``remove_stale``: the pid in its name is gone).
 - Checked up front (before a model loads): the folder can be written (a file is created
   and removed there), a video name has a container PyAV muxes H.264 into, a frame folder
   is empty (or, with ``--overwrite``, holds only frame PNGs). That an output is not an
@@ -18,6 +19,7 @@ import fcntl
 import itertools
 import os
 import re
+import shutil
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
@@ -33,6 +35,8 @@ __all__ = [
     "check_writable_folder",
     "discard",
     "finalise",
+    "output_of",
+    "remove_stale",
     "staging_path",
     "video_format",
     "write_text",
@@ -42,6 +46,8 @@ __all__ = [
 VIDEO_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
 
 _FRAME_FILE = re.compile(r"^\d+\.png$")
+# staging_path's names (and a replaced frame folder's, renamed .old)
+_STAGED = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)-\d+\.(?:part|old)$")
 _counter = itertools.count()
 
 
@@ -150,6 +156,66 @@ def check_frame_folder(folder: str | Path, what: str, overwrite: bool) -> None:
             f"{what} {str(folder)!r} holds {foreign[0]!r}, which is not a frame PNG of ours: --overwrite replaces "
             "a folder of frame PNGs only; move it or give another folder"
         )
+
+
+def output_of(path: str | Path) -> Path:
+    """The output a staged file stands for (``staging_path``'s name undone); any other path unchanged.
+
+    Example:
+        >>> output_of("/tmp/.out.mp4.4242-0.part"), output_of("masks/00001.png")
+        (PosixPath('/tmp/out.mp4'), PosixPath('masks/00001.png'))
+    """
+    path = Path(path)
+    match = _STAGED.match(path.name)
+    return path.with_name(match["name"]) if match else path
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's: alive
+        return True
+    return True
+
+
+def remove_stale(paths: Iterable[str | Path], folders: Iterable[str | Path] = ()) -> list[Path]:
+    """Remove what killed runs left half-written: the staged files (and folders) of processes that are
+    gone, beside each output and inside each frame folder. Only names of ours with a dead pid are touched.
+
+    Returns:
+        The paths removed.
+    """
+    candidates: list[tuple[Path, str | None]] = []
+    for path in paths:
+        target = Path(os.path.realpath(path))
+        candidates += [(entry, target.name) for entry in _entries(target.parent)]
+    for folder in folders:
+        candidates += [(entry, None) for entry in _entries(Path(os.path.realpath(folder)))]
+    removed = []
+    for entry, name in candidates:
+        match = _STAGED.match(entry.name)
+        if not match or (name is not None and match["name"] != name) or _alive(int(match["pid"])):
+            continue
+        if name is None and not _FRAME_FILE.match(match["name"]):
+            continue  # inside a frame folder, only a frame's staged PNG
+        try:
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+        except OSError:
+            continue  # not ours to remove after all (another user's folder): left as it is
+        removed.append(entry)
+    return removed
+
+
+def _entries(folder: Path) -> list[Path]:
+    try:
+        return list(folder.iterdir())
+    except OSError:
+        return []
 
 
 class OutputLocks:

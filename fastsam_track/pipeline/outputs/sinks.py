@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from fastsam_track.errors import OutputError, OutputFailed, SinkError, io_reason, mask_credentials
-from fastsam_track.pipeline.outputs.files import check_writable, finalise, staging_path, video_format
+from fastsam_track.pipeline.outputs.files import check_writable, discard, finalise, staging_path, video_format
 
 if TYPE_CHECKING:
     from fastsam_track.types import SegmentedFrame
@@ -155,6 +155,7 @@ class VideoFileSink:
         self._pts = -1
         self._container: Any = None
         self._stream: Any = None
+        self._failed = False  # a write failed: the staged file is removed on close, not renamed into place
         self._staged = staging_path(self.path)
         if self.path.is_dir():
             raise SinkError(f"output {str(self.path)!r} is a folder: give a file name ending in .mp4")
@@ -218,19 +219,48 @@ class VideoFileSink:
         try:
             self._container.mux(self._stream.encode(frame))
         except OSError as error:  # PyAV's I/O errors are OSErrors: a full disk, a file size limit
-            raise OutputFailed(f"cannot write video {str(self.path)!r}: {io_reason(error)}") from error
+            self._failed = True
+            raise self._failure(error) from error
         self.frames_written += 1
 
+    def _failure(self, error: OSError) -> OutputFailed:
+        if self.live:  # fragmented: what reached the disk plays, and is renamed into place on close
+            kept = "the recording up to its last whole fragment is kept"
+        else:
+            kept = "an earlier file there is kept" if self.path.exists() else "nothing was written there"
+        return OutputFailed(f"cannot write video {str(self.path)!r}: {io_reason(error)}; {kept}")
+
     def close(self) -> None:
-        """Flush the encoder, close the file and rename it into place; safe to call twice."""
+        """Flush the encoder, close the file and rename it into place; safe to call twice.
+
+        A video that could not be written to its end (a full disk) is removed rather than renamed
+        into place: an MP4 cut short has no index and plays nowhere, and an earlier file at
+        ``path`` stays whole. (A live recording is fragmented: what reached the disk plays.)
+        """
         if self._container is None:
             return
         container, self._container = self._container, None
+        failure: OSError | None = None
         try:
-            container.mux(self._stream.encode(None))
+            if not self._failed:
+                container.mux(self._stream.encode(None))
+        except OSError as error:
+            failure = error
         finally:
-            container.close()
-            finalise(self._staged, self.path)
+            try:
+                container.close()
+            except OSError as error:  # the index, written last, did not fit
+                failure = failure or error
+        if (failure is not None or self._failed) and not self.live:
+            discard(self._staged)
+            if failure is not None and not self._failed:
+                self._failed = True
+                raise self._failure(failure) from failure
+            return
+        finalise(self._staged, self.path)
+        if failure is not None and not self._failed:  # a live recording: kept, and the failure said
+            self._failed = True
+            raise self._failure(failure) from failure
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
