@@ -409,9 +409,16 @@ def test_overwrite_replaces_the_frame_pngs_of_a_used_mask_folder(tmp_path, clip_
     args = ("run", clip_path, "--point", "160,90", "--save-masks", masks, "--model", "fastsam-tiny", "--imgsz", 320)
     refused = _cli(*args)
     assert refused.returncode == 2 and "is not empty (5 entries)" in refused.stderr
+    # A file that is not ours: --overwrite never deletes it, so the folder is not replaced either.
+    refused = _cli(*args, "--overwrite")
+    assert refused.returncode == 2 and "holds 'notes.txt', which is not a frame PNG of ours" in refused.stderr
+    assert (masks / "notes.txt").read_text() == "mine" and len(list(masks.iterdir())) == 5
+    (masks / "notes.txt").unlink()
     result = _cli(*args, "--overwrite")
     assert result.returncode == 0, result.stderr
-    assert sorted(p.name for p in masks.iterdir()) == [f"{i:05d}.png" for i in range(12)] + ["notes.txt"]
+    # Replaced whole: none of the earlier run's frames stays beside the new ones.
+    assert sorted(p.name for p in masks.iterdir()) == [f"{i:05d}.png" for i in range(12)]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["masks"]
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,8 @@ __all__ = ["CaptureTimes", "RtspSink", "SinkError", "VideoFileSink", "stamp_capt
 # so a recording killed outright (SIGKILL, power loss) loses at most about this much.
 _LIVE_KEYFRAME_SECONDS = 2
 _LIVE_TIME_BASE = Fraction(1, 1000)  # presentation times in milliseconds of the capture clock
+# A file's frames keep its own times: 1/90000 s (MPEG's clock) holds 24, 25, 30 and 30000/1001 fps frames exactly.
+_SOURCE_TIME_BASE = Fraction(1, 90000)
 # The index first (empty), then a fragment per keyframe: every fragment written is playable.
 _FRAGMENTED = {"movflags": "frag_keyframe+empty_moov+default_base_moof", "flush_packets": "1"}
 
@@ -71,7 +73,8 @@ class CaptureTimes:
 
 
 def stamp_capture_times(renderer: Any, sinks: Sequence[Any], live: bool) -> Any:
-    """Make the video files among ``sinks`` live recordings when the source is live; the renderer to use.
+    """Make the video files among ``sinks`` live recordings when the source is live, and stamp every one with
+    its frames' times (``Frame.timestamp``: a camera's capture times, a file's own); the renderer to use.
 
     The one place where a recording of a camera or stream gets what it needs, whoever runs
     it (one source, several, a demo): a ``VideoFileSink`` whose ``live`` is None takes the
@@ -90,7 +93,8 @@ def stamp_capture_times(renderer: Any, sinks: Sequence[Any], live: bool) -> Any:
     for sink in files:
         if sink.live is None:
             sink.live = live
-    stamped = [sink for sink in files if sink.live and sink.capture_time is None]
+    # Every recording keeps its frames' times: a camera's capture times, a file's own (variable rate stays so)
+    stamped = [sink for sink in files if sink.capture_time is None]
     if not stamped:
         return renderer
     times = CaptureTimes(renderer)
@@ -122,7 +126,7 @@ class VideoFileSink:
             None: as the run's source (``runner.run`` sets it, through ``stamp_capture_times``).
         capture_time: seconds of an image's capture on the source's clock (a ``CaptureTimes``),
             or None for an image it does not know (then it is placed one frame after the last);
-            ``runner.run`` sets it for a live recording.
+            ``runner.run`` sets it (a file's frames keep the file's own times, a variable rate too).
         comment: the container's ``comment`` tag (the demo marks the clips it makes with it).
 
     Example:
@@ -185,27 +189,29 @@ class VideoFileSink:
         if self.comment is not None:
             self._container.metadata["comment"] = self.comment
         stream = self._container.add_stream("libx264", rate=self.fps)
-        stream.width, stream.height = width, height
-        # 4:2:0 is what players expect, but needs even sizes; odd sizes keep every pixel in 4:4:4.
-        stream.pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
+        # 4:2:0 is what every player (browsers too) plays, and needs even sizes: an odd size is padded
+        # by one pixel, a copy of the last row or column (cropping would drop one of the user's).
+        stream.width, stream.height = width + width % 2, height + height % 2
+        stream.pix_fmt = "yuv420p"
         stream.options = {"crf": str(self.crf), "preset": self.preset}
         if self.live:
             stream.codec_context.gop_size = max(round(self.fps * _LIVE_KEYFRAME_SECONDS), 1)
         if self.capture_time is not None:
-            stream.codec_context.time_base = _LIVE_TIME_BASE
+            stream.codec_context.time_base = _LIVE_TIME_BASE if self.live else _SOURCE_TIME_BASE
         self._stream = stream
 
     def _stamp(self, frame: Any, image: np.ndarray) -> None:
-        """Set ``frame``'s presentation time from ``image``'s capture time, after the last one."""
+        """Set ``frame``'s presentation time from ``image``'s capture (or source) time, after the last one."""
         assert self.capture_time is not None
+        base = _LIVE_TIME_BASE if self.live else _SOURCE_TIME_BASE
         captured = self.capture_time(image)
         if captured is None:
-            pts = self._pts + round(1 / (self.fps * _LIVE_TIME_BASE))
+            pts = self._pts + round(1 / (self.fps * base))
         else:
             self._first = captured if self._first is None else self._first
-            pts = round((captured - self._first) / _LIVE_TIME_BASE)
+            pts = round(Fraction(captured - self._first).limit_denominator(1 << 20) / base)
         self._pts = max(pts, self._pts + 1)
-        frame.pts, frame.time_base = self._pts, _LIVE_TIME_BASE
+        frame.pts, frame.time_base = self._pts, base
 
     def write(self, image: np.ndarray) -> None:
         """Encode one (H, W, 3) uint8 BGR frame; the first frame fixes the size."""
@@ -213,9 +219,12 @@ class VideoFileSink:
 
         if self._container is None:
             self._open(*image.shape[:2])
+        drawn = image  # the renderer's image: what ``capture_time`` knows
+        if image.shape[0] % 2 or image.shape[1] % 2:
+            image = np.pad(image, ((0, image.shape[0] % 2), (0, image.shape[1] % 2), (0, 0)), mode="edge")
         frame = av.VideoFrame.from_ndarray(image, format="bgr24")
         if self.capture_time is not None:
-            self._stamp(frame, image)
+            self._stamp(frame, drawn)
         try:
             self._container.mux(self._stream.encode(frame))
         except OSError as error:  # PyAV's I/O errors are OSErrors: a full disk, a file size limit
