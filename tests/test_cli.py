@@ -68,6 +68,9 @@ def test_demo_writes_an_annotated_clip(tmp_path):
         plain = next(b.decode(video=0)).to_ndarray(format="bgr24").astype(int)
     # The overlay changes a good part of the picture: the built-in model found the shapes.
     assert (abs(drawn - plain).sum(axis=2) > 60).mean() > 0.05
+    from fastsam_track.cli import _check_demo_input
+
+    _check_demo_input(original)  # tagged as the demo's: a next demo run may replace it
 
 
 @pytest.mark.parametrize(
@@ -728,3 +731,12 @@ def test_ctrl_c_again_while_the_outputs_are_finalised_does_not_cut_the_video_sho
     assert 0 < frames < 300
     assert len(list((tmp_path / "masks").glob("*.png"))) == frames
     assert len((tmp_path / "segments.jsonl").read_text().splitlines()) - 1 == frames
+
+
+def test_the_demo_never_replaces_an_input_it_did_not_make(tmp_path):
+    (tmp_path / "x-input.mp4").write_text("the user's own video")
+    result = _cli("demo", "--output", tmp_path / "x.mp4", "--frames", 2, "--no-progress")
+    assert result.returncode == 2
+    assert "x-input.mp4', which is a file it did not make" in result.stderr
+    assert (tmp_path / "x-input.mp4").read_text() == "the user's own video"
+    assert not (tmp_path / "x.mp4").exists()
