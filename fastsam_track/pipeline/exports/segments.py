@@ -318,10 +318,27 @@ class SegmentsReplay:
                 return number, record
             if frame > index:
                 self._ahead = (frame, number, record)
+                later = self._line_of(index)
+                if later is not None:  # there, after a later frame's: the lines were shuffled
+                    raise SegmentsCacheError(
+                        f"{self.path.name} is out of frame order: frame {index} is on line {later}, after "
+                        f"frame {frame} on line {number}; keep the lines in the order --save-segments wrote them"
+                    )
                 raise SegmentsCacheError(
                     f"{self.path.name} has no record for frame {index} (line {number} is frame {frame}): "
                     "it was saved from another source or --vid-stride; save it again with --save-segments"
                 )
+
+    def _line_of(self, index: int) -> int | None:
+        """The line of frame ``index``'s record further on in the file, or None (read only to word an error)."""
+        while (line := self._next_line()) is not None:
+            number, text = line
+            try:
+                if load_json(text, max_bytes=_MAX_LINE).get("frame") == index:
+                    return number
+            except (ValueError, AttributeError):
+                continue
+        return None
 
     def __call__(self, image: np.ndarray) -> sv.Detections:
         """The segments saved for this image's frame; the frame must have the size they were saved for."""
