@@ -396,10 +396,13 @@ def main(argv: list[str] | None = None) -> int:
     130 after Ctrl-C or SIGTERM; errors are one line on stderr."""
     os.environ.setdefault("YOLO_VERBOSE", "False")
     args = _parser().parse_args(argv)
+    from fastsam_track.pipeline.model.quantize import CalibrationWarning
     from fastsam_track.trackers.prompting import PromptWarning
 
+    ours = (PromptWarning, CalibrationWarning)
+
     def show(message: Any, category: Any, *rest: Any, **kwargs: Any) -> None:
-        _warn(str(message)) if issubclass(category, PromptWarning) else default_show(message, category, *rest, **kwargs)
+        _warn(str(message)) if issubclass(category, ours) else default_show(message, category, *rest, **kwargs)
 
     default_show, warnings.showwarning = warnings.showwarning, show
     # SIGTERM (a service manager, `kill`) stops the run like Ctrl-C: outputs are finalised. Both are
