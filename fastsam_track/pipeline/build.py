@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from fastsam_track.configs import RunConfig
-from fastsam_track.errors import UsageError
+from fastsam_track.errors import SourceError, UsageError
 from fastsam_track.pipeline.processor import FrameProcessor
 from fastsam_track.pipeline.runner import FrameSink, RunStats, frames_through, run, run_sources
 from fastsam_track.types import Frame, Prompt, SegmentedFrame, TextPrompt
@@ -297,7 +297,7 @@ def build(
         FastSamTrackError: a bad source, prompt, output or model, before anything is written.
     """
     from fastsam_track.pipeline.prompts.parse import check_in_frame, check_object_ids, split_by_source
-    from fastsam_track.pipeline.sources import Reconnect, open_source
+    from fastsam_track.pipeline.sources import Reconnect, is_stream_url, open_source
 
     specs = [str(sources)] if isinstance(sources, (str, Path)) else [str(s) for s in sources]
     if not specs:
@@ -319,6 +319,9 @@ def build(
         from fastsam_track.pipeline.model.quantize import check_calibration_path
 
         check_calibration_path(config.calibration)  # before a source opens or a model loads
+    for spec in specs:  # a missing file before any output folder is made (a source list's entry too)
+        if not (is_stream_url(spec) or (spec.isascii() and spec.isdigit()) or os.path.exists(spec)):
+            raise SourceError(f"source not found: {spec!r}")
     locks = _claim(outputs, names, specs, config, {**(inputs or {}), "--config file": config_file})
     try:
         reconnect = Reconnect(limit=config.reconnect_limit or None)

@@ -181,3 +181,13 @@ def test_a_mask_folder_being_written_is_refused_even_with_overwrite(tmp_path, cl
     with build(load_config(), clip_path, prompts, outputs, segment=_segment):
         with pytest.raises(OutputError, match="being written by another run"):
             build(load_config(), clip_path, prompts, outputs, segment=_segment)
+
+
+def test_a_missing_source_leaves_no_output_folder(tmp_path, clip_path):
+    """A source list with a missing entry used to leave an empty output folder behind."""
+    from fastsam_track.errors import SourceError
+
+    outputs = Outputs(video=tmp_path / "out", save_tracks=tmp_path / "tracks")
+    with pytest.raises(SourceError, match=r"^source not found: '.*missing\.mp4'$"):
+        build(load_config(), [clip_path, tmp_path / "missing.mp4"], (), outputs, segment=_segment)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
