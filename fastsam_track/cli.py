@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fastsam_track.configs import BACKENDS, KEYFRAME_MODES, PRECISIONS, PRESETS, RunConfig, load_config, options
-from fastsam_track.errors import FastSamTrackError, UsageError, io_reason
+from fastsam_track.errors import FastSamTrackError, UsageError, io_reason, mask_credentials
 from fastsam_track.pipeline.build import Outputs, Pipeline, build
 from fastsam_track.pipeline.exports.registry import OUTPUTS
 
@@ -293,7 +293,7 @@ def _say(line: str) -> None:
     """
     from tqdm import tqdm
 
-    tqdm.write(line, file=sys.stderr)
+    tqdm.write(mask_credentials(line), file=sys.stderr)
 
 
 def _warn(message: str) -> None:
@@ -326,8 +326,9 @@ def _demo(args: argparse.Namespace) -> None:
         video_format(args.output)  # before the clip is made, not after the run
     output = args.output or Path(tempfile.mkdtemp(prefix="fastsam-track-demo-")) / "demo.mp4"
     clip_path = output.with_name(output.stem + "-input.mp4")
+    _check_demo_input(clip_path)
     clip = SyntheticClip(height=360, width=640, num_shapes=8, seed=0)
-    with VideoFileSink(clip_path, fps=30, crf=18) as sink:
+    with VideoFileSink(clip_path, fps=30, crf=18, comment=_DEMO_INPUT) as sink:
         for index in range(args.frames):
             sink.write(clip.frame(index)[0])
     print(f"generated {args.frames} frames of synthetic video: {clip_path}")
@@ -344,6 +345,32 @@ def _report(args: argparse.Namespace) -> None:
     output = args.output or args.stats.with_suffix(".html")
     write_report(args.stats, output, videos=[args.video] if args.video else [])
     print(f"report: {output}")
+
+
+_DEMO_INPUT = "fastsam-track demo input"  # the comment tag of the clips the demo makes, and only of those
+
+
+def _check_demo_input(path: Path) -> None:
+    """Refuse to replace ``path`` unless it is absent or a clip an earlier demo made (its comment tag says so)."""
+    from fastsam_track.pipeline.paths import kind_of
+
+    kind = kind_of(path)
+    if kind is None:
+        return
+    made = False
+    if kind == "a file":
+        import av
+
+        try:
+            with av.open(str(path)) as container:
+                made = container.metadata.get("comment") == _DEMO_INPUT
+        except (OSError, av.error.FFmpegError):
+            made = False
+    if not made:
+        raise UsageError(
+            f"the demo writes its input to {str(path)!r}, which is {kind} it did not make: "
+            "move it or give --output another name"
+        )
 
 
 def _cluster(args: argparse.Namespace) -> None:
@@ -422,10 +449,13 @@ def main(argv: list[str] | None = None) -> int:
     130 after Ctrl-C or SIGTERM; errors are one line on stderr."""
     os.environ.setdefault("YOLO_VERBOSE", "False")
     args = _parser().parse_args(argv)
+    from fastsam_track.pipeline.model.quantize import CalibrationWarning
     from fastsam_track.trackers.prompting import PromptWarning
 
+    ours = (PromptWarning, CalibrationWarning)
+
     def show(message: Any, category: Any, *rest: Any, **kwargs: Any) -> None:
-        _warn(str(message)) if issubclass(category, PromptWarning) else default_show(message, category, *rest, **kwargs)
+        _warn(str(message)) if issubclass(category, ours) else default_show(message, category, *rest, **kwargs)
 
     default_show, warnings.showwarning = warnings.showwarning, show
     # SIGTERM (a service manager, `kill`) stops the run like Ctrl-C: outputs are finalised. Both are
@@ -434,11 +464,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         {"run": _run, "cluster": _cluster, "demo": _demo, "report": _report}[args.command](args)
     except FastSamTrackError as error:
-        print(f"fastsam-track: error: {error}", file=sys.stderr)
+        print(mask_credentials(f"fastsam-track: error: {error}"), file=sys.stderr)
         return error.exit_code
     except OSError as error:  # a write that failed midway: a full disk, a file size limit, a device gone
-        where = f" {str(error.filename)!r}" if error.filename else ""
-        print(f"fastsam-track: error: input/output failed{where}: {io_reason(error)}", file=sys.stderr)
+        from fastsam_track.pipeline.outputs.files import output_of
+
+        where = f" {str(output_of(error.filename))!r}" if error.filename else ""  # the user's name, not a staged one
+        message = f"fastsam-track: error: input/output failed{where}: {io_reason(error)}"
+        print(mask_credentials(message), file=sys.stderr)
         return _EXIT_FAILURE
     except KeyboardInterrupt:
         print("fastsam-track: interrupted; outputs written so far are finalised", file=sys.stderr)

@@ -14,6 +14,9 @@ Example:
 
 from __future__ import annotations
 
+import re
+import reprlib
+
 __all__ = [
     "ClipError",
     "ConfigError",
@@ -33,6 +36,8 @@ __all__ = [
     "UsageError",
     "WindowError",
     "io_reason",
+    "mask_credentials",
+    "shown",
 ]
 
 
@@ -121,3 +126,38 @@ def io_reason(error: BaseException) -> str:
     """
     text = getattr(error, "strerror", None) or str(error) or type(error).__name__
     return str(text).splitlines()[0]
+
+
+# scheme://user:password@ : everything between the scheme and the last "@" before the path
+_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s'\"<>]*@")
+
+
+def mask_credentials(text: str) -> str:
+    """``text`` (a URL, or a message with URLs in it) with every URL's user name and password replaced by ``***``.
+
+    Every message that may name a URL goes through this one function: a stream source, an RTSP
+    push, a cluster's camera, an error from FFmpeg that quotes its input.
+
+    Example:
+        >>> mask_credentials("rtsp://admin:secret@10.0.0.5:554/stream1")
+        'rtsp://***@10.0.0.5:554/stream1'
+        >>> mask_credentials("rtsp://u:p@ss@cam/a: refused; retrying rtsp://cam/b")
+        'rtsp://***@cam/a: refused; retrying rtsp://cam/b'
+    """
+    return _CREDENTIALS.sub(r"\1***@", text)
+
+
+_SHOWN = reprlib.Repr()
+_SHOWN.maxlevel, _SHOWN.maxstring, _SHOWN.maxother, _SHOWN.maxlong = 3, 80, 80, 40
+_SHOWN.maxlist = _SHOWN.maxdict = _SHOWN.maxtuple = _SHOWN.maxset = 6
+
+
+def shown(value: object) -> str:
+    """``repr(value)`` cut short (a few items a level, a few levels), for a message: a value a user gave
+    can be a huge or deeply nested structure, and a message stays one short line.
+
+    Example:
+        >>> shown(list(range(100))), shown("x" * 200)[:12]
+        ('[0, 1, 2, 3, 4, 5, ...]', "'xxxxxxxxxxx")
+    """
+    return _SHOWN.repr(value)

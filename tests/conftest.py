@@ -9,6 +9,7 @@ import pytest
 
 from fastsam_track.pipeline.outputs.sinks import VideoFileSink
 from fastsam_track.synthetic import SyntheticClip
+from tests.support.credentials import leaked
 from tests.support.system import missing
 
 
@@ -18,6 +19,19 @@ def pytest_configure(config: pytest.Config) -> None:
     (a handled signal is reset to its default in a child, an ignored one stays ignored)."""
     if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    """Fail a test whose captured output shows the test password (``tests/support/credentials.py``):
+    every message the suite produces is checked for it, whatever printed it."""
+    outcome = yield
+    report = outcome.get_result()
+    shown = leaked(report.sections)
+    if shown and report.passed and not hasattr(item, "_password_shown"):  # once, not again at teardown
+        item._password_shown = shown  # type: ignore[attr-defined]
+        report.outcome = "failed"
+        report.longrepr = f"the test password was printed, in: {', '.join(shown)}"
 
 
 # Fixtures that start a real component: a test using one needs that component.

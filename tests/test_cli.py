@@ -15,7 +15,7 @@ import av
 import pytest
 
 from tests.conftest import write_clip
-from tests.support.waiting import wait_until
+from tests.support.waiting import CEILING, wait_until
 
 
 def _cli(*args, cwd=None):
@@ -68,6 +68,9 @@ def test_demo_writes_an_annotated_clip(tmp_path):
         plain = next(b.decode(video=0)).to_ndarray(format="bgr24").astype(int)
     # The overlay changes a good part of the picture: the built-in model found the shapes.
     assert (abs(drawn - plain).sum(axis=2) > 60).mean() > 0.05
+    from fastsam_track.cli import _check_demo_input
+
+    _check_demo_input(original)  # tagged as the demo's: a next demo run may replace it
 
 
 @pytest.mark.parametrize(
@@ -106,8 +109,8 @@ def test_demo_writes_an_annotated_clip(tmp_path):
             ["run", "{clip}", "--prompts", "{id_300}", "--save-masks", "m"],
             "object 300 on frame 0: ids must be 1 to 255",
         ),
-        (["run", "{clip}", "--prompts", "{id_0}", "--save-masks", "m"], "'object' must be an integer >= 1, got 0"),
-        (["run", "{clip}", "--prompts", "{id_-1}", "--save-masks", "m"], "'object' must be an integer >= 1, got -1"),
+        (["run", "{clip}", "--prompts", "{id_0}", "--save-masks", "m"], "integer from 1 to 2147483647, got 0"),
+        (["run", "{clip}", "--prompts", "{id_-1}", "--save-masks", "m"], "integer from 1 to 2147483647, got -1"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, clip_path, args, message):
@@ -246,14 +249,25 @@ def test_prompts_masks_and_replay_give_the_same_masks(tmp_path, clip_path):
     assert names == [f"{i:05d}.png" for i in range(12)]
     import cv2
 
+    cell = 4  # frame pixels a side of a mask cell here (320 / 80)
     for name in names:
         a, b = np.array(Image.open(tmp_path / "live" / name)), np.array(Image.open(tmp_path / "replay" / name))
-        # The replay follows the same masks (tracking is bit for bit), but has no logits: its edges
-        # are the binary masks' upsampled, within a cell (4 px here) of the live run's.
-        assert set(np.unique(a)) == set(np.unique(b))
-        edge = cv2.morphologyEx(a, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 0
-        near_edge = cv2.dilate(edge.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
-        assert not (a != b)[~near_edge].any()
+        # What is guaranteed: the replay tracks the same masks at mask resolution (tracking is bit
+        # for bit), but it has no logits, so the two are upsampled differently. A pixel can differ
+        # only where the cells around it disagree, so within two cells of an edge of either image
+        # (a one-cell piece can show in one upsampling and not in the other). Anything else is a
+        # different mask.
+        edge = np.zeros(a.shape, bool)
+        for image in (a, b):
+            edge |= cv2.morphologyEx(image, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 0
+        near_edge = cv2.dilate(edge.astype(np.uint8), np.ones((4 * cell + 1, 4 * cell + 1), np.uint8)) > 0
+        assert not (a != b)[~near_edge].any(), name
+        # The same objects: an id in one image only is a piece of a cell or two, never a whole object.
+        for object_id in set(np.unique(a)) ^ set(np.unique(b)):
+            assert max((a == object_id).sum(), (b == object_id).sum()) <= 2 * cell * cell, (name, object_id)
+        for object_id in set(np.unique(a)) & set(np.unique(b)) - {0}:
+            overlap = ((a == object_id) & (b == object_id)).sum() / ((a == object_id) | (b == object_id)).sum()
+            assert overlap > 0.8, (name, object_id, overlap)
     first = np.array(Image.open(tmp_path / "live" / "00000.png"))
     assert first[int(ys.mean()), int(xs.mean())] == 1  # the prompted object is selected
     header, *records = (tmp_path / "s.jsonl").read_text().splitlines()
@@ -342,20 +356,16 @@ def test_a_stopped_run_leaves_a_playable_mp4_and_complete_exports(tmp_path, sign
         # A few frames into the run (the MP4 itself appears only when finalised).
         wait_until(lambda: len(list((tmp_path / "masks").glob("*.png"))) >= 3, "3 frames")
         assert not output.exists()
-        sent = time.monotonic()
         process.send_signal(signum)
-        process.wait(timeout=30)
-        exited = time.monotonic() - sent
-        reader.join(timeout=30)  # to the end of stderr
+        process.wait(timeout=CEILING)
+        reader.join(timeout=CEILING)  # to the end of stderr
     finally:
         process.kill()
     stderr = "".join(line for line, _ in lines)
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr
-    finalised = [when - sent for line, when in lines if "interrupted; outputs written so far are finalised" in line]
-    # Signal to outputs finalised (the message comes after): about 25 ms here; to the process's end about 0.12 s.
-    assert finalised and finalised[0] < 1.0, f"outputs finalised {finalised} s after the signal"
-    assert exited < 1.0, f"the process ended {exited:.2f} s after the signal"
+    assert "interrupted; outputs written so far are finalised" in stderr
+    # The run stopped where it was, not at the clip's end (how soon is a benchmark's, not a test's, figure).
     frames = _probe(output)[0]
     assert 0 < frames < 300
     # Every export holds exactly the frames the video holds, each one whole.
@@ -402,9 +412,16 @@ def test_overwrite_replaces_the_frame_pngs_of_a_used_mask_folder(tmp_path, clip_
     args = ("run", clip_path, "--point", "160,90", "--save-masks", masks, "--model", "fastsam-tiny", "--imgsz", 320)
     refused = _cli(*args)
     assert refused.returncode == 2 and "is not empty (5 entries)" in refused.stderr
+    # A file that is not ours: --overwrite never deletes it, so the folder is not replaced either.
+    refused = _cli(*args, "--overwrite")
+    assert refused.returncode == 2 and "holds 'notes.txt', which is not a frame PNG of ours" in refused.stderr
+    assert (masks / "notes.txt").read_text() == "mine" and len(list(masks.iterdir())) == 5
+    (masks / "notes.txt").unlink()
     result = _cli(*args, "--overwrite")
     assert result.returncode == 0, result.stderr
-    assert sorted(p.name for p in masks.iterdir()) == [f"{i:05d}.png" for i in range(12)] + ["notes.txt"]
+    # Replaced whole: none of the earlier run's frames stays beside the new ones.
+    assert sorted(p.name for p in masks.iterdir()) == [f"{i:05d}.png" for i in range(12)]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["masks"]
 
 
 @pytest.mark.parametrize(
@@ -696,3 +713,43 @@ def test_every_registered_output_has_its_flag():
         assert (
             ", ".join(f"{flag} {kind.metavar}" for flag in kind.flags) in shown and " ".join(kind.help.split()) in shown
         )
+
+
+def test_ctrl_c_again_while_the_outputs_are_finalised_does_not_cut_the_video_short(tmp_path):
+    """Ctrl-C pressed again and again (every 20 ms until the run ends): the MP4 still holds exactly the frames
+    the exports hold."""
+    clip = write_clip(tmp_path / "long.mp4", frames=300, height=180, width=320)
+    output = tmp_path / "out.mp4"
+    process = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "fastsam_track.cli", "run", str(clip), "-o", str(output), "--no-progress"),
+            *("--model", "fastsam-tiny", "--imgsz", "320", "--threads", "1", "--point", "160,90"),
+            *("--save-masks", str(tmp_path / "masks"), "--save-segments", str(tmp_path / "segments.jsonl")),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_until(lambda: len(list((tmp_path / "masks").glob("*.png"))) >= 3, "3 frames")
+        while process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            time.sleep(0.02)  # the pace of the presses, not a wait for the run
+        stderr = process.stderr.read() if process.stderr else ""
+    finally:
+        process.kill()
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    frames = _probe(output)[0]
+    assert 0 < frames < 300
+    assert len(list((tmp_path / "masks").glob("*.png"))) == frames
+    assert len((tmp_path / "segments.jsonl").read_text().splitlines()) - 1 == frames
+
+
+def test_the_demo_never_replaces_an_input_it_did_not_make(tmp_path):
+    (tmp_path / "x-input.mp4").write_text("the user's own video")
+    result = _cli("demo", "--output", tmp_path / "x.mp4", "--frames", 2, "--no-progress")
+    assert result.returncode == 2
+    assert "x-input.mp4', which is a file it did not make" in result.stderr
+    assert (tmp_path / "x-input.mp4").read_text() == "the user's own video"
+    assert not (tmp_path / "x.mp4").exists()

@@ -19,6 +19,7 @@ PACKAGE = Path(fastsam_track.__file__).resolve().parent
 _INTERNAL = {
     ("pipeline/exports/segments.py", "ValueError"),  # a bad record; re-raised as SegmentsCacheError
     ("pipeline/outputs/web.py", "ValueError"),  # json.loads hooks; answered as a 400
+    ("documents.py", "ValueError"),  # json.loads hooks; re-raised as DocumentError
     ("pipeline/sources/base.py", "NotImplementedError"),  # abstract methods
     ("pipeline/sources/live.py", "NotImplementedError"),
     ("pipeline/model/backends.py", "NotImplementedError"),

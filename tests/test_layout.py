@@ -3,7 +3,7 @@
 Layers, lowest first (a module may import from its own layer and those below):
 
 0. ``types``, ``errors``: the shared records and the error classes.
-1. ``masks``, ``edges``, ``synthetic``: array helpers.
+1. ``masks``, ``edges``, ``synthetic``: array helpers; ``documents``: bounded JSON and YAML reading.
 2. ``trackers``, ``configs``: association maths and run settings; nothing from ``pipeline``.
 3. ``pipeline.{sources,model,prompts,outputs,exports}``: the stages' parts.
 4. ``pipeline.processor``: everything a frame needs after the network.
@@ -26,6 +26,7 @@ _LAYERS = [
     ("fastsam_track.errors", 0),
     ("fastsam_track.types", 0),
     ("fastsam_track.masks", 1),
+    ("fastsam_track.documents", 1),
     ("fastsam_track.edges", 1),
     ("fastsam_track.synthetic", 1),
     ("fastsam_track.trackers", 2),
@@ -39,6 +40,7 @@ _LAYERS = [
     ("fastsam_track.pipeline.keyframes", 3),
     ("fastsam_track.pipeline.status", 3),
     ("fastsam_track.pipeline.timeline", 3),
+    ("fastsam_track.pipeline.paths", 3),
     ("fastsam_track.pipeline.processor", 4),
     ("fastsam_track.pipeline.runner", 5),
     ("fastsam_track.pipeline.build", 6),

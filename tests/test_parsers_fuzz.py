@@ -5,6 +5,7 @@ Any other exception (KeyError, TypeError, json or pycocotools errors, cv2 errors
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import string
@@ -350,3 +351,88 @@ def test_segments_replay_accepts_every_mask_the_encoder_writes(tmp_path, masks):
     record = {"frame": 0, "height": 8, "width": 8, "mask_size": [height, width], "segments": segments}
     path = _write(tmp_path / "segments.jsonl", json.dumps(record) + "\n")
     assert np.array_equal(SegmentsReplay(path)(np.zeros((8, 8, 3), np.uint8)).mask, masks)
+
+
+# --- bounds every reader shares: nesting, alias bombs, huge integers (fastsam_track.documents) --------
+
+DEPTHS = st.integers(33, 5000)  # past the bound; the parsers' recursion broke at about 1,000
+FEW = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def _nested(depth: int, yaml_block: bool = False) -> str:
+    if yaml_block:  # a YAML mapping nested by indentation
+        return "".join("  " * level + f"k{level}:\n" for level in range(depth)) + "  " * depth + "v: 1\n"
+    return "[" * depth + "]" * depth
+
+
+def _alias_bomb(width: int, levels: int, key: str) -> str:
+    """A billion laughs: ``width ** levels`` values from a few hundred bytes, the last level under ``key``."""
+    names = [f"l{n}" for n in range(levels)]
+    lines = [f"{names[0]}: &{names[0]} [{', '.join(['lol'] * width)}]"]
+    for before, name in itertools.pairwise(names):
+        lines.append(f"{name}: &{name} [{', '.join([f'*{before}'] * width)}]")
+    lines.append(f"{key}: *{names[-1]}")
+    return "\n".join(lines) + "\n"
+
+
+def _one_short_line(error: Exception) -> None:
+    message = str(error)
+    assert "\n" not in message and len(message) < 500, message[:500]
+
+
+@FEW
+@given(depth=DEPTHS, block=st.booleans())
+def test_deep_nesting_is_one_line_error_in_every_reader(tmp_path, depth, block):
+    from fastsam_track.cluster.fleet import load_fleet
+
+    text = _nested(depth, block)
+    readers = [
+        (load_prompts, "p.json", '{"prompts": ' + _nested(depth) + "}", PromptError),
+        (load_config, "c.yaml", f"preset: {text}" if not block else text, ConfigError),
+        (load_fleet, "f.yaml", f"cameras: {text}" if not block else text, ConfigError),
+    ]
+    for read, name, content, error in readers:
+        try:
+            read(_write(tmp_path / name, content))
+        except error as caught:
+            _one_short_line(caught)
+        else:
+            raise AssertionError(f"{name} nested {depth} deep was read")
+    replay = SegmentsReplay(_write(tmp_path / "s.jsonl", '{"frame": 0, "segments": ' + _nested(depth) + "}\n"))
+    try:
+        replay(np.zeros((8, 8, 3), np.uint8))
+    except SegmentsCacheError as caught:
+        _one_short_line(caught)
+    else:
+        raise AssertionError(f"a segments line nested {depth} deep was replayed")
+
+
+@FEW
+@given(width=st.integers(2, 12), levels=st.integers(2, 10), key=st.sampled_from(["preset", "imgsz", "cameras"]))
+def test_alias_bombs_load_or_raise_one_short_line(tmp_path, width, levels, key):
+    from fastsam_track.cluster.fleet import load_fleet
+
+    text = _alias_bomb(width, levels, key)
+    for read, error in ((load_config, ConfigError), (load_fleet, ConfigError)):
+        try:
+            read(_write(tmp_path / "bomb.yaml", text))
+        except error as caught:
+            _one_short_line(caught)
+
+
+@FUZZ
+@given(
+    number=st.one_of(HUGE, st.integers(2**31, 2**70), st.integers(-(2**70), 0)),
+    key=st.sampled_from(["object", "frame"]),
+)
+def test_huge_ids_and_frames_are_refused_when_the_file_is_read(tmp_path, number, key):
+    entry = {"frame": 0, "object": 1, "points": [[1, 1]], key: number}
+    if key == "frame" and 0 <= number < 10**9:
+        return
+    try:
+        load_prompts(_write(tmp_path / "p.json", json.dumps({"prompts": [entry]})))
+    except PromptError as caught:
+        _one_short_line(caught)
+        assert f"'{key}' must be an integer from" in str(caught)
+    else:
+        raise AssertionError(f"{key} {number} was accepted")

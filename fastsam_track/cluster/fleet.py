@@ -37,9 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from fastsam_track.configs import RunConfig, load_config
+from fastsam_track.documents import DocumentError, load_yaml, read_text
 from fastsam_track.errors import ConfigError, FastSamTrackError, PromptError, UsageError
 from fastsam_track.pipeline.exports.registry import FLEET_KEYS
 
@@ -138,10 +137,9 @@ def load_fleet(path: str | Path) -> Fleet:
     if not path.is_file():
         raise ConfigError(f"fleet file {str(path)!r} does not exist")
     try:
-        data = yaml.safe_load(path.read_text())
-    except (yaml.YAMLError, ValueError) as error:
-        first = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise ConfigError(f"fleet file {str(path)!r} is not valid YAML: {first}") from error
+        data = load_yaml(read_text(path))
+    except DocumentError as error:  # too large or deep, an alias bomb, bad UTF-8, not YAML
+        raise ConfigError(f"fleet file {str(path)!r}: {error}") from None
     try:
         return fleet_from_data(data, path.resolve().parent)
     except FastSamTrackError as error:

@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from fastsam_track.errors import ConfigError
+from fastsam_track.documents import DocumentError, load_yaml, read_text
+from fastsam_track.errors import ConfigError, shown
 from fastsam_track.trackers.params import ObjectParams
 
 __all__ = [
@@ -204,12 +203,12 @@ def _check_type(key: str, value: Any, annotation: Any) -> None:
     # bool is an int in Python, but `imgsz: true` is a mistake, not 1.
     if isinstance(value, bool) or not isinstance(value, allowed):
         expected = " or ".join("null" if t is type(None) else t.__name__ for t in allowed)
-        raise ConfigError(f"{key} must be {expected}, got {type(value).__name__} {value!r}")
+        raise ConfigError(f"{key} must be {expected}, got {type(value).__name__} {shown(value)}")
 
 
 def _check(ok: bool, key: str, value: Any, expected: str) -> None:
     if not ok:
-        raise ConfigError(f"{key} must be {expected}, got {value!r}")
+        raise ConfigError(f"{key} must be {expected}, got {shown(value)}")
 
 
 def _read_yaml(source: str | Path) -> dict[str, Any]:
@@ -217,10 +216,9 @@ def _read_yaml(source: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"config {str(source)!r} is neither a file nor a preset ({', '.join(PRESETS)})")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except (yaml.YAMLError, ValueError) as error:  # ValueError: bad UTF-8, an integer past Python's digit limit
-        first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise ConfigError(f"config {str(path)!r} is not valid YAML: {first_line}") from error
+        data = load_yaml(read_text(path)) or {}
+    except DocumentError as error:  # too large or deep, an alias bomb, bad UTF-8, not YAML
+        raise ConfigError(f"config {str(path)!r}: {error}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"config {str(path)!r} must be a mapping of keys to values, got {type(data).__name__}")
     return data

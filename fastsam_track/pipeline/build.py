@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fastsam_track.configs import RunConfig
-from fastsam_track.errors import UsageError
+from fastsam_track.errors import SourceError, UsageError
 from fastsam_track.pipeline.exports.registry import OUTPUTS, OutputKind, WriterContext
 from fastsam_track.pipeline.keyframes import Keyframes
 from fastsam_track.pipeline.processor import FrameProcessor
@@ -352,7 +352,7 @@ def build(
         FastSamTrackError: a bad source, prompt, output or model, before anything is written.
     """
     from fastsam_track.pipeline.prompts.parse import check_in_frame, check_object_ids, split_by_source
-    from fastsam_track.pipeline.sources import Reconnect, open_source
+    from fastsam_track.pipeline.sources import Reconnect, is_stream_url, open_source
 
     specs = [str(sources)] if isinstance(sources, (str, Path)) else [str(s) for s in sources]
     if not specs:
@@ -376,6 +376,9 @@ def build(
         from fastsam_track.pipeline.model.quantize import check_calibration_path
 
         check_calibration_path(config.calibration)  # before a source opens or a model loads
+    for spec in specs:  # a missing file before any output folder is made (a source list's entry too)
+        if not (is_stream_url(spec) or (spec.isascii() and spec.isdigit()) or os.path.exists(spec)):
+            raise SourceError(f"source not found: {spec!r}")
     locks = _claim(outputs, names, specs, config, {**(inputs or {}), "--config file": config_file})
     try:
         reconnect = Reconnect(limit=config.reconnect_limit or None)
@@ -536,11 +539,12 @@ def _claim(
     """
     from fastsam_track.pipeline.outputs.files import (
         OutputLocks,
-        check_distinct,
         check_frame_folder,
         check_writable,
         check_writable_folder,
+        remove_stale,
     )
+    from fastsam_track.pipeline.paths import check_paths
 
     paths = outputs.paths(names)
     inputs: dict[str, Path | None] = {
@@ -548,9 +552,11 @@ def _claim(
     }
     inputs.update({"--segments": outputs.replay, **{k: Path(v) for k, v in read.items() if v is not None}})
     inputs["--model file"] = Path(config.model)
-    # os.path.exists: False, not an error, for a path behind a folder this user cannot enter
-    check_distinct(paths, {k: v for k, v in inputs.items() if v is not None and os.path.exists(v)})
+    inputs["--calibration"] = Path(config.calibration) if config.calibration is not None else None
     entries = outputs.entries(names)
+    folders = {label: path for label, kind, path in entries if kind.folder}
+    # os.path.exists: False, not an error, for a path behind a folder this user cannot enter
+    check_paths(paths, {k: v for k, v in inputs.items() if v is not None and os.path.exists(v)}, folders)
     for label, kind, path in entries:
         if kind.folder:
             check_writable_folder(path, kind.called(label))
@@ -558,8 +564,11 @@ def _claim(
             check_writable(path, kind.called(label))
         if kind.check is not None:
             kind.check(path)
-    locks = OutputLocks(paths.values(), overwrite=outputs.overwrite)
+    # A frame folder being written by another run is refused even with --overwrite: two writers would mix.
+    locks = OutputLocks([p for k, p in paths.items() if k not in folders], overwrite=outputs.overwrite)
     try:
+        locks.add(folders.values(), overwrite=False)
+        remove_stale(paths.values(), folders.values())  # what killed runs left half-written
         for label, kind, path in entries:
             if kind.folder:
                 check_frame_folder(path, f"{label} folder", outputs.overwrite)

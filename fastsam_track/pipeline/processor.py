@@ -122,6 +122,7 @@ class FrameProcessor:
         self._last: sv.Detections | None = None  # the last frame's tracked segments, to carry
         self.cues: FrameCues | None = None  # the last processed frame's flow and colours
         self._pending = sorted(prompts, key=lambda p: p.frame)
+        self._picked = False  # an object was picked and not all removed since: only objects are drawn
         if (self._pending or inbox is not None) and objects is None:
             raise UsageError("prompts need an object tracker: pass objects=ObjectTracker()")
         if text is None and any(isinstance(p, TextPrompt) for p in self._pending):
@@ -148,8 +149,9 @@ class FrameProcessor:
 
         Returns:
             The ``SegmentedFrame``: segments with ``tracker_id`` (with a tracker), the prompted
-            objects (None without prompts, and in an interactive run until one is picked, so
-            every segment is drawn to click on) with their logits made from their segments'
+            objects (None without prompts, and in an interactive run until one is picked or after
+            all are removed, so every segment is drawn to click on; empty while every object is lost)
+            with their logits made from their segments'
             (``masks.object_levels``) when the segments have logits, the edge map (with ``edges``).
         """
         keyframe = segments is not None
@@ -180,11 +182,17 @@ class FrameProcessor:
                 followed.data[OBJECT_STATE] = carried.astype(np.int8)
         if self.text is not None:
             self.text.observe(followed)
+        lost = self.objects.lost() if self.objects is not None else ()
         if self.inbox is not None:
             self.inbox.publish(frame.index, frame.shape, followed)
-            followed = followed if followed is not None and len(followed) else None
+            # Every segment is drawn (to click on) until an object is picked, and again once all are
+            # removed; an object lost meanwhile is not drawn, as in a run without a window or page.
+            if any(not isinstance(p, RemovePrompt) for p in due):
+                self._picked = True
+            elif due and (followed is None or not len(followed)) and not lost:
+                self._picked = False
+            followed = followed if self._picked and followed is not None else None
         edge_image = edge_map(probabilities_of(levels_of(segments)), frame.shape) if self.edges else None
-        lost = self.objects.lost() if self.objects is not None else ()
         return SegmentedFrame(frame, segments, followed, edge_image, lost)
 
     def _cues(self, frame: Frame, segments: sv.Detections, fine: bool) -> FrameCues:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import atexit
 import queue
+import signal
 import threading
 import time
 from collections import deque
@@ -414,6 +415,8 @@ def frames_through(
             sink.watch(stats)
     started = time.perf_counter()
     with ExitStack() as stack:
+        shield = _Shield()
+        stack.callback(shield.lower)  # after everything: a Ctrl-C that came while finalising is raised then
         stages: list[_Prefetch[Any]] = []
         stack.callback(_join, stages)  # the last step, after sinks and exports are finalised
         sink_list = [stack.enter_context(sink) for sink in sinks]
@@ -452,6 +455,7 @@ def frames_through(
                 stats.seconds = time.perf_counter() - started
                 yield segmented
         finally:
+            shield.raise_()
             for stage in stages:
                 stage.stop()
             if writer is not None:
@@ -595,6 +599,39 @@ def paced(
             if wait > longest_wait or wait < -late:
                 start = (clock(), seconds)
         yield item
+
+
+class _Shield:
+    """Holds Ctrl-C and SIGTERM off while the outputs are finalised, then raises one that came.
+
+    A second Ctrl-C during finalisation would otherwise cut the video's flush short while the
+    writer thread goes on with the exports: the MP4 would hold fewer frames than the masks.
+    Signals reach only the main thread, so elsewhere (a run in a thread) there is nothing to hold.
+    """
+
+    _SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self._saved: dict[int, Any] = {}
+        self._came = False
+
+    def raise_(self) -> None:
+        """From now on a signal is noted, not acted on."""
+        if threading.current_thread() is threading.main_thread() and not self._saved:
+            for number in self._SIGNALS:
+                self._saved[number] = signal.signal(number, self._note)
+
+    def _note(self, number: int, frame: Any) -> None:
+        self._came = True
+
+    def lower(self) -> None:
+        """Give the handlers back; a signal that came meanwhile is a ``KeyboardInterrupt`` now."""
+        for number, handler in self._saved.items():
+            signal.signal(number, handler if handler is not None else signal.SIG_DFL)
+        self._saved.clear()
+        if self._came:
+            self._came = False
+            raise KeyboardInterrupt
 
 
 def _join(stages: list[_Prefetch[Any]]) -> None:

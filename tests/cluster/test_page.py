@@ -169,9 +169,12 @@ def test_the_command_serves_the_page_until_interrupted(
     clip = clips("a", 20)
     fleet = {"settings": SETTINGS, "segmenter": {"cpus": 1}, "cameras": [{"source": str(clip), "output": "a.mp4"}]}
     (tmp_path / "cameras.yaml").write_text(json.dumps(fleet))  # JSON is YAML
-    # --address auto: the command joins this module's Ray instance rather than starting one of its own
+    # The command joins this module's Ray instance rather than starting one of its own, by its
+    # address: "auto" would join the cluster /tmp/ray names last, which may be another process's
+    # (another test module's, another user's on the machine), unreachable from here.
+    address = ray_local.get_runtime_context().gcs_address
     command = [sys.executable, "-m", "fastsam_track.cli", "cluster", str(tmp_path / "cameras.yaml")]
-    command += ["--address", "auto", "--serve", "127.0.0.1:0", "--status-every", "1"]
+    command += ["--address", address, "--serve", "127.0.0.1:0", "--status-every", "1"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None and process.stderr is not None

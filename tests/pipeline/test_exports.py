@@ -69,6 +69,13 @@ def test_a_replay_matches_records_by_their_frame_field(tmp_path):
         replay(_frame(1).frame.image)
 
 
+def test_a_shuffled_cache_says_so_rather_than_that_a_frame_is_missing(tmp_path):
+    header, *lines = _cache(tmp_path / "s.jsonl", [0, 1, 2]).read_text().splitlines()
+    (tmp_path / "s.jsonl").write_text("\n".join([header, lines[2], lines[0], lines[1]]) + "\n")
+    with pytest.raises(SegmentsCacheError, match=r"out of frame order: frame 0 is on line 3, after frame 2 on line 2"):
+        SegmentsReplay(tmp_path / "s.jsonl")(_frame(0).frame.image)
+
+
 @pytest.mark.parametrize(
     ("run", "message"),
     [

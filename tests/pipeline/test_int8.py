@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import av
@@ -166,3 +167,15 @@ def test_config_checks_the_int8_keys(overrides, message):
 def test_an_empty_calibration_source_is_an_error(tmp_path):
     with pytest.raises(ModelError, match="no frame to calibrate int8 on in the source"):
         Calibration([], frames=3).images()
+
+
+def test_calibrating_on_a_few_frames_is_warned():
+    from fastsam_track.pipeline.model.quantize import FEW_CALIBRATION_FRAMES, Calibration, CalibrationWarning
+    from fastsam_track.types import Frame
+
+    frames = [Frame(i, np.zeros((8, 8, 3), np.uint8), i / 30) for i in range(FEW_CALIBRATION_FRAMES)]
+    with pytest.warns(CalibrationWarning, match=r"int8 calibrated on 1 frame\(s\) of the source"):
+        Calibration(frames[:1]).images()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Calibration(frames).images()  # enough: no warning

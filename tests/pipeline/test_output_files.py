@@ -9,41 +9,9 @@ import pytest
 from fastsam_track.pipeline.outputs.files import (
     OutputError,
     OutputLocks,
-    check_distinct,
     check_frame_folder,
-    same_path,
     write_text,
 )
-
-
-@pytest.mark.parametrize(
-    ("make", "same"),
-    [
-        (lambda tmp: (tmp / "a.mp4", tmp / "a.mp4"), True),  # one name
-        (lambda tmp: (tmp / "a.mp4", tmp / "." / "a.mp4"), True),  # spelled two ways
-        (lambda tmp: (tmp / "a.mp4", tmp / "link.mp4"), True),  # a symlink to it
-        (lambda tmp: (tmp / "a.mp4", tmp / "hard.mp4"), True),  # a hard link to it
-        (lambda tmp: (tmp / "a.mp4", tmp / "b.mp4"), False),  # another file
-        (lambda tmp: (tmp / "new.mp4", tmp / "new.mp4"), True),  # not there yet
-        (lambda tmp: (tmp / "new.mp4", tmp / "other.mp4"), False),
-    ],
-)
-def test_same_path(tmp_path, make, same):
-    (tmp_path / "a.mp4").write_bytes(b"video")
-    (tmp_path / "b.mp4").write_bytes(b"video")
-    (tmp_path / "link.mp4").symlink_to(tmp_path / "a.mp4")
-    os.link(tmp_path / "a.mp4", tmp_path / "hard.mp4")
-    assert same_path(*make(tmp_path)) is same
-
-
-def test_an_output_that_is_an_input_or_another_output_is_refused(tmp_path):
-    (tmp_path / "clip.mp4").write_bytes(b"video")
-    inputs = {"source": tmp_path / "clip.mp4"}
-    check_distinct({"-o": tmp_path / "out.mp4", "--stats": tmp_path / "s.json"}, inputs)
-    with pytest.raises(OutputError, match=r"^-o '.*clip.mp4' is the source '.*clip.mp4': give the output another"):
-        check_distinct({"-o": tmp_path / "clip.mp4"}, inputs)
-    with pytest.raises(OutputError, match=r"^--save-tracks and --stats name the same path"):
-        check_distinct({"--save-tracks": tmp_path / "x", "--stats": tmp_path / "x"}, inputs)
 
 
 def test_a_second_lock_on_an_output_is_refused_until_the_first_is_released(tmp_path):
@@ -73,17 +41,20 @@ def test_a_killed_run_leaves_no_lock_that_holds(tmp_path):
     OutputLocks([output]).release()
 
 
-def test_a_used_frame_folder_is_refused_and_overwrite_removes_only_its_frames(tmp_path):
+def test_a_used_frame_folder_is_refused_and_overwrite_takes_only_a_folder_of_frames(tmp_path):
     folder = tmp_path / "masks"
     check_frame_folder(folder, "--save-masks folder", overwrite=False)  # missing: fine
     folder.mkdir()
     check_frame_folder(folder, "--save-masks folder", overwrite=False)  # empty: fine
-    for name in ("00000.png", "00099.png", "notes.txt"):
+    for name in ("00000.png", "00099.png"):
         (folder / name).write_text("an earlier run")
-    with pytest.raises(OutputError, match=r"folder '.*masks' is not empty \(3 entries\): .* or --overwrite"):
+    with pytest.raises(OutputError, match=r"folder '.*masks' is not empty \(2 entries\): .* or --overwrite"):
         check_frame_folder(folder, "--save-masks folder", overwrite=False)
-    check_frame_folder(folder, "--save-masks folder", overwrite=True)
-    assert [p.name for p in folder.iterdir()] == ["notes.txt"]
+    check_frame_folder(folder, "--save-masks folder", overwrite=True)  # frames only: replaced at the run's end
+    (folder / "notes.txt").write_text("the user's")
+    with pytest.raises(OutputError, match=r"holds 'notes.txt', which is not a frame PNG of ours"):
+        check_frame_folder(folder, "--save-masks folder", overwrite=True)
+    assert sorted(p.name for p in folder.iterdir()) == ["00000.png", "00099.png", "notes.txt"]  # nothing removed
 
 
 def test_write_text_replaces_the_whole_file(tmp_path):

@@ -66,6 +66,33 @@ def test_a_missed_prompt_is_told_to_the_inbox_and_still_warned():
     assert inbox.notice() is not None and "selected nothing" in str(inbox.notice()["text"])
 
 
+def _empty() -> sv.Detections:
+    return sv.Detections(xyxy=np.zeros((0, 4), np.float32), mask=np.zeros((0, 8, 16), bool))
+
+
+@pytest.mark.parametrize("interactive", [False, True])  # without and with a window or page
+def test_a_lost_object_is_not_drawn_and_no_segment_is_drawn_in_its_place(interactive):
+    """The README: with prompts only the selected objects are drawn, with or without --serve (issue 24)."""
+    from fastsam_track.pipeline.prompts.inbox import PromptInbox
+
+    inbox = PromptInbox() if interactive else None
+    prompts = [PointPrompt(1, 7, np.array([[10.0, 14.0]]), np.array([1]))]
+    processor = FrameProcessor(tracker=SegmentTracker(), objects=ObjectTracker(), prompts=prompts, inbox=inbox)
+    before = processor.process(_frame(0), _square(1))
+    # Until an object is picked, a window or page draws every segment (to click on); a file run draws none.
+    assert (before.objects is None) if interactive else len(before.objects) == 0
+    picked = processor.process(_frame(1), _square(1))
+    assert picked.objects is not None and picked.objects.tracker_id.tolist() == [7]
+    # The object's segment is gone, another one shows elsewhere: the object is carried a while, then lost.
+    frames = (processor.process(_frame(index), _square(11) if index % 2 else _empty()) for index in range(2, 200))
+    lost = next(f for f in frames if f.objects is None or len(f.objects) == 0)
+    assert lost.objects is not None and len(lost.objects) == 0  # nothing drawn, not every segment
+    index = lost.frame.index
+    if interactive:  # every object removed: every segment is drawn again, to pick another
+        inbox.put(RemovePrompt(index + 1, 7))
+        assert processor.process(_frame(index + 1), _square(11)).objects is None
+
+
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [

@@ -185,8 +185,8 @@ def test_prompts_file(tmp_path):
         ("{not json", "not valid JSON"),  # broken JSON
         ('{"prompts": [{"frame": 0, "object": 1}]}', "exactly one of"),  # nothing to do
         ('{"prompts": [{"frame": 0, "object": 1, "box": [1, 2, 3]}]}', "list of 4 numbers"),  # short box
-        ('{"prompts": [{"frame": -1, "object": 1, "remove": true}]}', "'frame' must be an integer >= 0"),
-        ('{"prompts": [{"frame": 0, "object": 0, "remove": true}]}', "'object' must be an integer >= 1"),
+        ('{"prompts": [{"frame": -1, "object": 1, "remove": true}]}', "'frame' must be an integer from 0 to"),
+        ('{"prompts": [{"frame": 0, "object": 0, "remove": true}]}', "'object' must be an integer from 1 to"),
         ('{"prompts": [{"frame": 0, "object": 1, "remove": true, "colour": 1}]}', "unknown key 'colour'"),
         ('{"prompts": [{"frame": 0, "object": 1, "points": [[1, 2]], "labels": [0]}]}', "at least one point"),
         ('{"prompts": [{"frame": 0, "object": 1, "points": [[1, 2]], "labels": [1, 1]}]}', "one 0 or 1 per point"),

@@ -16,18 +16,21 @@ def _probe(path):
 
 
 @pytest.mark.parametrize(
-    ("size", "fps"),
+    ("size", "fps", "written"),
     [
-        ((96, 64), 25),  # even size: 4:2:0
-        ((97, 63), Fraction(30000, 1001)),  # odd size and NTSC rate: every pixel kept
+        ((96, 64), 25, (96, 64)),  # even size: 4:2:0
+        # odd size and NTSC rate: padded by one pixel into 4:2:0 (every pixel kept, every player plays it)
+        ((97, 63), Fraction(30000, 1001), (98, 64)),
     ],
 )
-def test_writes_playable_h264(tmp_path, size, fps):
+def test_writes_playable_h264(tmp_path, size, fps, written):
     path = tmp_path / "out.mp4"
     with VideoFileSink(path, fps=fps) as sink:
         for value in range(10):
             sink.write(np.full((size[1], size[0], 3), value * 20, np.uint8))
-    assert _probe(path) == (10, "h264", size, fps)
+    assert _probe(path) == (10, "h264", written, fps)
+    with av.open(str(path)) as container:
+        assert container.streams.video[0].codec_context.pix_fmt == "yuv420p"
 
 
 def test_finalised_when_the_run_fails_midway(tmp_path):

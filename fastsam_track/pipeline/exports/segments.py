@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, TypeGuard
 import numpy as np
 import supervision as sv
 
+from fastsam_track.documents import load_json
 from fastsam_track.errors import SegmentsCacheError
 from fastsam_track.masks import mean_colors
 from fastsam_track.pipeline.exports.line_files import LineFileWriter
@@ -47,6 +48,7 @@ _VERSION = 1
 
 
 _MAX_MASK_SIDE = 4096
+_MAX_LINE = 1 << 30  # bytes of a record: 4096 segments of 4096 x 4096 cells, in the worst RLE
 
 
 @dataclass(frozen=True)
@@ -106,7 +108,7 @@ def _parse_header(line: str) -> CachedSource | None:
         ValueError: the line is a header with bad fields.
     """
     try:
-        fields = json.loads(line)
+        fields = load_json(line)
     except ValueError:
         return None  # the record reader reports it, with its line number
     if not isinstance(fields, dict) or _HEADER_KEY not in fields:
@@ -313,7 +315,7 @@ class SegmentsReplay:
                     raise SegmentsCacheError(f"{self.path.name} has fewer frames than the source (no frame {index})")
                 number, text = line
                 try:
-                    record = json.loads(text)
+                    record = load_json(text, max_bytes=_MAX_LINE)  # bounded: depth, size
                     frame = record["frame"]
                     if type(frame) is not int or frame < 0:
                         raise ValueError(f"'frame' must be an integer >= 0, got {frame!r}")
@@ -325,6 +327,12 @@ class SegmentsReplay:
                 return number, record
             if frame > index:
                 self._ahead = (frame, number, record)
+                later = self._line_of(index)
+                if later is not None:  # there, after a later frame's: the lines were shuffled
+                    raise SegmentsCacheError(
+                        f"{self.path.name} is out of frame order: frame {index} is on line {later}, after "
+                        f"frame {frame} on line {number}; keep the lines in the order --save-segments wrote them"
+                    )
                 raise SegmentsCacheError(
                     f"{self.path.name} has no record for frame {index} (line {number} is frame {frame}): "
                     "it was saved from another source or --vid-stride; save it again with --save-segments"
@@ -334,6 +342,17 @@ class SegmentsReplay:
         """``protocol.Segment``'s two phases: the record is read now (in frame order), and given later."""
         segments = self(image)
         return lambda: segments
+
+    def _line_of(self, index: int) -> int | None:
+        """The line of frame ``index``'s record further on in the file, or None (read only to word an error)."""
+        while (line := self._next_line()) is not None:
+            number, text = line
+            try:
+                if load_json(text, max_bytes=_MAX_LINE).get("frame") == index:
+                    return number
+            except (ValueError, AttributeError):
+                continue
+        return None
 
     def __call__(self, image: np.ndarray) -> sv.Detections:
         """The segments saved for this image's frame; the frame must have the size they were saved for."""

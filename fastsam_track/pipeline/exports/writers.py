@@ -14,7 +14,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import re
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
@@ -28,6 +32,8 @@ from fastsam_track.pipeline.exports.line_files import LineFileWriter
 from fastsam_track.pipeline.exports.segments import encode_rle
 from fastsam_track.pipeline.outputs.files import discard, finalise, staging_path
 from fastsam_track.types import OBJECT_STATE, PROPAGATED, TRACK_STATE, ObjectState, SegmentedFrame, TrackState
+
+_FRAME_FILE = re.compile(r"^\d+\.png$")
 
 __all__ = ["DavisMaskWriter", "EdgeWriter", "ExportError", "MotsWriter", "ProposalWriter", "davis_palette"]
 
@@ -47,17 +53,29 @@ class _PngFolder:
     """A folder of per-frame PNGs, named by frame index (``00000.png``...); created at once.
 
     Each PNG is written under a hidden name and renamed into place, so a reader of the
-    folder (while the run goes on) never opens half of one.
+    folder (while the run goes on) never opens half of one. A folder that already holds
+    frames (an earlier run's, which ``--overwrite`` let through: the build refuses any other
+    content) is not emptied: the frames go to a new hidden folder beside it
+    (``.masks.<pid>-<n>.part``), which replaces it whole, by rename, when the writer is
+    closed after at least one frame; a run killed before that leaves the old folder whole.
+
+    Attributes:
+        target: the folder the user named.
+        folder: where this run's PNGs are written (``target``, or the new folder until closed).
     """
 
     what = "folder"
 
     def __init__(self, folder: str | Path):
-        self.folder = Path(folder)
+        self.target = self.folder = Path(folder)
+        self._frames = 0
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
+            self.target.mkdir(parents=True, exist_ok=True)
+            if any(self.target.iterdir()):
+                self.folder = staging_path(self.target)
+                self.folder.mkdir()
         except OSError as error:
-            raise ExportError(f"cannot create {self.what} {str(self.folder)!r}: {error.strerror}") from error
+            raise ExportError(f"cannot create {self.what} {str(self.target)!r}: {error.strerror}") from error
 
     def __enter__(self) -> _PngFolder:
         return self
@@ -65,7 +83,24 @@ class _PngFolder:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        return None
+        if self.folder == self.target:
+            return
+        new, self.folder = self.folder, self.target
+        if not self._frames:  # nothing written: the earlier frames stay
+            shutil.rmtree(new, ignore_errors=True)
+            return
+        old = staging_path(self.target).with_suffix(".old")
+        try:
+            os.rename(self.target, old)
+            os.rename(new, self.target)
+        except OSError as error:
+            raise ExportError(f"cannot replace {self.what} {str(self.target)!r}: {error.strerror}") from error
+        # The earlier run's frames, and only those: anything else put there meanwhile stays in ``old``.
+        for entry in old.iterdir():
+            if _FRAME_FILE.match(entry.name) and entry.is_file():
+                entry.unlink()
+        with contextlib.suppress(OSError):
+            old.rmdir()
 
     def path(self, segmented: SegmentedFrame) -> Path:
         """Where this frame's PNG goes."""
@@ -78,6 +113,7 @@ class _PngFolder:
         try:
             write(staged)
             finalise(staged, path)
+            self._frames += 1
         except OSError as error:
             raise ExportError(f"cannot write {str(path)!r}: {error.strerror}") from error
         finally:

@@ -19,6 +19,7 @@ import hashlib
 import io
 import itertools
 import logging
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,10 +28,24 @@ import numpy as np
 
 from fastsam_track.errors import ModelError
 
-__all__ = ["Calibration", "calibration_digest", "check_calibration_path", "quantize_openvino"]
+__all__ = [
+    "FEW_CALIBRATION_FRAMES",
+    "Calibration",
+    "CalibrationWarning",
+    "calibration_digest",
+    "check_calibration_path",
+    "quantize_openvino",
+]
 
 # Bumped when the quantization settings change, so old cache entries are not reused.
 _RECIPE = "nncf-mixed-v1"
+
+
+FEW_CALIBRATION_FRAMES = 10  # fewer, and int8 is calibrated with a warning
+
+
+class CalibrationWarning(UserWarning):
+    """int8 was calibrated on fewer than ``FEW_CALIBRATION_FRAMES`` frames; the command shows it as one line."""
 
 
 class Calibration:
@@ -78,6 +93,14 @@ class Calibration:
                     close()  # a generator source releases its file or camera now
             if not self._images:
                 raise ModelError(f"no frame to calibrate int8 on in {self.describe()}")
+            if len(self._images) < FEW_CALIBRATION_FRAMES:
+                warnings.warn(
+                    CalibrationWarning(
+                        f"int8 calibrated on {len(self._images)} frame(s) of {self.describe()}: ranges taken from so "
+                        f"few may clip other frames' values; give {FEW_CALIBRATION_FRAMES} or more"
+                    ),
+                    stacklevel=2,
+                )
         return self._images
 
     def describe(self) -> str:

@@ -3,10 +3,12 @@
 - Staged: a file output is written under a hidden name in its own folder
   (``.out.mp4.<pid>-<n>.part``) and renamed into place when it is finalised, so a reader,
   a player or a second run sees the previous file or the whole new one, never half of one.
-  A process killed outright leaves its ``.part`` file beside the output.
+  A process killed outright leaves its ``.part`` file beside the output; the next run on
+  that output removes it (``remove_stale``: the pid in its name is gone).
 - Checked up front (before a model loads): the folder can be written (a file is created
-  and removed there), a video name has a container PyAV muxes H.264 into, an output is
-  not an input and not another output, a frame folder is empty.
+  and removed there), a video name has a container PyAV muxes H.264 into, a frame folder
+  is empty (or, with ``--overwrite``, holds only frame PNGs). That an output is not an
+  input, nor another output, nor a device, is ``pipeline.paths``'s rule.
 - Locked: a run holds a lock on each output (``.out.mp4.lock`` beside it, ``flock``, so a
   killed run's lock dies with it); a second run on the same output is refused.
 """
@@ -17,6 +19,7 @@ import fcntl
 import itertools
 import os
 import re
+import shutil
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
@@ -27,13 +30,13 @@ __all__ = [
     "VIDEO_FORMATS",
     "OutputError",
     "OutputLocks",
-    "check_distinct",
     "check_frame_folder",
     "check_writable",
     "check_writable_folder",
     "discard",
     "finalise",
-    "same_path",
+    "output_of",
+    "remove_stale",
     "staging_path",
     "video_format",
     "write_text",
@@ -43,6 +46,8 @@ __all__ = [
 VIDEO_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
 
 _FRAME_FILE = re.compile(r"^\d+\.png$")
+# staging_path's names (and a replaced frame folder's, renamed .old)
+_STAGED = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)-\d+\.(?:part|old)$")
 _counter = itertools.count()
 
 
@@ -125,37 +130,13 @@ def video_format(path: str | Path) -> str:
     raise OutputError(f"cannot write video {str(path)!r}: {why}; give a name ending in {valid}")
 
 
-def same_path(a: str | Path, b: str | Path) -> bool:
-    """Whether two paths name one file or folder (symlinks and hard links included), existing or not."""
-    try:
-        return os.path.samefile(a, b)
-    except OSError:  # one does not exist (yet)
-        return os.path.realpath(a) == os.path.realpath(b)
-
-
-def check_distinct(outputs: dict[str, Path], inputs: dict[str, Path]) -> None:
-    """Raise ``OutputError`` when an output is an input, or two outputs are one path.
-
-    Args:
-        outputs: what each output is called (``"-o"``, ``"--stats"``) to its path.
-        inputs: the same for the files and folders read.
-    """
-    for name, path in outputs.items():
-        for source, read in inputs.items():
-            if same_path(path, read):
-                raise OutputError(f"{name} {str(path)!r} is the {source} {str(read)!r}: give the output another name")
-    named = list(outputs.items())
-    for i, (name, path) in enumerate(named):
-        for other, second in named[i + 1 :]:
-            if same_path(path, second):
-                raise OutputError(f"{name} and {other} name the same path {str(path)!r}: give each its own")
-
-
 def check_frame_folder(folder: str | Path, what: str, overwrite: bool) -> None:
-    """Refuse a non-empty folder of per-frame PNGs, unless ``overwrite``: then its old frame PNGs are removed.
+    """Refuse a non-empty folder of per-frame PNGs, unless ``overwrite`` and it holds only frame PNGs.
 
-    Old frames left beside new ones would mix two runs (a shorter run leaves the other's tail).
-    Only files named like frames (``00012.png``) are removed; anything else stays.
+    Nothing is removed here: with ``overwrite`` the run writes a new folder beside it and
+    renames it into place when it ends (``exports.writers``), so a reader never sees two
+    runs' frames mixed. A folder holding anything else (files that are not ours) is refused
+    even then, so ``--overwrite`` never deletes a file it did not write.
     """
     folder = Path(folder)
     try:
@@ -169,9 +150,72 @@ def check_frame_folder(folder: str | Path, what: str, overwrite: bool) -> None:
             f"{what} {str(folder)!r} is not empty ({len(entries)} entries): give an empty or new folder, "
             "or --overwrite to replace its frame PNGs"
         )
-    for entry in entries:
-        if _FRAME_FILE.match(entry.name) and entry.is_file():
-            entry.unlink()
+    foreign = sorted(e.name for e in entries if not (_FRAME_FILE.match(e.name) and e.is_file() and not e.is_symlink()))
+    if foreign:
+        raise OutputError(
+            f"{what} {str(folder)!r} holds {foreign[0]!r}, which is not a frame PNG of ours: --overwrite replaces "
+            "a folder of frame PNGs only; move it or give another folder"
+        )
+
+
+def output_of(path: str | Path) -> Path:
+    """The output a staged file stands for (``staging_path``'s name undone); any other path unchanged.
+
+    Example:
+        >>> output_of("/tmp/.out.mp4.4242-0.part"), output_of("masks/00001.png")
+        (PosixPath('/tmp/out.mp4'), PosixPath('masks/00001.png'))
+    """
+    path = Path(path)
+    match = _STAGED.match(path.name)
+    return path.with_name(match["name"]) if match else path
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's: alive
+        return True
+    return True
+
+
+def remove_stale(paths: Iterable[str | Path], folders: Iterable[str | Path] = ()) -> list[Path]:
+    """Remove what killed runs left half-written: the staged files (and folders) of processes that are
+    gone, beside each output and inside each frame folder. Only names of ours with a dead pid are touched.
+
+    Returns:
+        The paths removed.
+    """
+    candidates: list[tuple[Path, str | None]] = []
+    for path in paths:
+        target = Path(os.path.realpath(path))
+        candidates += [(entry, target.name) for entry in _entries(target.parent)]
+    for folder in folders:
+        candidates += [(entry, None) for entry in _entries(Path(os.path.realpath(folder)))]
+    removed = []
+    for entry, name in candidates:
+        match = _STAGED.match(entry.name)
+        if not match or (name is not None and match["name"] != name) or _alive(int(match["pid"])):
+            continue
+        if name is None and not _FRAME_FILE.match(match["name"]):
+            continue  # inside a frame folder, only a frame's staged PNG
+        try:
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+        except OSError:
+            continue  # not ours to remove after all (another user's folder): left as it is
+        removed.append(entry)
+    return removed
+
+
+def _entries(folder: Path) -> list[Path]:
+    try:
+        return list(folder.iterdir())
+    except OSError:
+        return []
 
 
 class OutputLocks:
@@ -192,6 +236,10 @@ class OutputLocks:
 
     def __init__(self, paths: Iterable[str | Path], *, overwrite: bool = False):
         self._held: list[tuple[Path, int]] = []
+        self.add(paths, overwrite=overwrite)
+
+    def add(self, paths: Iterable[str | Path], *, overwrite: bool = False) -> None:
+        """Lock more outputs (all or none: on a refusal every lock taken is released)."""
         try:
             for path in paths:
                 self._lock(Path(path), overwrite)

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from fastsam_track.errors import OutputError, OutputFailed, SinkError, io_reason
-from fastsam_track.pipeline.outputs.files import check_writable, finalise, staging_path, video_format
+from fastsam_track.errors import OutputError, OutputFailed, SinkError, io_reason, mask_credentials
+from fastsam_track.pipeline.outputs.files import check_writable, discard, finalise, staging_path, video_format
 
 if TYPE_CHECKING:
     from fastsam_track.types import SegmentedFrame
@@ -23,6 +23,8 @@ __all__ = ["CaptureTimes", "RtspSink", "SinkError", "VideoFileSink", "stamp_capt
 # so a recording killed outright (SIGKILL, power loss) loses at most about this much.
 _LIVE_KEYFRAME_SECONDS = 2
 _LIVE_TIME_BASE = Fraction(1, 1000)  # presentation times in milliseconds of the capture clock
+# A file's frames keep its own times: 1/90000 s (MPEG's clock) holds 24, 25, 30 and 30000/1001 fps frames exactly.
+_SOURCE_TIME_BASE = Fraction(1, 90000)
 # The index first (empty), then a fragment per keyframe: every fragment written is playable.
 _FRAGMENTED = {"movflags": "frag_keyframe+empty_moov+default_base_moof", "flush_packets": "1"}
 
@@ -76,7 +78,8 @@ class CaptureTimes:
 
 
 def stamp_capture_times(renderer: Any, sinks: Sequence[Any], live: bool) -> Any:
-    """Make the video files among ``sinks`` live recordings when the source is live; the renderer to use.
+    """Make the video files among ``sinks`` live recordings when the source is live, and stamp every one with
+    its frames' times (``Frame.timestamp``: a camera's capture times, a file's own); the renderer to use.
 
     The one place where a recording of a camera or stream gets what it needs, whoever runs
     it (one source, several, a demo): a ``VideoFileSink`` whose ``live`` is None takes the
@@ -97,7 +100,8 @@ def stamp_capture_times(renderer: Any, sinks: Sequence[Any], live: bool) -> Any:
     for sink in files:
         if sink.live is None:
             sink.live = live
-    stamped = [sink for sink in files if sink.live and sink.capture_time is None]
+    # Every recording keeps its frames' times: a camera's capture times, a file's own (variable rate stays so)
+    stamped = [sink for sink in files if sink.capture_time is None]
     stamped += [s for s in sinks if not isinstance(s, VideoFileSink) and getattr(s, "capture_time", False) is None]
     if not stamped:
         return renderer
@@ -130,7 +134,8 @@ class VideoFileSink:
             None: as the run's source (``runner.run`` sets it, through ``stamp_capture_times``).
         capture_time: seconds of an image's capture on the source's clock (a ``CaptureTimes``),
             or None for an image it does not know (then it is placed one frame after the last);
-            ``runner.run`` sets it for a live recording.
+            ``runner.run`` sets it (a file's frames keep the file's own times, a variable rate too).
+        comment: the container's ``comment`` tag (the demo marks the clips it makes with it).
 
     Example:
         >>> import tempfile, os
@@ -150,8 +155,10 @@ class VideoFileSink:
         preset: str = "veryfast",
         live: bool | None = None,
         capture_time: Callable[[np.ndarray], float | None] | None = None,
+        comment: str | None = None,
     ):
         self.path = Path(path)
+        self.comment = comment
         self.fps = Fraction(fps).limit_denominator(1001)
         self.crf, self.preset = crf, preset
         self.live, self.capture_time = live, capture_time
@@ -160,6 +167,7 @@ class VideoFileSink:
         self._pts = -1
         self._container: Any = None
         self._stream: Any = None
+        self._failed = False  # a write failed: the staged file is removed on close, not renamed into place
         self._staged = staging_path(self.path)
         if self.path.is_dir():
             raise SinkError(f"output {str(self.path)!r} is a folder: give a file name ending in .mp4")
@@ -186,28 +194,32 @@ class VideoFileSink:
             )
         except (OSError, av.error.FFmpegError) as error:
             raise SinkError(f"cannot write {str(self.path)!r}: {io_reason(error)}") from error
+        if self.comment is not None:
+            self._container.metadata["comment"] = self.comment
         stream = self._container.add_stream("libx264", rate=self.fps)
-        stream.width, stream.height = width, height
-        # 4:2:0 is what players expect, but needs even sizes; odd sizes keep every pixel in 4:4:4.
-        stream.pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
+        # 4:2:0 is what every player (browsers too) plays, and needs even sizes: an odd size is padded
+        # by one pixel, a copy of the last row or column (cropping would drop one of the user's).
+        stream.width, stream.height = width + width % 2, height + height % 2
+        stream.pix_fmt = "yuv420p"
         stream.options = {"crf": str(self.crf), "preset": self.preset}
         if self.live:
             stream.codec_context.gop_size = max(round(self.fps * _LIVE_KEYFRAME_SECONDS), 1)
         if self.capture_time is not None:
-            stream.codec_context.time_base = _LIVE_TIME_BASE
+            stream.codec_context.time_base = _LIVE_TIME_BASE if self.live else _SOURCE_TIME_BASE
         self._stream = stream
 
     def _stamp(self, frame: Any, image: np.ndarray) -> None:
-        """Set ``frame``'s presentation time from ``image``'s capture time, after the last one."""
+        """Set ``frame``'s presentation time from ``image``'s capture (or source) time, after the last one."""
         assert self.capture_time is not None
+        base = _LIVE_TIME_BASE if self.live else _SOURCE_TIME_BASE
         captured = self.capture_time(image)
         if captured is None:
-            pts = self._pts + round(1 / (self.fps * _LIVE_TIME_BASE))
+            pts = self._pts + round(1 / (self.fps * base))
         else:
             self._first = captured if self._first is None else self._first
-            pts = round((captured - self._first) / _LIVE_TIME_BASE)
+            pts = round(Fraction(captured - self._first).limit_denominator(1 << 20) / base)
         self._pts = max(pts, self._pts + 1)
-        frame.pts, frame.time_base = self._pts, _LIVE_TIME_BASE
+        frame.pts, frame.time_base = self._pts, base
 
     def write(self, image: np.ndarray) -> None:
         """Encode one (H, W, 3) uint8 BGR frame; the first frame fixes the size."""
@@ -215,25 +227,57 @@ class VideoFileSink:
 
         if self._container is None:
             self._open(*image.shape[:2])
+        drawn = image  # the renderer's image: what ``capture_time`` knows
+        if image.shape[0] % 2 or image.shape[1] % 2:
+            image = np.pad(image, ((0, image.shape[0] % 2), (0, image.shape[1] % 2), (0, 0)), mode="edge")
         frame = av.VideoFrame.from_ndarray(image, format="bgr24")
         if self.capture_time is not None:
-            self._stamp(frame, image)
+            self._stamp(frame, drawn)
         try:
             self._container.mux(self._stream.encode(frame))
         except OSError as error:  # PyAV's I/O errors are OSErrors: a full disk, a file size limit
-            raise OutputFailed(f"cannot write video {str(self.path)!r}: {io_reason(error)}") from error
+            self._failed = True
+            raise self._failure(error) from error
         self.frames_written += 1
 
+    def _failure(self, error: OSError) -> OutputFailed:
+        if self.live:  # fragmented: what reached the disk plays, and is renamed into place on close
+            kept = "the recording up to its last whole fragment is kept"
+        else:
+            kept = "an earlier file there is kept" if self.path.exists() else "nothing was written there"
+        return OutputFailed(f"cannot write video {str(self.path)!r}: {io_reason(error)}; {kept}")
+
     def close(self) -> None:
-        """Flush the encoder, close the file and rename it into place; safe to call twice."""
+        """Flush the encoder, close the file and rename it into place; safe to call twice.
+
+        A video that could not be written to its end (a full disk) is removed rather than renamed
+        into place: an MP4 cut short has no index and plays nowhere, and an earlier file at
+        ``path`` stays whole. (A live recording is fragmented: what reached the disk plays.)
+        """
         if self._container is None:
             return
         container, self._container = self._container, None
+        failure: OSError | None = None
         try:
-            container.mux(self._stream.encode(None))
+            if not self._failed:
+                container.mux(self._stream.encode(None))
+        except OSError as error:
+            failure = error
         finally:
-            container.close()
-            finalise(self._staged, self.path)
+            try:
+                container.close()
+            except OSError as error:  # the index, written last, did not fit
+                failure = failure or error
+        if (failure is not None or self._failed) and not self.live:
+            discard(self._staged)
+            if failure is not None and not self._failed:
+                self._failed = True
+                raise self._failure(failure) from failure
+            return
+        finalise(self._staged, self.path)
+        if failure is not None and not self._failed:  # a live recording: kept, and the failure said
+            self._failed = True
+            raise self._failure(failure) from failure
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -271,7 +315,7 @@ class RtspSink:
         on_event: Callable[[str], None] | None = None,
     ):
         if not url.startswith(("rtsp://", "rtsps://")):
-            raise SinkError(f"--rtsp-out needs an rtsp:// URL, got {url!r}")
+            raise SinkError(f"--rtsp-out needs an rtsp:// URL, got {mask_credentials(url)!r}")
         self.url, self.fps = url, Fraction(fps).limit_denominator(1001)
         self.retry_initial, self.retry_max = retry_initial, retry_max
         self._on_event = on_event or (lambda message: None)
@@ -316,12 +360,14 @@ class RtspSink:
         if self._fresh:  # the first frame over a new connection went through
             self._fresh, self._delay = False, self.retry_initial
             self.connections += 1
-            self._on_event(f"streaming to {self.url}")
+            self._on_event(f"streaming to {mask_credentials(self.url)}")
         self.frames_sent += 1
 
     def _lost(self, error: BaseException) -> None:
         self._abandon()
-        self._on_event(f"{self.url}: {type(error).__name__}: {io_reason(error)}; retrying in {self._delay:.1f} s")
+        reason = mask_credentials(io_reason(error))  # FFmpeg's words may quote the URL
+        url = mask_credentials(self.url)
+        self._on_event(f"{url}: {type(error).__name__}: {reason}; retrying in {self._delay:.1f} s")
         self._next_try = time.monotonic() + self._delay
         self._delay = min(self._delay * 2, self.retry_max)
 

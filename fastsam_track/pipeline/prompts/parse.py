@@ -30,10 +30,12 @@ from typing import Any
 
 import numpy as np
 
+from fastsam_track.documents import DocumentError, load_json, read_text
 from fastsam_track.errors import PromptError, UsageError
 from fastsam_track.types import BoxPrompt, PointPrompt, Prompt, RemovePrompt, TextPrompt
 
 __all__ = [
+    "MAX_OBJECT_ID",
     "PromptError",
     "check_in_frame",
     "check_object_ids",
@@ -58,6 +60,7 @@ _SOURCE_HELP = "SOURCE a source name (ASCII letters, digits, - _ .) or number fr
 _KEYS = {"frame", "object", "points", "labels", "box", "text", "remove", "source"}
 _MAX_TEXT = 300  # characters; CLIP reads 77 tokens
 _MAX_FRAME_DIGITS = 9
+MAX_OBJECT_ID = 2**31 - 1  # ids are held in int32 columns and arrays
 
 
 def _frame(digits: str | None, where: str) -> int:
@@ -187,10 +190,11 @@ def _number_list(value: Any, length: int | None, where: str, what: str) -> np.nd
     return array
 
 
-def _int(entry: dict[str, Any], key: str, minimum: int, where: str) -> int:
+def _int(entry: dict[str, Any], key: str, minimum: int, maximum: int, where: str) -> int:
     value = entry.get(key)
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise PromptError(f"{where}: {key!r} must be an integer >= {minimum}, got {json.dumps(value)}")
+    if not isinstance(value, int) or isinstance(value, bool) or not minimum <= value <= maximum:
+        shown = json.dumps(value)[:60]
+        raise PromptError(f"{where}: {key!r} must be an integer from {minimum} to {maximum}, got {shown}")
     return value
 
 
@@ -235,7 +239,8 @@ def _record(entry: Any, where: str) -> Prompt:
     unknown = sorted(set(entry) - _KEYS, key=str)
     if unknown:
         raise PromptError(f"{where}: unknown key {unknown[0]!r}; valid keys: {', '.join(sorted(_KEYS))}")
-    frame, object_id = _int(entry, "frame", 0, where), _int(entry, "object", 1, where)
+    frame = _int(entry, "frame", 0, 10**_MAX_FRAME_DIGITS - 1, where)
+    object_id = _int(entry, "object", 1, MAX_OBJECT_ID, where)
     source = _source(entry, where)
     kinds = [k for k in ("points", "box", "text", "remove") if k in entry]
     if len(kinds) != 1:
@@ -277,11 +282,11 @@ def load_prompts(path: str | Path) -> list[Prompt]:
     """
     path = Path(path)
     try:
-        data = json.loads(path.read_text())
+        data = load_json(read_text(path))
     except OSError as error:
         raise PromptError(f"cannot read prompts file {str(path)!r}: {error.strerror}") from error
-    except ValueError as error:  # JSONDecodeError, UnicodeDecodeError, an integer past Python's digit limit
-        raise PromptError(f"prompts file {str(path)!r} is not valid JSON: {error}") from error
+    except DocumentError as error:  # too large or deep, bad UTF-8, not JSON
+        raise PromptError(f"prompts file {str(path)!r}: {error}") from None
     if not isinstance(data, dict) or set(data) != {"prompts"} or not isinstance(data["prompts"], list):
         raise PromptError(f'prompts file {str(path)!r} must be {{"prompts": [...]}}')
     return [_entry(entry, f"{path.name} prompt {i}") for i, entry in enumerate(data["prompts"])]
@@ -303,7 +308,8 @@ def check_in_frame(prompts: list[Prompt], size: tuple[int, int]) -> None:
 
 
 def check_object_ids(prompts: Sequence[Prompt], maximum: int | None = None) -> None:
-    """Raise ``PromptError`` for an object id below 1 or, when given, above ``maximum``.
+    """Raise ``PromptError`` for an object id below 1 or above ``maximum`` (None: ``MAX_OBJECT_ID``), or a frame
+    number past 9 digits.
 
     An 8-bit mask export (``--save-masks``) holds ids 1-255 (0 is the background); checked
     here, before a model loads, rather than on the frame where the object first shows.
@@ -315,9 +321,13 @@ def check_object_ids(prompts: Sequence[Prompt], maximum: int | None = None) -> N
         fastsam_track.errors.PromptError: object 300 on frame 0: ids must be 1 to 255 (8-bit masks)
     """
     for prompt in prompts:
-        if prompt.object_id < 1 or (maximum is not None and prompt.object_id > maximum):
-            bound = f"1 to {maximum} (8-bit masks)" if maximum is not None else "1 or more"
+        if not 1 <= prompt.object_id <= (maximum if maximum is not None else MAX_OBJECT_ID):
+            bound = f"1 to {maximum} (8-bit masks)" if maximum is not None else f"1 to {MAX_OBJECT_ID}"
             raise PromptError(f"object {prompt.object_id} on frame {prompt.frame}: ids must be {bound}")
+        if not 0 <= prompt.frame < 10**_MAX_FRAME_DIGITS:
+            raise PromptError(
+                f"object {prompt.object_id}: frame {prompt.frame} must be 0 to {10**_MAX_FRAME_DIGITS - 1}"
+            )
 
 
 def split_by_source(prompts: Sequence[Prompt], names: Sequence[str]) -> list[list[Prompt]]:

@@ -7,7 +7,7 @@ import stat
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -43,8 +43,27 @@ def status(path: Path) -> os.stat_result:
         raise SourceError(f"cannot read source {str(path)!r}: {error.strerror}") from error
 
 
+def _quarter_turns(container: Any, stream: Any) -> int:
+    """``np.rot90``'s ``k`` that shows the stream's frames as its display matrix says (a phone's portrait
+    video is stored sideways with a rotation of -90 or 90); 0 without one. Read on the first frame, so
+    call it on a container opened for this alone."""
+    import av
+
+    try:
+        first = next(container.decode(stream), None)
+    except av.error.FFmpegError:
+        return 0
+    rotation = float(getattr(first, "rotation", 0) or 0)
+    return round(rotation / 90) % 4
+
+
 class VideoFileSource(Source):
-    """Decode a video file with PyAV (threaded decoding), in BGR.
+    """Decode a video file with PyAV (threaded decoding), in BGR, as it is displayed.
+
+    A rotation in the stream's display matrix (phones record portrait video sideways and say so
+    there) is applied on decode: every stage, prompt and output then sees the picture upright, as
+    a player shows it, and points are given in its coordinates; outputs carry no rotation (a
+    browser's MJPEG stream or an RTSP push could not carry one).
 
     Args:
         path: the video file.
@@ -79,7 +98,9 @@ class VideoFileSource(Source):
                 stream = container.streams.video[0]
                 rate = stream.average_rate or stream.guessed_rate or Fraction(30)
                 self.fps = Fraction(rate) / vid_stride
-                self.size = (stream.codec_context.width, stream.codec_context.height)
+                self.turns = _quarter_turns(container, stream)
+                width, height = stream.codec_context.width, stream.codec_context.height
+                self.size = (height, width) if self.turns % 2 else (width, height)
                 frames = stream.frames or None
                 self.frame_count = -(-frames // vid_stride) if frames else None
         except av.error.FFmpegError as error:
@@ -106,7 +127,10 @@ class VideoFileSource(Source):
                 if index % self.vid_stride:
                     continue
                 timestamp = frame.pts * time_base if frame.pts is not None else index / float(self.fps)
-                yield Frame(index=index, image=frame.to_ndarray(format="bgr24"), timestamp=timestamp)
+                image: np.ndarray = frame.to_ndarray(format="bgr24")
+                if self.turns:  # as displayed: the display matrix applied
+                    image = np.ascontiguousarray(np.rot90(image, self.turns))
+                yield Frame(index=index, image=image, timestamp=timestamp)
             if stream.frames:
                 self.frames_missing = max(stream.frames - self.frames_decoded, 0)
         finally:

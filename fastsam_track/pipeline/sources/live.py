@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from fractions import Fraction
 from itertools import islice
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import cv2
 import numpy as np
 
-from fastsam_track.errors import SourceError, SourceLost, UsageError, io_reason
+from fastsam_track.errors import SourceError, SourceLost, UsageError, io_reason, mask_credentials
 from fastsam_track.pipeline.sources.base import Source
 from fastsam_track.types import Frame
 
@@ -76,18 +76,6 @@ def is_stream_url(spec: str) -> bool:
     (True, False)
     """
     return "://" in spec and urlsplit(spec).scheme.lower() in STREAM_SCHEMES
-
-
-def mask_credentials(url: str) -> str:
-    """``url`` with any user name and password replaced by ``***``.
-
-    >>> mask_credentials("rtsp://admin:secret@10.0.0.5:554/stream1")
-    'rtsp://***@10.0.0.5:554/stream1'
-    """
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]))
 
 
 class _Lost(Exception):

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from fastsam_track.documents import DocumentError, load_json
 from fastsam_track.errors import FastSamTrackError, PromptError
 from fastsam_track.pipeline.outputs.render import palette_colors
 from fastsam_track.pipeline.outputs.web.catalog import PageSource, SourceCatalog
@@ -58,41 +59,12 @@ def read_json(content_type: str, length: str | None, read: Callable[[int], bytes
     text = read(int(length))
     if len(text) < int(length):
         raise HttpError(HTTPStatus.BAD_REQUEST, f"the body ended after {len(text)} of {length} bytes")
-    depth = _depth(text)
-    if depth > MAX_DEPTH:
-        raise HttpError(HTTPStatus.BAD_REQUEST, f"the body nests {depth} levels deep; at most {MAX_DEPTH}")
     try:
-        data = json.loads(text, parse_constant=_no_constant, object_pairs_hook=_no_repeats)
-    except ValueError as error:
-        raise HttpError(HTTPStatus.BAD_REQUEST, f"the body is not valid JSON: {error}") from error
+        data = load_json(text, max_depth=MAX_DEPTH, max_bytes=max_body)
+    except DocumentError as error:
+        raise HttpError(HTTPStatus.BAD_REQUEST, f"the body is {error}") from error
     if not isinstance(data, dict):
         raise HttpError(HTTPStatus.BAD_REQUEST, f"the body must be a JSON object, got {type(data).__name__}")
-    return data
-
-
-def _depth(body: bytes) -> int:
-    """How deep the brackets of a JSON text nest (those inside strings not counted), without parsing it:
-    the parser recurses once per level, so a few kilobytes of ``[`` end in a RecursionError.
-
-    Example:
-        >>> _depth(b'{"box": [1, 2]}'), _depth(b'"[[["'), _depth(b"[" * 4096)
-        (2, 0, 4096)
-    """
-    # Strings (with their escapes) out first; then the running count of openers minus closers.
-    text = re.sub(rb'"(?:[^"\\]|\\.)*"?', b"", body, flags=re.DOTALL)
-    brackets = np.frombuffer(text, np.uint8)
-    steps = np.isin(brackets, (ord("["), ord("{"))).astype(np.int64) - np.isin(brackets, (ord("]"), ord("}")))
-    return int(np.cumsum(steps).max(initial=0))
-
-
-def _no_constant(name: str) -> None:
-    raise ValueError(f"{name} is not a number JSON allows")
-
-
-def _no_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    data = dict(pairs)
-    if len(data) != len(pairs):
-        raise ValueError("a key is repeated")
     return data
 
 
