@@ -98,7 +98,8 @@ def _parser() -> argparse.ArgumentParser:
     live.add_argument("--rtsp-out", metavar="URL", help="push the annotated stream to an RTSP server")
     outputs = run.add_argument_group("files and exports")
     for output in OUTPUTS.values():
-        outputs.add_argument(*output.flags, type=Path, metavar=output.metavar, dest=output.name, help=output.help)
+        kind = Path if output.folder else _file_path
+        outputs.add_argument(*output.flags, type=kind, metavar=output.metavar, dest=output.name, help=output.help)
     live.add_argument(
         "--report", type=Path, metavar="FILE.html", help="write a report of the run (figures over time) at its end"
     )
@@ -298,6 +299,15 @@ def _say(line: str) -> None:
 
 def _warn(message: str) -> None:
     _say(f"fastsam-track: warning: {message}")
+
+
+def _file_path(text: str) -> Path:
+    """An output file's path as given: one that names a folder (a trailing slash, which ``Path`` drops) is refused."""
+    if text.endswith(("/", os.sep)):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} names a folder: give a file name in it, e.g. {text.rstrip('/')}/out.mp4"
+        )
+    return Path(text)
 
 
 def _source_specs(first: str, more: list[str]) -> list[str]:

@@ -725,6 +725,7 @@ def test_ctrl_c_again_while_the_outputs_are_finalised_does_not_cut_the_video_sho
             *(sys.executable, "-m", "fastsam_track.cli", "run", str(clip), "-o", str(output), "--no-progress"),
             *("--model", "fastsam-tiny", "--imgsz", "320", "--threads", "1", "--point", "160,90"),
             *("--save-masks", str(tmp_path / "masks"), "--save-segments", str(tmp_path / "segments.jsonl")),
+            *("--stats", str(tmp_path / "stats.json")),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -744,6 +745,8 @@ def test_ctrl_c_again_while_the_outputs_are_finalised_does_not_cut_the_video_sho
     assert 0 < frames < 300
     assert len(list((tmp_path / "masks").glob("*.png"))) == frames
     assert len((tmp_path / "segments.jsonl").read_text().splitlines()) - 1 == frames
+    stats = json.loads((tmp_path / "stats.json").read_text())
+    assert stats["frames"] == frames >= stats["keyframes"]  # keyframes counted with the frames written
 
 
 def test_the_demo_never_replaces_an_input_it_did_not_make(tmp_path):
@@ -753,3 +756,11 @@ def test_the_demo_never_replaces_an_input_it_did_not_make(tmp_path):
     assert "x-input.mp4', which is a file it did not make" in result.stderr
     assert (tmp_path / "x-input.mp4").read_text() == "the user's own video"
     assert not (tmp_path / "x.mp4").exists()
+
+
+def test_an_output_file_given_as_a_folder_is_refused_by_name(tmp_path):
+    """``-o newdir/``: the trailing slash says a folder, where a file is expected (not "has no extension")."""
+    result = _cli("run", tmp_path / "clip.mp4", "-o", f"{tmp_path / 'newdir'}/")
+    assert result.returncode == 2
+    assert "names a folder: give a file name in it" in result.stderr
+    assert not (tmp_path / "newdir").exists()

@@ -662,7 +662,6 @@ def _segment_all(
         stats.add("decode", started - waited)
         if keyframes is None or keyframes.due():
             segments: Callable[[], sv.Detections | None] = infer(frame.image)
-            stats.keyframes += 1
         else:
             segments = _no_pass
         stats.add("segment", time.perf_counter() - started)
@@ -682,6 +681,7 @@ def _age_recorder(stats: RunStats, timeline: SourceTimeline | None) -> Callable[
 
     def record(segmented: SegmentedFrame, captured: float, keyframe: bool) -> None:
         stats.frames += 1
+        stats.keyframes += keyframe  # counted with the frame: never more keyframes than frames
         stats.ages_ms.append((time.monotonic() - captured) * 1000)
         if timeline is not None:
             timeline.record(segmented, captured, keyframe, stats)
