@@ -191,7 +191,7 @@ def cli_report(results: rf.Results, kinds: list[str], command: str, seconds: flo
     seeds = sorted({s for _, s, _ in results})
     names = sorted({n for _, _, n in results})
     halves = [h for h in (*rf.HALVES, "other") if any(rf.half_of(n) == h for n in names)]
-    in_order = any(" in-order " in k for r in results.values() for k in r)
+    in_order = bool(results) and all(any(" in-order " in k for k in r) for r in results.values())
     harnesses = ["", "in-order "] if in_order else [""]
 
     def mean(profile: str, name: str, key: str, field: str = "J") -> float:
@@ -292,7 +292,7 @@ def main() -> None:
     started = time.perf_counter()
     kinds = tuple(args.prompts)
     evaluate_one = partial(cli_evaluate, kinds=kinds, in_order=args.in_order)
-    results = rf.run("keyframes", evaluate_one, rf.jobs(args), args.workers, args.resume)
+    results = rf.run("keyframes", evaluate_one, rf.jobs(args), args.workers, args.resume, args.saved_only)
     command = rf._command(args, "keyframes.py") + (" --in-order" if args.in_order else "")
     if kinds != ("box",):
         command += " --prompts " + " ".join(kinds)
@@ -307,7 +307,7 @@ def harness_main(args: argparse.Namespace) -> None:
     count = len(list((args.data.expanduser() / "JPEGImages/480p").iterdir()))
     table = "\n".join(
         [
-            f"`python benchmarks/keyframes.py --data DAVIS` on the {count} DAVIS 2016 training sequences, "
+            f"`python benchmarks/keyframes.py --data DAVIS --harness` on the {count} DAVIS 2016 training sequences, "
             "point and box prompts on frame 0.",
             "",
             "| keyframes | frames through the network | J | J / J with every frame "

@@ -308,6 +308,9 @@ def add_selection(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profiles", nargs="*", choices=tuple(PROFILES), default=list(PROFILES))
     parser.add_argument("--workers", type=int, default=2, help="processes (each runs one sequence at a time)")
     parser.add_argument("--resume", action="store_true", help="reuse the scores of runs already under DATA/results")
+    parser.add_argument(
+        "--saved-only", action="store_true", help="run nothing: the tables of the selected runs already saved"
+    )
     parser.add_argument("--no-write", action="store_true", help="print the tables, do not update README.md")
 
 
@@ -322,15 +325,23 @@ def jobs(args: argparse.Namespace) -> list[Job]:
 
 
 def run(
-    benchmark: str, evaluate_one: Callable[[Job], dict[str, Any]], todo: list[Job], workers: int, resume: bool
+    benchmark: str,
+    evaluate_one: Callable[[Job], dict[str, Any]],
+    todo: list[Job],
+    workers: int,
+    resume: bool,
+    saved_only: bool = False,
 ) -> dict[tuple[str, int, str], dict[str, Any]]:
-    """{(profile, seed, sequence): scores} of every job, each saved under ``DATA/results/BENCHMARK/``."""
+    """{(profile, seed, sequence): scores} of every job, each saved under ``DATA/results/BENCHMARK/``
+    (``saved_only``: of the jobs already saved, running none)."""
 
     def saved(job: Job) -> Path:
         data, name, profile, seed = job
         return data / "results" / benchmark / profile / f"{name}-seed{seed}.json"
 
-    missing = [job for job in todo if not (resume and saved(job).exists())]
+    if saved_only:
+        todo = [job for job in todo if saved(job).exists()]
+    missing = [job for job in todo if not ((resume or saved_only) and saved(job).exists())]
     with ProcessPoolExecutor(max(1, workers)) as pool:
         for job, scores in zip(missing, pool.map(evaluate_one, missing), strict=True):
             saved(job).parent.mkdir(parents=True, exist_ok=True)
@@ -343,7 +354,7 @@ def main() -> None:
     add_selection(parser)
     args = parser.parse_args()
     started = time.perf_counter()
-    results = run("real_footage", evaluate, jobs(args), args.workers, args.resume)
+    results = run("real_footage", evaluate, jobs(args), args.workers, args.resume, args.saved_only)
     text = report(results, _command(args, "real_footage.py"), time.perf_counter() - started)
     print(text)
     if not args.no_write:

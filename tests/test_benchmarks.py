@@ -111,11 +111,12 @@ def _tables(script: str, *args: str) -> list[list[list[str]]]:
         timeout=600,
     )
     assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
     tables: list[list[list[str]]] = []
-    for line in result.stdout.splitlines():
+    for line, after in zip(lines, [*lines[1:], ""], strict=True):
         if line.startswith("|---"):
             tables.append([])
-        elif line.startswith("| ") and tables:
+        elif line.startswith("| ") and tables and not after.startswith("|---"):  # not the next table's header
             tables[-1].append([cell.strip() for cell in line.strip().strip("|").split("|")])
     return tables
 
