@@ -184,7 +184,7 @@ def cli_evaluate(job: rf.Job, kinds: tuple[str, ...] = ("box",), in_order: bool 
     return results
 
 
-def cli_report(results: rf.Results, kinds: list[str], command: str, seconds: float) -> str:
+def cli_report(results: rf.Results, kinds: list[str], command: str, timing: str) -> str:
     """Markdown: per profile, half and prompt, the share through the network, J and J over every frame's
     J for each policy; then every sequence, flagging ratios under 0.9."""
     profiles = sorted({p for p, _, _ in results}, key=list(rf.PROFILES).index)
@@ -200,8 +200,8 @@ def cli_report(results: rf.Results, kinds: list[str], command: str, seconds: flo
     lines = [
         f"`{command}`: the CLI's own threaded runs (`fastsam-track run FRAMES --segments STREAM --keyframe ...`, "
         f"masks read from `--save-masks`), {len(names)} DAVIS 2016 training sequences, profiles {', '.join(profiles)}, "
-        f"seeds {' '.join(map(str, seeds))}, {' and '.join(kinds)} prompt on frame 0; {len(results)} runs in "
-        f"{seconds / 60:.0f} min (2 shared cores). J from vos-benchmark, frames 1 to the end, a sequence's J the "
+        f"seeds {' '.join(map(str, seeds))}, {' and '.join(kinds)} prompt on frame 0; {len(results)} runs "
+        f"{timing}. J from vos-benchmark, frames 1 to the end, a sequence's J the "
         "mean over seeds. *x every* is the ratio of mean J to every frame's mean J; *worst* the lowest "
         "sequence's ratio; *< 0.9* counts sequences (seed means) under 0.9 of their every-frame J, *runs < 0.9* "
         "single runs."
@@ -249,7 +249,9 @@ def cli_report(results: rf.Results, kinds: list[str], command: str, seconds: flo
                             str(sum(r < 0.9 for r in runs)),
                         ]
                     lines.append(
-                        f"| {profile} | {half} | {kind} | {harness.strip() or 'CLI'} | " + " | ".join(cells) + " |"
+                        f"| {profile} | {half} ({len(chosen)}) | {kind} | {harness.strip() or 'CLI'} | "
+                        + " | ".join(cells)
+                        + " |"
                     )
     lines += [
         "",
@@ -296,7 +298,7 @@ def main() -> None:
     command = rf._command(args, "keyframes.py") + (" --in-order" if args.in_order else "")
     if kinds != ("box",):
         command += " --prompts " + " ".join(kinds)
-    text = cli_report(results, list(kinds), command, time.perf_counter() - started)
+    text = cli_report(results, list(kinds), command, rf._timing(args, started))
     print(text)
     if not args.no_write:
         write_section("keyframes", text)

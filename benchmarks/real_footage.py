@@ -355,7 +355,7 @@ def main() -> None:
     args = parser.parse_args()
     started = time.perf_counter()
     results = run("real_footage", evaluate, jobs(args), args.workers, args.resume, args.saved_only)
-    text = report(results, _command(args, "real_footage.py"), time.perf_counter() - started)
+    text = report(results, _command(args, "real_footage.py"), _timing(args, started))
     print(text)
     if not args.no_write:
         write_section("real-footage", text)
@@ -373,6 +373,13 @@ def _command(args: argparse.Namespace, script: str) -> str:
     if list(args.profiles) != list(PROFILES):
         parts.append("--profiles " + " ".join(args.profiles))
     return " ".join(parts)
+
+
+def _timing(args: argparse.Namespace, started: float) -> str:
+    """How the runs were had: read back, or their wall time."""
+    if args.saved_only:
+        return "(scores read back from DATA/results)"
+    return f"in {(time.perf_counter() - started) / 60:.0f} min, {args.workers} workers on 2 shared cores"
 
 
 Results = dict[tuple[str, int, str], dict[str, Any]]
@@ -407,7 +414,7 @@ SEQUENCE_COLUMNS = (
 )
 
 
-def report(results: Results, command: str, seconds: float) -> str:
+def report(results: Results, command: str, timing: str) -> str:
     """Markdown: the halves' means per profile and prompt, the gap between the halves, point against
     box prompts, and every sequence."""
     rows = per_sequence(results)
@@ -416,8 +423,8 @@ def report(results: Results, command: str, seconds: float) -> str:
     halves = [h for h in (*HALVES, "other") if any(half_of(n) == h for _, n, _ in rows)]
     lines = [
         f"`{command}`: {len({n for _, _, n in results})} DAVIS 2016 training sequences, profiles "
-        f"{', '.join(profiles)}, seeds {' '.join(map(str, seeds))}; {len(results)} runs in {seconds / 60:.0f} min "
-        "(2 shared cores). J and F from vos-benchmark at 854x480, frames 1 to the end; a sequence's figures are "
+        f"{', '.join(profiles)}, seeds {' '.join(map(str, seeds))}; {len(results)} runs {timing}. "
+        "J and F from vos-benchmark at 854x480, frames 1 to the end; a sequence's figures are "
         "means over the seeds. Halves fixed before any tuning: TUNING (even positions of the sorted names), "
         "CHECKING (odd positions, never tuned on).",
         "",
@@ -446,7 +453,7 @@ def report(results: Results, command: str, seconds: float) -> str:
                 worst = min(names, key=lambda n: rows[(profile, n, kind)]["ours / oracle"])
                 below = sum(any(r["J ours"] < r[f"J {m}"] for m in ("fixed prompt", "plain IoU")) for r in cut)
                 lines.append(
-                    f"| {profile} | {half} | {kind} | "
+                    f"| {profile} | {half} ({len(names)}) | {kind} | "
                     + " | ".join(f"{j[m]:.3f}" for m in METHODS)
                     + f" | **{ratio:.3f}** | {' / '.join(per_seed)} "
                     f"| {rows[(profile, worst, kind)]['ours / oracle']:.3f} ({worst}) "

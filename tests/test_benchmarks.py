@@ -128,7 +128,7 @@ def test_real_footage_benchmark_runs_both_profiles_on_a_davis_layout_and_its_str
     args = ("--data", str(tmp_path), "--seeds", "0", "1", "--workers", "1")
     halves, point_box, sequences = _tables("real_footage.py", *args)
     # Neither name is in the fixed split: both fall in "other", and there is no gap table.
-    assert [row[:3] for row in halves] == [[p, "other", k] for p in ("default", "harsh") for k in ("point", "box")]
+    assert [row[:3] for row in halves] == [[p, "other (2)", k] for p in ("default", "harsh") for k in ("point", "box")]
     assert all(len(row[9].split(" / ")) == 2 for row in halves)  # ours / oracle per seed
     assert [row[:2] for row in point_box] == [["default", "other"], ["harsh", "other"]]
     assert [row[2:4] for row in sequences[:4]] == [["one", "point"], ["one", "box"], ["two", "point"], ["two", "box"]]
@@ -176,7 +176,10 @@ def test_keyframes_benchmark_scores_the_clis_own_runs(tmp_path):
     _davis_like(tmp_path, ["one"], frames=6)
     args = ("--data", str(tmp_path), "--seeds", "0", "--profiles", "default", "--workers", "1", "--in-order")
     halves, sequences = _tables("keyframes.py", *args)
-    assert [row[:4] for row in halves] == [["default", "other", "box", "CLI"], ["default", "other", "box", "in-order"]]
+    assert [row[:4] for row in halves] == [
+        ["default", "other (1)", "box", "CLI"],
+        ["default", "other (1)", "box", "in-order"],
+    ]
     assert halves[0][5] == "50%"  # --keyframe-every 2 on 6 frames: the CLI ran the network on 3
     assert [row[2:4] for row in sequences] == [["one", "box"]]
     saved = json.loads((tmp_path / "results/keyframes/default/one-seed0.json").read_text())
