@@ -10,6 +10,7 @@ backend, imported only here.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import sys
@@ -97,8 +98,10 @@ def speed(table: str, path: Path = FOLDER / "speed_640.svg") -> Path:
 
 
 def real_footage(table: str, path: Path = FOLDER / "real_footage.svg") -> Path:
-    """J per DAVIS sequence, point prompts: ours, each baseline and the oracle side by side."""
-    rows = [r for r in tables(table)[0] if r.get("sequence") not in (None, "mean")]
+    """J per DAVIS sequence, point prompts on the default stream profile: ours, each baseline and the oracle
+    side by side (the table of every sequence; tuning-half sequences marked ``T``, checking-half ``C``)."""
+    rows = next(t for t in tables(table) if t and "sequence" in t[0])
+    rows = [r for r in rows if r["sequence"] != "mean" and r.get("profile", "default") == "default"]
     rows = [r for r in rows if r.get("prompt", "point") == "point"] or rows
     methods = [h for h in rows[0] if h.startswith("J ")]
     figure, axes = plt.subplots(figsize=(11, 3.8))
@@ -116,7 +119,8 @@ def real_footage(table: str, path: Path = FOLDER / "real_footage.svg") -> Path:
             label=method[2:],
             zorder=3 if ours else 2,
         )
-    axes.set_xticks(range(len(rows)), [r["sequence"] for r in rows], rotation=60, ha="right")
+    names = [r["sequence"] + (f" ({r['half'][0].upper()})" if "half" in r else "") for r in rows]
+    axes.set_xticks(range(len(rows)), names, rotation=60, ha="right")
     axes.set_ylabel("J (region similarity)")
     axes.set_ylim(0, 1)
     axes.grid(axis="y", lw=0.3)
@@ -125,22 +129,27 @@ def real_footage(table: str, path: Path = FOLDER / "real_footage.svg") -> Path:
 
 
 def keyframes(table: str, path: Path = FOLDER / "keyframes.svg") -> Path:
-    """J against the share of frames through the network, one point per keyframe policy."""
-    rows = tables(table)[0]
-    share_column = next(h for h in rows[0] if "through the network" in h)
+    """J against the share of frames through the network: every frame, every 2nd and auto, one line per
+    stream profile and half (the halves table of ``keyframes.py``: the CLI's own runs)."""
+    lines = table.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("|"))
+    first = [
+        line for line in itertools.takewhile(lambda line: line.startswith("|"), lines[start:]) if "---" not in line
+    ]
+    rows = [[c.strip().replace("**", "") for c in line.strip().strip("|").split("|")] for line in first[1:]]
+    # columns: profile, half, prompt, run, J every frame, K=2: network, J, x every, worst, < 0.9, runs < 0.9,
+    # auto: network, J, ...
     figure, axes = plt.subplots(figsize=(5.5, 3.5))
-    shares = [number(r[share_column]) for r in rows]
-    js = [number(r["J"]) for r in rows]
-    fixed = [i for i, r in enumerate(rows) if r["keyframes"].startswith("K=")]
-    axes.plot([shares[i] for i in fixed], [js[i] for i in fixed], "o-", color=OURS, label="every K-th frame")
-    others = [i for i in range(len(rows)) if i not in fixed]
-    axes.plot([shares[i] for i in others], [js[i] for i in others], "D", color=THEIRS, label="auto")
-    for share, j, row in zip(shares, js, rows, strict=True):
-        axes.annotate(row["keyframes"], (share, j), textcoords="offset points", xytext=(5, -10), fontsize=8)
+    for row, style in zip(rows, ("o-", "s--", "^-", "D--", "v-", "P--"), strict=False):
+        shares = [100.0, number(row[5]), number(row[11])]
+        js = [number(row[4]), number(row[6]), number(row[12])]
+        axes.plot(shares, js, style, label=f"{row[0]}, {row[1].split(' ')[0]}")
+        for share, j, name in zip(shares, js, ("every", "K=2", "auto"), strict=True):
+            axes.annotate(name, (share, j), textcoords="offset points", xytext=(4, -9), fontsize=7)
     axes.set_xlabel("frames through the network (%)")
-    axes.set_ylabel("J, prompted object")
+    axes.set_ylabel("J, prompted object (box)")
     axes.grid(lw=0.3)
-    axes.legend(loc="lower right")
+    axes.legend(loc="lower right", fontsize=7)
     return _save(figure, path)
 
 

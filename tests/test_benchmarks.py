@@ -1,5 +1,6 @@
 """The benchmarks still run (short versions), so their tables stay reproducible."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -100,35 +101,90 @@ def _davis_like(root: Path, names: list[str], frames: int) -> None:
             cv2.imwrite(str(root / "Annotations/480p" / name / f"{t:05d}.png"), visible[0].astype("uint8") * 255)
 
 
-def test_real_footage_benchmark_runs_on_a_davis_layout_and_its_streams_replay(tmp_path):
-    for module in ("vos_benchmark", "trackers", "skimage"):
-        pytest.importorskip(module, reason='the benchmark extra is not installed: pip install -e ".[bench]"')
-    _davis_like(tmp_path, ["one", "two"], frames=6)
-    names = _table_rows("real_footage.py", "--data", str(tmp_path), "--workers", "1")
-    assert names == ["one", "one", "two", "two", "**mean**", "**mean**"]
-    # The streams are segments caches: the CLI replays one onto its frames.
-    stream = tmp_path / "streams" / "one-seed0.jsonl"
+def _tables(script: str, *args: str) -> list[list[list[str]]]:
+    """Run a benchmark without touching its README; return each markdown table's body rows as cell lists."""
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "fastsam_track.cli",
-            "run",
-            str(tmp_path / "JPEGImages/480p/one"),
-            "--segments",
-            str(stream),
-            "--point",
-            "100,100",
-            "--save-masks",
-            str(tmp_path / "masks"),
-        ],
+        [sys.executable, f"benchmarks/{script}", *args, "--no-write"],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr
-    assert len(list((tmp_path / "masks").glob("*.png"))) == 6
+    lines = result.stdout.splitlines()
+    tables: list[list[list[str]]] = []
+    for line, after in zip(lines, [*lines[1:], ""], strict=True):
+        if line.startswith("|---"):
+            tables.append([])
+        elif line.startswith("| ") and tables and not after.startswith("|---"):  # not the next table's header
+            tables[-1].append([cell.strip() for cell in line.strip().strip("|").split("|")])
+    return tables
+
+
+def test_real_footage_benchmark_runs_both_profiles_on_a_davis_layout_and_its_streams_replay(tmp_path):
+    for module in ("vos_benchmark", "trackers", "skimage"):
+        pytest.importorskip(module, reason='the benchmark extra is not installed: pip install -e ".[bench]"')
+    _davis_like(tmp_path, ["one", "two"], frames=6)
+    args = ("--data", str(tmp_path), "--seeds", "0", "1", "--workers", "1")
+    halves, point_box, sequences = _tables("real_footage.py", *args)
+    # Neither name is in the fixed split: both fall in "other", and there is no gap table.
+    assert [row[:3] for row in halves] == [[p, "other (2)", k] for p in ("default", "harsh") for k in ("point", "box")]
+    assert all(len(row[9].split(" / ")) == 2 for row in halves)  # ours / oracle per seed
+    assert [row[:2] for row in point_box] == [["default", "other"], ["harsh", "other"]]
+    assert [row[2:4] for row in sequences[:4]] == [["one", "point"], ["one", "box"], ["two", "point"], ["two", "box"]]
+    assert all(float(row[13]) > 0 for row in sequences)  # track ms per frame
+    assert len(list((tmp_path / "results/real_footage").rglob("*.json"))) == 2 * 2 * 2  # every run's scores kept
+    # The streams are segments caches: the CLI replays one onto its frames, the harsh profile's coarser grid too.
+    for profile in ("default", "harsh"):
+        stream = tmp_path / "streams" / profile / "one-seed1.jsonl"
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "fastsam_track.cli",
+                "run",
+                str(tmp_path / "JPEGImages/480p/one"),
+                "--segments",
+                str(stream),
+                "--point",
+                "100,100",
+                "--save-masks",
+                str(tmp_path / profile),
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert result.returncode == 0, result.stderr
+        assert len(list((tmp_path / profile).glob("*.png"))) == 6
+
+
+def test_the_split_is_the_fixed_one_every_training_sequence_once():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from real_footage import CHECKING, TUNING, half_of
+
+    names = sorted(TUNING + CHECKING)
+    assert len(names) == len(set(names)) == 30
+    assert names[0::2] == TUNING and names[1::2] == CHECKING  # even positions tune, odd ones check
+    assert half_of("bear") == "tuning" and half_of("swing") == "checking" and half_of("one") == "other"
+
+
+def test_keyframes_benchmark_scores_the_clis_own_runs(tmp_path):
+    for module in ("vos_benchmark", "skimage"):
+        pytest.importorskip(module, reason='the benchmark extra is not installed: pip install -e ".[bench]"')
+    _davis_like(tmp_path, ["one"], frames=6)
+    args = ("--data", str(tmp_path), "--seeds", "0", "--profiles", "default", "--workers", "1", "--in-order")
+    halves, sequences = _tables("keyframes.py", *args)
+    assert [row[:4] for row in halves] == [
+        ["default", "other (1)", "box", "CLI"],
+        ["default", "other (1)", "box", "in-order"],
+    ]
+    assert halves[0][5] == "50%"  # --keyframe-every 2 on 6 frames: the CLI ran the network on 3
+    assert [row[2:4] for row in sequences] == [["one", "box"]]
+    saved = json.loads((tmp_path / "results/keyframes/default/one-seed0.json").read_text())
+    assert set(saved) == {f"box {h}{p}" for h in ("", "in-order ") for p in ("every frame", "K=2", "auto")}
+    assert all(0 <= v["J"] <= 1 and 0 < v["share"] <= 1 for v in saved.values())
 
 
 def test_real_footage_streams_show_fastsam_failure_modes():
@@ -153,6 +209,33 @@ def test_real_footage_streams_show_fastsam_failure_modes():
             assert (inside > 0.9).sum() >= 2
     # Clutter tiles the frame as an everything-mode run does.
     assert np.mean([s.any(0).mean() for s in stacks]) > 0.6
+
+
+def test_the_harsh_profile_cuts_across_on_a_coarser_grid_with_finer_clutter():
+    pytest.importorskip("skimage", reason='the benchmark extra is not installed: pip install -e ".[bench]"')
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from dataclasses import replace
+
+    from davis_streams import PROFILES, to_grid
+
+    from fastsam_track.synthetic import SyntheticClip
+
+    clip = SyntheticClip(480, 854, num_shapes=4, seed=3)
+    images, truths = zip(*((image, visible[0]) for image, visible in map(clip.frame, range(30))), strict=True)
+    default, _ = PROFILES["default"].stream(list(images), list(truths), seed=0)
+    harsh = replace(PROFILES["harsh"], split=0.5, miss=0.0)
+    for seed, grid in ((0, (67, 120)), (1, (45, 80))):  # the mask grids of imgsz 480 and 320
+        stacks, states = harsh.stream(list(images), list(truths), seed=seed)
+        assert all(stack.shape[1:] == grid for stack in stacks)
+    stacks, states = harsh.stream(list(images), list(truths), seed=0)
+    parts = []
+    for stack, state, truth in zip(stacks, states, truths, strict=True):
+        if state == "split":
+            inside = stack[:, to_grid(truth, (67, 120))].sum(1) / np.maximum(stack.sum((1, 2)), 1)
+            parts.append(int((inside > 0.9).sum()))
+    assert parts and max(parts) >= 3  # cut into more than two parts
+    # More clutter segments per frame than the default profile, though on fewer cells: smaller ones.
+    assert np.mean([len(s) for s in stacks]) > np.mean([len(s) for s in default])
 
 
 def test_int8_benchmark_runs_every_row():
