@@ -61,10 +61,10 @@ def main() -> None:
         boxes[:, 2:] += boxes[:, :2]
         return sv.Detections(xyxy=boxes, mask=masks, confidence=np.ones(len(masks), np.float32))
 
-    processor = FrameProcessor(
-        tracker=SegmentTracker(), objects=ObjectTracker(), inbox=inbox, keyframes=Keyframes(every=3)
+    processor = FrameProcessor(tracker=SegmentTracker(), objects=ObjectTracker(), inbox=inbox, carry=True)
+    thread = threading.Thread(
+        target=run, args=(frames(), segment, processor), kwargs={"sinks": [server], "keyframes": Keyframes(every=3)}
     )
-    thread = threading.Thread(target=run, args=(frames(), segment, processor), kwargs={"sinks": [server]})
     thread.start()
     try:
         _shoot(server, clip, args)

@@ -34,9 +34,7 @@ class _Running:
         self.stop = threading.Event()
         self.errors: list[BaseException] = []
         self.prompts: list[PointPrompt] = []
-        processor = FrameProcessor(
-            tracker=SegmentTracker(), objects=ObjectTracker(), inbox=inbox, keyframes=Keyframes(every=3)
-        )
+        processor = FrameProcessor(tracker=SegmentTracker(), objects=ObjectTracker(), inbox=inbox, carry=True)
         take = inbox.take
 
         def recording_take(index: int) -> list[Any]:  # what the frame loop was given, frames included
@@ -53,7 +51,7 @@ class _Running:
 
     def _run(self, source: Any, squares: _Squares, processor: FrameProcessor, sink: Any) -> None:
         try:
-            run(source, squares.segment, processor, sinks=[sink], live=True)
+            run(source, squares.segment, processor, sinks=[sink], live=True, keyframes=Keyframes(every=3))
         except BaseException as error:  # the failing source's test reads it
             self.errors.append(error)
 
