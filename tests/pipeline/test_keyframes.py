@@ -10,14 +10,14 @@ import pytest
 import supervision as sv
 
 from fastsam_track.cli import main
-from fastsam_track.pipeline.keyframes import Keyframes
+from fastsam_track.pipeline.keyframes import AutoParams, Keyframes
 from fastsam_track.pipeline.processor import FrameProcessor
 from fastsam_track.pipeline.runner import run
 from fastsam_track.pipeline.sources import open_source
 from fastsam_track.trackers.flow import FrameCues, FrameFlow
 from fastsam_track.trackers.objects import ObjectTracker
 from fastsam_track.trackers.segment_tracker import SegmentTracker
-from fastsam_track.types import PROPAGATED, Frame, PointPrompt
+from fastsam_track.types import OBJECT_STATE, PROPAGATED, Frame, ObjectState, PointPrompt
 
 
 def _scene(x: int) -> tuple[Frame, sv.Detections]:
@@ -100,6 +100,62 @@ def test_auto_asks_for_a_keyframe_when_the_flow_fails_on_an_object_or_it_is_unco
     assert keys.due()
     assert [keys.due() for _ in range(8)] == [False] * 7 + [True]  # at least every 8 frames
     assert Keyframes.from_config(None, "auto").every == 4 and Keyframes.from_config(None, "every") is None
+
+
+def _object(mask: np.ndarray, state: ObjectState) -> sv.Detections:
+    """One prompted object with its (h, w) mask and state."""
+    return sv.Detections(
+        xyxy=np.zeros((1, 4), np.float32), mask=mask[None], data={OBJECT_STATE: np.array([state], np.int8)}
+    )
+
+
+def test_auto_reads_the_residual_around_a_mask_that_slid_off_its_object() -> None:
+    """A carried mask that slid onto background the flow explains, beside the object the flow fails on."""
+    keys = Keyframes(every=8, auto=True, params=AutoParams(residual=10.0, ring=0.5, fast=10.0))
+    assert keys.due() and not keys.due()
+    flow, colors = np.zeros((16, 16, 2), np.float32), np.zeros((16, 16), int)
+    residual = np.full((16, 16), 2.0, np.float32)
+    residual[4:8, 8:12] = 60.0  # the object the flow fails on, just right of the carried mask
+    slid = np.zeros((16, 16), bool)
+    slid[4:8, 4:8] = True  # the carried mask: on road the flow explains (mean 2)
+    keys.observe(False, FrameCues(flow, colors, residual), _object(slid, ObjectState.CARRIED))
+    assert keys.due()
+    far = np.zeros((16, 16), bool)
+    far[10:14, 0:4] = True  # an object with nothing failing around it
+    keys.observe(False, FrameCues(flow, colors, residual), _object(far, ObjectState.CARRIED))
+    assert not keys.due()
+
+
+def test_auto_asks_for_a_keyframe_while_an_object_is_not_confirmed() -> None:
+    keys = Keyframes(every=8, auto=True)
+    assert keys.due() and not keys.due()
+    mask = np.zeros((16, 16), bool)
+    mask[4:8, 4:8] = True
+    cues = FrameCues(np.zeros((16, 16, 2), np.float32), np.zeros((16, 16), int), np.zeros((16, 16), np.float32))
+    keys.observe(False, cues, _object(mask, ObjectState.CARRIED))  # between keyframes, carried: as expected
+    assert not keys.due()
+    for state in (ObjectState.SEARCHING, ObjectState.TRIAL):
+        keys.observe(False, cues, _object(mask, state))  # searched for, or on trial: look again
+        assert keys.due()
+    keys.observe(True, cues, _object(mask, ObjectState.CARRIED))  # a keyframe did not confirm it
+    assert keys.due()
+    keys.observe(True, cues, _object(mask, ObjectState.SEEN))
+    assert not keys.due()
+
+
+def test_auto_shortens_the_interval_while_an_object_moves_fast_for_its_size() -> None:
+    keys = Keyframes(every=8, auto=True, params=AutoParams(fast=0.25, fast_every=2))
+    assert keys.due()
+    mask = np.zeros((16, 16), bool)
+    mask[4:8, 4:8] = True  # 4 cells wide
+    still = FrameCues(np.zeros((16, 16, 2), np.float32), np.zeros((16, 16), int), np.zeros((16, 16), np.float32))
+    fast_flow = np.zeros((16, 16, 2), np.float32)
+    fast_flow[..., 0] = 2.0  # 2 cells a frame: half its width
+    fast = FrameCues(fast_flow, still.colors, still.residual)
+    keys.observe(False, fast, _object(mask, ObjectState.CARRIED))
+    assert [keys.due() for _ in range(4)] == [False, True, False, True]
+    keys.observe(False, still, _object(mask, ObjectState.CARRIED))
+    assert [keys.due() for _ in range(8)] == [False] * 7 + [True]
 
 
 def test_the_flow_gives_its_residual_when_asked() -> None:
