@@ -11,6 +11,7 @@ import sys
 import tempfile
 import warnings
 from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from fastsam_track.configs import BACKENDS, KEYFRAME_MODES, PRECISIONS, PRESETS, RunConfig, load_config, options
@@ -98,7 +99,7 @@ def _parser() -> argparse.ArgumentParser:
     live.add_argument("--rtsp-out", metavar="URL", help="push the annotated stream to an RTSP server")
     outputs = run.add_argument_group("files and exports")
     for output in OUTPUTS.values():
-        kind = Path if output.folder else _file_path
+        kind: Callable[[str], Path] = Path if output.folder else _file_path
         outputs.add_argument(*output.flags, type=kind, metavar=output.metavar, dest=output.name, help=output.help)
     live.add_argument(
         "--report", type=Path, metavar="FILE.html", help="write a report of the run (figures over time) at its end"
