@@ -10,8 +10,8 @@ import signal
 import sys
 import tempfile
 import warnings
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fastsam_track.configs import BACKENDS, KEYFRAME_MODES, PRECISIONS, PRESETS, RunConfig, load_config, options
