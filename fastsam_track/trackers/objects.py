@@ -21,7 +21,7 @@ from fastsam_track.errors import UsageError
 from fastsam_track.trackers import lifecycle
 from fastsam_track.trackers.appearance import Appearance
 from fastsam_track.trackers.association import overlaps_of, sparse_rows
-from fastsam_track.trackers.explain import Segments, explain, weigh
+from fastsam_track.trackers.explain import Segments, explain, likelihoods, likely_sums, median_flow, weigh
 from fastsam_track.trackers.flow import FrameCues, warp
 from fastsam_track.trackers.lifecycle import TrackedObject
 from fastsam_track.trackers.motion import shift
@@ -179,16 +179,25 @@ class ObjectTracker:
         inter, warped_area, _ = overlaps_of(sparse_rows(warped), segs.cells)
         # A segment goes to the object that holds most of it.
         owner = np.argmax(inter, axis=0) if len(ids) else np.zeros(len(segs.masks), int)
+        p = self.params
+        # What every followed object reads of the segments, worked out for all of them at once.
+        active = [k for k, obj in enumerate(objects) if obj.state is not LOST]
+        likely = likelihoods([objects[k] for k in active], segs.covered.shape, cues, p)
+        sums = likely_sums(segs.cells, likely, warped[active])
+        known = np.zeros(self._newest + 2, bool)  # by track id; the last (-1: no track) never set
         rows: dict[int, np.ndarray] = {}
         carried: set[int] = set()
-        for k, (object_id, obj) in enumerate(zip(ids, objects, strict=True)):
-            if obj.state is LOST:
-                continue
-            p = self.params
+        for j, k in enumerate(active):
+            object_id, obj = ids[k], objects[k]
             if warped_area[k] < p.gone_area * obj.look.area and (keyframe or not warped[k].any()):  # vanished
                 self.objects[object_id] = lifecycle.lose(obj, self._newest, p)
                 continue
-            evidence = weigh(obj, warped[k], np.where(owner == k, inter[k], 0.0), segs, cues, p)
+            known[:] = False
+            known[list(obj.tracks | obj.parts)] = True
+            was_part = known[segs.track_ids]
+            evidence = weigh(
+                obj, warped[k], np.where(owner == k, inter[k], 0.0), segs, cues, p, likely[j], sums[j], was_part
+            )
             mask, clipped = explain(segs, evidence, p)
             obj.clipped = clipped and mask is not None
             # The moved mask lies on what does not look like the object: the flow lost it (fast, small, or drifted)
@@ -208,7 +217,7 @@ class ObjectTracker:
                 carried.add(object_id)
             elif flow is not None and float(mask.sum()) >= p.whole_view * obj.look.area and obj.state is not TRIAL:
                 # Its motion across the scene, not over a partial view; nor while what was taken back is on trial.
-                obj.drift = np.median(flow[mask], axis=0) - cues.scene  # type: ignore[union-attr]
+                obj.drift = median_flow(flow, mask) - cues.scene  # type: ignore[union-attr]
             if obj.state is TRIAL and flow is not None:
                 # Taken back moving across the scene, it goes on doing so: what comes to rest with the scene or turns
                 # at once was something else (a piece of what it went behind, of the background that moved with it).
