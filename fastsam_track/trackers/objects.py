@@ -59,14 +59,15 @@ class ObjectTracker:
         self.params = replace(params or ObjectParams(), **changes)
         self.prompts = PromptResolver(self.params, smooth)
         self.objects: dict[int, TrackedObject] = {}
-        self._areas: dict[int, float] = {}  # segment track id: its area when last seen (recent tracks)
+        # Recent segment tracks' ids, ascending, and their areas when last seen.
+        self._tracks, self._areas = np.zeros(0, int), np.zeros(0)
         self._newest = -1  # the newest segment track id seen
 
     def reset(self) -> None:
         """Forget every object and pending prompt."""
         self.objects.clear()
         self.prompts.reset()
-        self._areas.clear()
+        self._tracks, self._areas = np.zeros(0, int), np.zeros(0)
         self._newest = -1
 
     def update(
@@ -110,7 +111,11 @@ class ObjectTracker:
         self._newest = max(self._newest, int(track_ids.max(initial=-1)))
         covered = np.zeros(mask_shape, bool)
         covered.reshape(-1)[cells.indices] = True
-        before = np.array([self._areas.get(t, np.nan) for t in track_ids.tolist()], float).reshape(len(masks))
+        before = np.full(len(masks), np.nan)  # each segment's track's area when last seen (NaN: a new track)
+        if len(self._tracks):
+            at = np.minimum(np.searchsorted(self._tracks, track_ids), len(self._tracks) - 1)
+            found = self._tracks[at] == track_ids
+            before[found] = self._areas[at[found]]
         segs = Segments(masks, cells, np.diff(cells.indptr).astype(np.float32), track_ids, before, covered)
         rows, carried = self._follow(segs, cues, keyframe)
         for object_id, mask in self.prompts.resolve(masks, frame_shape, prompts, cues).items():
@@ -166,8 +171,14 @@ class ObjectTracker:
                 obj.parts = set(track_ids[parts & (track_ids >= 0)].tolist())
         known = track_ids >= 0
         # Tracks the segment tracker takes back after a miss keep their last area: they are not new.
-        recent = {t: a for t, a in self._areas.items() if t > self._newest - self.params.recent_tracks}
-        self._areas = recent | dict(zip(track_ids[known].tolist(), segs.area[known].tolist(), strict=True))
+        recent = self._tracks > self._newest - self.params.recent_tracks
+        tracks = np.concatenate([self._tracks[recent], track_ids[known]])
+        areas = np.concatenate([self._areas[recent], segs.area[known].astype(float)])
+        order = np.argsort(tracks, kind="stable")  # a track on this frame comes after its older area: it wins
+        tracks, areas = tracks[order], areas[order]
+        last = np.ones(len(tracks), bool)
+        last[:-1] = tracks[1:] != tracks[:-1]
+        self._tracks, self._areas = tracks[last], areas[last]
 
     def _follow(self, segs: Segments, cues: FrameCues | None, keyframe: bool) -> tuple[dict[int, np.ndarray], set[int]]:
         """Each followed object's mask on this frame, and the ids of those no segment confirmed; between keyframes
