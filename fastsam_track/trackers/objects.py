@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import supervision as sv
+from scipy import sparse
 
 from fastsam_track.errors import UsageError
 from fastsam_track.trackers import lifecycle
@@ -77,6 +78,7 @@ class ObjectTracker:
         prompts: Sequence[Prompt] = (),
         cues: FrameCues | None = None,
         keyframe: bool = True,
+        cells: sparse.csr_matrix | None = None,
     ) -> sv.Detections:
         """Carry the objects into this frame, then apply this frame's prompts.
 
@@ -90,6 +92,8 @@ class ObjectTracker:
                 keyframe's carried by the flow: they may confirm an object, but are no evidence
                 against one (it is not lost, and the frame does not count towards ``max_carried``),
                 and its colours are not learnt there (a carried mask may have slid off it).
+            cells: ``segments``' masks as ``association.sparse_rows`` when the caller has them (the segment
+                tracker's), None to make them here.
 
         Returns:
             One row per object on this frame: ``mask`` (K, h, w) bool, ``xyxy`` (K, 4) float32
@@ -106,7 +110,8 @@ class ObjectTracker:
         mask_shape = (int(masks.shape[1]), int(masks.shape[2]))
         if cues is not None and cues.colors.shape != mask_shape:
             raise UsageError(f"cues are for a {cues.colors.shape} grid, the segments' masks are {mask_shape}")
-        cells = sparse_rows(masks)  # every overlap of this frame's segments is a product with these
+        if cells is None or cells.shape != (len(masks), mask_shape[0] * mask_shape[1]):
+            cells = sparse_rows(masks)  # every overlap of this frame's segments is a product with these
         track_ids = np.asarray(segments.tracker_id) if segments.tracker_id is not None else np.full(len(masks), -1)
         self._newest = max(self._newest, int(track_ids.max(initial=-1)))
         covered = np.zeros(mask_shape, bool)
