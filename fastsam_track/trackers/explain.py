@@ -107,8 +107,9 @@ def likely_sums(cells: sparse.csr_matrix, likely: np.ndarray, warped: np.ndarray
     """(K, N, 2) float32: each of N segments' (``sparse_rows``) sum of each of K objects' (K, h, w) ``likely``
     over all its cells and over those inside the object's (K, h, w) bool ``warped``: one product for all."""
     weights = likely.reshape(len(likely), cells.shape[1]).astype(np.float32)
-    columns = np.stack([weights, weights * warped.reshape(len(warped), cells.shape[1])], axis=2)  # (K, h * w, 2)
-    sums = np.asarray(cells @ columns.transpose(1, 0, 2).reshape(cells.shape[1], -1), np.float32)
+    rows = np.stack([weights, weights * warped.reshape(len(warped), cells.shape[1])], axis=1)  # (K, 2, h * w)
+    # The (h * w, 2K) columns as a transposed view: no copy of a transposition (2x the product's time).
+    sums = np.asarray(cells @ rows.reshape(2 * len(likely), cells.shape[1]).T, np.float32)
     return sums.reshape(cells.shape[0], len(likely), 2).transpose(1, 0, 2)
 
 
