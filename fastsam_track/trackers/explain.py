@@ -275,4 +275,7 @@ def _strayed(
     """
     counts = {int(t): obj.strays.get(int(t), 0) + 1 for t in track_ids[touching & ~moving & (track_ids >= 0)].tolist()}
     obj.strays = counts
-    return np.array([counts.get(int(t), 0) >= p.strayed for t in track_ids.tolist()], bool).reshape(len(track_ids))
+    strayed = np.zeros(len(track_ids), bool)
+    for track in (t for t, count in counts.items() if count >= p.strayed):  # few, or none: no loop over all N
+        strayed |= track_ids == track
+    return strayed
