@@ -21,7 +21,7 @@ from scipy import sparse
 from fastsam_track.errors import UsageError
 from fastsam_track.trackers import lifecycle
 from fastsam_track.trackers.appearance import Appearance
-from fastsam_track.trackers.association import overlaps_of, sparse_rows
+from fastsam_track.trackers.association import few_overlaps, sparse_rows
 from fastsam_track.trackers.explain import Segments, explain, likelihoods, likely_sums, median_flow, weigh
 from fastsam_track.trackers.flow import FrameCues, warp
 from fastsam_track.trackers.lifecycle import TrackedObject
@@ -137,7 +137,7 @@ class ObjectTracker:
             lifecycle.end_frame(obj, seen)
         ids = np.array(sorted(rows), int)
         stack = np.array([rows[i] for i in ids], bool).reshape(len(ids), *mask_shape)
-        inter = overlaps_of(sparse_rows(stack), cells)[0]
+        inter = few_overlaps(stack, cells)[0]
         part_of = np.divide(inter, segs.area[None], out=np.zeros_like(inter), where=segs.area[None] > 0)
         self._remember(ids, stack, inter, part_of >= self.params.part_share, segs, carried)
         return sv.Detections(
@@ -192,7 +192,7 @@ class ObjectTracker:
         ids = list(self.objects)
         objects = [self.objects[i] for i in ids]
         warped = warp(np.array([o.mask for o in objects], bool).reshape(len(ids), *segs.masks.shape[1:]), flow)
-        inter, warped_area, _ = overlaps_of(sparse_rows(warped), segs.cells)
+        inter, warped_area = few_overlaps(warped, segs.cells)
         # A segment goes to the object that holds most of it.
         owner = np.argmax(inter, axis=0) if len(ids) else np.zeros(len(segs.masks), int)
         p = self.params
