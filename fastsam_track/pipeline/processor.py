@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import supervision as sv
+from scipy import sparse
 
 from fastsam_track.edges import edge_map
 from fastsam_track.errors import FlowError, UsageError
@@ -64,6 +65,8 @@ class Tracker(Protocol):
 
     def follow(self, segments: sv.Detections, cues: FrameCues | None) -> sv.Detections: ...
 
+    rows: sparse.csr_matrix | None  # the last segments given as ``association.sparse_rows`` (None: none yet)
+
 
 class ObjectFollower(Protocol):
     """Follows prompted objects: ``update(segments, frame_shape, prompts, cues) -> objects``, and
@@ -76,6 +79,7 @@ class ObjectFollower(Protocol):
         prompts: list[Prompt],
         cues: FrameCues | None,
         keyframe: bool = True,
+        cells: sparse.csr_matrix | None = None,
     ) -> sv.Detections: ...
 
     def lost(self) -> tuple[int, ...]: ...
@@ -219,12 +223,14 @@ class FrameProcessor:
         naming its object) is reported to it, so the window or page that gave it can say so. Every
         warning is still shown as usual (the terminal's line), after the update."""
         assert self.objects is not None
+        # The segment tracker's sparse rows of these very segments: the object tracker need not make them again.
+        cells = self.tracker.rows if self.tracker is not None else None
         if self.inbox is None:
-            return self.objects.update(segments, frame_shape, due, cues, keyframe)
+            return self.objects.update(segments, frame_shape, due, cues, keyframe, cells)
         # The tracker reports a miss only as a warning; warnings other threads give meanwhile are
         # caught too and shown the same way.
         with warnings.catch_warnings(record=True) as caught:
-            followed = self.objects.update(segments, frame_shape, due, cues, keyframe)
+            followed = self.objects.update(segments, frame_shape, due, cues, keyframe, cells)
         for warning in caught:
             if isinstance(warning.message, PromptWarning):
                 self.inbox.missed(warning.message.object_id, warning.message.reason)

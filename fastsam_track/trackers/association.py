@@ -15,7 +15,16 @@ from scipy import sparse
 
 from fastsam_track.errors import UsageError
 
-__all__ = ["assign", "iou_of", "mask_coverage", "mask_iou", "mask_overlaps", "overlaps_of", "sparse_rows"]
+__all__ = [
+    "assign",
+    "few_overlaps",
+    "iou_of",
+    "mask_coverage",
+    "mask_iou",
+    "mask_overlaps",
+    "overlaps_of",
+    "sparse_rows",
+]
 
 
 _FEW = 16  # at most this many masks on the left of ``overlaps_of`` are made dense
@@ -78,6 +87,16 @@ def overlaps_of(a: sparse.csr_matrix, b: sparse.csr_matrix) -> tuple[np.ndarray,
     else:
         inter = np.asarray((a @ b.T).toarray(), np.float32).reshape(a.shape[0], b.shape[0])
     return inter, np.diff(a.indptr).astype(np.float32), np.diff(b.indptr).astype(np.float32)
+
+
+def few_overlaps(masks: np.ndarray, cells: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    """``overlaps_of(sparse_rows(masks), cells)``'s (K, N) intersections and (K,) areas for (K, h, w) bool masks (a
+    few prompted objects) against N masks as ``sparse_rows``: the few as dense columns straight away."""
+    if len(masks) > _FEW:
+        return overlaps_of(sparse_rows(masks), cells)[:2]
+    flat = masks.reshape(len(masks), cells.shape[1])
+    inter = np.ascontiguousarray(np.asarray(cells @ flat.T.astype(np.float32), np.float32).T)
+    return inter, flat.sum(axis=1).astype(np.float32)
 
 
 def iou_of(a: sparse.csr_matrix, b: sparse.csr_matrix) -> np.ndarray:

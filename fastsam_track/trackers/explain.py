@@ -21,13 +21,22 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from fastsam_track.trackers.appearance import objectness
 from fastsam_track.trackers.flow import FrameCues
 from fastsam_track.trackers.lifecycle import TrackedObject
 from fastsam_track.trackers.motion import grow
 from fastsam_track.trackers.params import ObjectParams
 
-__all__ = ["Evidence", "Segments", "explain", "motion_share", "moves_with", "weigh"]
+__all__ = [
+    "Evidence",
+    "Segments",
+    "explain",
+    "likelihoods",
+    "likely_sums",
+    "median_flow",
+    "motion_share",
+    "moves_with",
+    "weigh",
+]
 
 
 @dataclass(frozen=True)
@@ -68,6 +77,8 @@ class Evidence:
         confirm: the share of ``warped`` the segments must cover to confirm it.
         along: (h, w) float ``motion_share`` (None: no flow): a merged segment is clipped only when its part
             inside ``warped`` moves with the object (not the background it passes, taken in).
+        sums: (N, 2) float32 each segment's sum of ``likely`` over all its cells and over those inside ``warped``
+            (``likely_sums``; None: worked out by ``explain``).
     """
 
     warped: np.ndarray
@@ -80,19 +91,54 @@ class Evidence:
     typical: float
     confirm: float
     along: np.ndarray | None
+    sums: np.ndarray | None = None
+
+
+def likelihoods(
+    objects: list[TrackedObject], shape: tuple[int, int], cues: FrameCues | None, p: ObjectParams
+) -> np.ndarray:
+    """(K, h, w) float: how much each cell's colour is each object's (1 everywhere without cues)."""
+    if cues is None:
+        return np.ones((len(objects), *shape))
+    return np.array([o.look.likelihood(cues.colors, p) for o in objects], float).reshape(len(objects), *shape)
+
+
+def likely_sums(cells: sparse.csr_matrix, likely: np.ndarray, warped: np.ndarray) -> np.ndarray:
+    """(K, N, 2) float32: each of N segments' (``sparse_rows``) sum of each of K objects' (K, h, w) ``likely``
+    over all its cells and over those inside the object's (K, h, w) bool ``warped``: one product for all."""
+    weights = likely.reshape(len(likely), cells.shape[1]).astype(np.float32)
+    rows = np.stack([weights, weights * warped.reshape(len(warped), cells.shape[1])], axis=1)  # (K, 2, h * w)
+    # The (h * w, 2K) columns as a transposed view: no copy of a transposition (2x the product's time).
+    sums = np.asarray(cells @ rows.reshape(2 * len(likely), cells.shape[1]).T, np.float32)
+    return sums.reshape(cells.shape[0], len(likely), 2).transpose(1, 0, 2)
 
 
 def weigh(
-    obj: TrackedObject, warped: np.ndarray, inter: np.ndarray, segs: Segments, cues: FrameCues | None, p: ObjectParams
+    obj: TrackedObject,
+    warped: np.ndarray,
+    inter: np.ndarray,
+    segs: Segments,
+    cues: FrameCues | None,
+    p: ObjectParams,
+    likely: np.ndarray | None = None,
+    sums: np.ndarray | None = None,
+    was_part: np.ndarray | None = None,
 ) -> Evidence:
     """The evidence of an object whose mask the flow moved to ``warped`` (h, w) and that shares ``inter`` (N,)
-    cells with the segments it holds most of; remembers which of its parts moved with the scene (``strays``)."""
+    cells with the segments it holds most of; remembers which of its parts moved with the scene (``strays``).
+    ``likely`` (h, w), ``sums`` (N, 2) (``likely_sums``) and ``was_part`` (N,) bool, when the caller has them
+    for all its objects at once (None: worked out here)."""
     # Colours tell the object from its surroundings: segments and uncovered cells like the surroundings stay out.
-    likely = obj.look.likelihood(cues.colors, p) if cues is not None else np.ones(warped.shape)
-    alike = objectness(segs.cells, likely, segs.area) >= p.alike
+    if likely is None:
+        likely = obj.look.likelihood(cues.colors, p) if cues is not None else np.ones(warped.shape)
+    if sums is None:
+        sums = likely_sums(segs.cells, likely[None], warped[None])[0]
+    like_all = sums[:, 0]
+    alike = np.divide(like_all, segs.area, out=np.zeros_like(like_all), where=segs.area > 0) >= p.alike
     # A segment that holds it merged with a neighbour took it in: it is new, or was part of it, or grew by a
     # good part of it. One that was there before and did not grow passed in front of it.
-    was_part = np.isin(segs.track_ids, list(obj.tracks | obj.parts))
+    if was_part is None:
+        was_part = np.isin(segs.track_ids, list(obj.tracks | obj.parts))
     took_in = np.isnan(segs.before) | was_part | (segs.area - segs.before >= p.grown_share * warped.sum())
     carried = obj.carried > 0  # a mask the flow alone has carried drifts: the segments need to agree less
     along = None
@@ -116,6 +162,7 @@ def weigh(
         obj.look.area,
         p.carried_confirm if carried else p.confirm,
         along,
+        sums,
     )
 
 
@@ -136,8 +183,8 @@ def explain(segs: Segments, ev: Evidence, p: ObjectParams) -> tuple[np.ndarray |
     # closer; a merged neighbour has its own): any other would let it grow without bound.
     size = max(ev.typical, area)
     outside = seg_area - inter
-    weights = likely.reshape(-1).astype(np.float32)
-    like_all, like_inside = (segs.cells @ np.stack([weights, weights * warped.reshape(-1)], axis=1)).T
+    sums = ev.sums if ev.sums is not None else likely_sums(segs.cells, likely[None], warped[None])[0]
+    like_all, like_inside = sums.T
     outside_like = np.divide(like_all - like_inside, outside, out=np.zeros_like(outside), where=outside > 0)
     holds = inter >= p.regrow_hold * area
     whole = (
@@ -191,11 +238,25 @@ def motion_share(
     everything = np.ones(flow.shape[:2], np.float32)
     if not warped.any():
         return everything
-    mine = np.median(flow[warped], axis=0) if drift is None else scene + drift
+    mine = median_flow(flow, warped) if drift is None else scene + drift
     relative = float(np.hypot(*(mine - scene)))
     if relative < p.motion:
         return everything
-    return ((flow - scene) @ ((mine - scene) / relative**2)).astype(np.float32)
+    return (_less(flow, scene) @ ((mine - scene) / relative**2)).astype(np.float32, copy=False)
+
+
+def _less(flow: np.ndarray, scene: np.ndarray) -> np.ndarray:
+    """(h, w, 2) ``flow`` less the (2,) ``scene`` motion. For float32 ones, as complex numbers (dx + i dy): the
+    same subtractions, 50x faster than broadcasting over a last axis of 2."""
+    if flow.dtype != np.float32 or scene.dtype != np.float32 or not flow.flags.c_contiguous:
+        return flow - scene
+    return (flow.view(np.complex64) - np.complex64(complex(scene[0], scene[1]))).view(np.float32)
+
+
+def median_flow(flow: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """(2,) the median (dx, dy) of an (h, w, 2) ``flow`` over an (h, w) bool mask; read with ``np.take`` (a fancy
+    index of the 2-D flow by rows is about 15x slower), each component's median over a contiguous row (1.6x faster)."""
+    return np.median(np.take(flow.reshape(-1, 2), np.flatnonzero(mask), axis=0).T.copy(), axis=1)
 
 
 def moves_with(share: np.ndarray, cells: sparse.csr_matrix, seg_area: np.ndarray, p: ObjectParams) -> np.ndarray:
@@ -214,4 +275,7 @@ def _strayed(
     """
     counts = {int(t): obj.strays.get(int(t), 0) + 1 for t in track_ids[touching & ~moving & (track_ids >= 0)].tolist()}
     obj.strays = counts
-    return np.array([counts.get(int(t), 0) >= p.strayed for t in track_ids.tolist()], bool).reshape(len(track_ids))
+    strayed = np.zeros(len(track_ids), bool)
+    for track in (t for t, count in counts.items() if count >= p.strayed):  # few, or none: no loop over all N
+        strayed |= track_ids == track
+    return strayed

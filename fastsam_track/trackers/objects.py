@@ -16,12 +16,13 @@ from typing import Any
 
 import numpy as np
 import supervision as sv
+from scipy import sparse
 
 from fastsam_track.errors import UsageError
 from fastsam_track.trackers import lifecycle
 from fastsam_track.trackers.appearance import Appearance
-from fastsam_track.trackers.association import overlaps_of, sparse_rows
-from fastsam_track.trackers.explain import Segments, explain, weigh
+from fastsam_track.trackers.association import few_overlaps, sparse_rows
+from fastsam_track.trackers.explain import Segments, explain, likelihoods, likely_sums, median_flow, weigh
 from fastsam_track.trackers.flow import FrameCues, warp
 from fastsam_track.trackers.lifecycle import TrackedObject
 from fastsam_track.trackers.motion import shift
@@ -59,14 +60,15 @@ class ObjectTracker:
         self.params = replace(params or ObjectParams(), **changes)
         self.prompts = PromptResolver(self.params, smooth)
         self.objects: dict[int, TrackedObject] = {}
-        self._areas: dict[int, float] = {}  # segment track id: its area when last seen (recent tracks)
+        # Recent segment tracks' ids, ascending, and their areas when last seen.
+        self._tracks, self._areas = np.zeros(0, int), np.zeros(0)
         self._newest = -1  # the newest segment track id seen
 
     def reset(self) -> None:
         """Forget every object and pending prompt."""
         self.objects.clear()
         self.prompts.reset()
-        self._areas.clear()
+        self._tracks, self._areas = np.zeros(0, int), np.zeros(0)
         self._newest = -1
 
     def update(
@@ -76,6 +78,7 @@ class ObjectTracker:
         prompts: Sequence[Prompt] = (),
         cues: FrameCues | None = None,
         keyframe: bool = True,
+        cells: sparse.csr_matrix | None = None,
     ) -> sv.Detections:
         """Carry the objects into this frame, then apply this frame's prompts.
 
@@ -89,6 +92,8 @@ class ObjectTracker:
                 keyframe's carried by the flow: they may confirm an object, but are no evidence
                 against one (it is not lost, and the frame does not count towards ``max_carried``),
                 and its colours are not learnt there (a carried mask may have slid off it).
+            cells: ``segments``' masks as ``association.sparse_rows`` when the caller has them (the segment
+                tracker's), None to make them here.
 
         Returns:
             One row per object on this frame: ``mask`` (K, h, w) bool, ``xyxy`` (K, 4) float32
@@ -105,12 +110,17 @@ class ObjectTracker:
         mask_shape = (int(masks.shape[1]), int(masks.shape[2]))
         if cues is not None and cues.colors.shape != mask_shape:
             raise UsageError(f"cues are for a {cues.colors.shape} grid, the segments' masks are {mask_shape}")
-        cells = sparse_rows(masks)  # every overlap of this frame's segments is a product with these
+        if cells is None or cells.shape != (len(masks), mask_shape[0] * mask_shape[1]):
+            cells = sparse_rows(masks)  # every overlap of this frame's segments is a product with these
         track_ids = np.asarray(segments.tracker_id) if segments.tracker_id is not None else np.full(len(masks), -1)
         self._newest = max(self._newest, int(track_ids.max(initial=-1)))
         covered = np.zeros(mask_shape, bool)
         covered.reshape(-1)[cells.indices] = True
-        before = np.array([self._areas.get(t, np.nan) for t in track_ids.tolist()], float).reshape(len(masks))
+        before = np.full(len(masks), np.nan)  # each segment's track's area when last seen (NaN: a new track)
+        if len(self._tracks):
+            at = np.minimum(np.searchsorted(self._tracks, track_ids), len(self._tracks) - 1)
+            found = self._tracks[at] == track_ids
+            before[found] = self._areas[at[found]]
         segs = Segments(masks, cells, np.diff(cells.indptr).astype(np.float32), track_ids, before, covered)
         rows, carried = self._follow(segs, cues, keyframe)
         for object_id, mask in self.prompts.resolve(masks, frame_shape, prompts, cues).items():
@@ -127,7 +137,7 @@ class ObjectTracker:
             lifecycle.end_frame(obj, seen)
         ids = np.array(sorted(rows), int)
         stack = np.array([rows[i] for i in ids], bool).reshape(len(ids), *mask_shape)
-        inter = overlaps_of(sparse_rows(stack), cells)[0]
+        inter = few_overlaps(stack, cells)[0]
         part_of = np.divide(inter, segs.area[None], out=np.zeros_like(inter), where=segs.area[None] > 0)
         self._remember(ids, stack, inter, part_of >= self.params.part_share, segs, carried)
         return sv.Detections(
@@ -166,8 +176,14 @@ class ObjectTracker:
                 obj.parts = set(track_ids[parts & (track_ids >= 0)].tolist())
         known = track_ids >= 0
         # Tracks the segment tracker takes back after a miss keep their last area: they are not new.
-        recent = {t: a for t, a in self._areas.items() if t > self._newest - self.params.recent_tracks}
-        self._areas = recent | dict(zip(track_ids[known].tolist(), segs.area[known].tolist(), strict=True))
+        recent = self._tracks > self._newest - self.params.recent_tracks
+        tracks = np.concatenate([self._tracks[recent], track_ids[known]])
+        areas = np.concatenate([self._areas[recent], segs.area[known].astype(float)])
+        order = np.argsort(tracks, kind="stable")  # a track on this frame comes after its older area: it wins
+        tracks, areas = tracks[order], areas[order]
+        last = np.ones(len(tracks), bool)
+        last[:-1] = tracks[1:] != tracks[:-1]
+        self._tracks, self._areas = tracks[last], areas[last]
 
     def _follow(self, segs: Segments, cues: FrameCues | None, keyframe: bool) -> tuple[dict[int, np.ndarray], set[int]]:
         """Each followed object's mask on this frame, and the ids of those no segment confirmed; between keyframes
@@ -176,19 +192,28 @@ class ObjectTracker:
         ids = list(self.objects)
         objects = [self.objects[i] for i in ids]
         warped = warp(np.array([o.mask for o in objects], bool).reshape(len(ids), *segs.masks.shape[1:]), flow)
-        inter, warped_area, _ = overlaps_of(sparse_rows(warped), segs.cells)
+        inter, warped_area = few_overlaps(warped, segs.cells)
         # A segment goes to the object that holds most of it.
         owner = np.argmax(inter, axis=0) if len(ids) else np.zeros(len(segs.masks), int)
+        p = self.params
+        # What every followed object reads of the segments, worked out for all of them at once.
+        active = [k for k, obj in enumerate(objects) if obj.state is not LOST]
+        likely = likelihoods([objects[k] for k in active], segs.covered.shape, cues, p)
+        sums = likely_sums(segs.cells, likely, warped[active])
+        known = np.zeros(self._newest + 2, bool)  # by track id; the last (-1: no track) never set
         rows: dict[int, np.ndarray] = {}
         carried: set[int] = set()
-        for k, (object_id, obj) in enumerate(zip(ids, objects, strict=True)):
-            if obj.state is LOST:
-                continue
-            p = self.params
+        for j, k in enumerate(active):
+            object_id, obj = ids[k], objects[k]
             if warped_area[k] < p.gone_area * obj.look.area and (keyframe or not warped[k].any()):  # vanished
                 self.objects[object_id] = lifecycle.lose(obj, self._newest, p)
                 continue
-            evidence = weigh(obj, warped[k], np.where(owner == k, inter[k], 0.0), segs, cues, p)
+            known[:] = False
+            known[list(obj.tracks | obj.parts)] = True
+            was_part = known[segs.track_ids]
+            evidence = weigh(
+                obj, warped[k], np.where(owner == k, inter[k], 0.0), segs, cues, p, likely[j], sums[j], was_part
+            )
             mask, clipped = explain(segs, evidence, p)
             obj.clipped = clipped and mask is not None
             # The moved mask lies on what does not look like the object: the flow lost it (fast, small, or drifted)
@@ -208,7 +233,7 @@ class ObjectTracker:
                 carried.add(object_id)
             elif flow is not None and float(mask.sum()) >= p.whole_view * obj.look.area and obj.state is not TRIAL:
                 # Its motion across the scene, not over a partial view; nor while what was taken back is on trial.
-                obj.drift = np.median(flow[mask], axis=0) - cues.scene  # type: ignore[union-attr]
+                obj.drift = median_flow(flow, mask) - cues.scene  # type: ignore[union-attr]
             if obj.state is TRIAL and flow is not None:
                 # Taken back moving across the scene, it goes on doing so: what comes to rest with the scene or turns
                 # at once was something else (a piece of what it went behind, of the background that moved with it).

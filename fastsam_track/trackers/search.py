@@ -14,7 +14,6 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from fastsam_track.trackers.appearance import objectness
 from fastsam_track.trackers.association import overlaps_of, sparse_rows
 from fastsam_track.trackers.explain import Segments
 from fastsam_track.trackers.flow import FrameCues
@@ -102,9 +101,13 @@ def search(
     masks, cells = segs.masks, segs.cells
     if len(masks) == 0:
         return None
-    inter, _, area = overlaps_of(sparse_rows(np.array([held, query.near, query.expected])), cells)
+    # One product of the segments' rows with the three masks and the object's colour likelihood as dense columns.
+    likely = obj.look.likelihood(cues.colors, p).astype(np.float32)
+    columns = np.stack([held, query.near, query.expected, likely], axis=2).reshape(held.size, -1).astype(np.float32)
+    sums = np.ascontiguousarray(np.asarray(cells @ columns, np.float32).T)
+    inter, area = sums[:-1], segs.area
     free = (inter[0] < p.search_free * area) & (area > 0)
-    likeness = objectness(cells, obj.look.likelihood(cues.colors, p), area)
+    likeness = np.divide(sums[-1], area, out=np.zeros_like(sums[-1]), where=area > 0)
     close = inter[1] > p.search_close * area
     like = free & close & (likeness >= query.colours) & (area <= p.search_size * query.size)
     seeds = np.flatnonzero(like if query.allowed is None else like & query.allowed)

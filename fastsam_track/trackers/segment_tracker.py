@@ -68,6 +68,7 @@ class SegmentTracker:
     def _clear(self, mask_shape: tuple[int, ...]) -> None:
         self.grid = (int(mask_shape[0]), int(mask_shape[1]))
         self.cells = sparse_rows(np.zeros((0, *self.grid), bool))  # (T, h * w) each track's last mask, moved
+        self.rows: sparse.csr_matrix | None = None  # the last frame's segments (N, h * w), for the object tracker
         self.ids = np.zeros(0, int)  # (T,)
         self.state = np.zeros(0, int)  # (T,) TrackState
         self.hits = np.zeros(0, int)  # (T,) frames seen in a row
@@ -93,7 +94,7 @@ class SegmentTracker:
         if self.grid != masks.shape[1:]:
             self._clear(masks.shape[1:])  # a new resolution is a new video; identities keep counting
         before = self._move(cues)
-        rows = sparse_rows(masks)
+        rows = self.rows = sparse_rows(masks)
         matches, unmatched_tracks, new = assign(iou_of(self.cells, rows), self.iou_threshold)
         return self._book(segments, rows, before, matches, unmatched_tracks, new)
 
@@ -114,7 +115,7 @@ class SegmentTracker:
         if self.grid != masks.shape[1:] or segments.tracker_id is None:
             return self.update(segments, cues)
         before = self._move(cues)
-        rows = sparse_rows(masks)
+        rows = self.rows = sparse_rows(masks)
         # Track ids ascend (new tracks are appended with higher ones): each segment's track by bisection.
         at = np.searchsorted(self.ids, segments.tracker_id)
         found = at < len(self)
