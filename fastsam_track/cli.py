@@ -99,8 +99,8 @@ def _parser() -> argparse.ArgumentParser:
     live.add_argument("--rtsp-out", metavar="URL", help="push the annotated stream to an RTSP server")
     outputs = run.add_argument_group("files and exports")
     for output in OUTPUTS.values():
-        kind: Callable[[str], Path] = Path if output.folder else _file_path
-        outputs.add_argument(*output.flags, type=kind, metavar=output.metavar, dest=output.name, help=output.help)
+        path_type: Callable[[str], Path] = Path if output.folder else _file_path
+        outputs.add_argument(*output.flags, type=path_type, metavar=output.metavar, dest=output.name, help=output.help)
     live.add_argument(
         "--report", type=Path, metavar="FILE.html", help="write a report of the run (figures over time) at its end"
     )

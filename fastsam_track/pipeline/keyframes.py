@@ -16,8 +16,9 @@ a keyframe when
 - at least every ``every`` frames, and every ``fast_every`` frames while an object moves fast
   for its size (its mean motion per frame a large share of its width).
 
-The model's thread runs a frame or two ahead of tracking, so a keyframe asked for lands one or
-two frames later.
+The model's thread decides a frame or two ahead of tracking; a keyframe asked for after it passed
+the next frame by is run on the tracking thread for that frame (``claim``, the runner's
+``_Network.late``), so it lands on the very next frame, as it would in a loop without threads.
 
 Example:
     >>> keys = Keyframes(every=3)
@@ -109,6 +110,17 @@ class Keyframes:
             self.count += 1
             return True
         return False
+
+    def claim(self) -> bool:
+        """Whether a frame the model's thread passed by should go through the network after all, because
+        ``observe`` asked for a keyframe since (the tracking thread, on such a frame; a yes counts as the
+        keyframe ``due`` would have given)."""
+        if not self._wanted.is_set():
+            return False
+        self._since = 0
+        self._wanted.clear()
+        self.count += 1
+        return True
 
     def observe(self, keyframe: bool, cues: FrameCues | None, objects: sv.Detections | None) -> None:
         """What the tracking thread saw on a frame: with ``auto``, whether to ask for a keyframe now.

@@ -425,8 +425,9 @@ def frames_through(
         writer = _Writer(sink_list, exports, drawing, queue_size, record_age, stats) if sink_list or exports else None
         decoded: _Prefetch[Frame] = _Latest(frames) if live else _Prefetch(frames, queue_size)
         # One frame waits between the model and processing: the model never idles, the age stays low.
+        network = _Network(two_phase(segment), keyframes)
         model: _Prefetch[tuple[Frame, Callable[[], sv.Detections | None], float]] = _Prefetch(
-            _segment_all(decoded, two_phase(segment), stats, keyframes), maxsize=1, name="segment"
+            _segment_all(decoded, network, stats), maxsize=1, name="segment"
         )
         stages += [decoded, model]
         segmented_frames: Iterable[tuple[tuple[Frame, Callable[[], sv.Detections | None], float], float]] = model
@@ -438,6 +439,8 @@ def frames_through(
                 if writer is not None and writer.stopped.is_set():
                     break
                 assembled = time.perf_counter()
+                if assemble is _no_pass:  # the policy may have asked for a keyframe since the model passed it
+                    assemble = network.late(frame) or _no_pass
                 keyframe = assemble is not _no_pass
                 segments = assemble()
                 processed = time.perf_counter()
@@ -642,28 +645,58 @@ def _join(stages: list[_Prefetch[Any]]) -> None:
         stage.join(max(deadline - time.monotonic(), 0.0))
 
 
+class _Network:
+    """One source's network passes, one at a time and in frame order: those the keyframe policy decides on
+    the model's thread (``ahead``), and a keyframe the policy asked for (``Keyframes.claim``) once the
+    model's thread had already passed the frame by (``late``, on the tracking thread). The model's thread
+    decides a frame or two ahead of tracking; without ``late``, what ``auto`` saw on a frame would only
+    reach the network two or three frames later.
+
+    Args:
+        infer: a ``Segment``'s first phase (``two_phase``): the network now, the masks assembled later.
+        keyframes: the policy; None: every frame goes through the network.
+    """
+
+    def __init__(self, infer: Callable[[np.ndarray], Callable[[], sv.Detections]], keyframes: Keyframes | None):
+        self._infer, self._keyframes = infer, keyframes
+        self._lock = threading.Lock()  # a segmenter takes one call at a time
+        self._sent = -1  # the index of the last frame sent to the network
+
+    def ahead(self, frame: Frame) -> Callable[[], sv.Detections | None]:
+        """The model's thread: the frame's segments to come, or ``_no_pass`` when it is not a keyframe."""
+        with self._lock:
+            if self._keyframes is not None and not self._keyframes.due():
+                return _no_pass
+            self._sent = frame.index
+            return self._infer(frame.image)
+
+    def late(self, frame: Frame) -> Callable[[], sv.Detections] | None:
+        """The tracking thread, on a frame the model passed by: its segments to come when the policy wants a
+        keyframe now and no later frame went through the network yet (a replay reads in frame order)."""
+        if self._keyframes is None:
+            return None
+        with self._lock:
+            if frame.index <= self._sent or not self._keyframes.claim():
+                return None
+            self._sent = frame.index
+            return self._infer(frame.image)
+
+
 def _segment_all(
-    decoded: _Prefetch[Frame],
-    infer: Callable[[np.ndarray], Callable[[], sv.Detections]],
-    stats: RunStats,
-    keyframes: Keyframes | None,
+    decoded: _Prefetch[Frame], network: _Network, stats: RunStats
 ) -> Iterator[tuple[Frame, Callable[[], sv.Detections | None], float]]:
     """The model's stage: (frame, its segments to come, capture time) for each decoded frame, timed.
 
-    ``infer`` (a ``Segment``'s, ``two_phase``) runs only the network here; the function it
-    returns assembles the masks on the tracking thread, beside the next network pass (FastSAM-s
-    on OpenVINO, 720p, 96 masks: 2-3 ms a frame less, 94 -> 93 and with two prompts 90 -> 88).
-    A frame that is not a keyframe skips the network: its segments to come are None (the
-    processor carries the last ones by the optical flow).
+    ``network.ahead`` runs only the network here; the function it returns assembles the masks on the
+    tracking thread, beside the next network pass (FastSAM-s on OpenVINO, 720p, 96 masks: 2-3 ms a
+    frame less, 94 -> 93 and with two prompts 90 -> 88). A frame that is not a keyframe skips the
+    network: its segments to come are None (the processor carries the last ones by the optical flow).
     """
     waited = time.perf_counter()
     for frame, captured in decoded:
         started = time.perf_counter()
         stats.add("decode", started - waited)
-        if keyframes is None or keyframes.due():
-            segments: Callable[[], sv.Detections | None] = infer(frame.image)
-        else:
-            segments = _no_pass
+        segments = network.ahead(frame)
         stats.add("segment", time.perf_counter() - started)
         yield frame, segments, captured
         waited = time.perf_counter()  # not counting the wait for tracking to take the frame

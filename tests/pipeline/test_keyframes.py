@@ -17,7 +17,7 @@ from fastsam_track.pipeline.sources import open_source
 from fastsam_track.trackers.flow import FrameCues, FrameFlow
 from fastsam_track.trackers.objects import ObjectTracker
 from fastsam_track.trackers.segment_tracker import SegmentTracker
-from fastsam_track.types import OBJECT_STATE, PROPAGATED, Frame, ObjectState, PointPrompt
+from fastsam_track.types import OBJECT_STATE, PROPAGATED, Frame, ObjectState, PointPrompt, SegmentedFrame
 
 
 def _scene(x: int) -> tuple[Frame, sv.Detections]:
@@ -72,6 +72,45 @@ def test_the_network_runs_on_keyframes_only_and_every_frame_is_written(clip_path
     assert len(calls) == stats.keyframes == -(-12 // every)
     carried = [bool(np.all(s.segments.data.get(PROPAGATED, False))) for s in written]
     assert carried == [i % every != 0 for i in range(12)]
+
+
+class _AsksAt(Keyframes):
+    """Every 100th frame, and a keyframe asked for once frame ``at`` is processed (as ``auto`` asks)."""
+
+    def __init__(self, at: int):
+        super().__init__(every=100, auto=True)
+        self.at, self.seen = at, 0
+
+    def observe(self, keyframe: bool, cues: FrameCues | None, objects: sv.Detections | None) -> None:
+        if self.seen == self.at:
+            self._wanted.set()
+        self.seen += 1
+
+
+def test_a_keyframe_asked_for_lands_on_the_next_frame_though_the_model_thread_passed_it(clip_path: Path) -> None:
+    """The model's thread decides a frame or two ahead of tracking: a keyframe the policy asks for on frame 3
+    is still frame 4's (run on the tracking thread), not frame 5's or 6's; the network sees frames in order."""
+    seen: list[float] = []
+
+    def segment(image: np.ndarray) -> sv.Detections:
+        seen.append(float(image.mean()))
+        _, segments = _scene(32)
+        return segments
+
+    written: list[SegmentedFrame] = []
+    policy = _AsksAt(3)
+    stats = run(
+        open_source(str(clip_path)),
+        segment,
+        FrameProcessor(tracker=SegmentTracker(), carry=True, residual=True),
+        keyframes=policy,
+        on_frame=lambda s, _: written.append(s),
+    )
+    keyframes = [not bool(np.all(s.segments.data.get(PROPAGATED, False))) for s in written]
+    assert keyframes == [i in (0, 4) for i in range(12)]
+    assert len(seen) == stats.keyframes == policy.count == 2
+    means = [float(s.frame.image.mean()) for s in written]
+    assert seen == [means[0], means[4]]  # frame 0, then frame 4: in frame order
 
 
 def test_auto_asks_for_a_keyframe_when_the_flow_fails_on_an_object_or_it_is_unconfirmed() -> None:
