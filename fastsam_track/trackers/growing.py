@@ -2,15 +2,16 @@
 
 A point on a frame where the segmenter split the object selects only the clicked part. The
 segments touching that part (not much larger than it) are candidates; each is carried by the
-flow over the next ``grow_frames`` frames beside the object. A candidate whose motion stays
-with the object's while the object moves across the scene, and whose colours stay its own
-(the flow carried it, not slid off it), is a part of the object and joins it; one that moves
-otherwise (the background, a neighbour going its own way) does not. An object that does not
-move across the scene cannot be told from what touches it by motion: it keeps its clicked part.
+flow beside the object until the object has gone ``grow_travel`` cells across the scene (the
+motion is then large enough to tell). A candidate whose motion stayed with the object's, and
+whose colours stay its own (the flow carried it, not slid off it), is a part of the object and
+joins it; one that moves otherwise (the background, a neighbour going its own way) does not.
+An object that does not go that far within ``grow_frames`` frames cannot be told from what
+touches it by motion: it keeps its clicked part.
 
 Example:
     >>> grid = np.zeros((2, 6, 8), bool); grid[0, 2:4, 1:3] = True; grid[1, 2:4, 3:5] = True
-    >>> growth = Growth(ObjectParams(grow_frames=1))
+    >>> growth = Growth(ObjectParams())
     >>> growth.start(1, grid[0], grid, None)
     >>> sorted(growth.candidates[1].masks.sum(axis=(1, 2)).tolist())
     [4]
@@ -37,7 +38,7 @@ class _Candidates:
         masks: (C, h, w) bool each candidate, carried to the current frame.
         colors: (C, COLOR_BINS) float each one's colour histogram on the prompt frame (None: no colours).
         apart: (C,) float summed length of its motion less the object's, cells.
-        across: summed length of the object's motion less the scene's, cells.
+        across: summed length of the object's motion less the scene's, cells (how far it went).
         frames: frames judged so far.
     """
 
@@ -52,7 +53,7 @@ class Growth:
     """The point-prompted objects still growing, and what may join each.
 
     Args:
-        params: ``grow_frames``, ``grow_size``, ``grow_motion``, ``grow_apart``, ``grow_alike`` and ``part_share``.
+        params: ``grow_frames``, ``grow_size``, ``grow_travel``, ``grow_apart``, ``grow_alike`` and ``part_share``.
     """
 
     def __init__(self, params: ObjectParams):
@@ -82,26 +83,25 @@ class Growth:
 
         Returns:
             {object id: its (h, w) bool mask with the candidates that moved with it} for each object whose
-            ``grow_frames`` are over and that some candidate joins.
+            candidates are judged on this frame and that some candidate joins.
         """
         if cues is None or cues.flow is None:
             return {}
         p, flow, grown = self.params, cues.flow, {}
         for object_id, cand in list(self.candidates.items()):
+            cand.masks, cand.frames = warp(cand.masks, flow), cand.frames + 1
             mask = masks.get(object_id)
-            if mask is None or not mask.any():  # not confirmed on this frame: judged on the next
-                continue
-            cand.masks = warp(cand.masks, flow)
-            moves = np.median(flow[mask], axis=0)
-            cand.across += float(np.hypot(*(moves - cues.scene)))
-            own = np.array([np.median(flow[m], axis=0) if m.any() else moves + np.inf for m in cand.masks])
-            cand.apart += np.hypot(*(own - moves).T)
-            cand.frames += 1
-            if cand.frames < p.grow_frames:
+            if mask is not None and mask.any():  # confirmed on this frame: its motion is its own
+                moves = np.median(flow[mask], axis=0)
+                cand.across += float(np.hypot(*(moves - cues.scene)))
+                own = np.array([np.median(flow[m], axis=0) if m.any() else moves + np.inf for m in cand.masks])
+                cand.apart += np.hypot(*(own - moves).T)
+            if mask is None or cand.across < p.grow_travel:  # too little motion yet to tell what goes with it
+                if cand.frames >= p.grow_frames:
+                    del self.candidates[object_id]
                 continue
             del self.candidates[object_id]
-            across, apart = cand.across / cand.frames, cand.apart / cand.frames
-            joins = (across >= p.grow_motion) & (apart <= p.grow_apart * across)
+            joins = cand.apart <= p.grow_apart * cand.across
             if cand.colors is not None:
                 now = np.array([_histogram(m, cues.colors) for m in cand.masks])
                 joins &= np.minimum(now, cand.colors).sum(axis=1) >= p.grow_alike

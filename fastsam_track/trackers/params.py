@@ -108,10 +108,12 @@ class ObjectParams:
     box_ring_min: int = _param(2, "cells", "the narrowest such ring", (1, None))
     # Point prompts that grow to the object (``growing``).
     point_grows: bool = _param(True, "yes/no", "segments moving with a point's part join it (false: the part only)")
-    grow_frames: int = _param(3, "frames", "frames a point's neighbours are watched before they join", (1, None))
+    grow_frames: int = _param(
+        10, "frames", "most frames a point's neighbours are watched for moving with its part", (1, None)
+    )
     grow_size: float = _param(2.0, "times its size", "largest neighbouring segment that may join the part", _POSITIVE)
-    grow_motion: float = _param(
-        0.5, "cells per frame", "the part must move this much across the scene for motion to tell", _POSITIVE
+    grow_travel: float = _param(
+        2.0, "cells", "how far the part must go across the scene before its neighbours are judged", _POSITIVE
     )
     grow_apart: float = _param(
         0.35, "share of its motion", "a neighbour moving off the part by more than this does not join", _POSITIVE
