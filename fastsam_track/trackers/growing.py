@@ -5,7 +5,8 @@ segments touching that part (not much larger than it) are candidates; each is ca
 flow beside the object until the object has gone ``grow_travel`` cells across the scene (the
 motion is then large enough to tell). A candidate whose motion stayed with the object's, and
 whose colours stay its own (the flow carried it, not slid off it), is a part of the object and
-joins it; one that moves otherwise (the background, a neighbour going its own way) does not.
+joins it (and what touches the grown object is watched in turn); one that moves otherwise
+(the background, a neighbour going its own way) does not.
 An object that does not go that far within ``grow_frames`` frames cannot be told from what
 touches it by motion: it keeps its clicked part.
 
@@ -40,6 +41,7 @@ class _Candidates:
         apart: (C,) float summed length of its motion less the object's, cells.
         across: summed length of the object's motion less the scene's, cells (how far it went).
         frames: frames judged so far.
+        left: frames the object may still grow (``grow_frames`` from its prompt, over every round).
     """
 
     masks: np.ndarray
@@ -47,6 +49,7 @@ class _Candidates:
     apart: np.ndarray
     across: float = 0.0
     frames: int = 0
+    left: int = 0
 
 
 class Growth:
@@ -60,8 +63,11 @@ class Growth:
         self.params = params
         self.candidates: dict[int, _Candidates] = {}
 
-    def start(self, object_id: int, mask: np.ndarray, masks: np.ndarray, cues: FrameCues | None) -> None:
-        """Note the segments that touch a point-prompted object's (h, w) ``mask`` among the frame's (N, h, w)."""
+    def start(
+        self, object_id: int, mask: np.ndarray, masks: np.ndarray, cues: FrameCues | None, left: int | None = None
+    ) -> None:
+        """Note the segments that touch a point-prompted object's (h, w) ``mask`` among the frame's (N, h, w);
+        ``left`` frames it may still grow (None: ``grow_frames``, a new prompt)."""
         p = self.params
         area = masks.sum(axis=(1, 2))
         inside = (masks & mask[None]).sum(axis=(1, 2))
@@ -72,14 +78,16 @@ class Growth:
             return
         found = masks[chosen] & ~mask[None]
         colors = None if cues is None else np.array([_histogram(m, cues.colors) for m in found])
-        self.candidates[object_id] = _Candidates(found, colors, np.zeros(len(found)))
+        left = self.params.grow_frames if left is None else left
+        self.candidates[object_id] = _Candidates(found, colors, np.zeros(len(found)), left=left)
 
     def drop(self, object_id: int) -> None:
         """Forget an object (removed, or prompted again)."""
         self.candidates.pop(object_id, None)
 
-    def step(self, masks: dict[int, np.ndarray], cues: FrameCues | None) -> dict[int, np.ndarray]:
-        """Carry the candidates into this frame and judge their motion against the objects' (h, w) ``masks``.
+    def step(self, masks: dict[int, np.ndarray], segments: np.ndarray, cues: FrameCues | None) -> dict[int, np.ndarray]:
+        """Carry the candidates into this frame and judge their motion against the objects' (h, w) ``masks``;
+        an object that grew goes on growing from its new mask, among the frame's (N, h, w) ``segments``.
 
         Returns:
             {object id: its (h, w) bool mask with the candidates that moved with it} for each object whose
@@ -89,7 +97,7 @@ class Growth:
             return {}
         p, flow, grown = self.params, cues.flow, {}
         for object_id, cand in list(self.candidates.items()):
-            cand.masks, cand.frames = warp(cand.masks, flow), cand.frames + 1
+            cand.masks, cand.frames, cand.left = warp(cand.masks, flow), cand.frames + 1, cand.left - 1
             mask = masks.get(object_id)
             if mask is not None and mask.any():  # confirmed on this frame: its motion is its own
                 moves = np.median(flow[mask], axis=0)
@@ -97,7 +105,7 @@ class Growth:
                 own = np.array([np.median(flow[m], axis=0) if m.any() else moves + np.inf for m in cand.masks])
                 cand.apart += np.hypot(*(own - moves).T)
             if mask is None or cand.across < p.grow_travel:  # too little motion yet to tell what goes with it
-                if cand.frames >= p.grow_frames:
+                if cand.left <= 0:
                     del self.candidates[object_id]
                 continue
             del self.candidates[object_id]
@@ -107,6 +115,8 @@ class Growth:
                 joins &= np.minimum(now, cand.colors).sum(axis=1) >= p.grow_alike
             if joins.any():
                 grown[object_id] = mask | cand.masks[joins].any(axis=0)
+                if cand.left > 0:
+                    self.start(object_id, grown[object_id], segments, cues, cand.left)
         return grown
 
 

@@ -113,7 +113,8 @@ class ObjectTracker:
         before = np.array([self._areas.get(t, np.nan) for t in track_ids.tolist()], float).reshape(len(masks))
         segs = Segments(masks, cells, np.diff(cells.indptr).astype(np.float32), track_ids, before, covered)
         rows, carried = self._follow(segs, cues, keyframe)
-        for object_id, whole in self.prompts.grow({i: m for i, m in rows.items() if i not in carried}, cues).items():
+        confirmed = {i: m for i, m in rows.items() if i not in carried}
+        for object_id, whole in self.prompts.grow(confirmed, masks, cues).items():
             obj, grown = self.objects[object_id], Appearance.of(whole, cues, self.params)  # a point's part grown
             rows[object_id] = obj.mask = whole  # to what moves with it: its size and colours are the whole's
             obj.look.area, obj.look.inside, obj.look.around = grown.area, grown.inside, grown.around

@@ -109,7 +109,7 @@ class ObjectParams:
     # Point prompts that grow to the object (``growing``).
     point_grows: bool = _param(True, "yes/no", "segments moving with a point's part join it (false: the part only)")
     grow_frames: int = _param(
-        10, "frames", "most frames a point's neighbours are watched for moving with its part", (1, None)
+        10, "frames", "frames after a point prompt its part may grow by what moves with it", (1, None)
     )
     grow_size: float = _param(2.0, "times its size", "largest neighbouring segment that may join the part", _POSITIVE)
     grow_travel: float = _param(

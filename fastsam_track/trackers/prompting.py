@@ -198,10 +198,10 @@ class PromptResolver:
         self._pending.clear()
         self.growth.candidates.clear()
 
-    def grow(self, masks: dict[int, np.ndarray], cues: FrameCues | None) -> dict[int, np.ndarray]:
+    def grow(self, masks: dict[int, np.ndarray], segments: np.ndarray, cues: FrameCues | None) -> dict[int, np.ndarray]:
         """{object id: (h, w) bool mask} of point-prompted objects grown this frame by the segments that moved
-        with them (``growing``), given the objects' confirmed masks on this frame."""
-        return self.growth.step(masks, cues)
+        with them (``growing``), given the objects' confirmed masks and the frame's (N, h, w) segments."""
+        return self.growth.step(masks, segments, cues)
 
     def resolve(
         self, masks: np.ndarray, frame_shape: tuple[int, int], prompts: Sequence[Prompt], cues: FrameCues | None
