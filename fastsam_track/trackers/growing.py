@@ -42,6 +42,7 @@ class _Candidates:
         across: summed length of the object's motion less the scene's, cells (how far it went).
         frames: frames judged so far.
         left: frames the object may still grow (``grow_frames`` from its prompt, over every round).
+        part: area of the clicked part, cells: no candidate may be larger than ``grow_size`` times it.
     """
 
     masks: np.ndarray
@@ -50,6 +51,7 @@ class _Candidates:
     across: float = 0.0
     frames: int = 0
     left: int = 0
+    part: float = 0.0
 
 
 class Growth:
@@ -64,22 +66,29 @@ class Growth:
         self.candidates: dict[int, _Candidates] = {}
 
     def start(
-        self, object_id: int, mask: np.ndarray, masks: np.ndarray, cues: FrameCues | None, left: int | None = None
+        self,
+        object_id: int,
+        mask: np.ndarray,
+        masks: np.ndarray,
+        cues: FrameCues | None,
+        left: int | None = None,
+        part: float | None = None,
     ) -> None:
         """Note the segments that touch a point-prompted object's (h, w) ``mask`` among the frame's (N, h, w);
-        ``left`` frames it may still grow (None: ``grow_frames``, a new prompt)."""
+        ``left`` frames it may still grow and ``part`` the clicked part's area (None: a new prompt's)."""
         p = self.params
+        part = float(mask.sum()) if part is None else part
         area = masks.sum(axis=(1, 2))
         inside = (masks & mask[None]).sum(axis=(1, 2))
         touching = (masks & grow(mask, 1)[None]).any(axis=(1, 2))
-        chosen = touching & (inside < p.part_share * area) & (area <= p.grow_size * mask.sum()) & (area > 0)
+        chosen = touching & (inside < p.part_share * area) & (area <= p.grow_size * part) & (area > 0)
         if not chosen.any():
             self.candidates.pop(object_id, None)
             return
         found = masks[chosen] & ~mask[None]
         colors = None if cues is None else np.array([_histogram(m, cues.colors) for m in found])
         left = self.params.grow_frames if left is None else left
-        self.candidates[object_id] = _Candidates(found, colors, np.zeros(len(found)), left=left)
+        self.candidates[object_id] = _Candidates(found, colors, np.zeros(len(found)), left=left, part=part)
 
     def drop(self, object_id: int) -> None:
         """Forget an object (removed, or prompted again)."""
@@ -116,7 +125,7 @@ class Growth:
             if joins.any():
                 grown[object_id] = mask | cand.masks[joins].any(axis=0)
                 if cand.left > 0:
-                    self.start(object_id, grown[object_id], segments, cues, cand.left)
+                    self.start(object_id, grown[object_id], segments, cues, cand.left, cand.part)
         return grown
 
 

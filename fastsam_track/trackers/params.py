@@ -111,7 +111,9 @@ class ObjectParams:
     grow_frames: int = _param(
         10, "frames", "frames after a point prompt its part may grow by what moves with it", (1, None)
     )
-    grow_size: float = _param(2.0, "times its size", "largest neighbouring segment that may join the part", _POSITIVE)
+    grow_size: float = _param(
+        1.0, "times the part's size", "largest neighbouring segment that may join the clicked part", _POSITIVE
+    )
     grow_travel: float = _param(
         2.0, "cells", "how far the part must go across the scene before its neighbours are judged", _POSITIVE
     )
