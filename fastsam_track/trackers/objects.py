@@ -123,6 +123,11 @@ class ObjectTracker:
             before[found] = self._areas[at[found]]
         segs = Segments(masks, cells, np.diff(cells.indptr).astype(np.float32), track_ids, before, covered)
         rows, carried = self._follow(segs, cues, keyframe)
+        confirmed = {i: m for i, m in rows.items() if i not in carried}
+        for object_id, whole in self.prompts.grow(confirmed, masks, cues).items():
+            obj, grown = self.objects[object_id], Appearance.of(whole, cues, self.params)  # a point's part grown
+            rows[object_id] = obj.mask = whole  # to what moves with it: its size and colours are the whole's
+            obj.look.area, obj.look.inside, obj.look.around = grown.area, grown.inside, grown.around
         for object_id, mask in self.prompts.resolve(masks, frame_shape, prompts, cues).items():
             if mask is None:
                 self.objects.pop(object_id, None)

@@ -106,12 +106,31 @@ class ObjectParams:
     box_alike: float = _param(0.5, "colour agreement", "and must look this much like the box's inside")
     box_ring: float = _param(0.2, "share of the box's side", "ring around the box whose colours are the surroundings")
     box_ring_min: int = _param(2, "cells", "the narrowest such ring", (1, None))
+    # Point prompts that grow to the object (``growing``).
+    point_grows: bool = _param(True, "yes/no", "segments moving with a point's part join it (false: the part only)")
+    grow_frames: int = _param(
+        10, "frames", "frames after a point prompt its part may grow by what moves with it", (1, None)
+    )
+    grow_size: float = _param(
+        1.0, "times the part's size", "largest neighbouring segment that may join the clicked part", _POSITIVE
+    )
+    grow_travel: float = _param(
+        2.0, "cells", "how far the part must go across the scene before its neighbours are judged", _POSITIVE
+    )
+    grow_apart: float = _param(
+        0.35, "share of its motion", "a neighbour moving off the part by more than this does not join", _POSITIVE
+    )
+    grow_alike: float = _param(0.5, "colour agreement", "a carried neighbour keeps this share of its colours")
     # Memory.
     recent_tracks: int = _param(2000, "track ids", "segment tracks whose last area is remembered", (1, None))
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
+            if field.type == "bool":
+                if not isinstance(value, bool):
+                    raise ConfigError(f"tracker.{field.name} must be true or false, got {value!r}")
+                continue
             integral = field.type == "int"
             # bool is an int in Python, but `max_lost: true` is a mistake, not 1.
             if isinstance(value, bool) or not isinstance(value, int if integral else (int, float)):

@@ -20,6 +20,7 @@ from fastsam_track.errors import PromptMiss, UsageError
 from fastsam_track.trackers.appearance import histograms, likelihood, objectness
 from fastsam_track.trackers.association import sparse_rows
 from fastsam_track.trackers.flow import FrameCues
+from fastsam_track.trackers.growing import Growth
 from fastsam_track.trackers.motion import centroid
 from fastsam_track.trackers.params import ObjectParams
 from fastsam_track.types import BoxPrompt, MaskPrompt, PointPrompt, Prompt, RemovePrompt, TextPrompt
@@ -190,10 +191,17 @@ class PromptResolver:
     def __init__(self, params: ObjectParams, smooth: int = 0):
         self.params, self.smooth = params, smooth
         self._pending: dict[int, _Pending] = {}
+        self.growth = Growth(params)
 
     def reset(self) -> None:
-        """Forget every pending prompt."""
+        """Forget every pending prompt and growing point."""
         self._pending.clear()
+        self.growth.candidates.clear()
+
+    def grow(self, masks: dict[int, np.ndarray], segments: np.ndarray, cues: FrameCues | None) -> dict[int, np.ndarray]:
+        """{object id: (h, w) bool mask} of point-prompted objects grown this frame by the segments that moved
+        with them (``growing``), given the objects' confirmed masks and the frame's (N, h, w) segments."""
+        return self.growth.step(masks, segments, cues)
 
     def resolve(
         self, masks: np.ndarray, frame_shape: tuple[int, int], prompts: Sequence[Prompt], cues: FrameCues | None
@@ -209,11 +217,17 @@ class PromptResolver:
         self._carry_pending(frame_shape, masks.shape[1:], cues)
         new: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # object id: (mask, (2,) (y, x) grid anchor)
         removed: dict[int, None] = {}
+        points = {
+            p.object_id
+            for p in [q.prompt for q in self._pending.values()] + list(prompts)
+            if isinstance(p, PointPrompt)
+        }
         for prompt in [p.prompt for p in self._pending.values()] + list(prompts):
             if isinstance(prompt, RemovePrompt):
                 self._pending.pop(prompt.object_id, None)
                 new.pop(prompt.object_id, None)
                 removed[prompt.object_id] = None
+                self.growth.drop(prompt.object_id)
                 continue
             try:
                 mask = self._select(prompt, masks, frame_shape, cues)
@@ -230,6 +244,11 @@ class PromptResolver:
         if not new:
             return dict(removed)
         shared = share(np.array([m for m, _ in new.values()]), np.array([a for _, a in new.values()]))
+        for object_id, mask in zip(new, shared, strict=True):
+            if object_id in points and self.params.point_grows:
+                self.growth.start(object_id, mask, masks, cues)
+            else:
+                self.growth.drop(object_id)
         return {**removed, **dict(zip(new, shared, strict=True))}
 
     def _carry_pending(self, frame_shape: tuple[int, int], grid: tuple[int, int], cues: FrameCues | None) -> None:
