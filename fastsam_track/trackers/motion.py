@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 from scipy import sparse
 
-__all__ = ["centroid", "centroids_of", "grow", "move_cells", "shift"]
+__all__ = ["boxes_of", "centroid", "centroids_of", "grow", "move_cells", "shift", "touches_edge"]
 
 
 def move_cells(
@@ -114,3 +114,20 @@ def grow(mask: np.ndarray, cells: int) -> np.ndarray:
         return mask
     kernel = np.ones((2 * cells + 1, 2 * cells + 1), np.uint8)
     return cv2.dilate(mask.view(np.uint8), kernel).view(bool)
+
+
+def touches_edge(mask: np.ndarray) -> bool:
+    """Whether an (h, w) bool mask reaches the grid's border."""
+    return bool(mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any())
+
+
+def boxes_of(stack: np.ndarray, frame_shape: tuple[int, int]) -> np.ndarray:
+    """(K, 4) float32 xyxy frame-pixel boxes of (K, h, w) bool masks."""
+    if len(stack) == 0:
+        return np.zeros((0, 4), np.float32)
+    h, w = stack.shape[1:]
+    rows, cols = np.asarray(stack.any(axis=2)), np.asarray(stack.any(axis=1))
+    y1, y2 = rows.argmax(1), h - rows[:, ::-1].argmax(1)
+    x1, x2 = cols.argmax(1), w - cols[:, ::-1].argmax(1)
+    scale = np.array([frame_shape[1] / w, frame_shape[0] / h] * 2)
+    return (np.stack([x1, y1, x2, y2], 1) * scale).astype(np.float32)

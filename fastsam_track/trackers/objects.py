@@ -25,7 +25,7 @@ from fastsam_track.trackers.association import few_overlaps, sparse_rows
 from fastsam_track.trackers.explain import Segments, explain, likelihoods, likely_sums, median_flow, weigh
 from fastsam_track.trackers.flow import FrameCues, warp
 from fastsam_track.trackers.lifecycle import TrackedObject
-from fastsam_track.trackers.motion import shift
+from fastsam_track.trackers.motion import boxes_of, shift, touches_edge
 from fastsam_track.trackers.params import ObjectParams
 from fastsam_track.trackers.prompting import PromptResolver
 from fastsam_track.trackers.search import astray, comeback, crosses, goes, search
@@ -146,7 +146,7 @@ class ObjectTracker:
         part_of = np.divide(inter, segs.area[None], out=np.zeros_like(inter), where=segs.area[None] > 0)
         self._remember(ids, stack, inter, part_of >= self.params.part_share, segs, carried)
         return sv.Detections(
-            xyxy=_boxes(stack, frame_shape),
+            xyxy=boxes_of(stack, frame_shape),
             mask=stack,
             tracker_id=ids,
             data={
@@ -257,7 +257,7 @@ class ObjectTracker:
         the flow leaves at the edge is no view of it), the flow carries its mask back against the way it went
         across the scene (the mask went with what passed in front of it), or it was carried long enough."""
         p = self.params
-        leaving = _touches_edge(warped) and area < p.leaving_area * obj.look.area
+        leaving = touches_edge(warped) and area < p.leaving_area * obj.look.area
         speed = float(np.hypot(*obj.drift))
         hidden = (
             cues is not None
@@ -285,19 +285,3 @@ class ObjectTracker:
             lifecycle.retake(obj, found, query.crossed, self.params)
             rows[object_id] = found
             held |= found
-
-
-def _touches_edge(mask: np.ndarray) -> bool:
-    return bool(mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any())
-
-
-def _boxes(stack: np.ndarray, frame_shape: tuple[int, int]) -> np.ndarray:
-    """(K, 4) float32 xyxy frame-pixel boxes of (K, h, w) bool masks."""
-    if len(stack) == 0:
-        return np.zeros((0, 4), np.float32)
-    h, w = stack.shape[1:]
-    rows, cols = np.asarray(stack.any(axis=2)), np.asarray(stack.any(axis=1))
-    y1, y2 = rows.argmax(1), h - rows[:, ::-1].argmax(1)
-    x1, x2 = cols.argmax(1), w - cols[:, ::-1].argmax(1)
-    scale = np.array([frame_shape[1] / w, frame_shape[0] / h] * 2)
-    return (np.stack([x1, y1, x2, y2], 1) * scale).astype(np.float32)
