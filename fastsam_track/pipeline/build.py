@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fastsam_track.configs import RunConfig
-from fastsam_track.errors import SourceError, UsageError
+from fastsam_track.errors import UsageError
 from fastsam_track.pipeline.exports.registry import OUTPUTS, OutputKind, WriterContext
 from fastsam_track.pipeline.keyframes import Keyframes
 from fastsam_track.pipeline.processor import FrameProcessor
@@ -353,6 +353,7 @@ def build(
     """
     from fastsam_track.pipeline.prompts.parse import check_in_frame, check_object_ids, split_by_source
     from fastsam_track.pipeline.sources import Reconnect, is_stream_url, open_source
+    from fastsam_track.pipeline.sources.files import status
 
     specs = [str(sources)] if isinstance(sources, (str, Path)) else [str(s) for s in sources]
     if not specs:
@@ -377,8 +378,8 @@ def build(
 
         check_calibration_path(config.calibration)  # before a source opens or a model loads
     for spec in specs:  # a missing file before any output folder is made (a source list's entry too)
-        if not (is_stream_url(spec) or (spec.isascii() and spec.isdigit()) or os.path.exists(spec)):
-            raise SourceError(f"source not found: {spec!r}")
+        if not (is_stream_url(spec) or (spec.isascii() and spec.isdigit())):
+            status(Path(spec))  # not found, or behind a folder without permission: said as such
     locks = _claim(outputs, names, specs, config, {**(inputs or {}), "--config file": config_file})
     try:
         reconnect = Reconnect(limit=config.reconnect_limit or None)
