@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 import tempfile
+import threading
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -215,6 +216,8 @@ def _run_pipeline(pipeline: Pipeline, outputs: Outputs, progress: bool, report: 
     with tqdm(total=total, unit="frame", disable=not progress, dynamic_ncols=True) as bar:
 
         def show(number: int, segmented: SegmentedFrame, stats: RunStats) -> None:
+            if _STOPPING.is_set():  # an interrupt a C callback dropped: stop here, outputs finalised
+                raise KeyboardInterrupt
             if not latest:
                 _announce(pipeline, bar.write)
             latest[number] = stats
@@ -450,7 +453,13 @@ def _run_fleet(args: argparse.Namespace, fleet: Any, show: Any, keep: Any) -> No
             show(running.status())
 
 
+_STOPPING = threading.Event()  # Ctrl-C or SIGTERM came: also checked once a frame (see ``_interrupt``)
+
+
 def _interrupt(signum: int, frame: Any) -> None:
+    """Ctrl-C and SIGTERM: a ``KeyboardInterrupt`` now, and noted, because one raised while Python runs a
+    callback from C (a library's log or thread hook) is printed and dropped; the next frame raises it again."""
+    _STOPPING.set()
     raise KeyboardInterrupt
 
 
@@ -471,7 +480,9 @@ def main(argv: list[str] | None = None) -> int:
     default_show, warnings.showwarning = warnings.showwarning, show
     # SIGTERM (a service manager, `kill`) stops the run like Ctrl-C: outputs are finalised. Both are
     # given back on return: a caller in Python (a test, a notebook) keeps its own.
+    _STOPPING.clear()
     default_term = signal.signal(signal.SIGTERM, _interrupt)
+    default_int = signal.signal(signal.SIGINT, _interrupt) if _main_thread() else None
     try:
         {"run": _run, "cluster": _cluster, "demo": _demo, "report": _report}[args.command](args)
     except FastSamTrackError as error:
@@ -490,7 +501,13 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         warnings.showwarning = default_show
         signal.signal(signal.SIGTERM, default_term)
+        if default_int is not None:
+            signal.signal(signal.SIGINT, default_int)
     return 0
+
+
+def _main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
 
 
 def entry() -> None:
@@ -500,7 +517,10 @@ def entry() -> None:
     interpreter's own teardown of torch, OpenVINO and their thread pools, over a second
     here. A stopped run skips it, so Ctrl-C gives the prompt back at once.
     """
-    code = main()
+    try:
+        code = main()
+    except KeyboardInterrupt:  # pressed again while main returned: every output is already finalised
+        code = _EXIT_INTERRUPTED
     if code == _EXIT_INTERRUPTED:
         sys.stdout.flush()
         sys.stderr.flush()

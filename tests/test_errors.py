@@ -18,7 +18,11 @@ PACKAGE = Path(fastsam_track.__file__).resolve().parent
 # Built-in exceptions raised on purpose and caught in the same module, never reaching a caller.
 _INTERNAL = {
     ("pipeline/exports/segments.py", "ValueError"),  # a bad record; re-raised as SegmentsCacheError
-    ("pipeline/outputs/web.py", "ValueError"),  # json.loads hooks; answered as a 400
+    ("pipeline/outputs/web/bodies.py", "HttpError"),  # a refused request; answered with its HTTP status
+    ("pipeline/outputs/web/handler.py", "HttpError"),
+    ("pipeline/build.py", "TypeError"),  # Outputs(unknown=...): a wrong keyword, as any Python call says it
+    ("pipeline/build.py", "AttributeError"),  # __getattr__'s protocol (hasattr, getattr with a default)
+    ("cluster/fleet.py", "AttributeError"),
     ("documents.py", "ValueError"),  # json.loads hooks; re-raised as DocumentError
     ("pipeline/sources/base.py", "NotImplementedError"),  # abstract methods
     ("pipeline/sources/live.py", "NotImplementedError"),

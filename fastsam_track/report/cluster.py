@@ -68,7 +68,7 @@ class StatusLog:
     def write(self, status: dict[str, Any]) -> None:
         """Append ``status`` (``RunningFleet.status()``: ``cameras`` and ``segmenters`` rows)."""
         if self._file is None:
-            raise RuntimeError("the status log is not open")
+            raise UsageError("the status log is not open: use it as a context manager")
         line = {"t": round(time.monotonic() - self._started, 2), **status}
         self._file.write(json.dumps(line, separators=(",", ":"), default=str) + "\n")
         self._file.flush()

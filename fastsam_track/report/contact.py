@@ -51,7 +51,7 @@ def contact_sheet(images: Sequence[np.ndarray], captions: Sequence[str]) -> byte
     """The images as a grid of thumbnails ``_COLUMNS`` wide, each with its caption beneath, as JPEG bytes
     (video frames: a fifth of a PNG's size)."""
     if not images:
-        raise ValueError("a contact sheet needs at least one image")
+        raise UsageError("a contact sheet needs at least one image")
     thumbs = []
     for image, caption in zip(images, captions, strict=True):
         height = round(image.shape[0] * _THUMB_WIDTH / image.shape[1])
