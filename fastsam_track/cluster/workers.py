@@ -374,9 +374,10 @@ def _rescue_previous(spec: CameraSpec, incarnation: int) -> None:
     """Put the files of the killed incarnation before this one in place; nothing else holds them, its
     process is gone. Each was staged under a hidden name (``OutputKind.rescue``): a video is a
     fragmented MP4 that plays up to its last fragment, a line file (tracks, segments, proposals) ends
-    at its last whole line; a folder holds whole PNGs only. Its lock files, free since it died, are removed."""
+    at its last whole line; a folder keeps its whole PNGs, the frame being written when it was killed is
+    removed. Its lock files, free since it died, are removed."""
     from fastsam_track.errors import OutputError
-    from fastsam_track.pipeline.outputs.files import OutputLocks
+    from fastsam_track.pipeline.outputs.files import OutputLocks, remove_stale
 
     if incarnation == 0:
         return
@@ -386,6 +387,8 @@ def _rescue_previous(spec: CameraSpec, incarnation: int) -> None:
             OutputLocks([previous]).release()  # free: taken and removed at once
         except OutputError:  # held: not the dead incarnation's
             continue
+        if FLEET_KEYS[key].folder:  # a frame it was writing when killed: half a PNG, removed
+            remove_stale([], [previous])
         rescue = FLEET_KEYS[key].rescue
         if rescue is None:  # nothing staged to rescue
             continue

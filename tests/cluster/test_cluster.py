@@ -152,6 +152,7 @@ def test_a_killed_camera_comes_back_with_its_prompts_in_new_files(
     assert 0 < len(killed) < 60  # the killed incarnation's masks stay as they were
     for path in killed:
         path.unlink()
+    assert not list((tmp_path / "masks" / "a").iterdir())  # nor the frame it was writing when killed
     (tmp_path / "masks" / "a").rmdir()
     (tmp_path / "masks" / "a.1").rename(tmp_path / "masks" / "a")
     _same_exports(reference, tmp_path, "a")

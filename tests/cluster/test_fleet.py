@@ -115,3 +115,29 @@ def test_every_registered_output_is_a_camera_key(tmp_path: Path) -> None:
     camera = fleet_from_data({"cameras": [{"source": "rtsp://127.0.0.1:8554/yard", **names}]}, tmp_path).cameras[0]
     assert set(camera.paths()) == set(FLEET_KEYS)
     assert camera.save_tracks == tmp_path / "save_tracks/yard.txt"
+
+
+def test_a_killed_cameras_half_written_frame_is_removed_and_its_whole_frames_kept(tmp_path: Path) -> None:
+    """The next incarnation puts the killed one's files in place: its masks folder keeps the whole PNGs and
+    loses the frame it was writing (staged under a dead pid), so the folder holds frames only."""
+    from fastsam_track.cluster.workers import _rescue_previous
+
+    camera = fleet_from_data(
+        {"cameras": [{"name": "a", "source": "rtsp://127.0.0.1:8554/a", "save_masks": "masks/{name}"}]}, tmp_path
+    ).cameras[0]
+    folder = tmp_path / "masks" / "a"
+    folder.mkdir(parents=True)
+    (folder / "00000.png").write_bytes(b"whole")
+    half = folder / f".00001.png.{_dead_pid()}-0.part"
+    half.write_bytes(b"half")
+    _rescue_previous(camera, 1)
+    assert sorted(p.name for p in folder.iterdir()) == ["00000.png"]
+
+
+def _dead_pid() -> int:
+    """The id of a process that has ended."""
+    import subprocess
+
+    process = subprocess.Popen(["true"])
+    process.wait()
+    return process.pid
