@@ -102,9 +102,6 @@ def _parser() -> argparse.ArgumentParser:
     for output in OUTPUTS.values():
         path_type: Callable[[str], Path] = Path if output.folder else _file_path
         outputs.add_argument(*output.flags, type=path_type, metavar=output.metavar, dest=output.name, help=output.help)
-    live.add_argument(
-        "--report", type=Path, metavar="FILE.html", help="write a report of the run (figures over time) at its end"
-    )
     outputs.add_argument("--segments", type=Path, metavar="FILE", help="replay saved segments instead of the model")
     outputs.add_argument("--edges", action="store_true", help="draw the segments' edge map instead of the segments")
 
@@ -163,15 +160,12 @@ def _outputs_from(args: argparse.Namespace) -> Outputs:
 
 
 def _run(args: argparse.Namespace) -> None:
-    from fastsam_track.pipeline.outputs.files import check_writable
     from fastsam_track.pipeline.prompts.parse import load_prompts, prompts_from_cli
 
     outputs = _outputs_from(args)
     if not outputs.any:
         written = [kind.flags[-1] for kind in OUTPUTS.values() if kind.standalone]
         raise UsageError(f"nothing to write: give {', '.join(written)}, --show, --serve or --rtsp-out")
-    if args.report is not None:  # before the model loads, not after the run
-        check_writable(args.report, "--report file")
     config = _config_from(args)
     specs = _source_specs(args.source, args.source_more)
     prompts = load_prompts(args.prompts) if args.prompts else []
@@ -188,7 +182,7 @@ def _run(args: argparse.Namespace) -> None:
         inputs=_listed_inputs(args, specs),
     )
     with pipeline:
-        _run_pipeline(pipeline, outputs, progress=not args.no_progress, report=args.report)
+        _run_pipeline(pipeline, outputs, progress=not args.no_progress)
 
 
 def _listed_inputs(args: argparse.Namespace, specs: list[str]) -> dict[str, Path]:
@@ -199,7 +193,7 @@ def _listed_inputs(args: argparse.Namespace, specs: list[str]) -> dict[str, Path
     return named
 
 
-def _run_pipeline(pipeline: Pipeline, outputs: Outputs, progress: bool, report: Path | None = None) -> None:
+def _run_pipeline(pipeline: Pipeline, outputs: Outputs, progress: bool) -> None:
     """Run ``pipeline`` with a progress bar; write ``--stats`` and its time series, and ``--report``; say
     what each source did."""
     from tqdm import tqdm
@@ -207,6 +201,7 @@ def _run_pipeline(pipeline: Pipeline, outputs: Outputs, progress: bool, report: 
     from fastsam_track.pipeline.outputs.files import write_text
     from fastsam_track.pipeline.timeline import Timeline, timeline_path
 
+    report = outputs.report
     scratch = tempfile.TemporaryDirectory(prefix="fastsam-track-report-") if report and not outputs.stats else None
     stats_path = outputs.stats or (Path(scratch.name) / "stats.json" if scratch else None)
 
@@ -357,6 +352,7 @@ def _report(args: argparse.Namespace) -> None:
     from fastsam_track.report import write_report
 
     output = args.output or args.stats.with_suffix(".html")
+    _check_report(output, {"stats file": args.stats, "--video": args.video})
     write_report(args.stats, output, videos=[args.video] if args.video else [])
     print(f"report: {output}")
 
@@ -391,7 +387,6 @@ def _cluster(args: argparse.Namespace) -> None:
     """Run a fleet file on Ray to its end (Ctrl-C: every camera stops, outputs finalised); status tables on stderr.
     With ``--serve``, the fleet's page is served and the fleet runs until Ctrl-C (cameras can be added from it)."""
     from fastsam_track.cluster import format_status, load_fleet
-    from fastsam_track.pipeline.outputs.files import check_writable
 
     if args.status_every <= 0:
         raise UsageError(f"--status-every must be more than 0 seconds, got {args.status_every}")
@@ -399,7 +394,13 @@ def _cluster(args: argparse.Namespace) -> None:
         raise UsageError("--serve-token needs --serve")
     fleet = load_fleet(args.fleet)
     if args.report is not None:
-        check_writable(args.report, "--report file")
+        from fastsam_track.report.cluster import status_log_path
+
+        read: dict[str, Path | None] = {"fleet file": args.fleet}
+        for camera in fleet.cameras:
+            read[f"source of camera {camera.name!r}"] = None if camera.live else Path(camera.source)
+            read.update({f"{key} of camera {camera.name!r}": path for key, path in camera.paths().items()})
+        _check_report(args.report, read, {"its status history": status_log_path(args.report)})
     with contextlib.ExitStack() as stack:
         log = stack.enter_context(_status_log(args.report)) if args.report else None
         keep = log.write if log is not None else (lambda status: None)
@@ -409,6 +410,15 @@ def _cluster(args: argparse.Namespace) -> None:
             keep(status)
 
         _run_fleet(args, fleet, show, keep)
+
+
+def _check_report(report: Path, read: dict[str, Path | None], written: dict[str, Path] | None = None) -> None:
+    """Refuse a ``--report`` file that cannot be written or that is a file the command reads or writes."""
+    from fastsam_track.pipeline.outputs.files import check_writable
+    from fastsam_track.pipeline.paths import check_paths
+
+    check_writable(report, "--report file")
+    check_paths({"--report": report, **(written or {})}, {k: v for k, v in read.items() if v is not None})
 
 
 @contextlib.contextmanager

@@ -115,3 +115,39 @@ def test_an_unwritable_report_is_refused_before_the_run(tmp_path, clip_path):
     result = _cli("run", clip_path, "-o", tmp_path / "out.mp4", "--report", "/proc/1/no/report.html")
     assert result.returncode == 2 and "cannot write --report file '/proc/1/no/report.html'" in result.stderr
     assert not (tmp_path / "out.mp4").exists()
+
+
+def test_a_report_named_as_an_input_or_output_is_refused_and_nothing_changes(tmp_path, clip_path, finished_run):
+    """``--report`` is under the path rule of every other output: never the source, the stats file or the video,
+    nor (for the cluster) the fleet file."""
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(clip_path.read_bytes())
+    before = clip.read_bytes()
+    result = _cli("run", clip, "-o", tmp_path / "out.mp4", "--model", "fastsam-tiny", "--report", clip)
+    assert result.returncode == 2 and result.stderr.endswith(
+        f"--report {str(clip)!r} is the source {str(clip)!r}: give the output another name\n"
+    ), result.stderr
+    result = _cli(
+        "run", clip, "-o", tmp_path / "out.mp4", "--stats", tmp_path / "s.json", "--report", tmp_path / "s.json"
+    )
+    assert result.returncode == 2 and "name the same path" in result.stderr, result.stderr
+    assert clip.read_bytes() == before and not (tmp_path / "out.mp4").exists()
+
+    stats = finished_run / "stats.json"
+    kept = stats.read_bytes()
+    result = _cli("report", stats, "-o", stats)
+    assert result.returncode == 2 and "is the stats file" in result.stderr, result.stderr
+    result = _cli("report", stats, "-o", finished_run / "out.mp4", "--video", finished_run / "out.mp4")
+    assert result.returncode == 2 and "is the --video" in result.stderr, result.stderr
+    assert stats.read_bytes() == kept
+
+    fleet = tmp_path / "fleet.yaml"
+    fleet.write_text(f"cameras: [{{source: {clip}, save_tracks: {tmp_path / 'tracks.txt'}}}]\n")
+    for report, what in (
+        (fleet, "is the fleet file"),
+        (clip, "is the source of camera 'clip'"),
+        (tmp_path / "tracks.txt", "is the save_tracks of camera 'clip'"),
+    ):
+        result = _cli("cluster", fleet, "--report", report)
+        assert result.returncode == 2 and what in result.stderr, result.stderr
+    assert clip.read_bytes() == before and "cameras" in fleet.read_text()

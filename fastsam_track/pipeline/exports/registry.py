@@ -173,6 +173,15 @@ _KINDS = (
         standalone=False,
     ),
     OutputKind(
+        "report",
+        ("--report",),
+        "write an HTML report of the run (figures over time) at its end",
+        make=None,
+        suffixes=(".html",),
+        per_source=False,
+        standalone=False,
+    ),
+    OutputKind(
         "save_segments",
         ("--save-segments",),
         "write everything-mode segments (JSON lines)",
