@@ -15,17 +15,8 @@ import av
 import pytest
 
 from tests.conftest import write_clip
+from tests.support.cli import run_cli as _cli
 from tests.support.waiting import CEILING, wait_until
-
-
-def _cli(*args, cwd=None):
-    return subprocess.run(
-        [sys.executable, "-m", "fastsam_track.cli", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=300,
-    )
 
 
 def _probe(path):

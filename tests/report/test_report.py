@@ -3,26 +3,15 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
 from tests.conftest import write_clip
 from tests.pipeline.test_web import CHROMIUM_ARGS
+from tests.support.cli import run_cli as _cli
 from tests.support.system import CHROMIUM
 
 SECTIONS = ("summary", "fps-age", "stages", "objects", "keyframes", "contact-sheet")
-
-
-def _cli(*args, cwd=None):
-    return subprocess.run(
-        [sys.executable, "-m", "fastsam_track.cli", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=600,
-    )
 
 
 @pytest.fixture(scope="module")
