@@ -38,6 +38,9 @@ class Appearance:
         velocity: (2,) (dy, dx) cells per frame: the motion of its centre.
         seen_at: (2,) (y, x) its centre when it was last seen (None: not yet).
         unseen: frames since it was last seen.
+        own: how much its own views' colours agree with it (the mean likelihood over the views it learnt its
+            colours from, averaged as the colours are): an object that looks much like its surroundings has
+            a low one, and its moved mask is judged against that, not against a distinct object's.
     """
 
     area: float
@@ -46,12 +49,16 @@ class Appearance:
     velocity: np.ndarray
     seen_at: np.ndarray | None = None
     unseen: int = 0
+    own: float = 1.0
 
     @classmethod
     def of(cls, mask: np.ndarray, cues: FrameCues | None, params: ObjectParams) -> Appearance:
         """The appearance of an object first selected as the (h, w) bool ``mask``."""
-        inside, around = histograms(mask, cues.colors, params.ring) if cues is not None else (flat(), flat())
-        return cls(float(mask.sum()), inside, around, np.zeros(2))
+        if cues is None:
+            return cls(float(mask.sum()), flat(), flat(), np.zeros(2))
+        inside, around = histograms(mask, cues.colors, params.ring)
+        own = _agreement(inside, around, cues.colors[mask], params.color_prior)
+        return cls(float(mask.sum()), inside, around, np.zeros(2), own=own)
 
     def likelihood(self, colors: np.ndarray, params: ObjectParams) -> np.ndarray:
         """(h, w) float: each cell's colour's share of the object against its surroundings."""
@@ -72,6 +79,19 @@ class Appearance:
             inside, around = histograms(mask, cues.colors, params.ring)
             self.inside = (1 - params.color_rate) * self.inside + params.color_rate * inside
             self.around = (1 - params.color_rate) * self.around + params.color_rate * around
+            view = _agreement(self.inside, self.around, cues.colors[mask], params.color_prior)
+            self.own = (1 - params.color_rate) * self.own + params.color_rate * view
+
+    def off(self, likely: np.ndarray, mask: np.ndarray, params: ObjectParams) -> bool:
+        """Whether the (h, w) bool ``mask`` lies on what does not look like the object, by the (h, w) ``likely``
+        (``likelihood``): its mean is below ``objectness``, or below ``off_share`` of the object's ``own``
+        agreement when that is lower (an object much like its surroundings is not off where it always is)."""
+        return float(likely[mask].mean()) < min(params.objectness, params.off_share * self.own)
+
+
+def _agreement(inside: np.ndarray, around: np.ndarray, colors: np.ndarray, prior: float) -> float:
+    """The mean likelihood of the (M,) colour bins ``colors`` under the histograms (1 for no cells)."""
+    return float(likelihood(inside, around, colors, prior).mean()) if len(colors) else 1.0
 
 
 def flat() -> np.ndarray:

@@ -223,7 +223,7 @@ class ObjectTracker:
             obj.clipped = clipped and mask is not None
             # The moved mask lies on what does not look like the object: the flow lost it (fast, small, or drifted)
             # or it went behind something, rather than the segmenter missing it.
-            off = cues is not None and evidence.likely[warped[k]].mean() < p.objectness
+            off = cues is not None and obj.look.off(evidence.likely, warped[k], p)
             if mask is None and cues is not None and off:
                 others = np.asarray(np.delete(warped, k, axis=0).any(axis=0))
                 mask = search(obj, segs, cues, others, astray(obj, warped[k], p), p)

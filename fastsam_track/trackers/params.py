@@ -72,6 +72,9 @@ class ObjectParams:
     alike: float = _param(0.45, "colour agreement", "below this a segment is the object's surroundings, not a part")
     cell_alike: float = _param(0.5, "colour agreement", "a cell no segment covers with this may be the object's")
     objectness: float = _param(0.6, "colour agreement", "what it takes to bring a lost object back by its colours")
+    off_share: float = _param(
+        0.9, "share of its own agreement", "a moved mask below this and objectness lies off the object"
+    )
     ring: int = _param(4, "cells", "width of the ring around the object whose colours are its surroundings", (1, None))
     color_prior: float = _param(
         1e-3, "histogram share", "added to both histograms so an unseen colour is neutral", (1e-6, 1)

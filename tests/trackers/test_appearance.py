@@ -54,3 +54,32 @@ def test_learning_moves_the_velocity_and_slowly_the_size_and_colours():
 def test_without_colours_the_model_says_nothing():
     look = Appearance.of(np.ones((3, 3), bool), None, P)
     assert np.array_equal(look.inside, flat()) and np.all(look.likelihood(np.zeros((3, 3), np.intp), P) == 0.5)
+
+
+def test_a_mask_is_off_an_object_by_what_its_own_views_agree_with_it():
+    """A distinct object's moved mask is off below ``objectness``; one that looks half like its surroundings
+    (its own views agree with it about 0.6) is off only well below its own agreement, not where it always is."""
+    distinct = _scene(4, 4)
+    look = Appearance.of(distinct == 5, _cues(distinct), P)
+    assert look.own > 0.99
+    assert look.off(look.likelihood(distinct, P), distinct == 2, P)  # on the background
+    assert not look.off(look.likelihood(distinct, P), distinct == 5, P)
+    # an object mostly of the background's bin 2: its own colours agree with it about 0.57
+    mixed = _scene(4, 4)
+    mixed[4:8, 4:7] = 2
+    obj = np.zeros((12, 12), bool)
+    obj[4:8, 4:8] = True
+    look = Appearance.of(obj, _cues(mixed), P)
+    assert 0.5 < look.own < P.objectness
+    likely = look.likelihood(mixed, P)
+    assert not look.off(likely, obj, P)  # where it is: not off, although under objectness
+    assert look.off(likely, ~grow_ring(obj), P)  # well away, on the background
+    look.learn(obj, _cues(mixed), P)
+    assert 0.5 < look.own < P.objectness  # learnt as the colours are
+
+
+def grow_ring(mask):
+    """The mask and two cells around it."""
+    from fastsam_track.trackers.motion import grow
+
+    return grow(mask, 2)
