@@ -61,7 +61,9 @@ class TrackedObject:
         last_seen: (h, w) bool where it was when it was lost.
         tracks: segment track ids it was made of on its last frame.
         parts: segment track ids of its parts when last seen unmerged.
-        lost_after: the newest segment track id when it was lost.
+        lost_after: the newest segment track id when it was last seen before it was lost: tracks after it
+            appeared while it was carried, searched for or lost, and may be it coming back.
+        seen_after: the newest segment track id when it was last seen (prompted, confirmed or taken back).
         left: it was lost at the frame's edge: it left.
         clipped: its last output holds a part clipped from a merged segment.
         drift: (2,) (dx, dy) its flow less the scene's, cells per frame, when last seen whole.
@@ -80,6 +82,7 @@ class TrackedObject:
     tracks: set[int] = field(default_factory=set)
     parts: set[int] = field(default_factory=set)
     lost_after: int = -1
+    seen_after: int = -1
     left: bool = False
     clipped: bool = False
     drift: np.ndarray = field(default_factory=lambda: np.zeros(2))
@@ -95,14 +98,22 @@ def _move(obj: TrackedObject, to: ObjectState) -> None:
 
 
 def observe(
-    obj: TrackedObject, seen_as: ObjectState, mask: np.ndarray, judged: bool = True, counts: bool = True
+    obj: TrackedObject,
+    seen_as: ObjectState,
+    mask: np.ndarray,
+    newest: int,
+    judged: bool = True,
+    counts: bool = True,
 ) -> None:
-    """A followed object's view on this frame: ``SEEN`` (confirmed), ``CARRIED`` or ``SEARCHING``.
+    """A followed object's view on this frame: ``SEEN`` (confirmed), ``CARRIED`` or ``SEARCHING``; ``newest``
+    the newest segment track id on this frame.
 
     On trial it stays ``TRIAL`` (``judged``: this frame counted towards it) until the trial is over. An
     unconfirmed frame between keyframes does not count towards ``max_carried`` (``counts`` False).
     """
     obj.carried = 0 if seen_as is SEEN else obj.carried + counts
+    if seen_as is SEEN:
+        obj.seen_after = newest
     obj.mask = mask
     if obj.state is TRIAL:
         obj.trial -= judged
@@ -111,13 +122,15 @@ def observe(
     _move(obj, seen_as)
 
 
-def lose(obj: TrackedObject, newest: int, params: ObjectParams) -> TrackedObject:
+def lose(obj: TrackedObject, params: ObjectParams) -> TrackedObject:
     """The object is lost: its record from now (on trial: the record it had when taken back, still lost)."""
     if obj.state is TRIAL and obj.before is not None:
         _move(obj, LOST)
         return replace(obj.before, lost=obj.before.lost + 1 + params.trial_frames - obj.trial)
     _move(obj, LOST)
-    obj.lost, obj.last_seen, obj.carried, obj.lost_after = 1, obj.mask, 0, newest
+    # What appeared since it was last seen may be it: a fast object the flow lost while carrying it is
+    # elsewhere by the time it is lost, in a segment track that began in between.
+    obj.lost, obj.last_seen, obj.carried, obj.lost_after = 1, obj.mask, 0, obj.seen_after
     obj.entered = set()
     obj.left = bool(obj.mask[0].any() or obj.mask[-1].any() or obj.mask[:, 0].any() or obj.mask[:, -1].any())
     return obj
@@ -130,15 +143,16 @@ def miss(obj: TrackedObject, params: ObjectParams) -> bool:
     return obj.lost > params.max_lost
 
 
-def retake(obj: TrackedObject, found: np.ndarray, on_trial: bool, params: ObjectParams) -> None:
-    """A lost object is taken back as the (h, w) bool ``found``; ``on_trial`` when by its motion."""
+def retake(obj: TrackedObject, found: np.ndarray, on_trial: bool, newest: int, params: ObjectParams) -> None:
+    """A lost object is taken back as the (h, w) bool ``found``; ``on_trial`` when by its motion; ``newest`` the
+    newest segment track id on this frame."""
     if on_trial:
         obj.before, obj.trial = (
             replace(obj, before=None, entered=set(obj.entered), look=replace(obj.look)),
             params.trial_frames,
         )
     _move(obj, TRIAL if on_trial else SEEN)
-    obj.lost, obj.mask, obj.carried, obj.clipped = 0, found, 0, False
+    obj.lost, obj.mask, obj.carried, obj.clipped, obj.seen_after = 0, found, 0, False, newest
     # Its size from here is at most what was found: a part coming back through the edge, or it is
     # farther away (the flow carries that view; a view below a quarter of its size is a vanished one).
     obj.look.area = min(obj.look.area, float(found.sum()))

@@ -132,7 +132,8 @@ class ObjectTracker:
             if mask is None:
                 self.objects.pop(object_id, None)
                 continue
-            self.objects[object_id] = TrackedObject(mask, Appearance.of(mask, cues, self.params))
+            look = Appearance.of(mask, cues, self.params)
+            self.objects[object_id] = TrackedObject(mask, look, seen_after=self._newest)
             rows[object_id] = mask
         rows = {i: mask for i, mask in rows.items() if i in self.objects}  # removed by a prompt
         for object_id, obj in self.objects.items():
@@ -211,7 +212,7 @@ class ObjectTracker:
         for j, k in enumerate(active):
             object_id, obj = ids[k], objects[k]
             if warped_area[k] < p.gone_area * obj.look.area and (keyframe or not warped[k].any()):  # vanished
-                self.objects[object_id] = lifecycle.lose(obj, self._newest, p)
+                self.objects[object_id] = lifecycle.lose(obj, p)
                 continue
             known[:] = False
             known[list(obj.tracks | obj.parts)] = True
@@ -230,7 +231,7 @@ class ObjectTracker:
             seen_as = SEEN
             if mask is None:
                 if keyframe and self._lets_go(obj, warped[k], warped_area[k], cues):
-                    self.objects[object_id] = lifecycle.lose(obj, self._newest, p)
+                    self.objects[object_id] = lifecycle.lose(obj, p)
                     continue
                 # Carried by the flow; where the flow has lost it, by its own motion (coasting behind an occluder).
                 mask = shift(obj.mask, *obj.look.velocity) if off else warped[k]
@@ -245,9 +246,9 @@ class ObjectTracker:
                 assert obj.before is not None and cues is not None
                 if keyframe and not goes(obj.drift, crosses(mask, flow, cues.scene)[None], obj.before.left, p)[0]:
                     carried.discard(object_id)
-                    self.objects[object_id] = lifecycle.lose(obj, self._newest, p)
+                    self.objects[object_id] = lifecycle.lose(obj, p)
                     continue
-            lifecycle.observe(obj, seen_as, mask, judged=flow is not None, counts=keyframe)
+            lifecycle.observe(obj, seen_as, mask, self._newest, judged=flow is not None, counts=keyframe)
             rows[object_id] = mask
         self._reacquire(segs, cues, rows)
         return rows, carried
@@ -282,6 +283,6 @@ class ObjectTracker:
                 if lifecycle.miss(obj, self.params):
                     del self.objects[object_id]
                 continue
-            lifecycle.retake(obj, found, query.crossed, self.params)
+            lifecycle.retake(obj, found, query.crossed, self._newest, self.params)
             rows[object_id] = found
             held |= found

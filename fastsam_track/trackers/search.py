@@ -1,8 +1,9 @@
 """Looking for an object among the frame's free segments: one the flow lost, or one lost and coming back.
 
 A lost object is taken back only by segments near where it was last seen (the search widens with
-time), of its typical size, whose colours agree with it and that appeared after it was lost (or were
-its parts): a look-alike in view all along is not it. One that left the frame comes back through
+time), of its typical size, whose colours agree with it and that appeared after it was last seen (or
+were its parts; a fast object the flow lost while carrying it turns up in such a track before it is
+lost): a look-alike in view all along is not it. One that left the frame comes back through
 the frame's edge. One that moved across the scene when last seen comes back moving across it, the
 way it went (either way along that line if it left the frame); its colours then need to agree less.
 """

@@ -27,9 +27,11 @@ def _object(state=SEEN, area=16.0):
 
 
 def _lost(crossed=False):
-    obj = lifecycle.lose(_object(), newest=7, params=P)
+    obj = _object()
+    obj.seen_after = 7
+    obj = lifecycle.lose(obj, params=P)
     if crossed:
-        lifecycle.retake(obj, _rect(5, 5, 4, 4), on_trial=True, params=P)
+        lifecycle.retake(obj, _rect(5, 5, 4, 4), on_trial=True, newest=8, params=P)
     return obj
 
 
@@ -40,24 +42,29 @@ _followed = [(a, b) for a in (SEEN, CARRIED, SEARCHING) for b in (SEEN, CARRIED,
 def test_a_followed_object_is_seen_carried_or_searching_and_counts_its_unconfirmed_frames(start, seen_as):
     obj = _object(start)
     obj.carried = 3 if start is not SEEN else 0
-    lifecycle.observe(obj, seen_as, obj.mask)
+    lifecycle.observe(obj, seen_as, obj.mask, newest=5)
     assert obj.state is seen_as
     assert obj.carried == (0 if seen_as is SEEN else (4 if start is not SEEN else 1))
+    assert obj.seen_after == (5 if seen_as is SEEN else -1)  # the newest track when it was last seen
 
 
 @pytest.mark.parametrize("start", [SEEN, CARRIED, SEARCHING])
-def test_a_followed_object_is_lost_where_it_was_and_remembers_the_newest_track(start):
+def test_a_followed_object_is_lost_where_it_was_and_remembers_the_newest_track_when_last_seen(start):
+    """Tracks that began while it was carried or searched for (after 7) may be it: only older ones are not."""
     obj = _object(start)
+    lifecycle.observe(obj, SEEN, obj.mask, newest=7)
+    lifecycle.observe(obj, start, obj.mask, newest=9)
     obj.carried = 2
-    lost = lifecycle.lose(obj, newest=7, params=P)
-    assert lost is obj and obj.state is LOST and obj.lost == 1 and obj.carried == 0 and obj.lost_after == 7
+    lost = lifecycle.lose(obj, params=P)
+    assert lost is obj and obj.state is LOST and obj.lost == 1 and obj.carried == 0
+    assert obj.lost_after == (9 if start is SEEN else 7)
     assert obj.last_seen is obj.mask and not obj.left  # not at the frame's edge
 
 
 def test_lost_at_the_frame_edge_it_left():
     obj = _object()
     obj.mask = _rect(0, 0, 3, 3)
-    assert lifecycle.lose(obj, 0, P).left
+    assert lifecycle.lose(obj, P).left
 
 
 def test_a_lost_object_not_found_stays_lost_and_is_dropped_after_max_lost_frames():
@@ -68,8 +75,9 @@ def test_a_lost_object_not_found_stays_lost_and_is_dropped_after_max_lost_frames
 
 def test_a_lost_object_taken_back_by_its_colours_is_seen_at_most_its_found_size():
     obj = _lost()
-    lifecycle.retake(obj, _rect(5, 5, 2, 2), on_trial=False, params=P)
+    lifecycle.retake(obj, _rect(5, 5, 2, 2), on_trial=False, newest=12, params=P)
     assert obj.state is SEEN and obj.lost == 0 and obj.before is None and obj.look.area == 4
+    assert obj.seen_after == 12
 
 
 def test_a_lost_object_taken_back_by_its_motion_is_on_trial_for_trial_frames():
@@ -82,22 +90,22 @@ def test_a_lost_object_taken_back_by_its_motion_is_on_trial_for_trial_frames():
 def test_a_trial_goes_on_then_ends_in_what_the_last_frame_saw(seen_as):
     obj = _lost(crossed=True)
     for left in range(P.trial_frames - 1, 0, -1):
-        lifecycle.observe(obj, SEEN, obj.mask)
+        lifecycle.observe(obj, SEEN, obj.mask, newest=8)
         assert (obj.state, obj.trial) == (TRIAL, left)
-    lifecycle.observe(obj, seen_as, obj.mask)
+    lifecycle.observe(obj, seen_as, obj.mask, newest=8)
     assert obj.state is seen_as and obj.trial == 0
 
 
 def test_a_frame_without_flow_does_not_count_towards_the_trial():
     obj = _lost(crossed=True)
-    lifecycle.observe(obj, SEEN, obj.mask, judged=False)
+    lifecycle.observe(obj, SEEN, obj.mask, newest=8, judged=False)
     assert (obj.state, obj.trial) == (TRIAL, P.trial_frames)
 
 
 def test_failing_the_trial_restores_the_lost_record_counting_the_trial_frames():
     obj = _lost(crossed=True)
-    lifecycle.observe(obj, SEEN, obj.mask)
-    restored = lifecycle.lose(obj, newest=9, params=P)
+    lifecycle.observe(obj, SEEN, obj.mask, newest=8)
+    restored = lifecycle.lose(obj, params=P)
     assert restored.state is LOST
     assert restored.lost == 1 + 1 + 1  # lost one frame, then the trial's frame and the failing one
     assert restored.lost_after == 7 and restored.trial == 0
@@ -109,7 +117,7 @@ def test_every_transition_is_in_the_table_and_no_other_is_allowed():
     assert (LOST, CARRIED) not in TRANSITIONS and (SEEN, TRIAL) not in TRANSITIONS
     obj = _object(LOST)
     with pytest.raises(AssertionError, match="no transition from lost to carried"):
-        lifecycle.observe(obj, CARRIED, obj.mask)
+        lifecycle.observe(obj, CARRIED, obj.mask, newest=8)
     assert all(isinstance(why, str) and why for why in TRANSITIONS.values())
 
 

@@ -300,3 +300,18 @@ def test_cues_of_another_grid_are_a_clear_error():
     cues = flow.update(_frame(), (20, 30))
     with pytest.raises(ValueError, match=r"cues are for a \(20, 30\) grid"):
         objects.update(_segments(_rect(1, 1, 4, 4)), FRAME, [], cues)
+
+
+def test_a_fast_object_the_flow_lost_is_taken_back_where_it_appeared_while_carried():
+    """FAILURES mode 1: the object jumps farther than the flow can follow; its segment appears far away while the
+    tracker still coasts on where it was, so the track begins before the object is lost. It is taken back there
+    (it appeared after the object was last seen); a red look-alike in view all along never is."""
+    twin = _rect(28, 30, 8, 8)
+    frames = []
+    for t in range(40):
+        obj = _rect(8, 5 + t, 8, 8) if t < 5 else _rect(8, 44, 8, 8)
+        frames.append((_frame((obj, RED), (twin, RED)), _segments(obj, twin)))
+    masks, _ = _follow(frames, [_point(12, 9)])
+    assert _iou(masks[4], _rect(8, 9, 8, 8)) > 0.7
+    assert _iou(masks[-1], _rect(8, 44, 8, 8)) > 0.8
+    assert all(_iou(m, twin) == 0 for m in masks)

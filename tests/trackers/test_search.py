@@ -69,7 +69,8 @@ def test_astray_looks_around_the_moved_mask_and_where_its_velocity_goes():
 
 def test_comeback_takes_only_new_tracks_and_for_one_that_left_those_at_the_edge():
     obj = _object(_rect(5, 0, 4, 4), _scene(_rect(5, 0, 4, 4)))
-    obj = lifecycle.lose(obj, newest=10, params=P)
+    obj.seen_after = 10
+    obj = lifecycle.lose(obj, params=P)
     assert obj.left
     inside, at_edge, old = _rect(5, 8, 4, 4), _rect(5, 0, 4, 3), _rect(12, 0, 4, 3)
     segs = _segments([inside, at_edge, old], [11, 12, 3])
