@@ -92,6 +92,7 @@ class Keyframes:
         self._since = every  # the first frame is a keyframe
         self._limit = every  # the longest interval now (shorter while an object moves fast)
         self._wanted = threading.Event()
+        self._wanted_for: int | None = None  # the frame a keyframe was asked for (None: the next one decided)
         self.count = 0  # keyframes so far
 
     @classmethod
@@ -101,10 +102,14 @@ class Keyframes:
         interval = every if every is not None else (AUTO_EVERY if auto else 1)
         return cls(interval, auto) if interval > 1 else None
 
-    def due(self) -> bool:
-        """Whether the next frame goes through the network (the model's thread, once per frame)."""
+    def due(self, index: int | None = None) -> bool:
+        """Whether the next frame, ``index`` when known, goes through the network (the model's thread, once per
+        frame). A keyframe ``observe`` asked for an earlier frame, one the model's thread has passed by, is left
+        to ``claim`` on that frame: it lands where it was asked for, not a frame or two later."""
         self._since += 1
-        if self._since >= min(self.every, self._limit) or self._wanted.is_set():
+        wanted = self._wanted.is_set()
+        passed = wanted and index is not None and self._wanted_for is not None and index > self._wanted_for
+        if self._since >= min(self.every, self._limit) or (wanted and not passed):
             self._since = 0
             self._wanted.clear()
             self.count += 1
@@ -122,7 +127,9 @@ class Keyframes:
         self.count += 1
         return True
 
-    def observe(self, keyframe: bool, cues: FrameCues | None, objects: sv.Detections | None) -> None:
+    def observe(
+        self, keyframe: bool, cues: FrameCues | None, objects: sv.Detections | None, index: int | None = None
+    ) -> None:
         """What the tracking thread saw on a frame: with ``auto``, whether to ask for a keyframe now.
 
         Args:
@@ -130,6 +137,7 @@ class Keyframes:
             cues: its flow and residual (None on the first frame, or without trackers).
             objects: the prompted objects on it (``OBJECT_STATE``, or ``PROPAGATED``: carried by the
                 flow, not confirmed).
+            index: the frame's index: a keyframe asked for is frame ``index + 1``'s (None: the next decided).
         """
         if not self.auto:
             return
@@ -138,10 +146,14 @@ class Keyframes:
         masks = masks[masks.reshape(len(masks), -1).any(1)] if len(masks) else masks
         flow = cues.flow if cues is not None else None
         self._limit = p.fast_every if flow is not None and _fastest(flow, masks) > p.fast else self.every
-        if _unconfirmed(keyframe, objects):
-            self._wanted.set()
-        elif cues is not None and cues.residual is not None and _failed(cues.residual, masks, p.ring) > p.residual:
-            self._wanted.set()
+        failed = cues is not None and cues.residual is not None and _failed(cues.residual, masks, p.ring) > p.residual
+        if _unconfirmed(keyframe, objects) or failed:
+            self.ask(index)
+
+    def ask(self, index: int | None = None) -> None:
+        """Ask for a keyframe on the frame after ``index`` (None: the next frame the model's thread decides)."""
+        self._wanted_for = None if index is None else index + 1
+        self._wanted.set()
 
 
 def _unconfirmed(keyframe: bool, objects: sv.Detections | None) -> bool:

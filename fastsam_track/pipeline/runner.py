@@ -447,7 +447,7 @@ def frames_through(
                 stats.add("segment", processed - assembled)
                 segmented = processor.process(frame, segments)
                 if keyframes is not None:
-                    keyframes.observe(segments is not None, processor.cues, segmented.objects)
+                    keyframes.observe(segments is not None, processor.cues, segmented.objects, frame.index)
                 stats.add("track", time.perf_counter() - processed)
                 if writer is not None:
                     writer.put(segmented, captured, keyframe)
@@ -665,7 +665,7 @@ class _Network:
     def ahead(self, frame: Frame) -> Callable[[], sv.Detections | None]:
         """The model's thread: the frame's segments to come, or ``_no_pass`` when it is not a keyframe."""
         with self._lock:
-            if self._keyframes is not None and not self._keyframes.due():
+            if self._keyframes is not None and not self._keyframes.due(frame.index):
                 return _no_pass
             self._sent = frame.index
             return self._infer(frame.image)

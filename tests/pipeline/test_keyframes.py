@@ -81,9 +81,11 @@ class _AsksAt(Keyframes):
         super().__init__(every=100, auto=True)
         self.at, self.seen = at, 0
 
-    def observe(self, keyframe: bool, cues: FrameCues | None, objects: sv.Detections | None) -> None:
+    def observe(
+        self, keyframe: bool, cues: FrameCues | None, objects: sv.Detections | None, index: int | None = None
+    ) -> None:
         if self.seen == self.at:
-            self._wanted.set()
+            self.ask(index)
         self.seen += 1
 
 
@@ -238,3 +240,15 @@ def test_an_auto_policy_needs_a_processor_that_measures_the_flow(clip_path: Path
     policy = Keyframes(4, auto=True)
     stats = run(open_source(str(clip_path)), lambda image: _scene(32)[1], keyframes=policy)  # the default processor
     assert stats.frames == 12 and stats.keyframes == policy.count >= 3
+
+
+def test_a_keyframe_asked_for_a_frame_the_model_passed_is_left_for_that_frame_to_claim() -> None:
+    """The race behind a late keyframe, in order: the model's thread decides frames 1 and 2 (no keyframe), then
+    tracking asks for one after frame 0. Frame 3 must not take it: frame 1 claims it on the tracking thread."""
+    keys = Keyframes(every=100, auto=True)
+    assert [keys.due(i) for i in range(3)] == [True, False, False]
+    keys.ask(0)
+    assert not keys.due(3)  # passed by: not frame 3's
+    assert keys.claim() and not keys.claim() and keys.count == 2
+    keys.ask(3)
+    assert keys.due(4) and not keys.claim()  # the frame it was asked for, on the model's thread
