@@ -51,7 +51,7 @@ class Appearance:
     def of(cls, mask: np.ndarray, cues: FrameCues | None, params: ObjectParams) -> Appearance:
         """The appearance of an object first selected as the (h, w) bool ``mask``."""
         inside, around = histograms(mask, cues.colors, params.ring) if cues is not None else (flat(), flat())
-        return cls(float(mask.sum()), inside, around, np.zeros(2))
+        return cls(float(np.count_nonzero(mask)), inside, around, np.zeros(2))
 
     def likelihood(self, colors: np.ndarray, params: ObjectParams) -> np.ndarray:
         """(h, w) float: each cell's colour's share of the object against its surroundings."""
@@ -62,12 +62,12 @@ class Appearance:
         centre = centroid(mask)
         # The motion of its centre (the flow under-estimates small, fast objects), except over a partial
         # view (going behind something, leaving), whose centre moves otherwise: kept as it was.
-        if self.seen_at is not None and float(mask.sum()) >= params.whole_view * self.area:
+        if self.seen_at is not None and float(np.count_nonzero(mask)) >= params.whole_view * self.area:
             step = (centre - self.seen_at) / (self.unseen + 1)
             self.velocity = (1 - params.velocity_rate) * self.velocity + params.velocity_rate * step
         self.seen_at, self.unseen = centre, 0
         # Slowly: partial views (parts missed, occlusions) must not make it forget its size.
-        self.area = (1 - params.area_rate) * self.area + params.area_rate * float(mask.sum())
+        self.area = (1 - params.area_rate) * self.area + params.area_rate * float(np.count_nonzero(mask))
         if cues is not None and colors:
             inside, around = histograms(mask, cues.colors, params.ring)
             self.inside = (1 - params.color_rate) * self.inside + params.color_rate * inside

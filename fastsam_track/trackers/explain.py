@@ -139,7 +139,7 @@ def weigh(
     # good part of it. One that was there before and did not grow passed in front of it.
     if was_part is None:
         was_part = np.isin(segs.track_ids, list(obj.tracks | obj.parts))
-    took_in = np.isnan(segs.before) | was_part | (segs.area - segs.before >= p.grown_share * warped.sum())
+    took_in = np.isnan(segs.before) | was_part | (segs.area - segs.before >= p.grown_share * np.count_nonzero(warped))
     carried = obj.carried > 0  # a mask the flow alone has carried drifts: the segments need to agree less
     along = None
     if cues is not None and cues.flow is not None:
@@ -176,7 +176,7 @@ def explain(segs: Segments, ev: Evidence, p: ObjectParams) -> tuple[np.ndarray |
         ``warped``; and whether a merged segment was clipped into it.
     """
     warped, inter, likely, seg_area = ev.warped, ev.inter, ev.likely, segs.area
-    area = float(warped.sum())
+    area = float(np.count_nonzero(warped))  # (a bool array's sum takes 9x as long)
     touching = np.flatnonzero(inter > 0)
     # Whole segments only when mostly inside with little outside, or when one holds much of it at about its size
     # (regrown after a partial view), or larger when what lies outside has the object's colours (it is coming
@@ -203,18 +203,18 @@ def explain(segs: Segments, ev: Evidence, p: ObjectParams) -> tuple[np.ndarray |
     left[chosen] = False
     others = np.flatnonzero(left)
     took_part = False
-    if rest.sum() >= p.rest_share * area and len(others):
+    if np.count_nonzero(rest) >= p.rest_share * area and len(others):
         holder = others[np.argmax((segs.cells @ rest.reshape(-1).astype(np.float32))[others])]
         # Clipped to where it should be, and while it is smaller than it was (growing back) the ring of cells
         # around that with its colours; if what is clipped looks like the object.
         reach = warped | (grow(warped, 1) & (likely >= p.cell_alike)) if area < ev.typical else warped
         clipped = segs.masks[holder] & reach
-        merged = ev.took_in[holder] and (clipped & rest).sum() >= p.merge_share * rest.sum()
+        merged = ev.took_in[holder] and np.count_nonzero(clipped & rest) >= p.merge_share * np.count_nonzero(rest)
         moves = ev.along is None or ev.along[clipped].mean() >= p.motion_share
         if merged and moves and likely[clipped].mean() >= p.alike:
             mask, took_part = mask | clipped, True
     # Confirmed by the segments alone (they explain enough of it); the gaps only complete a confirmed view.
-    return (mask | ev.gaps if (mask & warped).sum() >= ev.confirm * area else None), took_part
+    return (mask | ev.gaps if np.count_nonzero(mask & warped) >= ev.confirm * area else None), took_part
 
 
 def motion_share(

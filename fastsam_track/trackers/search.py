@@ -54,7 +54,7 @@ def astray(obj: TrackedObject, warped: np.ndarray, p: ObjectParams) -> Query:
     own velocity would have taken it (the flow misses fast, small objects)."""
     ahead = warped | shift(obj.mask, *obj.look.velocity)
     reach = int(np.sqrt(obj.look.area) * p.search_reach + np.hypot(*obj.look.velocity)) + 1
-    size = max(float(obj.mask.sum()), obj.look.area)
+    size = max(float(np.count_nonzero(obj.mask)), obj.look.area)
     return Query(grow(ahead, reach), warped, size, p.search_smallest, p.objectness)
 
 
@@ -65,7 +65,7 @@ def comeback(obj: TrackedObject, segs: Segments, cues: FrameCues | None, p: Obje
     reach = int(np.ceil(np.sqrt(obj.look.area) * (1.0 + p.reach_widen * obj.lost)))
     ahead = obj.last_seen | shift(obj.last_seen, *(obj.look.velocity * obj.lost))
     # Its typical size: it was lost shrinking (going behind something, leaving), and comes back whole.
-    seen = max(float(obj.last_seen.sum()), obj.look.area)
+    seen = max(float(np.count_nonzero(obj.last_seen)), obj.look.area)
     ids = segs.track_ids
     new = (ids < 0) | (ids > obj.lost_after) | np.isin(ids, list(obj.parts))
     back = new.copy()
@@ -118,7 +118,7 @@ def search(
     others = seeds if query.joins is None else np.flatnonzero(like & query.joins)
     touching = overlaps_of(sparse_rows(grow(masks[seed], 1)[None]), cells[others])[0][0] > 0
     found = masks[others[touching]].any(axis=0) | masks[seed]
-    return found if query.smallest * query.size <= found.sum() <= p.search_size * query.size else None
+    return found if query.smallest * query.size <= np.count_nonzero(found) <= p.search_size * query.size else None
 
 
 def relative(cells: sparse.csr_matrix, flow: np.ndarray, seg_area: np.ndarray, scene: np.ndarray) -> np.ndarray:
