@@ -151,7 +151,12 @@ def check(path: Path) -> dict[str, str]:
                 done = processor.process(Frame(t, image, t / 30.0), segments if t % every == 0 else None)
                 parts = [done.segments.tracker_id, done.segments.data.get("track_state"), done.segments.mask]
                 if done.objects is not None:
-                    parts += [done.objects.tracker_id, done.objects.mask, done.objects.xyxy, *done.objects.data.values()]
+                    parts += [
+                        done.objects.tracker_id,
+                        done.objects.mask,
+                        done.objects.xyxy,
+                        *done.objects.data.values(),
+                    ]
                 parts.append(np.array(done.lost, int))
                 for part in parts:
                     array = np.ascontiguousarray(np.asarray(part))
@@ -236,12 +241,19 @@ def _check(roots: dict[str, Path], streams: Path) -> None:
     for label, root in roots.items():
         env = {**os.environ, "PYTHONPATH": str(root)}
         child = subprocess.run(
-            [sys.executable, __file__, "--replay", str(streams), "--check"], env=env, check=True, capture_output=True, text=True
+            [sys.executable, __file__, "--replay", str(streams), "--check"],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
         )
         digests[label] = json.loads(child.stdout.splitlines()[-1])
     mine = digests["this checkout"]
     for key, value in mine.items():
-        print(f"{key:24} {value}", *(f"{'same' if d[key] == value else 'DIFFERS ' + d[key]}" for d in list(digests.values())[1:]))
+        print(
+            f"{key:24} {value}",
+            *(f"{'same' if d[key] == value else 'DIFFERS ' + d[key]}" for d in list(digests.values())[1:]),
+        )
     if any(d != mine for d in digests.values()):
         sys.exit(1)
 
