@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from fastsam_track.trackers.flow import FrameCues
+from fastsam_track.trackers.flow import FrameCues, median_rows
 from fastsam_track.trackers.lifecycle import TrackedObject
 from fastsam_track.trackers.motion import grow
 from fastsam_track.trackers.params import ObjectParams
@@ -255,18 +255,9 @@ def _less(flow: np.ndarray, scene: np.ndarray) -> np.ndarray:
 
 def median_flow(flow: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """(2,) the median (dx, dy) of an (h, w, 2) ``flow`` over an (h, w) bool mask; read with ``np.take`` (a fancy
-    index of the 2-D flow by rows is about 15x slower), each component's order statistics by one partition of a
-    contiguous row: what ``np.median`` computes (the mean of the middle two for an even count, NaN when there is
-    one), without its overhead (30 us against 50 for 2,000 cells)."""
-    values = np.take(flow.reshape(-1, 2), np.flatnonzero(mask), axis=0).T.copy()
-    count = values.shape[1]
-    if count == 0:
-        return np.median(values, axis=1)
-    half = count // 2
-    values.partition([half - 1, half, count - 1] if count % 2 == 0 else [half, count - 1], axis=1)
-    middle = values[:, half].copy() if count % 2 else (values[:, half - 1] + values[:, half]) / 2
-    middle[np.isnan(values[:, -1])] = np.nan  # a NaN sorts last
-    return middle
+    index of the 2-D flow by rows is about 15x slower), each component's median over a contiguous row by one
+    partition (``median_rows``: 30 us against ``np.median``'s 50 for 2,000 cells)."""
+    return median_rows(np.take(flow.reshape(-1, 2), np.flatnonzero(mask), axis=0).T.copy())
 
 
 def moves_with(share: np.ndarray, cells: sparse.csr_matrix, seg_area: np.ndarray, p: ObjectParams) -> np.ndarray:
