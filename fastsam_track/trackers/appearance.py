@@ -24,7 +24,7 @@ from fastsam_track.trackers.flow import COLOR_BINS, FrameCues
 from fastsam_track.trackers.motion import centroid, grow
 from fastsam_track.trackers.params import ObjectParams
 
-__all__ = ["Appearance", "flat", "histograms", "likelihood", "objectness"]
+__all__ = ["Appearance", "flat", "histograms", "likelihood", "objectness", "shares"]
 
 
 @dataclass
@@ -95,7 +95,12 @@ def likelihood(inside: np.ndarray, around: np.ndarray, colors: np.ndarray, prior
         colors: (h, w) int colour bins.
         prior: share added to both (``ObjectParams.color_prior``): a colour neither has is neutral.
     """
-    return ((inside + prior) / (inside + around + 2 * prior))[colors]
+    return shares(inside, around, prior)[colors]
+
+
+def shares(inside: np.ndarray, around: np.ndarray, prior: float) -> np.ndarray:
+    """(COLOR_BINS,) float: each colour's ``likelihood``, given the object's and its surroundings' histograms."""
+    return (inside + prior) / (inside + around + 2 * prior)
 
 
 def objectness(cells: sparse.csr_matrix, likely: np.ndarray, area: np.ndarray) -> np.ndarray:

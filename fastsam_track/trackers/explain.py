@@ -21,7 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from fastsam_track.trackers.flow import FrameCues, median_rows
+from fastsam_track.trackers.appearance import shares
+from fastsam_track.trackers.flow import COLOR_BINS, FrameCues, median_rows
 from fastsam_track.trackers.lifecycle import TrackedObject
 from fastsam_track.trackers.motion import grow
 from fastsam_track.trackers.params import ObjectParams
@@ -100,7 +101,9 @@ def likelihoods(
     """(K, h, w) float: how much each cell's colour is each object's (1 everywhere without cues)."""
     if cues is None:
         return np.ones((len(objects), *shape))
-    return np.array([o.look.likelihood(cues.colors, p) for o in objects], float).reshape(len(objects), *shape)
+    # Each object's share of every colour, then one gather of all of them (half the time of one per object).
+    table = np.array([shares(o.look.inside, o.look.around, p.color_prior) for o in objects], float)
+    return np.take(table.reshape(len(objects), COLOR_BINS), cues.colors, axis=1)
 
 
 def likely_sums(cells: sparse.csr_matrix, likely: np.ndarray, warped: np.ndarray) -> np.ndarray:
@@ -197,7 +200,9 @@ def explain(segs: Segments, ev: Evidence, p: ObjectParams) -> tuple[np.ndarray |
     order = inside[np.argsort(-ratio, kind="stable")]
     iou = np.cumsum(inter[order]) / (area + np.cumsum(seg_area[order] - inter[order]))
     chosen = order[: int(np.argmax(iou)) + 1] if len(order) else order
-    mask = segs.masks[chosen].any(axis=0) if len(chosen) else np.zeros(warped.shape, bool)
+    mask = np.zeros(warped.shape, bool)
+    for k in chosen:  # (a few: faster than a copy of them and its .any)
+        mask |= segs.masks[k]
     rest = warped & ~mask
     left = inter > 0
     left[chosen] = False
