@@ -58,22 +58,19 @@ def mask_overlaps(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray,
 def sparse_rows(masks: np.ndarray) -> sparse.csr_matrix:
     """(N, h * w) float32 CSR matrix of (N, h, w) bool masks: one row per mask, 1 at its cells."""
     count, cells = len(masks), int(np.prod(masks.shape[1:]))
-    found = _set_cells(masks)
-    indptr = np.searchsorted(found, np.arange(count + 1) * cells)
-    return sparse.csr_matrix((np.ones(len(found), np.float32), found % cells, indptr), shape=(count, cells))
-
-
-def _set_cells(masks: np.ndarray) -> np.ndarray:
-    """(K,) int flat indices of the True cells of an (N, h, w) bool stack, ascending."""
-    if masks.size == 0 or masks.ndim != 3 or masks.dtype != bool:
-        return np.flatnonzero(masks)
-    # OpenCV's scan of the stack as one (N * h, w) image: twice as fast as np.flatnonzero on 100
-    # masks of a 90x160 grid (0.08 ms against 0.18), in the same row-major order.
-    points = cv2.findNonZero(np.ascontiguousarray(masks).reshape(-1, masks.shape[-1]).view(np.uint8))
-    if points is None:
-        return np.zeros(0, np.intp)
-    points = points.reshape(-1, 2)
-    return points[:, 1].astype(np.intp) * masks.shape[-1] + points[:, 0]
+    if masks.size == 0 or masks.ndim != 3 or masks.dtype != bool or masks.size >= 2**31:
+        found = np.flatnonzero(masks)
+        indptr, indices = np.searchsorted(found, np.arange(count + 1) * cells), found % cells
+    else:
+        # OpenCV's scan of the stack as one (N * h, w) image: twice as fast as np.flatnonzero on 100
+        # masks of a 90x160 grid (0.08 ms against 0.18), in the same row-major order; its int32 (x, y)
+        # points give each mask's cells and where its rows start without a flat index's division.
+        h, w = masks.shape[1:]
+        points = cv2.findNonZero(np.ascontiguousarray(masks).reshape(-1, w).view(np.uint8))
+        points = np.zeros((0, 2), np.int32) if points is None else points.reshape(-1, 2)
+        indptr = np.searchsorted(points[:, 1], np.arange(count + 1, dtype=np.int32) * h).astype(np.int32)
+        indices = points[:, 1] % h * w + points[:, 0]
+    return sparse.csr_matrix((np.ones(len(indices), np.float32), indices, indptr), shape=(count, cells))
 
 
 def overlaps_of(a: sparse.csr_matrix, b: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
