@@ -151,7 +151,7 @@ class ObjectTracker:
             tracker_id=ids,
             data={
                 SEGMENTS: part_of >= self.params.part_share,
-                PROPAGATED: np.isin(ids, list(carried)),
+                PROPAGATED: np.array([i in carried for i in ids], bool),
                 OBJECT_STATE: np.array([self.objects[i].state for i in ids], np.int8),
             },
         )
