@@ -16,6 +16,13 @@ With ``--against``, the same streams are also replayed by another checkout of th
 (its root, e.g. a ``git worktree`` of an older commit), one process per run, the two
 checkouts alternating, so a machine whose load drifts weighs on both alike. The table goes
 into benchmarks/README.md (unless ``--no-write``).
+
+With ``--check`` (and ``--against``) nothing is timed: each checkout replays the streams in
+everything mode, with the four objects, and with them and a keyframe every 2nd frame (the
+frames between carried by the flow), and the digests of every frame's ids, states, masks and
+segment matrices are compared; exit 1 when they differ. A speedup that keeps them is exact:
+
+    python benchmarks/track_stage.py --data /work/davis --frames 40 --check --against /path/to/old/checkout
 """
 
 from __future__ import annotations
