@@ -54,7 +54,10 @@ def move_cells(
     to = np.take(land, cells.indices) if flow is not None else land
     # One sort of (row, cell) keys orders every row's cells and brings the cells that land together
     # side by side (scipy's sum_duplicates on the same rows took twice as long).
-    key = np.sort((row * dtype(size) + to)[to >= 0])
+    key = (row * dtype(size) + to)[to >= 0]
+    # Mostly in order already when the flow is small (cells land where they were): timsort, adaptive, sorts that
+    # in a fifth of quicksort's time, and a random order in ten times it; either gives the same keys.
+    key = np.sort(key, kind="stable" if np.count_nonzero(key[1:] < key[:-1]) < len(key) // 32 else "quicksort")
     first = np.ones(len(key), bool)
     np.not_equal(key[1:], key[:-1], out=first[1:])
     row, cell = np.divmod(key[first], dtype(size))
