@@ -16,11 +16,19 @@ With ``--against``, the same streams are also replayed by another checkout of th
 (its root, e.g. a ``git worktree`` of an older commit), one process per run, the two
 checkouts alternating, so a machine whose load drifts weighs on both alike. The table goes
 into benchmarks/README.md (unless ``--no-write``).
+
+With ``--check`` (and ``--against``) nothing is timed: each checkout replays the streams in
+everything mode, with the four objects, and with them and a keyframe every 2nd frame (the
+frames between carried by the flow), and the digests of every frame's ids, states, masks and
+segment matrices are compared; exit 1 when they differ. A speedup that keeps them is exact:
+
+    python benchmarks/track_stage.py --data /work/davis --frames 40 --check --against /path/to/old/checkout
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import pickle
@@ -116,6 +124,55 @@ def replay(path: Path, profile: Path | None = None) -> dict[str, float]:
     return figures
 
 
+def check(path: Path) -> dict[str, str]:
+    """A digest per sequence and mode of every frame's ids, states, masks and segment matrices: two checkouts that
+    give the same digests track alike. Modes: everything, four prompted objects, and those with a keyframe every
+    2nd frame (the frames between carried by the flow)."""
+    import supervision as sv
+
+    from fastsam_track.pipeline.processor import FrameProcessor
+    from fastsam_track.trackers.objects import ObjectTracker
+    from fastsam_track.trackers.segment_tracker import SegmentTracker
+    from fastsam_track.types import BoxPrompt, Frame
+
+    with open(path, "rb") as stored:
+        streams = pickle.load(stored)
+    digests = {}
+    for stream in streams:
+        stacks = [np.unpackbits(b, count=int(np.prod(s))).view(bool).reshape(s) for b, s in stream["stacks"]]
+        for mode, prompted, every in (("everything", False, 1), ("objects", True, 1), ("objects/2", True, 2)):
+            prompts = [BoxPrompt(0, n + 1, box) for n, box in enumerate(stream["boxes"])] if prompted else []
+            processor = FrameProcessor(
+                tracker=SegmentTracker(), objects=ObjectTracker() if prompted else None, prompts=prompts, carry=True
+            )
+            digest = hashlib.sha256()
+            for t, (file, stack) in enumerate(zip(stream["files"], stacks, strict=True)):
+                image = cv2.imread(file)
+                grid_scale = np.array([image.shape[1] / stack.shape[2], image.shape[0] / stack.shape[1]] * 2)
+                segments = sv.Detections(
+                    xyxy=(sv.mask_to_xyxy(stack).astype(np.float32) + _INCLUSIVE_TO_EXCLUSIVE)
+                    * grid_scale.astype(np.float32),
+                    mask=stack,
+                    confidence=np.ones(len(stack), np.float32),
+                )
+                done = processor.process(Frame(t, image, t / 30.0), segments if t % every == 0 else None)
+                parts = [done.segments.tracker_id, done.segments.data.get("track_state"), done.segments.mask]
+                if done.objects is not None:
+                    parts += [
+                        done.objects.tracker_id,
+                        done.objects.mask,
+                        done.objects.xyxy,
+                        *done.objects.data.values(),
+                    ]
+                parts.append(np.array(done.lost, int))
+                for part in parts:
+                    array = np.ascontiguousarray(np.asarray(part))
+                    digest.update(f"{array.dtype}{array.shape}".encode())
+                    digest.update(array.tobytes())
+            digests[f"{stream['name']} {mode}"] = digest.hexdigest()[:16]
+    return digests
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, help="DAVIS 2016 training data (davis_data.py)")
@@ -126,10 +183,13 @@ def main() -> None:
     parser.add_argument("--against", type=Path, help="root of another checkout to time alongside (the old code)")
     parser.add_argument("--profile", type=Path, help="write a cProfile of one prompted pass here (this checkout)")
     parser.add_argument("--no-write", action="store_true", help="print the table, do not update README.md")
+    parser.add_argument(
+        "--check", action="store_true", help="compare every frame's ids, states and masks with --against's, no timing"
+    )
     parser.add_argument("--replay", type=Path, help=argparse.SUPPRESS)  # a child: time the streams in this pickle
     args = parser.parse_args()
     if args.replay is not None:
-        print(json.dumps(replay(args.replay, args.profile)))
+        print(json.dumps(check(args.replay) if args.check else replay(args.replay, args.profile)))
         return
     if args.data is None:
         parser.error("--data is required")
@@ -140,6 +200,9 @@ def main() -> None:
         roots = {"this checkout": Path(__file__).resolve().parents[1]}
         if args.against is not None:
             roots["--against"] = args.against.resolve()
+        if args.check:
+            _check(roots, streams)
+            return
         runs: dict[str, list[dict[str, float]]] = {label: [] for label in roots}
         for repeat in range(args.repeats):
             for label, root in roots.items():
@@ -177,6 +240,29 @@ def main() -> None:
     print(table)
     if not args.no_write:
         write_section("track_stage", table)
+
+
+def _check(roots: dict[str, Path], streams: Path) -> None:
+    """Print each checkout's digests (``check``) and whether they agree; exit 1 when they do not."""
+    digests = {}
+    for label, root in roots.items():
+        env = {**os.environ, "PYTHONPATH": str(root)}
+        child = subprocess.run(
+            [sys.executable, __file__, "--replay", str(streams), "--check"],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        digests[label] = json.loads(child.stdout.splitlines()[-1])
+    mine = digests["this checkout"]
+    for key, value in mine.items():
+        print(
+            f"{key:24} {value}",
+            *(f"{'same' if d[key] == value else 'DIFFERS ' + d[key]}" for d in list(digests.values())[1:]),
+        )
+    if any(d != mine for d in digests.values()):
+        sys.exit(1)
 
 
 def _commit(root: Path) -> str:

@@ -24,7 +24,7 @@ from fastsam_track.trackers.flow import COLOR_BINS, FrameCues
 from fastsam_track.trackers.motion import centroid, grow
 from fastsam_track.trackers.params import ObjectParams
 
-__all__ = ["Appearance", "flat", "histograms", "likelihood", "objectness"]
+__all__ = ["Appearance", "flat", "histograms", "likelihood", "objectness", "shares"]
 
 
 @dataclass
@@ -55,10 +55,10 @@ class Appearance:
     def of(cls, mask: np.ndarray, cues: FrameCues | None, params: ObjectParams) -> Appearance:
         """The appearance of an object first selected as the (h, w) bool ``mask``."""
         if cues is None:
-            return cls(float(mask.sum()), flat(), flat(), np.zeros(2))
+            return cls(float(np.count_nonzero(mask)), flat(), flat(), np.zeros(2))
         inside, around = histograms(mask, cues.colors, params.ring)
         own = _agreement(inside, around, cues.colors[mask], params.color_prior)
-        return cls(float(mask.sum()), inside, around, np.zeros(2), own=own)
+        return cls(float(np.count_nonzero(mask)), inside, around, np.zeros(2), own=own)
 
     def likelihood(self, colors: np.ndarray, params: ObjectParams) -> np.ndarray:
         """(h, w) float: each cell's colour's share of the object against its surroundings."""
@@ -69,12 +69,12 @@ class Appearance:
         centre = centroid(mask)
         # The motion of its centre (the flow under-estimates small, fast objects), except over a partial
         # view (going behind something, leaving), whose centre moves otherwise: kept as it was.
-        if self.seen_at is not None and float(mask.sum()) >= params.whole_view * self.area:
+        if self.seen_at is not None and float(np.count_nonzero(mask)) >= params.whole_view * self.area:
             step = (centre - self.seen_at) / (self.unseen + 1)
             self.velocity = (1 - params.velocity_rate) * self.velocity + params.velocity_rate * step
         self.seen_at, self.unseen = centre, 0
         # Slowly: partial views (parts missed, occlusions) must not make it forget its size.
-        self.area = (1 - params.area_rate) * self.area + params.area_rate * float(mask.sum())
+        self.area = (1 - params.area_rate) * self.area + params.area_rate * float(np.count_nonzero(mask))
         if cues is not None and colors:
             inside, around = histograms(mask, cues.colors, params.ring)
             self.inside = (1 - params.color_rate) * self.inside + params.color_rate * inside
@@ -115,7 +115,12 @@ def likelihood(inside: np.ndarray, around: np.ndarray, colors: np.ndarray, prior
         colors: (h, w) int colour bins.
         prior: share added to both (``ObjectParams.color_prior``): a colour neither has is neutral.
     """
-    return ((inside + prior) / (inside + around + 2 * prior))[colors]
+    return shares(inside, around, prior)[colors]
+
+
+def shares(inside: np.ndarray, around: np.ndarray, prior: float) -> np.ndarray:
+    """(COLOR_BINS,) float: each colour's ``likelihood``, given the object's and its surroundings' histograms."""
+    return (inside + prior) / (inside + around + 2 * prior)
 
 
 def objectness(cells: sparse.csr_matrix, likely: np.ndarray, area: np.ndarray) -> np.ndarray:

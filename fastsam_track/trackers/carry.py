@@ -8,6 +8,8 @@ flow inside its mask. A segment carried out of the frame is dropped. Every row i
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import supervision as sv
 
@@ -30,14 +32,26 @@ def gather(grids: np.ndarray, flow: np.ndarray) -> np.ndarray:
         [[0, 7, 0], [0, 0, 0]]
     """
     h, w = grids.shape[1:]
-    ys, xs = np.mgrid[0:h, 0:w]
-    src_x = np.rint(xs + flow[..., 0]).astype(np.intp)
-    src_y = np.rint(ys + flow[..., 1]).astype(np.intp)
-    inside = ((src_x >= 0) & (src_x < w) & (src_y >= 0) & (src_y < h)).ravel()
-    flat = (np.clip(src_y, 0, h - 1) * w + np.clip(src_x, 0, w - 1)).ravel()
+    ys, xs = _grid(h, w)
+    src_x, src_y = xs + flow[..., 0], ys + flow[..., 1]  # float64: exact sums
+    src_x = np.rint(src_x, out=src_x).astype(np.intp).ravel()
+    src_y = np.rint(src_y, out=src_y).astype(np.intp).ravel()
+    inside = (src_x.view(np.uintp) < w) & (src_y.view(np.uintp) < h)  # (a negative one is a large unsigned one)
+    flat = np.where(inside, src_y * w + src_x, 0)
     moved = np.take(grids.reshape(len(grids), -1), flat, axis=1)  # C order (fancy indexing gives F: copies later)
-    moved[:, ~inside] = 0
+    if moved.dtype == bool:
+        moved &= inside
+    else:
+        moved[:, ~inside] = 0
     return moved.reshape(grids.shape)
+
+
+@functools.lru_cache(maxsize=4)
+def _grid(h: int, w: int) -> np.ndarray:
+    """``np.mgrid[0:h, 0:w]`` as float64, read-only (cached: the same for every frame)."""
+    grid = np.mgrid[0:h, 0:w].astype(np.float64)
+    grid.flags.writeable = False
+    return grid
 
 
 def carry(segments: sv.Detections, flow: np.ndarray | None, frame_shape: tuple[int, int]) -> sv.Detections:

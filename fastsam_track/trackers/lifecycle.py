@@ -155,7 +155,7 @@ def retake(obj: TrackedObject, found: np.ndarray, on_trial: bool, newest: int, p
     obj.lost, obj.mask, obj.carried, obj.clipped, obj.seen_after = 0, found, 0, False, newest
     # Its size from here is at most what was found: a part coming back through the edge, or it is
     # farther away (the flow carries that view; a view below a quarter of its size is a vanished one).
-    obj.look.area = min(obj.look.area, float(found.sum()))
+    obj.look.area = min(obj.look.area, float(np.count_nonzero(found)))
 
 
 def end_frame(obj: TrackedObject, seen: bool) -> None:

@@ -152,7 +152,7 @@ class ObjectTracker:
             tracker_id=ids,
             data={
                 SEGMENTS: part_of >= self.params.part_share,
-                PROPAGATED: np.isin(ids, list(carried)),
+                PROPAGATED: np.array([i in carried for i in ids], bool),
                 OBJECT_STATE: np.array([self.objects[i].state for i in ids], np.int8),
             },
         )
@@ -237,7 +237,7 @@ class ObjectTracker:
                 mask = shift(obj.mask, *obj.look.velocity) if off else warped[k]
                 seen_as = SEARCHING if off else CARRIED
                 carried.add(object_id)
-            elif flow is not None and float(mask.sum()) >= p.whole_view * obj.look.area and obj.state is not TRIAL:
+            elif flow is not None and np.count_nonzero(mask) >= p.whole_view * obj.look.area and obj.state is not TRIAL:
                 # Its motion across the scene, not over a partial view; nor while what was taken back is on trial.
                 obj.drift = median_flow(flow, mask) - cues.scene  # type: ignore[union-attr]
             if obj.state is TRIAL and flow is not None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from fastsam_track.trackers.association import overlaps_of, sparse_rows
+from fastsam_track.trackers.association import few_overlaps, sparse_rows
 from fastsam_track.trackers.explain import Segments
 from fastsam_track.trackers.flow import FrameCues
 from fastsam_track.trackers.lifecycle import TrackedObject
@@ -55,7 +55,7 @@ def astray(obj: TrackedObject, warped: np.ndarray, p: ObjectParams) -> Query:
     own velocity would have taken it (the flow misses fast, small objects)."""
     ahead = warped | shift(obj.mask, *obj.look.velocity)
     reach = int(np.sqrt(obj.look.area) * p.search_reach + np.hypot(*obj.look.velocity)) + 1
-    size = max(float(obj.mask.sum()), obj.look.area)
+    size = max(float(np.count_nonzero(obj.mask)), obj.look.area)
     return Query(grow(ahead, reach), warped, size, p.search_smallest, p.objectness)
 
 
@@ -66,14 +66,14 @@ def comeback(obj: TrackedObject, segs: Segments, cues: FrameCues | None, p: Obje
     reach = int(np.ceil(np.sqrt(obj.look.area) * (1.0 + p.reach_widen * obj.lost)))
     ahead = obj.last_seen | shift(obj.last_seen, *(obj.look.velocity * obj.lost))
     # Its typical size: it was lost shrinking (going behind something, leaving), and comes back whole.
-    seen = max(float(obj.last_seen.sum()), obj.look.area)
+    seen = max(float(np.count_nonzero(obj.last_seen)), obj.look.area)
     ids = segs.track_ids
     new = (ids < 0) | (ids > obj.lost_after) | np.isin(ids, list(obj.parts))
     back = new.copy()
     crossed = cues is not None and cues.flow is not None and np.hypot(*obj.drift) >= p.motion
     if crossed:
         assert cues is not None and cues.flow is not None  # crossed says so
-        area = np.asarray(segs.cells.sum(axis=1), float).reshape(-1)
+        area = segs.area.astype(float)  # (the cells' counts)
         back &= goes(obj.drift, relative(segs.cells, cues.flow, area, cues.scene), obj.left, p)
     first = back
     if obj.left:
@@ -102,13 +102,11 @@ def search(
     masks, cells = segs.masks, segs.cells
     if len(masks) == 0:
         return None
-    # One product of the segments' rows with the three masks and the object's colour likelihood as dense columns.
-    likely = obj.look.likelihood(cues.colors, p).astype(np.float32)
-    columns = np.stack([held, query.near, query.expected, likely], axis=2).reshape(held.size, -1).astype(np.float32)
-    sums = np.ascontiguousarray(np.asarray(cells @ columns, np.float32).T)
-    inter, area = sums[:-1], segs.area
+    # The segments' cells in the three masks, counted, and their sums of the object's colour likelihood.
+    inter, area = few_overlaps(np.stack([held, query.near, query.expected]), cells)[0], segs.area
+    liking = np.asarray(cells @ obj.look.likelihood(cues.colors, p).astype(np.float32).reshape(-1), np.float32)
     free = (inter[0] < p.search_free * area) & (area > 0)
-    likeness = np.divide(sums[-1], area, out=np.zeros_like(sums[-1]), where=area > 0)
+    likeness = np.divide(liking, area, out=np.zeros_like(liking), where=area > 0)
     close = inter[1] > p.search_close * area
     like = free & close & (likeness >= query.colours) & (area <= p.search_size * query.size)
     seeds = np.flatnonzero(like if query.allowed is None else like & query.allowed)
@@ -117,9 +115,9 @@ def search(
     # The seed that looks most like it and lies most where it should be, and the like segments that touch it.
     seed = seeds[np.argmax(likeness[seeds] + p.seed_inside * inter[2, seeds] / area[seeds])]
     others = seeds if query.joins is None else np.flatnonzero(like & query.joins)
-    touching = overlaps_of(sparse_rows(grow(masks[seed], 1)[None]), cells[others])[0][0] > 0
+    touching = few_overlaps(grow(masks[seed], 1)[None], cells)[0][0, others] > 0
     found = masks[others[touching]].any(axis=0) | masks[seed]
-    return found if query.smallest * query.size <= found.sum() <= p.search_size * query.size else None
+    return found if query.smallest * query.size <= np.count_nonzero(found) <= p.search_size * query.size else None
 
 
 def relative(cells: sparse.csr_matrix, flow: np.ndarray, seg_area: np.ndarray, scene: np.ndarray) -> np.ndarray:
