@@ -523,19 +523,20 @@ def _main_thread() -> bool:
 def entry() -> None:
     """The ``fastsam-track`` command: ``main``, then exit with its code.
 
-    After an interruption every output is already finalised and closed; what is left is the
-    interpreter's own teardown of torch, OpenVINO and their thread pools, over a second
-    here. A stopped run skips it, so Ctrl-C gives the prompt back at once.
+    When ``main`` returns every output is finalised and closed (and a cluster's Ray shut down);
+    what is left is the interpreter's own teardown of torch, OpenVINO and their thread pools.
+    It is skipped: it takes over a second, Ctrl-C should give the prompt back at once, and
+    OpenVINO's telemetry (openvino-telemetry 2025.2, sent by its converter and NNCF after an
+    int8 export) forks a sender from a worker thread that the teardown then waits for forever
+    (a run that had written everything never exited).
     """
     try:
         code = main()
     except KeyboardInterrupt:  # pressed again while main returned: every output is already finalised
         code = _EXIT_INTERRUPTED
-    if code == _EXIT_INTERRUPTED:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
-    sys.exit(code)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":
