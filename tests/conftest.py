@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import signal
 from pathlib import Path
 
 import pytest
+
+# OpenVINO's converter and NNCF send usage telemetry unless told they run in CI: the sender forks the
+# test process from a worker thread (an int8 export does it), and the interpreter's exit then waits on
+# it forever (openvino-telemetry 2025.2). The tests are a CI run, and their subprocesses inherit this.
+os.environ.setdefault("CI", "true")
 
 from fastsam_track.pipeline.outputs.sinks import VideoFileSink
 from fastsam_track.synthetic import SyntheticClip
