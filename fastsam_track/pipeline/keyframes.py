@@ -19,6 +19,9 @@ a keyframe when
 The model's thread decides a frame or two ahead of tracking; a keyframe asked for after it passed
 the next frame by is run on the tracking thread for that frame (``claim``, the runner's
 ``_Network.late``), so it lands on the very next frame, as it would in a loop without threads.
+Every rule but the longest interval is the tracking thread's (the fast rule counts the frames it
+saw since its last keyframe), and the interval counts from the last keyframe's index, claimed
+ones too: the threaded run sends the frames an in-order loop would.
 
 Example:
     >>> keys = Keyframes(every=3)
@@ -89,8 +92,9 @@ class Keyframes:
             raise UsageError(f"keyframes come every 1 or more frames, got {every}")
         self.every, self.auto = every, auto
         self.params = params if params is not None else AutoParams(residual=residual)
-        self._since = every  # the first frame is a keyframe
-        self._limit = every  # the longest interval now (shorter while an object moves fast)
+        self._next = 0  # the frame ``due`` decides when given no index
+        self._last = -every  # the last keyframe's index (the first frame is one)
+        self._carried = 0  # frames the tracking thread saw since its last keyframe
         self._wanted = threading.Event()
         self._wanted_for: int | None = None  # the frame a keyframe was asked for (None: the next one decided)
         self.count = 0  # keyframes so far
@@ -103,34 +107,38 @@ class Keyframes:
         return cls(interval, auto) if interval > 1 else None
 
     def due(self, index: int | None = None) -> bool:
-        """Whether the next frame, ``index`` when known, goes through the network (the model's thread, once per
-        frame). A keyframe ``observe`` asked for an earlier frame, one the model's thread has passed by, is left
-        to ``claim`` on that frame: it lands where it was asked for, not a frame or two later."""
-        self._since += 1
+        """Whether frame ``index`` (None: the one after the last asked about) goes through the network (the
+        model's thread, once per frame, in order). A keyframe ``observe`` asked for an earlier frame, one the
+        model's thread has passed by, is left to ``claim`` on that frame: it lands where it was asked for, not a
+        frame or two later."""
+        index = self._next if index is None else index
+        self._next = index + 1
         wanted = self._wanted.is_set()
-        passed = wanted and index is not None and self._wanted_for is not None and index > self._wanted_for
-        if self._since >= min(self.every, self._limit) or (wanted and not passed):
-            self._since = 0
-            self._wanted.clear()
-            self.count += 1
+        passed = wanted and self._wanted_for is not None and index > self._wanted_for
+        if index - self._last >= self.every or (wanted and not passed):
+            self._keyed(index)
             return True
         return False
 
-    def claim(self) -> bool:
-        """Whether a frame the model's thread passed by should go through the network after all, because
-        ``observe`` asked for a keyframe since (the tracking thread, on such a frame; a yes counts as the
-        keyframe ``due`` would have given)."""
-        if not self._wanted.is_set():
-            return False
-        self._since = 0
+    def claim(self, index: int) -> bool:
+        """Whether frame ``index``, which the model's thread passed by, should go through the network after all,
+        because ``observe`` asked for a keyframe on it since (the tracking thread, on such a frame; a yes counts
+        as the keyframe ``due`` would have given, and the interval starts again from it)."""
+        if not self._wanted.is_set() or self._wanted_for not in (None, index):
+            return False  # nothing asked for, or asked for a frame already served
+        self._keyed(index)
+        return True
+
+    def _keyed(self, index: int) -> None:
+        """Frame ``index`` is a keyframe: the interval starts again, a keyframe asked for is served."""
+        self._last = max(self._last, index)
         self._wanted.clear()
         self.count += 1
-        return True
 
     def observe(
         self, keyframe: bool, cues: FrameCues | None, objects: sv.Detections | None, index: int | None = None
     ) -> None:
-        """What the tracking thread saw on a frame: with ``auto``, whether to ask for a keyframe now.
+        """What the tracking thread saw on a frame: with ``auto``, whether to ask for a keyframe on the next.
 
         Args:
             keyframe: the frame went through the network.
@@ -139,15 +147,18 @@ class Keyframes:
                 flow, not confirmed).
             index: the frame's index: a keyframe asked for is frame ``index + 1``'s (None: the next decided).
         """
+        self._carried = 0 if keyframe else self._carried + 1
+        if index is not None and self._wanted_for is not None and self._wanted_for <= index:
+            self._wanted.clear()  # asked for this frame or an earlier one: served, by ``due`` or ``claim``
         if not self.auto:
             return
         p = self.params
         masks = np.asarray(objects.mask) if objects is not None and objects.mask is not None else np.zeros((0, 1, 1))
         masks = masks[masks.reshape(len(masks), -1).any(1)] if len(masks) else masks
         flow = cues.flow if cues is not None else None
-        self._limit = p.fast_every if flow is not None and _fastest(flow, masks) > p.fast else self.every
+        fast = flow is not None and self._carried + 1 >= p.fast_every and _fastest(flow, masks) > p.fast
         failed = cues is not None and cues.residual is not None and _failed(cues.residual, masks, p.ring) > p.residual
-        if _unconfirmed(keyframe, objects) or failed:
+        if fast or failed or _unconfirmed(keyframe, objects):
             self.ask(index)
 
     def ask(self, index: int | None = None) -> None:

@@ -676,7 +676,7 @@ class _Network:
         if self._keyframes is None:
             return None
         with self._lock:
-            if frame.index <= self._sent or not self._keyframes.claim():
+            if frame.index <= self._sent or not self._keyframes.claim(frame.index):
                 return None
             self._sent = frame.index
             return self._infer(frame.image)

@@ -193,10 +193,13 @@ def test_auto_shortens_the_interval_while_an_object_moves_fast_for_its_size() ->
     fast_flow = np.zeros((16, 16, 2), np.float32)
     fast_flow[..., 0] = 2.0  # 2 cells a frame: half its width
     fast = FrameCues(fast_flow, still.colors, still.residual)
-    keys.observe(False, fast, _object(mask, ObjectState.CARRIED))
-    assert [keys.due() for _ in range(4)] == [False, True, False, True]
-    keys.observe(False, still, _object(mask, ObjectState.CARRIED))
-    assert [keys.due() for _ in range(8)] == [False] * 7 + [True]
+    sent = [True]
+    for index in range(1, 13):  # the tracking thread observes frame index - 1, then frame index is decided
+        state = ObjectState.SEEN if sent[-1] else ObjectState.CARRIED
+        keys.observe(sent[-1], fast if index < 5 else still, _object(mask, state))
+        sent.append(keys.due())
+    sent = sent[1:]
+    assert sent == [False, True, False, True, False] + [False] * 6 + [True]
 
 
 def test_the_flow_gives_its_residual_when_asked() -> None:
@@ -249,6 +252,8 @@ def test_a_keyframe_asked_for_a_frame_the_model_passed_is_left_for_that_frame_to
     assert [keys.due(i) for i in range(3)] == [True, False, False]
     keys.ask(0)
     assert not keys.due(3)  # passed by: not frame 3's
-    assert keys.claim() and not keys.claim() and keys.count == 2
-    keys.ask(3)
-    assert keys.due(4) and not keys.claim()  # the frame it was asked for, on the model's thread
+    assert not keys.claim(2)  # asked for frame 1: not frame 2's either
+    assert keys.claim(1) and not keys.claim(1) and keys.count == 2
+    assert not keys.due(4) and keys.due(101)  # the interval counts from the claimed frame 1
+    keys.ask(101)
+    assert keys.due(102) and not keys.claim(102)  # the frame it was asked for, on the model's thread
