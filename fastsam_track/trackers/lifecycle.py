@@ -23,10 +23,11 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from fastsam_track.trackers.appearance import Appearance
+from fastsam_track.trackers.motion import shift
 from fastsam_track.trackers.params import ObjectParams
 from fastsam_track.types import ObjectState
 
-__all__ = ["TRANSITIONS", "TrackedObject", "end_frame", "lose", "miss", "observe", "retake"]
+__all__ = ["TRANSITIONS", "TrackedObject", "coast", "end_frame", "lose", "miss", "observe", "retake"]
 
 SEEN, CARRIED, SEARCHING, TRIAL, LOST = ObjectState
 _FOLLOWED = (SEEN, CARRIED, SEARCHING)
@@ -71,6 +72,7 @@ class TrackedObject:
         trial: frames what was taken back by its motion must still go on moving so.
         before: its record when it was taken back, while on trial.
         strays: part track id: frames in a row it moved with the scene.
+        coasted: (2,) (dy, dx) the fractions of a cell its coasting mask is behind its velocity.
     """
 
     mask: np.ndarray
@@ -90,6 +92,7 @@ class TrackedObject:
     trial: int = 0
     before: TrackedObject | None = None
     strays: dict[int, int] = field(default_factory=dict)
+    coasted: np.ndarray = field(default_factory=lambda: np.zeros(2))
 
 
 def _move(obj: TrackedObject, to: ObjectState) -> None:
@@ -112,6 +115,8 @@ def observe(
     unconfirmed frame between keyframes does not count towards ``max_carried`` (``counts`` False).
     """
     obj.carried = 0 if seen_as is SEEN else obj.carried + counts
+    if seen_as is not SEARCHING:
+        obj.coasted = np.zeros(2)
     if seen_as is SEEN:
         obj.seen_after = newest
     obj.mask = mask
@@ -120,6 +125,15 @@ def observe(
         _move(obj, TRIAL if obj.trial else seen_as)
         return
     _move(obj, seen_as)
+
+
+def coast(obj: TrackedObject) -> np.ndarray:
+    """(h, w) bool: its mask moved on by its velocity, whole cells at a time, the fractions carried from frame to
+    frame (rounded alone, 1.4 cells a frame would move it 1)."""
+    step = obj.look.velocity + obj.coasted
+    whole = np.round(step)
+    obj.coasted = step - whole
+    return shift(obj.mask, *whole)
 
 
 def lose(obj: TrackedObject, params: ObjectParams) -> TrackedObject:

@@ -25,7 +25,7 @@ from fastsam_track.trackers.association import few_overlaps, sparse_rows
 from fastsam_track.trackers.explain import Segments, explain, likelihoods, likely_sums, median_flow, weigh
 from fastsam_track.trackers.flow import FrameCues, warp
 from fastsam_track.trackers.lifecycle import TrackedObject
-from fastsam_track.trackers.motion import boxes_of, shift, touches_edge
+from fastsam_track.trackers.motion import boxes_of, touches_edge
 from fastsam_track.trackers.params import ObjectParams
 from fastsam_track.trackers.prompting import PromptResolver
 from fastsam_track.trackers.search import astray, comeback, crosses, goes, search
@@ -234,7 +234,7 @@ class ObjectTracker:
                     self.objects[object_id] = lifecycle.lose(obj, p)
                     continue
                 # Carried by the flow; where the flow has lost it, by its own motion (coasting behind an occluder).
-                mask = shift(obj.mask, *obj.look.velocity) if off else warped[k]
+                mask = lifecycle.coast(obj) if off else warped[k]
                 seen_as = SEARCHING if off else CARRIED
                 carried.add(object_id)
             elif flow is not None and np.count_nonzero(mask) >= p.whole_view * obj.look.area and obj.state is not TRIAL:

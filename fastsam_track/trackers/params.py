@@ -91,7 +91,10 @@ class ObjectParams:
     strayed: int = _param(2, "frames", "frames in a row a part moving with the scene is the scene", (1, None))
     # Search: finding an object the flow lost, or taking back a lost one.
     search_reach: float = _param(
-        0.5, "times its side", "how far around its moved mask an astray object is looked for", _POSITIVE
+        0.5,
+        "times its side",
+        "how far around its moved mask an astray object is looked for (and its speed per unconfirmed frame)",
+        _POSITIVE,
     )
     reach_widen: float = _param(
         0.25, "times its side per frame", "how fast the search for a lost object widens", _POSITIVE

@@ -54,7 +54,8 @@ def astray(obj: TrackedObject, warped: np.ndarray, p: ObjectParams) -> Query:
     """Where to look for an object whose moved mask ``warped`` lies on colours unlike it: close by, and where its
     own velocity would have taken it (the flow misses fast, small objects)."""
     ahead = warped | shift(obj.mask, *obj.look.velocity)
-    reach = int(np.sqrt(obj.look.area) * p.search_reach + np.hypot(*obj.look.velocity)) + 1
+    # Its velocity is an estimate: the farther it coasted, the farther from there it may be.
+    reach = int(np.sqrt(obj.look.area) * p.search_reach + np.hypot(*obj.look.velocity) * (1 + obj.carried)) + 1
     size = max(float(np.count_nonzero(obj.mask)), obj.look.area)
     return Query(grow(ahead, reach), warped, size, p.search_smallest, p.objectness)
 

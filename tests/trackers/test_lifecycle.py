@@ -61,6 +61,17 @@ def test_a_followed_object_is_lost_where_it_was_and_remembers_the_newest_track_w
     assert obj.last_seen is obj.mask and not obj.left  # not at the frame's edge
 
 
+def test_coasting_keeps_the_fractions_of_a_cell_and_forgets_them_once_confirmed():
+    """1.4 cells a frame for five frames is 7 cells, not five frames of one; a confirmed frame starts afresh."""
+    obj = _object(SEARCHING)
+    obj.look.velocity = np.array([0.0, 1.4])
+    for _ in range(5):
+        lifecycle.observe(obj, SEARCHING, lifecycle.coast(obj), newest=5)
+    assert np.argwhere(obj.mask)[:, 1].min() == 4 + 7
+    lifecycle.observe(obj, SEEN, obj.mask, newest=5)
+    assert np.array_equal(obj.coasted, np.zeros(2))
+
+
 def test_lost_at_the_frame_edge_it_left():
     obj = _object()
     obj.mask = _rect(0, 0, 3, 3)

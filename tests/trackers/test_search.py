@@ -67,6 +67,19 @@ def test_astray_looks_around_the_moved_mask_and_where_its_velocity_goes():
     assert query.near[6, 13] and query.near[6, 16] and not query.near[19, 29]
 
 
+def test_astray_reaches_farther_the_longer_a_moving_object_went_unconfirmed():
+    """Its velocity is an estimate: after three unconfirmed frames at 1.5 cells a frame, the look widens by 4.5."""
+    obj = _object(_rect(8, 12, 4, 4), _scene(_rect(8, 12, 4, 4)))
+    obj.look.velocity = np.array([0.0, 1.5])
+    first = astray(obj, obj.mask, P).near
+    obj.carried = 3
+    later = astray(obj, obj.mask, P).near
+    assert first[9, 20] and not first[9, 23] and not first[9, 4]
+    assert later[9, 23] and later[9, 4] and later.sum() > first.sum()
+    obj.look.velocity = np.zeros(2)  # an object at rest: no wider after unconfirmed frames
+    assert np.array_equal(astray(obj, obj.mask, P).near, astray(_object(obj.mask, _scene(obj.mask)), obj.mask, P).near)
+
+
 def test_comeback_takes_only_new_tracks_and_for_one_that_left_those_at_the_edge():
     obj = _object(_rect(5, 0, 4, 4), _scene(_rect(5, 0, 4, 4)))
     obj.seen_after = 10
