@@ -155,10 +155,13 @@ class Keyframes:
         p = self.params
         masks = np.asarray(objects.mask) if objects is not None and objects.mask is not None else np.zeros((0, 1, 1))
         masks = masks[masks.reshape(len(masks), -1).any(1)] if len(masks) else masks
-        flow = cues.flow if cues is not None else None
-        fast = flow is not None and self._carried + 1 >= p.fast_every and _fastest(flow, masks) > p.fast
-        failed = cues is not None and cues.residual is not None and _failed(cues.residual, masks, p.ring) > p.residual
-        if fast or failed or _unconfirmed(keyframe, objects):
+        flow, residual = (cues.flow, cues.residual) if cues is not None else (None, None)
+        # Cheapest first: an unconfirmed object needs no look at the flow.
+        if (
+            _unconfirmed(keyframe, objects)
+            or (flow is not None and self._carried + 1 >= p.fast_every and _fastest(flow, masks) > p.fast)
+            or (residual is not None and _failed(residual, masks, p.ring) > p.residual)
+        ):
             self.ask(index)
 
     def ask(self, index: int | None = None) -> None:
