@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 from scipy import sparse
 
-__all__ = ["boxes_of", "centroid", "centroids_of", "grow", "move_cells", "shift", "touches_edge"]
+__all__ = ["boxes_of", "cell_grid", "centroid", "centroids_of", "grow", "move_cells", "shift", "touches_edge"]
 
 
 def move_cells(
@@ -44,7 +44,7 @@ def move_cells(
     if flow is not None:
         # Where each cell of the grid lands (-1: off the grid), worked out once per grid cell and read for every
         # track's cells (lost tracks make those about 3x the grid's).
-        ys, xs = np.divmod(np.arange(size, dtype=dtype), w)
+        ys, xs = cell_grid(h, w).reshape(2, size)  # float64, as the int + float32 sums were: the same positions
         moves = flow.reshape(-1, 2)
         land = _landing(ys + -moves[:, 1], xs + -moves[:, 0], h, w)
     else:
@@ -87,6 +87,15 @@ def centroids_of(cells: sparse.csr_matrix, grid: tuple[int, int]) -> np.ndarray:
     ys, xs = _coordinates(*grid)
     area = np.maximum(np.diff(cells.indptr), 1).astype(float)
     return np.stack([cells @ ys, cells @ xs], axis=1) / area[:, None]
+
+
+@functools.lru_cache(maxsize=4)
+def cell_grid(h: int, w: int) -> np.ndarray:
+    """(2, h, w) float64 ``np.mgrid[0:h, 0:w]``: each cell's row and column, read-only (cached: the same for every
+    frame)."""
+    grid = np.mgrid[0:h, 0:w].astype(np.float64)
+    grid.flags.writeable = False
+    return grid
 
 
 @functools.lru_cache(maxsize=4)
