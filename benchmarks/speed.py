@@ -29,7 +29,7 @@ row of a model. Rows:
   these rows' track and render columns are the realistic ones. With ``--against OLD`` (the root
   of another checkout, e.g. ``git worktree add OLD <commit>``), the same rows of that code run
   beside ours, each run in its own process, the two round-robin; ``--models ""`` runs these
-  rows alone.
+  rows alone (written to a section of their own in benchmarks/README.md).
 
 FastSAM-s and FastSAM-x are their architectures with random weights (the releases cannot
 be downloaded here; time does not depend on the weights), with the class bias raised so
@@ -42,7 +42,12 @@ would change the input size). The built-in model runs on its own kind of clip wi
 usual conf 0.25.
 
 ms per frame: wall time of a run over its frames (ultralytics: from its first result to
-the last, so model setup is left out); median (min-max) over ``--repeats`` runs. The floor
+the last, so model setup is left out); median (min-max) over ``--repeats`` runs. The stage
+columns are each stage's wall time a frame, the mean over the run's frames; track CPU ms is
+the tracking thread's own CPU time in ``FrameProcessor.process`` on the run's median frame
+(``time.thread_time``): the track column less the waits for the GIL and for the cores that the
+decode, render and encode threads hold on a small machine, and less the first frame's setup
+(what ``benchmarks/track_stage.py`` measures on one thread). The floor
 and our OpenVINO rows run round-robin (one run of each in turn), so a machine whose speed
 drifts during the benchmark weighs on them alike; the torch rows run before them on their
 own (torch's OpenMP threads spin on after a run and would slow the next). Threads:
@@ -91,7 +96,7 @@ from fastsam_track.pipeline.sources import open_source
 from fastsam_track.synthetic import SyntheticClip
 from fastsam_track.trackers.objects import ObjectTracker
 from fastsam_track.trackers.segment_tracker import SegmentTracker
-from fastsam_track.types import BoxPrompt, SegmentedFrame
+from fastsam_track.types import BoxPrompt, Frame, SegmentedFrame
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import figures as charts
@@ -204,20 +209,20 @@ def ours(
     ``(keyframe_every, keyframe)``): ms per frame, per-stage ms, masks per frame, peak RSS."""
     prompts = [BoxPrompt(0, n + 1, box) for n, box in enumerate(boxes)]
     policy = Keyframes.from_config(*keyframes)
+    # The keyframe arguments only with a policy: an older checkout (``--against``) may take none of them.
+    flow = {} if policy is None else {"carry": True, "residual": policy.auto}
+    loop = {} if policy is None else {"keyframes": policy}
+    processor = _TimedProcessor(
+        tracker=SegmentTracker(), objects=ObjectTracker() if prompts else None, prompts=prompts, **flow
+    )
     with peak.watch(), VideoFileSink(out, fps=30, preset=preset) as sink:
         stats = run(
             open_source(clip),
             segment,
-            FrameProcessor(
-                tracker=SegmentTracker(),
-                objects=ObjectTracker() if prompts else None,
-                prompts=prompts,
-                carry=policy is not None,
-                residual=policy is not None and policy.auto,
-            ),
+            processor,
             renderer=SegmentRenderer(),
             sinks=[sink],
-            keyframes=policy,
+            **loop,
         )
     stages = stats.mean_ms()
     return {
@@ -225,9 +230,24 @@ def ours(
         "masks": stats.segments / stats.frames,
         "segment": stages["segment"],
         "track": stages["track"],
+        "track cpu": statistics.median(processor.cpu_ms),
         "render": stages["render"],
         "rss": peak.peak_mb,
     }
+
+
+class _TimedProcessor(FrameProcessor):
+    """A ``FrameProcessor`` that keeps the tracking thread's CPU ms of each ``process`` call (``cpu_ms``)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.cpu_ms: list[float] = []
+
+    def process(self, frame: Frame, segments: sv.Detections | None) -> SegmentedFrame:
+        started = time.thread_time()
+        done = super().process(frame, segments)
+        self.cpu_ms.append((time.thread_time() - started) * 1000)
+        return done
 
 
 class _Unchanged:
@@ -251,6 +271,7 @@ def floor(segmenter: Segmenter, clip: Path, out: Path, preset: str, peak: PeakRs
         "masks": 0.0,
         "segment": stats.mean_ms()["segment"],
         "track": float("nan"),
+        "track cpu": float("nan"),
         "render": float("nan"),
         "rss": peak.peak_mb,
     }
@@ -282,6 +303,7 @@ def ultralytics_track(weights: Path, clip: Path, settings: dict, threads: int, p
         "masks": statistics.mean(masks),
         "segment": statistics.mean(speed[1:]),
         "track": float("nan"),
+        "track cpu": float("nan"),
         "render": statistics.mean(plot_ms[1:]),
         "rss": peak.peak_mb,
     }
@@ -419,7 +441,7 @@ def model_rows(
     rows = [
         f"| {name} | network alone, {backend}{f' ({int8_ratio:.2f}x openvino)' if backend == INT8 else ''} "
         f"| {shape[0]}x{shape[1]} | {spread(network[backend])} "
-        f"| {1000 / statistics.median(network[backend]):.1f} | 1.00 | | | | | | |"
+        f"| {1000 / statistics.median(network[backend]):.1f} | 1.00 | | | | | | | |"
         for backend in (*BACKENDS, INT8)
     ]
     # The floor and every configuration of ours on the exported backends, run round-robin: a machine that slows
@@ -496,10 +518,11 @@ def _row(
     floor = "" if over_floor is None else f"{over_floor:.2f}"
     size = shape if isinstance(shape, str) else f"{shape[0]}x{shape[1]}"
     track = "" if np.isnan(figures["track"][0]) else spread(figures["track"])
+    track_cpu = "" if np.isnan(figures["track cpu"][0]) else spread(figures["track cpu"])
     render = "" if np.isnan(figures["render"][0]) else spread(figures["render"])
     return (
         f"| {name} | {what} | {size} | {spread(ms)} | {1000 / statistics.median(ms):.1f} | {ratio} | {floor} "
-        f"| {statistics.median(figures['masks']):.0f} | {spread(figures['segment'])} | {track} "
+        f"| {statistics.median(figures['masks']):.0f} | {spread(figures['segment'])} | {track} | {track_cpu} "
         f"| {render} | {max(figures['rss']):.0f} |"
     )
 
@@ -551,18 +574,24 @@ def main() -> None:
             f"{' --davis DAVIS' if args.davis else ''}{' --against OLD' if args.against else ''}` "
             f"on {os.cpu_count()} CPU cores, 1280x720 clip, our output H.264 {args.preset}; median (min-max) over runs "
             f"(network alone: over {args.frames} calls), OpenVINO rows round-robin. x network: ms per frame over the "
-            "network alone of the same backend; x floor: over the floor row's (decode, network, encode only).",
+            "network alone of the same backend; x floor: over the floor row's (decode, network, encode only); "
+            "track ms: the tracking thread's wall time a frame, mean over a run's frames; track CPU ms: its own CPU "
+            "time in FrameProcessor.process on a run's median frame.",
             "",
             "| model | what | network input | ms/frame | fps | x network | x floor | masks/frame | segment ms "
-            "| track ms | render / plot ms | peak RSS MB |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|",
+            "| track ms | track CPU ms | render / plot ms | peak RSS MB |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
             *rows,
         ]
     )
     print(table)
-    if not args.no_write:
-        write_section(f"speed_{args.imgsz}", table)
-        charts.speed(table, charts.FOLDER / f"speed_{args.imgsz}.svg")
+    if args.no_write:
+        return
+    if not args.models:  # the realistic rows alone: a section of their own, the full table and its figure kept
+        write_section("speed_realistic", table)
+        return
+    write_section(f"speed_{args.imgsz}", table)
+    charts.speed(table, charts.FOLDER / f"speed_{args.imgsz}.svg")
 
 
 if __name__ == "__main__":

@@ -98,11 +98,19 @@ def few_overlaps(masks: np.ndarray, cells: sparse.csr_matrix) -> tuple[np.ndarra
 
 def _counts(flat: np.ndarray, cells: sparse.csr_matrix) -> np.ndarray:
     """(K, N) float32: how many cells of each of N masks given as ``sparse_rows`` (ones, each cell once) each of K
-    (K, h * w) bool masks holds: their values at the N masks' cells, a running count along them, its differences
-    at the rows' ends (the product with the K as float32 columns, in half the time: integer counts, the same)."""
-    run = np.zeros((len(flat), len(cells.indices) + 1), np.int32)
-    np.cumsum(np.take(flat, cells.indices, axis=1), axis=1, dtype=np.int32, out=run[:, 1:])
-    return np.diff(run[:, cells.indptr], axis=1).astype(np.float32)
+    (K, h * w) bool masks holds: their values at the N masks' cells, summed over each mask's run of them (the
+    product with the K as float32 columns took twice as long, a running count and its differences at the rows'
+    ends 1.5x: integer counts, the same)."""
+    starts = cells.indptr[:-1]
+    filled = starts < cells.indptr[1:]
+    held = np.take(np.asarray(flat, bool), cells.indices, axis=1).view(np.uint8)
+    if len(starts) and filled.all():
+        return np.add.reduceat(held, starts, axis=1, dtype=np.int32).astype(np.float32)
+    # reduceat gives an empty run the next value, not 0: the empty masks are left out of it
+    counts = np.zeros((len(flat), len(starts)), np.int32)
+    if filled.any():
+        counts[:, filled] = np.add.reduceat(held, starts[filled], axis=1, dtype=np.int32)
+    return counts.astype(np.float32)
 
 
 def iou_of(a: sparse.csr_matrix, b: sparse.csr_matrix) -> np.ndarray:

@@ -8,11 +8,10 @@ flow inside its mask. A segment carried out of the frame is dropped. Every row i
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import supervision as sv
 
+from fastsam_track.trackers.motion import cell_grid
 from fastsam_track.types import PROPAGATED
 
 __all__ = ["carry", "gather"]
@@ -32,7 +31,7 @@ def gather(grids: np.ndarray, flow: np.ndarray) -> np.ndarray:
         [[0, 7, 0], [0, 0, 0]]
     """
     h, w = grids.shape[1:]
-    ys, xs = _grid(h, w)
+    ys, xs = cell_grid(h, w)
     src_x, src_y = xs + flow[..., 0], ys + flow[..., 1]  # float64: exact sums
     src_x = np.rint(src_x, out=src_x).astype(np.intp).ravel()
     src_y = np.rint(src_y, out=src_y).astype(np.intp).ravel()
@@ -44,14 +43,6 @@ def gather(grids: np.ndarray, flow: np.ndarray) -> np.ndarray:
     else:
         moved[:, ~inside] = 0
     return moved.reshape(grids.shape)
-
-
-@functools.lru_cache(maxsize=4)
-def _grid(h: int, w: int) -> np.ndarray:
-    """``np.mgrid[0:h, 0:w]`` as float64, read-only (cached: the same for every frame)."""
-    grid = np.mgrid[0:h, 0:w].astype(np.float64)
-    grid.flags.writeable = False
-    return grid
 
 
 def carry(segments: sv.Detections, flow: np.ndarray | None, frame_shape: tuple[int, int]) -> sv.Detections:

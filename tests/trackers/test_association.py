@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from fastsam_track.trackers.association import assign, mask_coverage, mask_iou
+from fastsam_track.trackers.association import assign, few_overlaps, mask_coverage, mask_iou, sparse_rows
 
 
 def _square(y, x, size, shape=(20, 20)):
@@ -67,6 +67,17 @@ def test_iou_invariants(a, b):
     np.testing.assert_allclose(iou, mask_iou(b, a).T, atol=1e-6)
     self_iou = np.diag(mask_iou(a, a))
     assert np.allclose(self_iou[a.any(axis=(1, 2))], 1.0)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(0, 3).flatmap(lambda k: arrays(bool, (k, 6, 6))), masks)
+def test_few_overlaps_count_each_segments_cells(few, segments):
+    # Empty segments come first, between and last: each counts 0, not the cells of the segment after it.
+    inter, area = few_overlaps(few, sparse_rows(segments))
+    dense = few.reshape(len(few), 36).astype(int) @ segments.reshape(len(segments), 36).astype(int).T
+    assert inter.dtype == area.dtype == np.float32
+    np.testing.assert_array_equal(inter, dense)
+    np.testing.assert_array_equal(area, few.sum(axis=(1, 2)))
 
 
 @settings(max_examples=100, deadline=None)
