@@ -567,10 +567,10 @@ def main() -> None:
                 rows += model_rows(name, weights, clip, args, work, keyframe_j)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    models = "" if args.models == DEFAULT_MODELS else " --models " + (args.models or '""')
     table = "\n".join(
         [
-            f"`python benchmarks/speed.py --frames {args.frames} --repeats {args.repeats} --imgsz {args.imgsz}"
-            f"{'' if args.models == DEFAULT_MODELS else f' --models {args.models}'}"
+            f"`python benchmarks/speed.py --frames {args.frames} --repeats {args.repeats} --imgsz {args.imgsz}{models}"
             f"{' --davis DAVIS' if args.davis else ''}{' --against OLD' if args.against else ''}` "
             f"on {os.cpu_count()} CPU cores, 1280x720 clip, our output H.264 {args.preset}; median (min-max) over runs "
             f"(network alone: over {args.frames} calls), OpenVINO rows round-robin. x network: ms per frame over the "
