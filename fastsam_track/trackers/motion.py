@@ -108,7 +108,7 @@ def cell_grid(h: int, w: int) -> np.ndarray:
 def _coordinates(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
     """(h * w,) float32 row and (h * w,) float32 column of each cell of an (h, w) grid, read-only (cached: the
     same for every frame)."""
-    ys, xs = (c.astype(np.float32) for c in np.divmod(np.arange(h * w), w))
+    ys, xs = cell_grid(h, w).reshape(2, h * w).astype(np.float32)  # whole numbers: exact in float32
     ys.flags.writeable = xs.flags.writeable = False
     return ys, xs
 
