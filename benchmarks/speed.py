@@ -29,7 +29,10 @@ row of a model. Rows:
   these rows' track and render columns are the realistic ones. With ``--against OLD`` (the root
   of another checkout, e.g. ``git worktree add OLD <commit>``), the same rows of that code run
   beside ours, each run in its own process, the two round-robin; ``--models ""`` runs these
-  rows alone (written to a section of their own in benchmarks/README.md).
+  rows alone (written to a section of their own in benchmarks/README.md). With
+  ``--without-avx512``, each code's realistic rows also run in a process where NumPy, OpenCV
+  and torch dispatch no AVX-512 kernels (``AVX2_ONLY``: the instruction set of the AVX2-only
+  machine class, not its clock, caches or memory): the row says what the child process found.
 
 FastSAM-s and FastSAM-x are their architectures with random weights (the releases cannot
 be downloaded here; time does not depend on the weights), with the class bias raised so
@@ -114,6 +117,12 @@ DEFAULT_MODELS = "fastsam-s,fastsam-x,fastsam-tiny"
 CLASS_BIAS = 5.0  # scores like a trained model's, so ultralytics' tracker keeps the segments (see below)
 # Two objects prompted by box on frame 0 (1280x720 source pixels).
 PROMPT_BOXES = ((200.0, 150.0, 520.0, 450.0), (700.0, 250.0, 1050.0, 600.0))
+# What turns off AVX-512 in the libraries the track stage runs on: their runtime dispatch reads these on import.
+AVX2_ONLY = {
+    "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR",
+    "OPENCV_CPU_DISABLE": "AVX512-SKX,AVX512-CLX",
+    "ATEN_CPU_CAPABILITY": "avx2",
+}
 
 
 class PeakRss:
@@ -340,36 +349,55 @@ def realistic_run(clip: Path, inputs: Path, prompted: bool, preset: str, work: P
         for stack in stacks
     ]
     replay = functools.partial(next, itertools.cycle(frames))
-    return ours(replay, clip, work / "out.mp4", stored_inputs["boxes"] if prompted else [], preset, PeakRss())
+    figures = ours(replay, clip, work / "out.mp4", stored_inputs["boxes"] if prompted else [], preset, PeakRss())
+    return {**figures, "avx512": avx512_in_use()}
 
 
 def realistic_rows(clip: Path, args: argparse.Namespace, work: Path) -> list[str]:
     """Ours on segments that tile the frame (no network): everything mode and four prompted objects; with
-    ``--against``, the same runs of the other checkout beside them, one process per run, round-robin."""
+    ``--against``, the same runs of the other checkout beside them, one process per run, round-robin; with
+    ``--without-avx512``, each code's runs again in processes that dispatch no AVX-512 kernels."""
     inputs = realistic_inputs(args, work)
     codes = {"ours": None} if args.against is None else {"ours": ROOT, "against": args.against.resolve()}
-    runs: dict[tuple[str, bool], Callable[[], dict[str, float]]] = {}
+    instruction_sets = (True, False) if args.without_avx512 else (True,)
+    runs: dict[tuple[str, bool, bool], Callable[[], dict[str, float]]] = {}
     for code, root in codes.items():
-        for prompted in (False, True):
-            if root is None:
-                runs[code, prompted] = functools.partial(realistic_run, clip, inputs, prompted, args.preset, work)
-            else:
-                runs[code, prompted] = functools.partial(_child_run, root, clip, inputs, prompted, args.preset, work)
+        for avx512 in instruction_sets:
+            for prompted in (False, True):
+                if root is None and avx512:
+                    measure = functools.partial(realistic_run, clip, inputs, prompted, args.preset, work)
+                else:
+                    child = functools.partial(_child_run, root or ROOT, clip, inputs, prompted, args.preset, work)
+                    measure = functools.partial(child, {} if avx512 else AVX2_ONLY)
+                runs[code, avx512, prompted] = measure
     measured = interleaved(runs, args.repeats)
     rows = []
-    for (code, prompted), figures in measured.items():
+    for (code, _, prompted), figures in measured.items():
         label = "four prompted objects" if prompted else "everything mode"
         who = "**ours**" if code == "ours" else f"the code at {_commit(codes[code])} (``--against``)"
-        rows.append(_row("realistic masks, replayed", f"{who}, {label}, no network", "none", figures, ""))
+        found = "" if min(figures["avx512"]) else ", AVX-512 off"
+        rows.append(_row("realistic masks, replayed", f"{who}, {label}{found}, no network", "none", figures, ""))
     return rows
 
 
-def _child_run(root: Path, clip: Path, inputs: Path, prompted: bool, preset: str, work: Path) -> dict[str, float]:
-    """``realistic_run`` in a new process importing the package of the checkout at ``root``."""
+def avx512_in_use() -> float:
+    """1.0 when NumPy, OpenCV or torch in this process dispatch AVX-512 kernels, else 0.0."""
+    import cv2
+    from numpy._core._multiarray_umath import __cpu_features__
+
+    opencv = any("AVX512" in name and not name.endswith("?") for name in cv2.getCPUFeaturesLine().split())
+    torch_avx512 = torch.backends.cpu.get_cpu_capability().startswith("AVX512")
+    return float(bool(__cpu_features__.get("X86_V4")) or opencv or torch_avx512)
+
+
+def _child_run(
+    root: Path, clip: Path, inputs: Path, prompted: bool, preset: str, work: Path, env: dict[str, str]
+) -> dict[str, float]:
+    """``realistic_run`` in a new process importing the package of the checkout at ``root``, ``env`` added."""
     argv = [sys.executable, __file__, "--realistic-run", str(clip), str(inputs), str(int(prompted)), str(work)]
     child = subprocess.run(
         [*argv, "--preset", preset],
-        env={**os.environ, "PYTHONPATH": str(root)},
+        env={**os.environ, "PYTHONPATH": str(root), **env},
         check=True,
         capture_output=True,
         text=True,
@@ -543,6 +571,11 @@ def main() -> None:
         type=Path,
         help="root of another checkout (e.g. a git worktree of an older commit): its realistic rows beside ours",
     )
+    parser.add_argument(
+        "--without-avx512",
+        action="store_true",
+        help="the realistic rows also with AVX-512 off in NumPy, OpenCV and torch (an AVX2 machine's instruction set)",
+    )
     parser.add_argument("--realistic-run", nargs=4, help=argparse.SUPPRESS)  # a child: CLIP INPUTS PROMPTED WORK
     args = parser.parse_args()
     if args.realistic_run:
@@ -571,12 +604,19 @@ def main() -> None:
     table = "\n".join(
         [
             f"`python benchmarks/speed.py --frames {args.frames} --repeats {args.repeats} --imgsz {args.imgsz}{models}"
-            f"{' --davis DAVIS' if args.davis else ''}{' --against OLD' if args.against else ''}` "
+            f"{' --davis DAVIS' if args.davis else ''}{' --against OLD' if args.against else ''}"
+            f"{' --without-avx512' if args.without_avx512 else ''}` "
             f"on {os.cpu_count()} CPU cores, 1280x720 clip, our output H.264 {args.preset}; median (min-max) over runs "
             f"(network alone: over {args.frames} calls), OpenVINO rows round-robin. x network: ms per frame over the "
             "network alone of the same backend; x floor: over the floor row's (decode, network, encode only); "
             "track ms: the tracking thread's wall time a frame, mean over a run's frames; track CPU ms: its own CPU "
-            "time in FrameProcessor.process on a run's median frame.",
+            "time in FrameProcessor.process on a run's median frame."
+            + (
+                " AVX-512 off: a process where NumPy, OpenCV and torch dispatch no AVX-512 kernels, as checked in "
+                "that process (the instruction set of an AVX2-only machine, not its clock, caches or memory)."
+                if args.without_avx512
+                else ""
+            ),
             "",
             "| model | what | network input | ms/frame | fps | x network | x floor | masks/frame | segment ms "
             "| track ms | track CPU ms | render / plot ms | peak RSS MB |",

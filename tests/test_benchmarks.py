@@ -293,3 +293,21 @@ def test_speed_benchmark_puts_another_checkouts_realistic_rows_beside_ours():
     assert [row.split(", ")[1] for row in rows] == ["everything mode", "four prompted objects"] * 2
     assert [row.startswith("**ours**") for row in rows] == [True, True, False, False]
     assert all("(``--against``)" in row for row in rows[2:])
+
+
+def test_speed_benchmark_runs_the_realistic_rows_again_without_avx512():
+    pytest.importorskip("skimage", reason='the benchmark extra is not installed: pip install -e ".[bench]"')
+    result = subprocess.run(
+        [sys.executable, "benchmarks/speed.py", *SPEED_SMOKE[:4], "--models", "", "--no-write", "--without-avx512"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    rows = [line.split("|")[2].strip() for line in result.stdout.splitlines() if line.startswith("| realistic")]
+    # The label says what each process found: AVX-512 in ours as usual only on a machine that has it.
+    from numpy._core._multiarray_umath import __cpu_features__
+
+    has_avx512 = bool(__cpu_features__.get("X86_V4"))
+    assert [", AVX-512 off" in row for row in rows] == [not has_avx512] * 2 + [True] * 2
