@@ -279,10 +279,6 @@ class ObjectTracker:
             obj = self.objects[object_id]
             query = comeback(obj, segs, cues, self.params)
             found = None if cues is None else search(obj, segs, cues, held, query, self.params)
-            if found is None and cues is not None and query.crossed and not obj.left:
-                # Lost in view, it may have stopped (a kicked ball comes to rest): then by its colours, as any other.
-                query = comeback(obj, segs, cues, self.params, by_motion=False)
-                found = search(obj, segs, cues, held, query, self.params)
             if found is None:
                 if lifecycle.miss(obj, self.params):
                     del self.objects[object_id]

@@ -103,11 +103,6 @@ class ObjectParams:
     search_close: float = _param(0.5, "share of a segment", "a segment this much inside the search area is close")
     search_size: float = _param(2.0, "times its size", "largest view found by a search", (1, None))
     search_smallest: float = _param(0.5, "share of its size", "smallest view found by a search")
-    search_own: float = _param(
-        0.82,
-        "share of its own agreement",
-        "what a search close by (or by colours alone) finds must have of it over all its cells",
-    )
     reentry: float = _param(0.25, "share of its size", "smallest view of an object coming back through the edge")
     seed_inside: float = _param(
         0.5, "weight", "weight of lying where it should be against colours, for a seed", _POSITIVE

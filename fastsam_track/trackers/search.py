@@ -6,13 +6,6 @@ were its parts; a fast object the flow lost while carrying it turns up in such a
 lost): a look-alike in view all along is not it. One that left the frame comes back through
 the frame's edge. One that moved across the scene when last seen comes back moving across it, the
 way it went (either way along that line if it left the frame); its colours then need to agree less.
-One lost in view may also have stopped: then it comes back by its colours, as any other.
-
-What the search close by an object the flow lost finds must look like it over all its cells about as
-much as its own views did (``search_own``): segments that each pass the colour test but together look
-less like it than that are a look-alike neighbour, a wrong turn the object would then follow. So must
-what a lost object that moved across the scene comes back as by its colours alone; other comebacks are
-not held to it (views found between keyframes agree less, and rightly so).
 """
 
 from __future__ import annotations
@@ -45,7 +38,6 @@ class Query:
         allowed: (N,) bool the segments it may be (None: any).
         joins: (N,) bool the segments that may join the one found, touching it (None: ``allowed``).
         crossed: it was taken back by its motion across the scene (it goes on trial).
-        mean: the colour agreement what is found needs as a whole (its cells' mean; 0: none).
     """
 
     near: np.ndarray
@@ -56,7 +48,6 @@ class Query:
     allowed: np.ndarray | None = None
     joins: np.ndarray | None = None
     crossed: bool = False
-    mean: float = 0.0
 
 
 def astray(obj: TrackedObject, warped: np.ndarray, p: ObjectParams) -> Query:
@@ -66,16 +57,11 @@ def astray(obj: TrackedObject, warped: np.ndarray, p: ObjectParams) -> Query:
     # Its velocity is an estimate: the farther it coasted, the farther from there it may be.
     reach = int(np.sqrt(obj.look.area) * p.search_reach + np.hypot(*obj.look.velocity) * (1 + obj.carried)) + 1
     size = max(float(np.count_nonzero(obj.mask)), obj.look.area)
-    own = p.search_own * obj.look.own
-    return Query(grow(ahead, reach), warped, size, p.search_smallest, p.objectness, mean=own)
+    return Query(grow(ahead, reach), warped, size, p.search_smallest, p.objectness)
 
 
-def comeback(
-    obj: TrackedObject, segs: Segments, cues: FrameCues | None, p: ObjectParams, by_motion: bool = True
-) -> Query:
-    """Where and what to look for to take a lost object back (remembers the tracks that came in at the edge);
-    ``by_motion`` False: by its colours alone, even if it moved across the scene when last seen (then what is
-    found gives up that evidence: it must look like it over all its cells as the search close by must)."""
+def comeback(obj: TrackedObject, segs: Segments, cues: FrameCues | None, p: ObjectParams) -> Query:
+    """Where and what to look for to take a lost object back (remembers the tracks that came in at the edge)."""
     assert obj.last_seen is not None
     # The search widens the longer it has been gone, from where it was last seen, and where its motion went.
     reach = int(np.ceil(np.sqrt(obj.look.area) * (1.0 + p.reach_widen * obj.lost)))
@@ -85,7 +71,7 @@ def comeback(
     ids = segs.track_ids
     new = (ids < 0) | (ids > obj.lost_after) | np.isin(ids, list(obj.parts))
     back = new.copy()
-    crossed = by_motion and cues is not None and cues.flow is not None and np.hypot(*obj.drift) >= p.motion
+    crossed = cues is not None and cues.flow is not None and np.hypot(*obj.drift) >= p.motion
     if crossed:
         assert cues is not None and cues.flow is not None  # crossed says so
         area = segs.area.astype(float)  # (the cells' counts)
@@ -106,7 +92,6 @@ def comeback(
         first,
         back,
         bool(crossed),
-        0.0 if by_motion else p.search_own * obj.look.own,
     )
 
 
@@ -120,8 +105,7 @@ def search(
         return None
     # The segments' cells in the three masks, counted, and their sums of the object's colour likelihood.
     inter, area = few_overlaps(np.stack([held, query.near, query.expected]), cells)[0], segs.area
-    likely = obj.look.likelihood(cues.colors, p).astype(np.float32)
-    liking = np.asarray(cells @ likely.reshape(-1), np.float32)
+    liking = np.asarray(cells @ obj.look.likelihood(cues.colors, p).astype(np.float32).reshape(-1), np.float32)
     free = (inter[0] < p.search_free * area) & (area > 0)
     likeness = np.divide(liking, area, out=np.zeros_like(liking), where=area > 0)
     close = inter[1] > p.search_close * area
@@ -134,8 +118,6 @@ def search(
     others = seeds if query.joins is None else np.flatnonzero(like & query.joins)
     touching = few_overlaps(grow(masks[seed], 1)[None], cells)[0][0, others] > 0
     found = masks[others[touching]].any(axis=0) | masks[seed]
-    if query.mean > 0 and float(likely[found].mean()) < query.mean:
-        return None
     return found if query.smallest * query.size <= np.count_nonzero(found) <= p.search_size * query.size else None
 
 
