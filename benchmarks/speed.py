@@ -367,8 +367,10 @@ def realistic_rows(clip: Path, args: argparse.Namespace, work: Path) -> list[str
                 if root is None and avx512:
                     measure = functools.partial(realistic_run, clip, inputs, prompted, args.preset, work)
                 else:
-                    child = functools.partial(_child_run, root or ROOT, clip, inputs, prompted, args.preset, work)
-                    measure = functools.partial(child, {} if avx512 else AVX2_ONLY)
+                    env = {} if avx512 else AVX2_ONLY
+                    measure = functools.partial(
+                        _child_run, root or ROOT, clip, inputs, prompted, args.preset, work, env
+                    )
                 runs[code, avx512, prompted] = measure
     measured = interleaved(runs, args.repeats)
     rows = []

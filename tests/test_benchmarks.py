@@ -278,17 +278,22 @@ def test_track_stage_benchmark_times_this_checkout_and_another_side_by_side(tmp_
     assert len(names) == 2 and names[0] == "this checkout" and names[1] != "this checkout"
 
 
-def test_speed_benchmark_puts_another_checkouts_realistic_rows_beside_ours():
+def _realistic_rows(*flags: str) -> list[str]:
+    """The 'what' column of speed.py's realistic rows, run alone with ``flags``."""
     pytest.importorskip("skimage", reason='the benchmark extra is not installed: pip install -e ".[bench]"')
     result = subprocess.run(
-        [sys.executable, "benchmarks/speed.py", *SPEED_SMOKE[:4], "--models", "", "--no-write", "--against", str(ROOT)],
+        [sys.executable, "benchmarks/speed.py", *SPEED_SMOKE[:4], "--models", "", "--no-write", *flags],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert result.returncode == 0, result.stderr
-    rows = [line.split("|")[2].strip() for line in result.stdout.splitlines() if line.startswith("| realistic")]
+    return [line.split("|")[2].strip() for line in result.stdout.splitlines() if line.startswith("| realistic")]
+
+
+def test_speed_benchmark_puts_another_checkouts_realistic_rows_beside_ours():
+    rows = _realistic_rows("--against", str(ROOT))
     # Ours, then the other checkout's (here this one again, run as another checkout would be), each mode.
     assert [row.split(", ")[1] for row in rows] == ["everything mode", "four prompted objects"] * 2
     assert [row.startswith("**ours**") for row in rows] == [True, True, False, False]
@@ -296,16 +301,7 @@ def test_speed_benchmark_puts_another_checkouts_realistic_rows_beside_ours():
 
 
 def test_speed_benchmark_runs_the_realistic_rows_again_without_avx512():
-    pytest.importorskip("skimage", reason='the benchmark extra is not installed: pip install -e ".[bench]"')
-    result = subprocess.run(
-        [sys.executable, "benchmarks/speed.py", *SPEED_SMOKE[:4], "--models", "", "--no-write", "--without-avx512"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr
-    rows = [line.split("|")[2].strip() for line in result.stdout.splitlines() if line.startswith("| realistic")]
+    rows = _realistic_rows("--without-avx512")
     # The label says what each process found: AVX-512 in ours as usual only on a machine that has it.
     from numpy._core._multiarray_umath import __cpu_features__
 
